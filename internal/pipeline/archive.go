@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+)
+
+// ArchiveResult is the outcome of archiving a tenant.
+type ArchiveResult struct {
+	TenantID        string    `json:"tenantId"`
+	Status          string    `json:"status"`
+	ArchivedAt      time.Time `json:"archivedAt"`
+	AlreadyArchived bool      `json:"alreadyArchived"`
+	AccessRevoked   bool      `json:"accessRevoked"`
+}
+
+// Archive soft-deletes a tenant for the admin API (it is not a pipeline step): the row and
+// the schema stay for the audit trail, the status becomes ARCHIVED and the tenant's role
+// loses every privilege. Archiving twice is harmless; a tenant still PENDING or
+// PROVISIONING is a ConflictError, since its execution would race the archive.
+func (s *Steps) Archive(ctx context.Context, id uuid.UUID) (ArchiveResult, error) {
+	const op = store.StepArchive
+	res := ArchiveResult{TenantID: id.String(), Status: string(tenant.StatusArchived)}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := store.Lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch t.Status {
+		case tenant.StatusArchived:
+			res.AlreadyArchived, res.ArchivedAt = true, *t.ArchivedAt
+			return nil
+		case tenant.StatusPending, tenant.StatusProvisioning:
+			return &fault.ConflictError{Op: op, Msg: "tenant is still being provisioned"}
+		}
+		if t.SchemaName != "" {
+			n, err := tenantdb.For(t)
+			if err != nil {
+				return err
+			}
+			if res.AccessRevoked, err = tenantdb.RevokeAccess(ctx, tx, n); err != nil {
+				return err
+			}
+		}
+		if res.ArchivedAt, err = store.Archive(ctx, tx, id); err != nil {
+			return err
+		}
+		// The archive is logged with the provisioning steps so the tenant's history is in
+		// one place; only a successful archive is, a refused one changed nothing.
+		attempt, err := store.StartStep(ctx, tx, id, op)
+		if err != nil {
+			return err
+		}
+		return store.FinishStep(ctx, tx, attempt, store.LogCompleted, res, "")
+	})
+	if err != nil {
+		return ArchiveResult{}, fault.Classify(op, fault.FromDB(op, err))
+	}
+	s.log.InfoContext(ctx, "tenant archived", "tenantId", id.String(), "alreadyArchived", res.AlreadyArchived)
+	return res, nil
+}

@@ -1,0 +1,224 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/testdb"
+)
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	pool  *pgxpool.Pool
+	store *store.Store
+	steps *Steps
+	logs  *syncBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pool := testdb.New(t)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return &env{t: t, ctx: ctx, pool: pool, store: store.New(pool), steps: New(pool, log), logs: logs}
+}
+
+// registration returns distinctive personal data, so leak checks can search for it.
+func registration(name string) tenant.Registration {
+	return tenant.Registration{
+		Name:           name,
+		AdminEmail:     "dr.quinn.zz9@clinic-example.org",
+		AdminFirstName: "Quinnzz",
+		AdminLastName:  "Medicinezz",
+	}
+}
+
+func (e *env) reserve(name string) tenant.Tenant {
+	e.t.Helper()
+	reg, err := registration(name).Normalize()
+	if err != nil {
+		e.t.Fatalf("normalize: %v", err)
+	}
+	tn, err := e.store.Reserve(e.ctx, reg)
+	if err != nil {
+		e.t.Fatalf("reserve %q: %v", name, err)
+	}
+	return tn
+}
+
+func executionArn(id string) string {
+	return "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:" + id
+}
+
+// testContractID is a well-formed Soroban contract address.
+const testContractID = "CBAS2W53ANLWBTYUF6UP4MCOWMLIAURLZZQH73KQFZ2HVCLWWFDWZB73"
+
+type stepCase struct {
+	name string
+	run  func(ctx context.Context, s *Steps, id string) (any, error)
+}
+
+// dbSteps are the database steps in pipeline order (the contract deploy and the e-mail
+// step, which come with other packages, are left out).
+var dbSteps = []stepCase{
+	{store.StepCreateTenantRecord, func(ctx context.Context, s *Steps, id string) (any, error) {
+		return s.CreateTenantRecord(ctx, CreateTenantRecordInput{TenantID: id, ExecutionArn: executionArn(id)})
+	}},
+	{store.StepCreateSchema, func(ctx context.Context, s *Steps, id string) (any, error) {
+		return s.CreateSchema(ctx, TenantInput{TenantID: id})
+	}},
+	{store.StepRunMigrations, func(ctx context.Context, s *Steps, id string) (any, error) {
+		return s.RunMigrations(ctx, TenantInput{TenantID: id})
+	}},
+	{store.StepSeedRolesAndUser, func(ctx context.Context, s *Steps, id string) (any, error) {
+		return s.SeedRolesAndUser(ctx, TenantInput{TenantID: id})
+	}},
+	{store.StepStoreContractAddress, func(ctx context.Context, s *Steps, id string) (any, error) {
+		return s.StoreContractAddress(ctx, StoreContractAddressInput{TenantID: id, ContractID: testContractID})
+	}},
+	{store.StepActivateTenant, func(ctx context.Context, s *Steps, id string) (any, error) {
+		return s.ActivateTenant(ctx, TenantInput{TenantID: id})
+	}},
+}
+
+// runSteps runs dbSteps[0..n) for the tenant and fails the test on any error.
+func (e *env) runSteps(id uuid.UUID, n int) []any {
+	e.t.Helper()
+	var outs []any
+	for _, st := range dbSteps[:n] {
+		out, err := st.run(e.ctx, e.steps, id.String())
+		if err != nil {
+			e.t.Fatalf("%s: %v", st.name, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs
+}
+
+func (e *env) provision(name string) tenant.Tenant {
+	e.t.Helper()
+	tn := e.reserve(name)
+	e.runSteps(tn.ID, len(dbSteps))
+	got, err := e.store.Get(e.ctx, tn.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return got
+}
+
+// state is everything a step can change, for comparing runs.
+type state struct {
+	Status, SchemaName, ExecutionArn, ContractID, Error string
+	Completed                                         bool
+	SchemaExists, RoleExists                          bool
+	SchemaComment, RoleComment                        string
+	RoleUsage                                         bool
+	Tables                                            []string
+	Version                                           int32
+	TenantRoles                                       []string
+	Users, PendingUsers, AuditRows                    int
+	PasswordHash                                      string
+}
+
+func (e *env) state(id uuid.UUID) state {
+	e.t.Helper()
+	tn, err := e.store.Get(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s := state{Status: string(tn.Status), SchemaName: tn.SchemaName, ExecutionArn: tn.ExecutionArn,
+		ContractID: tn.ContractID, Error: tn.ProvisioningError, Completed: tn.CompletedAt != nil}
+	if tn.SchemaName == "" {
+		return s
+	}
+	s.SchemaExists, s.RoleExists = testdb.Exists(e.ctx, e.t, e.pool, tn.SchemaName)
+	q := func(sql string, dst ...any) {
+		e.t.Helper()
+		if err := e.pool.QueryRow(e.ctx, sql, tn.SchemaName).Scan(dst...); err != nil {
+			e.t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	if s.SchemaExists {
+		q(`SELECT coalesce(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname = $1`, &s.SchemaComment)
+		rows, err := e.pool.Query(e.ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, tn.SchemaName)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if s.Tables, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if s.RoleExists {
+		q(`SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = $1`, &s.RoleComment)
+	}
+	if s.SchemaExists && s.RoleExists {
+		q(`SELECT has_schema_privilege($1::text, $1::text, 'USAGE')`, &s.RoleUsage)
+	}
+	ident := pgx.Identifier{tn.SchemaName}.Sanitize()
+	if slices.Contains(s.Tables, "schema_version") {
+		q(`SELECT version FROM `+ident+`.schema_version WHERE $1 <> ''`, &s.Version)
+	}
+	if slices.Contains(s.Tables, "users") {
+		rows, err := e.pool.Query(e.ctx, `SELECT name FROM `+ident+`.roles ORDER BY name`)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if s.TenantRoles, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			e.t.Fatal(err)
+		}
+		q(`SELECT count(*), count(*) FILTER (WHERE status = 'PENDING_ACTIVATION'), coalesce(min(password_hash), '')
+			FROM `+ident+`.users WHERE $1 <> ''`, &s.Users, &s.PendingUsers, &s.PasswordHash)
+		q(`SELECT count(*) FROM `+ident+`.audit_logs WHERE $1 <> ''`, &s.AuditRows)
+	}
+	return s
+}
+
+func (e *env) logRows(id uuid.UUID) []store.StepLog {
+	e.t.Helper()
+	logs, err := e.store.Logs(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return logs
+}
+
+func describeLogs(logs []store.StepLog) string {
+	var b bytes.Buffer
+	for _, l := range logs {
+		fmt.Fprintf(&b, "%s/%s#%d ", l.Step, l.Status, l.Attempt)
+	}
+	return b.String()
+}

@@ -1,0 +1,105 @@
+// Package pipeline holds the provisioning steps that Step Functions runs as Lambda tasks,
+// the rollback that its Catch routes to, and the archive operation the admin API calls.
+//
+// Each step is a method with explicit JSON input and output (the contract with
+// statemachine/provisioning.asl.json): ids in, small non-sensitive results out. Each loads
+// what it needs from PostgreSQL, locks the tenant row for its whole transaction, is
+// idempotent, and returns only fault taxonomy errors, whose type names the ASL matches.
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+)
+
+// Steps runs the database steps on one pool. Build it once per container.
+type Steps struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// New returns the steps on pool, logging to log.
+func New(pool *pgxpool.Pool, log *slog.Logger) *Steps {
+	return &Steps{pool: pool, log: log}
+}
+
+// failureLogTimeout bounds the write of a FAILED log row. It runs on a context detached
+// from the invocation's, because the invocation's deadline may be the very failure.
+const failureLogTimeout = 5 * time.Second
+
+func parseTenantID(op, raw string) (uuid.UUID, error) {
+	id, err := uuid.Parse(raw)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "tenantId", Message: "must be a UUID"}}}
+	}
+	return id, nil
+}
+
+// run executes one attempt of step for the tenant: it logs IN_PROGRESS, runs work in a
+// transaction holding the tenant's row lock, commits the COMPLETED log row with the work,
+// or records FAILED on its own. The returned error is always a fault taxonomy value.
+func run[Out any](ctx context.Context, s *Steps, step, rawID string,
+	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error),
+) (Out, error) {
+	var out Out
+	id, err := parseTenantID(step, rawID)
+	if err != nil {
+		return out, err
+	}
+	attempt, err := store.StartStep(ctx, s.pool, id, step)
+	if err != nil {
+		return out, err
+	}
+	log := s.log.With("tenantId", id.String(), "step", step, "attempt", attempt.Attempt)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := store.Lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		log = log.With("executionArn", t.ExecutionArn)
+		if out, err = work(ctx, tx, t); err != nil {
+			return err
+		}
+		return store.FinishStep(ctx, tx, attempt, doneStatus(step), out, "")
+	})
+	if err != nil {
+		err = fault.Classify(step, fault.FromDB(step, err))
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureLogTimeout)
+		defer cancel()
+		if logErr := store.FinishStep(fctx, s.pool, attempt, store.LogFailed, nil, err.Error()); logErr != nil {
+			log.WarnContext(ctx, "could not record step failure", "error", logErr.Error())
+		}
+		// The runtime records the returned error; this line adds what it cannot see.
+		log.InfoContext(ctx, "step failed", "errorType", fault.Name(err), "durationMs", time.Since(attempt.Started).Milliseconds())
+		return out, err
+	}
+	log.InfoContext(ctx, "step completed", "durationMs", time.Since(attempt.Started).Milliseconds())
+	return out, nil
+}
+
+// doneStatus is how a successful attempt is logged: the rollback's success is that the
+// tenant was rolled back.
+func doneStatus(step string) string {
+	if step == store.StepRollback {
+		return store.LogRolledBack
+	}
+	return store.LogCompleted
+}
+
+func requireStatus(op string, t tenant.Tenant, allowed ...tenant.Status) error {
+	for _, st := range allowed {
+		if t.Status == st {
+			return nil
+		}
+	}
+	return &fault.InvariantError{Op: op, Msg: "tenant is " + string(t.Status) + ", expected " + string(allowed[0])}
+}

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+)
+
+// CaughtError is what a Catch with ResultPath "$.error" stores: Step Functions' Error name
+// and Cause (for a Lambda error, a JSON document with errorMessage and errorType).
+type CaughtError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// RollbackInput is the failed execution's state: the tenant id and the caught error.
+type RollbackInput struct {
+	TenantID string       `json:"tenantId"`
+	Error    *CaughtError `json:"error,omitempty"`
+}
+
+// RollbackOutput says what the rollback undid and what it could not.
+type RollbackOutput struct {
+	TenantID   string   `json:"tenantId"`
+	Status     string   `json:"status"`
+	Outcome    string   `json:"outcome"` // "clean", or "dirty" when something stays behind
+	FailedStep string   `json:"failedStep,omitempty"`
+	Undone     []string `json:"undone"`
+	Remaining  []string `json:"remaining"`
+}
+
+// Rollback undoes a failed provisioning: it drops the tenant's schema and role (only
+// objects marked as this tenant's), closes attempts left IN_PROGRESS, marks the tenant
+// FAILED with the sanitised error and logs ROLLED_BACK. Re-running it is harmless and keeps
+// the first recorded error. It refuses to touch an ACTIVE or ARCHIVED tenant.
+func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput, error) {
+	const op = store.StepRollback
+	msg := SanitizeError(in.Error)
+	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RollbackOutput, error) {
+		out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}
+		if err := requireStatus(op, t, tenant.StatusPending, tenant.StatusProvisioning, tenant.StatusFailed); err != nil {
+			return out, err
+		}
+		failed, err := store.LastFailedStep(ctx, tx, t.ID)
+		if err != nil {
+			return out, err
+		}
+		out.FailedStep = failed
+		if err := store.CloseOpenSteps(ctx, tx, t.ID, "interrupted; rolled back"); err != nil {
+			return out, err
+		}
+		if t.SchemaName != "" {
+			n, err := tenantdb.For(t)
+			if err != nil {
+				return out, err
+			}
+			dropped, err := tenantdb.Drop(ctx, tx, n)
+			if err != nil {
+				return out, err
+			}
+			if dropped.SchemaDropped {
+				out.Undone = append(out.Undone, "schema "+n.Schema+" dropped")
+			}
+			if dropped.RoleDropped {
+				out.Undone = append(out.Undone, "role "+n.Role()+" dropped")
+			}
+		}
+		if t.ContractID != "" {
+			// A deployed contract cannot be removed from the ledger; its id stays on the
+			// tenant row and in this log for whoever follows up.
+			out.Remaining = append(out.Remaining, "soroban contract "+t.ContractID+" stays on the ledger")
+		}
+		if msg == "" {
+			msg = "provisioning failed"
+			if failed != "" {
+				msg += " at " + failed
+			}
+		}
+		return out, store.MarkFailed(ctx, tx, t.ID, msg)
+	})
+	out.Outcome = "clean"
+	if len(out.Remaining) > 0 {
+		out.Outcome = "dirty"
+	}
+	return out, err
+}
+
+var (
+	emailPattern    = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+	urlCredsPattern = regexp.MustCompile(`([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]+@`)
+	secretKVPattern = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|authorization)\b(\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)`)
+)
+
+// SanitizeError turns a caught error into the text stored on the tenant and shown to
+// admins: "<Error>: <message>", first line only (no stack traces), e-mail addresses,
+// credentials in URLs and key=secret pairs redacted, at most store.MaxErrorLen characters.
+// Our own errors are already safe; this guards against what other code may have put there.
+func SanitizeError(e *CaughtError) string {
+	if e == nil || (e.Error == "" && e.Cause == "") {
+		return ""
+	}
+	msg := e.Cause
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}
+	if json.Unmarshal([]byte(e.Cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
+		msg = lambdaErr.ErrorMessage
+	}
+	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	msg = urlCredsPattern.ReplaceAllString(msg, "${1}[redacted]@")
+	msg = emailPattern.ReplaceAllString(msg, "[redacted]")
+	msg = secretKVPattern.ReplaceAllString(msg, "${1}${2}[redacted]")
+	text := strings.TrimSpace(msg)
+	if e.Error != "" {
+		text = strings.TrimSuffix(e.Error+": "+text, ": ")
+	}
+	return store.Truncate(text, store.MaxErrorLen)
+}
+

@@ -1,0 +1,184 @@
+package pipeline
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+)
+
+// TenantInput is the state every step receives: the tenant id, nothing personal.
+type TenantInput struct {
+	TenantID string `json:"tenantId"`
+}
+
+// CreateTenantRecordInput adds the execution that claims the tenant ($$.Execution.Id).
+type CreateTenantRecordInput struct {
+	TenantID     string `json:"tenantId"`
+	ExecutionArn string `json:"executionArn"`
+}
+
+// CreateTenantRecordOutput names the tenant's schema for the console.
+type CreateTenantRecordOutput struct {
+	TenantID   string `json:"tenantId"`
+	SchemaName string `json:"schemaName"`
+	Status     string `json:"status"`
+}
+
+// CreateTenantRecord claims the reserved tenant for this execution: PENDING → PROVISIONING,
+// with the execution ARN and the schema name recorded. Claiming again from the same
+// execution is a no-op; a tenant claimed by another execution, or no longer PENDING, is a
+// ConflictError.
+func (s *Steps) CreateTenantRecord(ctx context.Context, in CreateTenantRecordInput) (CreateTenantRecordOutput, error) {
+	const op = store.StepCreateTenantRecord
+	if in.ExecutionArn == "" {
+		if _, err := parseTenantID(op, in.TenantID); err != nil {
+			return CreateTenantRecordOutput{}, err
+		}
+		return CreateTenantRecordOutput{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "executionArn", Message: "is required"}}}
+	}
+	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (CreateTenantRecordOutput, error) {
+		out := CreateTenantRecordOutput{TenantID: t.ID.String(), Status: string(tenant.StatusProvisioning)}
+		switch {
+		case t.Status == tenant.StatusPending:
+			out.SchemaName = tenant.SchemaName(t.Name, t.ID)
+			return out, store.Claim(ctx, tx, t.ID, in.ExecutionArn, out.SchemaName)
+		case t.Status == tenant.StatusProvisioning && t.ExecutionArn == in.ExecutionArn:
+			out.SchemaName = t.SchemaName
+			return out, nil
+		case t.Status == tenant.StatusProvisioning:
+			return out, &fault.ConflictError{Op: op, Msg: "tenant is being provisioned by another execution"}
+		default:
+			return out, &fault.ConflictError{Op: op, Msg: "tenant is " + string(t.Status) + ", not PENDING"}
+		}
+	})
+}
+
+// CreateSchemaOutput reports the tenant's schema and role.
+type CreateSchemaOutput struct {
+	SchemaName string `json:"schemaName"`
+	RoleName   string `json:"roleName"`
+	Created    bool   `json:"created"`
+}
+
+// CreateSchema creates the tenant's schema and its NOLOGIN role limited to that schema.
+func (s *Steps) CreateSchema(ctx context.Context, in TenantInput) (CreateSchemaOutput, error) {
+	const op = store.StepCreateSchema
+	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (CreateSchemaOutput, error) {
+		n, err := provisioningNames(op, t)
+		if err != nil {
+			return CreateSchemaOutput{}, err
+		}
+		created, err := tenantdb.CreateSchema(ctx, tx, n)
+		return CreateSchemaOutput{SchemaName: n.Schema, RoleName: n.Role(), Created: created}, err
+	})
+}
+
+// RunMigrationsOutput reports the tenant schema's migration versions.
+type RunMigrationsOutput struct {
+	SchemaName  string `json:"schemaName"`
+	FromVersion int32  `json:"fromVersion"`
+	ToVersion   int32  `json:"toVersion"`
+}
+
+// RunMigrations brings the tenant's tables to the newest migration version.
+func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
+	const op = store.StepRunMigrations
+	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RunMigrationsOutput, error) {
+		n, err := provisioningNames(op, t)
+		if err != nil {
+			return RunMigrationsOutput{}, err
+		}
+		res, err := tenantdb.Migrate(ctx, tx, n)
+		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
+	})
+}
+
+// SeedRolesAndUser creates the default roles and the admin user, pending activation.
+func (s *Steps) SeedRolesAndUser(ctx context.Context, in TenantInput) (tenantdb.SeedResult, error) {
+	const op = store.StepSeedRolesAndUser
+	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (tenantdb.SeedResult, error) {
+		n, err := provisioningNames(op, t)
+		if err != nil {
+			return tenantdb.SeedResult{}, err
+		}
+		admin := tenantdb.Admin{Email: t.AdminEmail, FirstName: t.AdminFirstName, LastName: t.AdminLastName}
+		return tenantdb.Seed(ctx, tx, n, admin, t.ExecutionArn)
+	})
+}
+
+// StoreContractAddressInput carries the contract id the deploy step produced.
+type StoreContractAddressInput struct {
+	TenantID   string `json:"tenantId"`
+	ContractID string `json:"contractId"`
+}
+
+// StoreContractAddressOutput echoes the stored contract id.
+type StoreContractAddressOutput struct {
+	ContractID string `json:"contractId"`
+}
+
+// contractIDPattern is a Soroban contract address in strkey form ("C" + 55 base32 chars).
+var contractIDPattern = regexp.MustCompile(`^C[A-Z2-7]{55}$`)
+
+// StoreContractAddress records the tenant's contract id. Storing the same id again is a
+// no-op; a different id for a tenant that already has one is an InvariantError (a second
+// contract would mean the deploy step broke its idempotency).
+func (s *Steps) StoreContractAddress(ctx context.Context, in StoreContractAddressInput) (StoreContractAddressOutput, error) {
+	const op = store.StepStoreContractAddress
+	if !contractIDPattern.MatchString(in.ContractID) {
+		if _, err := parseTenantID(op, in.TenantID); err != nil {
+			return StoreContractAddressOutput{}, err
+		}
+		return StoreContractAddressOutput{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "contractId", Message: "must be a Soroban contract address (C…, 56 characters)"}}}
+	}
+	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (StoreContractAddressOutput, error) {
+		out := StoreContractAddressOutput{ContractID: in.ContractID}
+		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
+			return out, err
+		}
+		switch t.ContractID {
+		case in.ContractID:
+			return out, nil
+		case "":
+			return out, store.SetContract(ctx, tx, t.ID, in.ContractID)
+		default:
+			return out, &fault.InvariantError{Op: op, Msg: "tenant already has a different contract"}
+		}
+	})
+}
+
+// ActivateTenantOutput reports the final status.
+type ActivateTenantOutput struct {
+	TenantID string `json:"tenantId"`
+	Status   string `json:"status"`
+}
+
+// ActivateTenant marks the tenant ACTIVE; an ACTIVE tenant stays as it is.
+func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTenantOutput, error) {
+	const op = store.StepActivateTenant
+	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
+		out := ActivateTenantOutput{TenantID: t.ID.String(), Status: string(tenant.StatusActive)}
+		if t.Status == tenant.StatusActive {
+			return out, nil
+		}
+		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
+			return out, err
+		}
+		return out, store.Activate(ctx, tx, t.ID)
+	})
+}
+
+// provisioningNames checks that the tenant is being provisioned and returns its names:
+// a step that runs late, after a rollback, must not recreate what the rollback removed.
+func provisioningNames(op string, t tenant.Tenant) (tenantdb.Names, error) {
+	if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
+		return tenantdb.Names{}, err
+	}
+	return tenantdb.For(t)
+}

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+)
+
+// Step names as they appear in provisioning_logs and the status API.
+const (
+	StepCreateTenantRecord    = "CREATE_TENANT_RECORD"
+	StepCreateSchema          = "CREATE_SCHEMA"
+	StepRunMigrations         = "RUN_MIGRATIONS"
+	StepSeedRolesAndUser      = "SEED_ROLES_AND_USER"
+	StepDeploySorobanContract = "DEPLOY_SOROBAN_CONTRACT"
+	StepStoreContractAddress  = "STORE_CONTRACT_ADDRESS"
+	StepSendWelcomeEmail      = "SEND_WELCOME_EMAIL"
+	StepActivateTenant        = "ACTIVATE_TENANT"
+	StepRollback              = "ROLLBACK"
+	StepArchive               = "ARCHIVE"
+)
+
+// Log statuses.
+const (
+	LogInProgress = "IN_PROGRESS"
+	LogCompleted  = "COMPLETED"
+	LogFailed     = "FAILED"
+	LogRolledBack = "ROLLED_BACK"
+)
+
+// MaxErrorLen bounds every stored error text (provisioning_logs.error, tenants.provisioning_error).
+const MaxErrorLen = 500
+
+// StepRun is one attempt of one step, opened by StartStep.
+type StepRun struct {
+	ID       int64
+	TenantID uuid.UUID
+	Step     string
+	Attempt  int
+	Started  time.Time
+}
+
+// StepLog is one provisioning_logs row.
+type StepLog struct {
+	ID         int64
+	Step       string
+	Status     string
+	Attempt    int
+	Result     json.RawMessage
+	Error      string
+	DurationMS *int
+	CreatedAt  time.Time
+}
+
+// StartStep records an IN_PROGRESS attempt, committed on its own so that an attempt that
+// dies mid-way stays visible. A missing tenant is a NotFoundError.
+func StartStep(ctx context.Context, db DB, tenantID uuid.UUID, step string) (StepRun, error) {
+	run := StepRun{TenantID: tenantID, Step: step, Started: time.Now()}
+	err := db.QueryRow(ctx, `
+		INSERT INTO provisioning_logs (tenant_id, step, status, attempt)
+		SELECT $1, $2, 'IN_PROGRESS', count(*) + 1 FROM provisioning_logs WHERE tenant_id = $1 AND step = $2
+		RETURNING id, attempt`, tenantID, step).Scan(&run.ID, &run.Attempt)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: no such tenant
+			return run, &fault.NotFoundError{Op: "start " + step, Msg: "tenant not found"}
+		}
+		return run, fault.FromDB("start "+step, err)
+	}
+	return run, nil
+}
+
+// FinishStep closes an attempt with its outcome. Pass the step's transaction for a success
+// so the log and the work commit together; a failure is written on its own.
+func FinishStep(ctx context.Context, db DB, run StepRun, status string, result any, errText string) error {
+	var raw []byte
+	if result != nil {
+		var err error
+		if raw, err = json.Marshal(result); err != nil {
+			return &fault.InvariantError{Op: "finish " + run.Step, Msg: "result not serialisable", Err: err}
+		}
+	}
+	_, err := db.Exec(ctx, `
+		UPDATE provisioning_logs SET status = $2, result = $3, error = nullif($4, ''), duration_ms = $5
+		WHERE id = $1`,
+		run.ID, status, raw, Truncate(errText, MaxErrorLen), time.Since(run.Started).Milliseconds())
+	return fault.FromDB("finish "+run.Step, err)
+}
+
+// CloseOpenSteps marks attempts that never finished (a timed-out or crashed invocation) as
+// FAILED, so the log does not show them running forever after a rollback.
+func CloseOpenSteps(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, reason string) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE provisioning_logs SET status = 'FAILED', error = $2
+		WHERE tenant_id = $1 AND status = 'IN_PROGRESS' AND step <> 'ROLLBACK'`, tenantID, reason)
+	return fault.FromDB("close open steps", err)
+}
+
+// LastFailedStep is the step of the newest failed attempt, or "" when none failed.
+func LastFailedStep(ctx context.Context, db DB, tenantID uuid.UUID) (string, error) {
+	var step string
+	err := db.QueryRow(ctx, `
+		SELECT step FROM provisioning_logs
+		WHERE tenant_id = $1 AND status IN ('FAILED', 'IN_PROGRESS') AND step NOT IN ('ROLLBACK', 'ARCHIVE')
+		ORDER BY id DESC LIMIT 1`, tenantID).Scan(&step)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return step, fault.FromDB("find failed step", err)
+}
+
+// Logs returns a tenant's provisioning log, oldest first.
+func (s *Store) Logs(ctx context.Context, tenantID uuid.UUID) ([]StepLog, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, step, status, attempt, result, coalesce(error, ''), duration_ms, created_at
+		FROM provisioning_logs WHERE tenant_id = $1 ORDER BY id`, tenantID)
+	if err != nil {
+		return nil, fault.FromDB("read provisioning log", err)
+	}
+	logs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StepLog, error) {
+		var l StepLog
+		err := row.Scan(&l.ID, &l.Step, &l.Status, &l.Attempt, &l.Result, &l.Error, &l.DurationMS, &l.CreatedAt)
+		return l, err
+	})
+	return logs, fault.FromDB("read provisioning log", err)
+}
+
+// Truncate cuts s to at most n characters without splitting a UTF-8 sequence.
+func Truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

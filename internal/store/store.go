@@ -1,0 +1,130 @@
+// Package store is the control plane in PostgreSQL's public schema: the tenants table and
+// the provisioning log, with the embedded migrations that create them.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+)
+
+// DB is what the row functions need: a pool, a connection or a transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Store reads and writes the control plane.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the pool the store runs on, for callers that need their own transaction.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+const tenantColumns = `id, name, slug, coalesce(schema_name, ''), status, admin_email, admin_first_name,
+	admin_last_name, coalesce(soroban_contract_id, ''), coalesce(execution_arn, ''),
+	coalesce(provisioning_error, ''), created_at, updated_at, completed_at, archived_at`
+
+func scanTenant(row pgx.Row) (tenant.Tenant, error) {
+	var t tenant.Tenant
+	err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.SchemaName, &t.Status, &t.AdminEmail, &t.AdminFirstName,
+		&t.AdminLastName, &t.ContractID, &t.ExecutionArn, &t.ProvisioningError, &t.CreatedAt, &t.UpdatedAt,
+		&t.CompletedAt, &t.ArchivedAt)
+	return t, err
+}
+
+// Reserve inserts a PENDING tenant for a normalized registration. A live tenant with the
+// same name (case-insensitively) makes it a ConflictError; nothing is written then.
+func (s *Store) Reserve(ctx context.Context, reg tenant.Registration) (tenant.Tenant, error) {
+	const op = "reserve tenant"
+	id, err := tenant.NewID()
+	if err != nil {
+		return tenant.Tenant{}, &fault.TransientError{Op: op, Msg: "cannot generate id", Err: err}
+	}
+	t, err := scanTenant(s.pool.QueryRow(ctx, `
+		INSERT INTO tenants (id, name, slug, status, admin_email, admin_first_name, admin_last_name)
+		VALUES ($1, $2, $3, 'PENDING', $4, $5, $6)
+		RETURNING `+tenantColumns,
+		id, reg.Name, tenant.Slug(reg.Name), reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName))
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "tenants_live_name_key" {
+			return tenant.Tenant{}, &fault.ConflictError{Op: op, Msg: "a tenant with this name already exists", Err: err}
+		}
+		return tenant.Tenant{}, fault.FromDB(op, err)
+	}
+	return t, nil
+}
+
+// Get returns one tenant; a missing one is a NotFoundError.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) {
+	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, &fault.NotFoundError{Op: "get tenant", Msg: "tenant not found"}
+	}
+	return t, fault.FromDB("get tenant", err)
+}
+
+// Lock reads a tenant and holds its row lock until tx ends: every step and the rollback
+// lock the tenant first, so they never interleave on the same tenant.
+func Lock(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tenant.Tenant, error) {
+	t, err := scanTenant(tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, &fault.NotFoundError{Op: "lock tenant", Msg: "tenant not found"}
+	}
+	return t, fault.FromDB("lock tenant", err)
+}
+
+// Claim moves a PENDING tenant to PROVISIONING for one execution.
+func Claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, executionArn, schemaName string) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE tenants SET status = 'PROVISIONING', execution_arn = $2, schema_name = $3, updated_at = now()
+		WHERE id = $1`, id, executionArn, schemaName)
+	return fault.FromDB("claim tenant", err)
+}
+
+// SetContract records the tenant's Soroban contract id.
+func SetContract(ctx context.Context, tx pgx.Tx, id uuid.UUID, contractID string) error {
+	_, err := tx.Exec(ctx, `UPDATE tenants SET soroban_contract_id = $2, updated_at = now() WHERE id = $1`, id, contractID)
+	return fault.FromDB("store contract address", err)
+}
+
+// Activate marks the tenant ACTIVE and provisioning complete.
+func Activate(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE tenants SET status = 'ACTIVE', provisioning_error = NULL, completed_at = now(), updated_at = now()
+		WHERE id = $1`, id)
+	return fault.FromDB("activate tenant", err)
+}
+
+// MarkFailed marks the tenant FAILED with a sanitised error. The first recorded error is
+// kept: a re-run rollback must not replace the cause with its own.
+func MarkFailed(ctx context.Context, tx pgx.Tx, id uuid.UUID, sanitizedErr string) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE tenants SET status = 'FAILED', provisioning_error = coalesce(provisioning_error, $2),
+			completed_at = coalesce(completed_at, now()), updated_at = now()
+		WHERE id = $1`, id, sanitizedErr)
+	return fault.FromDB("mark tenant failed", err)
+}
+
+// Archive soft-deletes the tenant.
+func Archive(ctx context.Context, tx pgx.Tx, id uuid.UUID) (time.Time, error) {
+	var at time.Time
+	err := tx.QueryRow(ctx, `
+		UPDATE tenants SET status = 'ARCHIVED', archived_at = now(), updated_at = now()
+		WHERE id = $1 RETURNING archived_at`, id).Scan(&at)
+	return at, fault.FromDB("archive tenant", err)
+}

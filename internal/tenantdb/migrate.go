@@ -1,0 +1,45 @@
+package tenantdb
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// VersionTableName is the per-tenant migration version table, inside the tenant's schema.
+const VersionTableName = "schema_version"
+
+// Migrate applies the tenant migrations inside tx, so they commit together with whatever
+// else the caller does (the step log), or not at all.
+func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, error) {
+	const op = "run tenant migrations"
+	var res store.MigrationResult
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return res, &fault.InvariantError{Op: op, Msg: "embedded migrations missing", Err: err}
+	}
+	data := map[string]any{"schema": n.schemaIdent(), "role": n.roleIdent()}
+	err = store.RunMigrations(ctx, tx.Conn(), pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data, &res)
+	return res, fault.FromDB(op, err)
+}
+
+// Version is the tenant schema's migration version (0 when never migrated).
+func Version(ctx context.Context, db store.DB, n Names) (int32, error) {
+	var v int32
+	err := db.QueryRow(ctx, `SELECT version FROM `+pgx.Identifier{n.Schema, VersionTableName}.Sanitize()).Scan(&v)
+	return v, fault.FromDB("read tenant migration version", err)
+}
+
+// LatestVersion is the version Migrate brings a tenant to.
+func LatestVersion() int32 {
+	entries, _ := fs.ReadDir(migrationFiles, "migrations")
+	return int32(len(entries))
+}

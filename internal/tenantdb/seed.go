@@ -1,0 +1,137 @@
+package tenantdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+)
+
+// Admin is the tenant's first user, as registered.
+type Admin struct {
+	Email     string
+	FirstName string
+	LastName  string
+}
+
+// defaultRoles are created in every tenant. Permissions are coarse on purpose: the tenant
+// application refines them; provisioning only has to make the admin able to start.
+var defaultRoles = []struct {
+	name, description string
+	permissions       []string
+}{
+	{"admin", "Full administration of the tenant", []string{"tenant:admin", "users:manage", "records:read", "records:write", "audit:read"}},
+	{"user", "Works with records", []string{"records:read", "records:write"}},
+	{"viewer", "Read-only access to records", []string{"records:read"}},
+}
+
+// SeedResult says what Seed created; it holds no personal data.
+type SeedResult struct {
+	RolesCreated int    `json:"rolesCreated"`
+	AdminUserID  string `json:"adminUserId"`
+	AdminCreated bool   `json:"adminCreated"`
+}
+
+const systemActor = "system:provisioning"
+
+// Seed creates the default roles and the admin user (pending activation, no usable
+// password), writing an audit_logs row for each thing it creates. Idempotent: existing
+// rows are kept, and nothing that already existed is audited again.
+func Seed(ctx context.Context, tx pgx.Tx, n Names, admin Admin, executionArn string) (SeedResult, error) {
+	const op = "seed roles and user"
+	var res SeedResult
+	s := n.schemaIdent()
+	details := map[string]any{"executionArn": executionArn}
+	audit := func(action, entity string, id uuid.UUID, extra map[string]any) error {
+		d := map[string]any{}
+		for k, v := range details {
+			d[k] = v
+		}
+		for k, v := range extra {
+			d[k] = v
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+s+`.audit_logs (actor, action, entity_type, entity_id, details)
+			VALUES ($1, $2, $3, $4, $5)`, systemActor, action, entity, id, d)
+		return fault.FromDB(op, err)
+	}
+
+	var adminRole uuid.UUID
+	for _, r := range defaultRoles {
+		var id uuid.UUID
+		var inserted bool
+		// xmax = 0 tells a fresh insert from the conflict path, which DO UPDATE needs to
+		// return the existing id without changing the row.
+		err := tx.QueryRow(ctx, `INSERT INTO `+s+`.roles (name, description, permissions) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+			RETURNING id, (xmax = 0)`, r.name, r.description, r.permissions).Scan(&id, &inserted)
+		if err != nil {
+			return res, fault.FromDB(op, err)
+		}
+		if inserted {
+			res.RolesCreated++
+			if err := audit("role.created", "role", id, map[string]any{"role": r.name}); err != nil {
+				return res, err
+			}
+		}
+		if r.name == "admin" {
+			adminRole = id
+		}
+	}
+
+	var userID uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id FROM `+s+`.users WHERE lower(email) = lower($1)`, admin.Email).Scan(&userID)
+	switch {
+	case err == nil:
+		res.AdminUserID = userID.String()
+		return res, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return res, fault.FromDB(op, err)
+	}
+	hash, err := UnusablePasswordHash()
+	if err != nil {
+		return res, &fault.TransientError{Op: op, Msg: "cannot generate random secret", Err: err}
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO `+s+`.users (email, first_name, last_name, password_hash, role_id, status)
+		VALUES ($1, $2, $3, $4, $5, 'PENDING_ACTIVATION') RETURNING id`,
+		admin.Email, admin.FirstName, admin.LastName, hash, adminRole).Scan(&userID)
+	if err != nil {
+		return res, fault.FromDB(op, err)
+	}
+	res.AdminUserID, res.AdminCreated = userID.String(), true
+	return res, audit("user.created", "user", userID, map[string]any{"role": "admin", "status": "PENDING_ACTIVATION"})
+}
+
+// Argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
+const (
+	argonMemoryKiB = 19 * 1024
+	argonTime      = 2
+	argonThreads   = 1
+	argonKeyLen    = 32
+)
+
+// UnusablePasswordHash hashes 32 random bytes that are then forgotten: the admin account
+// has a well-formed password hash, so no code path treats it as "no password", yet no
+// password can match it until the admin sets one through activation.
+func UnusablePasswordHash() (string, error) {
+	secret := make([]byte, 32)
+	salt := make([]byte, 16)
+	if _, err := rand.Read(secret); err != nil {
+		return "", err
+	}
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey(secret, salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	clear(secret)
+	// PHC string format, as password libraries (alexedwards/argon2id, libsodium) read it.
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
