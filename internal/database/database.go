@@ -63,4 +63,3 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	}
 	return pgxpool.NewWithConfig(ctx, pc)
 }
-

@@ -38,7 +38,7 @@ func (b *syncBuffer) String() string {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	pool  *pgxpool.Pool
 	store *store.Store
@@ -46,7 +46,7 @@ type env struct {
 	logs  *syncBuffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	pool := testdb.New(t)
 	logs := &syncBuffer{}
@@ -142,15 +142,15 @@ func (e *env) provision(name string) tenant.Tenant {
 // state is everything a step can change, for comparing runs.
 type state struct {
 	Status, SchemaName, ExecutionArn, ContractID, Error string
-	Completed                                         bool
-	SchemaExists, RoleExists                          bool
-	SchemaComment, RoleComment                        string
-	RoleUsage                                         bool
-	Tables                                            []string
-	Version                                           int32
-	TenantRoles                                       []string
-	Users, PendingUsers, AuditRows                    int
-	PasswordHash                                      string
+	Completed                                           bool
+	SchemaExists, RoleExists                            bool
+	SchemaComment, RoleComment                          string
+	RoleUsage                                           bool
+	Tables                                              []string
+	Version                                             int32
+	TenantRoles                                         []string
+	Users, PendingUsers, AuditRows                      int
+	PasswordHash                                        string
 }
 
 func (e *env) state(id uuid.UUID) state {

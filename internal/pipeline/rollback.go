@@ -126,4 +126,3 @@ func SanitizeError(e *CaughtError) string {
 	}
 	return store.Truncate(text, store.MaxErrorLen)
 }
-

@@ -130,4 +130,3 @@ func Exists(ctx context.Context, t testing.TB, db *pgxpool.Pool, name string) (s
 	}
 	return schema, role
 }
-

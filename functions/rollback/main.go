@@ -1,0 +1,13 @@
+// Command rollback is the Lambda behind the state machine's Rollback state: it undoes a failed provisioning and marks the tenant FAILED.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
+)
+
+func main() {
+	steps, closePool := bootstrap.Steps()
+	lambda.StartWithOptions(steps.Rollback, lambda.WithEnableSIGTERM(closePool))
+}

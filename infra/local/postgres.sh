@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Makes sure a PostgreSQL server answers at PGHOST:PGPORT (default 127.0.0.1:5432), starting
+# the machine's Debian cluster if it is installed but down, then creates DB_NAME (when
+# given) if it does not exist. Used by `make provision`, `make test` and .ci/run.
+set -euo pipefail
+
+host=${PGHOST:-127.0.0.1}
+port=${PGPORT:-5432}
+user=${PGUSER:-postgres}
+
+ready() { pg_isready -q -h "$host" -p "$port" 2>/dev/null; }
+
+if ! command -v pg_isready >/dev/null; then
+  echo "postgres.sh: the PostgreSQL client tools are not installed (apt-get install postgresql-client)," >&2
+  echo "or set DATABASE_URL / TEST_DATABASE_URL to a server you run yourself." >&2
+  exit 1
+fi
+
+if ! ready; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    for version in $(ls /etc/postgresql); do
+      echo "postgres.sh: starting PostgreSQL $version (cluster main)" >&2
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    for _ in $(seq 1 30); do ready && break; sleep 1; done
+  fi
+fi
+
+if ! ready; then
+  echo "postgres.sh: PostgreSQL is not reachable at $host:$port." >&2
+  echo "  Debian/Ubuntu: apt-get install postgresql, then: pg_ctlcluster --skip-systemctl-redirect <version> main start" >&2
+  echo "  Or point DATABASE_URL (and TEST_DATABASE_URL for tests) at a server you run." >&2
+  exit 1
+fi
+
+if [ -n "${DB_NAME:-}" ]; then
+  exists=$(psql -h "$host" -p "$port" -U "$user" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")
+  if [ "$exists" != 1 ]; then
+    createdb -h "$host" -p "$port" -U "$user" "$DB_NAME"
+    echo "postgres.sh: created database $DB_NAME" >&2
+  fi
+fi

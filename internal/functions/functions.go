@@ -1,0 +1,48 @@
+// Package functions is the catalogue of the pipeline's Lambda functions by their SAM
+// logical ids, each wrapped by aws-lambda-go exactly as the Lambda runtime wraps it (same
+// JSON decoding, same error types). Local runners call functions through it, so what runs
+// locally is what runs in AWS.
+package functions
+
+import (
+	"sort"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+)
+
+// Logical ids of the pipeline functions in template.yaml. The state machine refers to
+// each as ${<LogicalId>Arn}.
+const (
+	CreateTenantRecord   = "CreateTenantRecordFunction"
+	CreateSchema         = "CreateSchemaFunction"
+	RunMigrations        = "RunMigrationsFunction"
+	SeedRolesAndUser     = "SeedRolesAndUserFunction"
+	StoreContractAddress = "StoreContractAddressFunction"
+	ActivateTenant       = "ActivateTenantFunction"
+	Rollback             = "RollbackFunction"
+)
+
+// Catalog maps logical ids to handlers for the steps built on s.
+func Catalog(s *pipeline.Steps) map[string]lambda.Handler {
+	return map[string]lambda.Handler{
+		CreateTenantRecord:   lambda.NewHandler(s.CreateTenantRecord),
+		CreateSchema:         lambda.NewHandler(s.CreateSchema),
+		RunMigrations:        lambda.NewHandler(s.RunMigrations),
+		SeedRolesAndUser:     lambda.NewHandler(s.SeedRolesAndUser),
+		StoreContractAddress: lambda.NewHandler(s.StoreContractAddress),
+		ActivateTenant:       lambda.NewHandler(s.ActivateTenant),
+		Rollback:             lambda.NewHandler(s.Rollback),
+	}
+}
+
+// Names lists the catalogue's logical ids, sorted.
+func Names(c map[string]lambda.Handler) []string {
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,31 @@
+package pipeline
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+)
+
+// BenchmarkProvisionTenant runs every database step for one new tenant per iteration
+// (reserve, claim, schema and role, migrations, seed with one argon2id hash, contract
+// address, activation), each in its own transaction with its log rows, as Lambda runs them.
+func BenchmarkProvisionTenant(b *testing.B) {
+	e := newEnv(b)
+	i := 0
+	for b.Loop() {
+		i++
+		tn := e.reserve(fmt.Sprintf("Bench Clinic %d", i))
+		e.runSteps(tn.ID, len(dbSteps))
+	}
+}
+
+// BenchmarkUnusablePasswordHash is the argon2id hash the seed step computes: the floor of
+// the seed step's cost, by design.
+func BenchmarkUnusablePasswordHash(b *testing.B) {
+	for b.Loop() {
+		if _, err := tenantdb.UnusablePasswordHash(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
