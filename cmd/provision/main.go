@@ -50,13 +50,13 @@ func main() {
 	if *verbose {
 		logOut = os.Stderr
 	}
-	if err := run(context.Background(), cfg.URL, *definition, reg, slog.New(slog.NewJSONHandler(logOut, nil))); err != nil {
+	if err := run(context.Background(), os.Stdout, cfg.URL, *definition, reg, slog.New(slog.NewJSONHandler(logOut, nil))); err != nil {
 		fmt.Fprintln(os.Stderr, "provision:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dsn, definitionPath string, reg tenant.Registration, log *slog.Logger) error {
+func run(ctx context.Context, w io.Writer, dsn, definitionPath string, reg tenant.Registration, log *slog.Logger) error {
 	def, err := loadDefinition(definitionPath)
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func run(ctx context.Context, dsn, definitionPath string, reg tenant.Registratio
 		var ve *fault.ValidationError
 		if errors.As(err, &ve) {
 			for _, f := range ve.Fields {
-				fmt.Fprintf(os.Stderr, "  -%s: %s\n", flagName(f.Field), f.Message)
+				fmt.Fprintf(w, "  -%s: %s\n", flagName(f.Field), f.Message)
 			}
 		}
 		return errors.New("invalid tenant registration")
@@ -84,26 +84,26 @@ func run(ctx context.Context, dsn, definitionPath string, reg tenant.Registratio
 	if err != nil {
 		return err
 	}
-	fmt.Printf("control plane at migration version %d\n", mig.To)
+	fmt.Fprintf(w, "control plane at migration version %d\n", mig.To)
 
 	st := store.New(pool)
 	t, err := st.Reserve(ctx, reg)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("reserved tenant %s (PENDING)\n", t.ID)
+	fmt.Fprintf(w, "reserved tenant %s (PENDING)\n", t.ID)
 
 	executionArn := "arn:aws:states:local:000000000000:execution:tenant-provisioning:" + t.ID.String()
 	catalog := functions.Catalog(pipeline.New(pool, log))
-	failed := walk(ctx, def, catalog, map[string]any{"tenantId": t.ID.String()}, executionArn)
+	failed := walk(ctx, w, def, catalog, map[string]any{"tenantId": t.ID.String()}, executionArn)
 
 	t, err = st.Get(ctx, t.ID)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\ntenant %s is %s, schema %s\n", t.ID, t.Status, orNone(t.SchemaName))
+	fmt.Fprintf(w, "\ntenant %s is %s, schema %s\n", t.ID, t.Status, orNone(t.SchemaName))
 	if t.ProvisioningError != "" {
-		fmt.Printf("error: %s\n", t.ProvisioningError)
+		fmt.Fprintf(w, "error: %s\n", t.ProvisioningError)
 	}
 	if failed {
 		return errors.New("provisioning failed")
@@ -140,32 +140,32 @@ func loadDefinition(path string) (definition, error) {
 }
 
 // walk runs the states from StartAt and reports whether the execution failed.
-func walk(ctx context.Context, def definition, catalog map[string]lambda.Handler, data map[string]any, executionArn string) bool {
+func walk(ctx context.Context, w io.Writer, def definition, catalog map[string]lambda.Handler, data map[string]any, executionArn string) bool {
 	ctxObj := map[string]any{"Execution": map[string]any{"Id": executionArn}}
 	for name := def.StartAt; ; {
 		s := def.States[name]
 		switch s.Type {
 		case "Succeed":
-			fmt.Printf("%-24s succeeded\n", name)
+			fmt.Fprintf(w, "%-24s succeeded\n", name)
 			return false
 		case "Fail":
-			fmt.Printf("%-24s execution failed\n", name)
+			fmt.Fprintf(w, "%-24s execution failed\n", name)
 			return true
 		case "Task":
 		default:
-			fmt.Printf("%-24s unsupported state type %s\n", name, s.Type)
+			fmt.Fprintf(w, "%-24s unsupported state type %s\n", name, s.Type)
 			return true
 		}
 		fn := strings.TrimSuffix(strings.TrimPrefix(s.Resource, "${"), "Arn}")
 		h, ok := catalog[fn]
 		if !ok {
-			fmt.Printf("%-24s skipped: %s is not configured yet\n", name, fn)
+			fmt.Fprintf(w, "%-24s skipped: %s is not configured yet\n", name, fn)
 			name = s.Next
 			continue
 		}
 		input, missing := resolve(s.Parameters, data, ctxObj)
 		if missing != "" {
-			fmt.Printf("%-24s skipped: its input needs %s, which an earlier skipped state did not produce\n", name, missing)
+			fmt.Fprintf(w, "%-24s skipped: its input needs %s, which an earlier skipped state did not produce\n", name, missing)
 			name = s.Next
 			continue
 		}
@@ -174,7 +174,7 @@ func walk(ctx context.Context, def definition, catalog map[string]lambda.Handler
 		out, err := h.Invoke(ctx, payload)
 		elapsed := time.Since(start).Round(time.Millisecond)
 		if err != nil {
-			fmt.Printf("%-24s FAILED after %v: %s: %v\n", name, elapsed, fault.Name(err), err)
+			fmt.Fprintf(w, "%-24s FAILED after %v: %s: %v\n", name, elapsed, fault.Name(err), err)
 			if len(s.Catch) == 0 {
 				return true
 			}
@@ -182,7 +182,7 @@ func walk(ctx context.Context, def definition, catalog map[string]lambda.Handler
 			name = s.Catch[0].Next
 			continue
 		}
-		fmt.Printf("%-24s ok in %v: %s\n", name, elapsed, out)
+		fmt.Fprintf(w, "%-24s ok in %v: %s\n", name, elapsed, out)
 		var result any
 		_ = json.Unmarshal(out, &result)
 		if s.ResultSelector != nil {
