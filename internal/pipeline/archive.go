@@ -62,7 +62,7 @@ func (s *Steps) Archive(ctx context.Context, id uuid.UUID) (ArchiveResult, error
 		return store.FinishStep(ctx, tx, attempt, store.LogCompleted, res, "")
 	})
 	if err != nil {
-		return ArchiveResult{}, fault.Classify(op, fault.FromDB(op, err))
+		return ArchiveResult{}, fault.FromDB(op, err)
 	}
 	s.log.InfoContext(ctx, "tenant archived", "tenantId", id.String(), "alreadyArchived", res.AlreadyArchived)
 	return res, nil

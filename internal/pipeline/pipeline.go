@@ -72,7 +72,7 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 		return store.FinishStep(ctx, tx, attempt, doneStatus(step), out, "")
 	})
 	if err != nil {
-		err = fault.Classify(step, fault.FromDB(step, err))
+		err = fault.FromDB(step, err)
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureLogTimeout)
 		defer cancel()
 		if logErr := store.FinishStep(fctx, s.pool, attempt, store.LogFailed, nil, err.Error()); logErr != nil {

@@ -68,12 +68,7 @@ type CreateSchemaOutput struct {
 
 // CreateSchema creates the tenant's schema and its NOLOGIN role limited to that schema.
 func (s *Steps) CreateSchema(ctx context.Context, in TenantInput) (CreateSchemaOutput, error) {
-	const op = store.StepCreateSchema
-	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (CreateSchemaOutput, error) {
-		n, err := provisioningNames(op, t)
-		if err != nil {
-			return CreateSchemaOutput{}, err
-		}
+	return runInSchema(ctx, s, store.StepCreateSchema, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
 		created, err := tenantdb.CreateSchema(ctx, tx, n)
 		return CreateSchemaOutput{SchemaName: n.Schema, RoleName: n.Role(), Created: created}, err
 	})
@@ -88,12 +83,7 @@ type RunMigrationsOutput struct {
 
 // RunMigrations brings the tenant's tables to the newest migration version.
 func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
-	const op = store.StepRunMigrations
-	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RunMigrationsOutput, error) {
-		n, err := provisioningNames(op, t)
-		if err != nil {
-			return RunMigrationsOutput{}, err
-		}
+	return runInSchema(ctx, s, store.StepRunMigrations, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
 		res, err := tenantdb.Migrate(ctx, tx, n)
 		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
 	})
@@ -101,12 +91,7 @@ func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigration
 
 // SeedRolesAndUser creates the default roles and the admin user, pending activation.
 func (s *Steps) SeedRolesAndUser(ctx context.Context, in TenantInput) (tenantdb.SeedResult, error) {
-	const op = store.StepSeedRolesAndUser
-	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (tenantdb.SeedResult, error) {
-		n, err := provisioningNames(op, t)
-		if err != nil {
-			return tenantdb.SeedResult{}, err
-		}
+	return runInSchema(ctx, s, store.StepSeedRolesAndUser, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
 		admin := tenantdb.Admin{Email: t.AdminEmail, FirstName: t.AdminFirstName, LastName: t.AdminLastName}
 		return tenantdb.Seed(ctx, tx, n, admin, t.ExecutionArn)
 	})
@@ -174,11 +159,21 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 	})
 }
 
-// provisioningNames checks that the tenant is being provisioned and returns its names:
-// a step that runs late, after a rollback, must not recreate what the rollback removed.
-func provisioningNames(op string, t tenant.Tenant) (tenantdb.Names, error) {
-	if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
-		return tenantdb.Names{}, err
-	}
-	return tenantdb.For(t)
+// runInSchema is run for the steps that work inside the tenant's schema. The tenant must
+// be PROVISIONING: a step that runs late, after a rollback, must not recreate what the
+// rollback removed.
+func runInSchema[Out any](ctx context.Context, s *Steps, step, rawID string,
+	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (Out, error),
+) (Out, error) {
+	return run(ctx, s, step, rawID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error) {
+		var zero Out
+		if err := requireStatus(step, t, tenant.StatusProvisioning); err != nil {
+			return zero, err
+		}
+		n, err := tenantdb.For(t)
+		if err != nil {
+			return zero, err
+		}
+		return work(ctx, tx, t, n)
+	})
 }
