@@ -1,0 +1,151 @@
+// Package awstest points the real aws-sdk-go-v2 clients at the AWS API emulator the tests
+// run against (moto_server here, LocalStack on a workstation), through the SDK's standard
+// AWS_ENDPOINT_URL, and reads back what the emulator recorded. It is imported by tests only.
+package awstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Endpoint is the emulator's URL; a test that needs it fails, clearly, when it is not set.
+func Endpoint(t testing.TB) string {
+	t.Helper()
+	ep := os.Getenv("AWS_ENDPOINT_URL")
+	if ep == "" {
+		t.Fatal("awstest: AWS_ENDPOINT_URL is not set. These tests call AWS APIs through an emulator:\n" +
+			"  run them with `make test` (it starts moto_server on 127.0.0.1:4566), or start\n" +
+			"  moto_server / LocalStack yourself and export AWS_ENDPOINT_URL=http://127.0.0.1:4566")
+	}
+	resp, err := http.Get(strings.TrimSuffix(ep, "/") + "/moto-api/")
+	if err != nil {
+		t.Fatalf("awstest: no AWS API emulator answers at AWS_ENDPOINT_URL=%s: %v\n  start one with infra/local/moto.sh", ep, err)
+	}
+	resp.Body.Close()
+	return ep
+}
+
+// Config is the SDK configuration the functions themselves would load, pointed at the
+// emulator by AWS_ENDPOINT_URL, with dummy credentials unless real-looking ones are set.
+func Config(t testing.TB) aws.Config {
+	t.Helper()
+	Endpoint(t)
+	opts := []func(*awsconfig.LoadOptions) error{}
+	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+		opts = append(opts, awsconfig.WithRegion("us-east-1"))
+	}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		t.Fatalf("awstest: load AWS config: %v", err)
+	}
+	return cfg
+}
+
+// UniqueName returns prefix plus a random suffix, so parallel tests sharing one emulator
+// never see each other's resources.
+func UniqueName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// SentEmail is a message the emulator accepted through SES.
+type SentEmail struct {
+	ID      string
+	From    string
+	To      []string
+	Subject string
+	// Body is what the emulator kept of the content: moto keeps the HTML part when there is
+	// one; LocalStack keeps both, and Body is its HTML part then too.
+	Body string
+}
+
+// SentEmails lists the messages the emulator accepted, read from LocalStack's
+// /_aws/ses endpoint or moto's /moto-api/data.json.
+func SentEmails(t testing.TB) []SentEmail {
+	t.Helper()
+	ep := strings.TrimSuffix(Endpoint(t), "/")
+	client := &http.Client{Timeout: 10 * time.Second}
+	if resp, err := client.Get(ep + "/_aws/ses"); err == nil {
+		defer resp.Body.Close()
+		var ls struct {
+			Messages []struct {
+				ID          string `json:"Id"`
+				Source      string `json:"Source"`
+				Subject     string `json:"Subject"`
+				Destination struct {
+					ToAddresses []string `json:"ToAddresses"`
+				} `json:"Destination"`
+				Body struct {
+					Text string `json:"text_part"`
+					HTML string `json:"html_part"`
+				} `json:"Body"`
+			} `json:"messages"`
+		}
+		if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&ls) == nil && ls.Messages != nil {
+			out := make([]SentEmail, 0, len(ls.Messages))
+			for _, m := range ls.Messages {
+				body := m.Body.HTML
+				if body == "" {
+					body = m.Body.Text
+				}
+				out = append(out, SentEmail{ID: m.ID, From: m.Source, To: m.Destination.ToAddresses, Subject: m.Subject, Body: body})
+			}
+			return out
+		}
+	}
+	resp, err := client.Get(ep + "/moto-api/data.json")
+	if err != nil {
+		t.Fatalf("awstest: read sent e-mail: %v", err)
+	}
+	defer resp.Body.Close()
+	var moto struct {
+		SES struct {
+			Message []struct {
+				ID           string `json:"id"`
+				Source       string `json:"source"`
+				Subject      string `json:"subject"`
+				Body         string `json:"body"`
+				Destinations struct {
+					ToAddresses []string `json:"ToAddresses"`
+				} `json:"destinations"`
+			} `json:"Message"`
+		} `json:"ses"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&moto); err != nil {
+		t.Fatalf("awstest: decode moto data: %v", err)
+	}
+	out := make([]SentEmail, 0, len(moto.SES.Message))
+	for _, m := range moto.SES.Message {
+		out = append(out, SentEmail{ID: m.ID, From: m.Source, To: m.Destinations.ToAddresses, Subject: m.Subject, Body: m.Body})
+	}
+	return out
+}
+
+// SentTo returns the messages sent to address.
+func SentTo(t testing.TB, address string) []SentEmail {
+	t.Helper()
+	var out []SentEmail
+	for _, m := range SentEmails(t) {
+		for _, to := range m.To {
+			if strings.EqualFold(to, address) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
