@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/smithy-go"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -131,5 +132,42 @@ func TestValidationErrorMessage(t *testing.T) {
 	want := "validate registration: invalid name: must be 3 to 255 characters (and 1 more)"
 	if err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+}
+
+func TestFromAWS(t *testing.T) {
+	t.Parallel()
+	api := func(code string, fault smithy.ErrorFault) error {
+		return &smithy.OperationError{ServiceID: "SESv2", OperationName: "SendEmail",
+			Err: &smithy.GenericAPIError{Code: code, Message: "Email address not verified jane@clinic.example", Fault: fault}}
+	}
+	codes := map[string]Kind{"MessageRejected": KindConfig, "NotFoundException": KindNotFound, "BadRequestException": KindValidation}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"mapped code", api("MessageRejected", smithy.FaultClient), "ConfigError"},
+		{"mapped not found", api("NotFoundException", smithy.FaultClient), "NotFoundError"},
+		{"mapped validation", api("BadRequestException", smithy.FaultClient), "ValidationError"},
+		{"throttling", api("TooManyRequestsException", smithy.FaultClient), "TransientError"},
+		{"server fault", api("SomethingBroke", smithy.FaultServer), "TransientError"},
+		{"unknown client fault", api("WeirdException", smithy.FaultClient), "InvariantError"},
+		{"deadline", fmt.Errorf("send: %w", context.DeadlineExceeded), "TransientError"},
+		{"network", &smithy.OperationError{Err: &net.OpError{Op: "dial", Err: errors.New("refused")}}, "TransientError"},
+		{"transport", &smithy.OperationError{Err: errors.New("unexpected EOF reading body")}, "TransientError"},
+		{"already classified", &ConfigError{Op: "x"}, "ConfigError"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got := FromAWS("send e-mail", c.err, codes)
+			if Name(got) != c.want {
+				t.Fatalf("FromAWS = %s (%v), want %s", Name(got), got, c.want)
+			}
+			if strings.Contains(got.Error(), "jane@") {
+				t.Errorf("message repeats the service's text: %q", got.Error())
+			}
+		})
 	}
 }
