@@ -8,14 +8,27 @@ PGPORT ?= 5432
 DB_NAME ?= tenant_provisioning
 DATABASE_URL ?= postgres://postgres@$(PGHOST):$(PGPORT)/$(DB_NAME)?sslmode=disable
 TEST_DATABASE_URL ?= postgres://postgres@$(PGHOST):$(PGPORT)/postgres?sslmode=disable
-export PGHOST PGPORT DATABASE_URL TEST_DATABASE_URL
+# Local runs read DATABASE_URL; deployed functions read credentials from Secrets Manager only.
+APP_ENV ?= local
+export PGHOST PGPORT DATABASE_URL TEST_DATABASE_URL APP_ENV
+
+# AWS APIs go to an emulator through the SDK's standard AWS_ENDPOINT_URL: moto_server,
+# started on demand by infra/local/moto.sh, or LocalStack on the same port.
+AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
+AWS_REGION ?= us-east-1
+AWS_ACCESS_KEY_ID ?= test
+AWS_SECRET_ACCESS_KEY ?= test
+SES_FROM_ADDRESS ?= noreply@tenant-provisioning.localhost
+APP_BASE_URL ?= http://localhost:3000
+AWS_ENV = AWS_ENDPOINT_URL=$(AWS_ENDPOINT_URL) AWS_REGION=$(AWS_REGION) \
+	AWS_ACCESS_KEY_ID=$(AWS_ACCESS_KEY_ID) AWS_SECRET_ACCESS_KEY=$(AWS_SECRET_ACCESS_KEY)
 
 # Lambda builds: keep GOARCH in sync with template.yaml's Architectures.
 GOARCH_LAMBDA ?= arm64
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_BUILD = GOOS=linux GOARCH=$(GOARCH_LAMBDA) CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -ldflags="-s -w"
 
-.PHONY: help provision migrate test test-short lint bench build clean postgres
+.PHONY: help provision migrate test test-short lint bench build clean postgres aws-emulator
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,7 +36,13 @@ help: ## List the targets
 postgres: ## Start the local PostgreSQL if it is down and create $(DB_NAME)
 	@DB_NAME=$(DB_NAME) infra/local/postgres.sh
 
+aws-emulator: ## Start moto_server at AWS_ENDPOINT_URL unless an emulator answers there
+	@$(AWS_ENV) infra/local/moto.sh
+
+# E-mail goes to SES in the emulator when one can be started; otherwise that state is skipped.
 provision: postgres ## Onboard one tenant locally: make provision NAME=... ADMIN_EMAIL=... ADMIN_FIRST_NAME=... ADMIN_LAST_NAME=...
+	@if $(AWS_ENV) infra/local/moto.sh; then export $(AWS_ENV) SES_FROM_ADDRESS=$(SES_FROM_ADDRESS) APP_BASE_URL=$(APP_BASE_URL); \
+	else echo "provision: no AWS emulator; the welcome e-mail will be skipped" >&2; fi; \
 	go run ./cmd/provision -name "$(NAME)" -admin-email "$(ADMIN_EMAIL)" \
 		-admin-first-name "$(ADMIN_FIRST_NAME)" -admin-last-name "$(ADMIN_LAST_NAME)"
 
@@ -35,16 +54,18 @@ lint: ## gofmt check and go vet
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 
-test: lint ## Run every test (unit and integration, on a real PostgreSQL)
+test: lint ## Run every test: unit, and integration on a real PostgreSQL and an AWS API emulator
 	@DB_NAME= infra/local/postgres.sh
-	go test -race -count=1 ./...
+	@$(AWS_ENV) infra/local/moto.sh
+	$(AWS_ENV) go test -race -count=1 ./...
 
 test-short: ## Unit tests only (no services needed)
 	go test -short -count=1 ./...
 
 bench: ## Run the Go benchmarks against the local PostgreSQL
 	@DB_NAME= infra/local/postgres.sh
-	go test -run '^$$' -bench . -benchmem -count=1 ./...
+	@$(AWS_ENV) infra/local/moto.sh
+	$(AWS_ENV) go test -run '^$$' -bench . -benchmem -count=1 ./...
 
 build: ## Build every Lambda's bootstrap (linux/$(GOARCH_LAMBDA)) under build/<function>/
 	@for fn in $(FUNCTIONS); do \

@@ -21,9 +21,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/functions"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -41,23 +46,68 @@ func main() {
 	verbose := flag.Bool("v", false, "also print the functions' JSON logs")
 	flag.Parse()
 
+	logOut := io.Discard
+	if *verbose {
+		logOut = os.Stderr
+	}
+	ctx := context.Background()
 	cfg, err := config.LoadDatabase()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "provision:", err)
 		os.Exit(1)
 	}
-	logOut := io.Discard
-	if *verbose {
-		logOut = os.Stderr
+	opts := options{dsn: cfg.URL, definition: *definition, reg: reg, log: slog.New(slog.NewJSONHandler(logOut, nil))}
+	if opts.email, err = localEmail(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "provision:", err)
+		os.Exit(1)
 	}
-	if err := run(context.Background(), os.Stdout, cfg.URL, *definition, reg, slog.New(slog.NewJSONHandler(logOut, nil))); err != nil {
+	if err := run(ctx, os.Stdout, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "provision:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, w io.Writer, dsn, definitionPath string, reg tenant.Registration, log *slog.Logger) error {
-	def, err := loadDefinition(definitionPath)
+type options struct {
+	dsn, definition string
+	reg             tenant.Registration
+	log             *slog.Logger
+	email           *pipeline.EmailSettings // nil: e-mail not configured
+}
+
+// localEmail sends through SES at AWS_ENDPOINT_URL (moto_server, LocalStack) when the
+// e-mail settings are present, making sure the emulator knows the sender identity.
+// Without them the e-mail state is skipped.
+func localEmail(ctx context.Context) (*pipeline.EmailSettings, error) {
+	if os.Getenv("AWS_ENDPOINT_URL") == "" || os.Getenv("SES_FROM_ADDRESS") == "" {
+		return nil, nil
+	}
+	cfg, err := config.LoadEmail()
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := bootstrap.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := sesv2.NewFromConfig(awsCfg)
+	if _, err := client.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(cfg.From)}); err != nil {
+		var exists *sestypes.AlreadyExistsException
+		if !errors.As(err, &exists) {
+			return nil, fmt.Errorf("register the sender with the SES emulator at AWS_ENDPOINT_URL: %w", err)
+		}
+	}
+	return &pipeline.EmailSettings{
+		Mailer:            email.NewSender(client, cfg.From, cfg.ConfigurationSet),
+		AppBaseURL:        cfg.AppBaseURL,
+		TenantURLTemplate: cfg.TenantURLTemplate,
+		OpsAddress:        cfg.OpsAddress,
+		ActivationTTL:     cfg.ActivationTTL,
+	}, nil
+}
+
+func run(ctx context.Context, w io.Writer, o options) error {
+	reg, dsn, log := o.reg, o.dsn, o.log
+	def, err := loadDefinition(o.definition)
 	if err != nil {
 		return err
 	}
@@ -94,7 +144,18 @@ func run(ctx context.Context, w io.Writer, dsn, definitionPath string, reg tenan
 	fmt.Fprintf(w, "reserved tenant %s (PENDING)\n", t.ID)
 
 	executionArn := "arn:aws:states:local:000000000000:execution:tenant-provisioning:" + t.ID.String()
-	catalog := functions.Catalog(pipeline.New(pool, log))
+	var stepOpts []pipeline.Option
+	skip := map[string]string{}
+	if o.email != nil {
+		stepOpts = append(stepOpts, pipeline.WithEmail(*o.email))
+	} else {
+		skip[functions.SendWelcomeEmail] = "e-mail is not configured (set AWS_ENDPOINT_URL, SES_FROM_ADDRESS and APP_BASE_URL)"
+	}
+	catalog := functions.Catalog(pipeline.New(pool, log, stepOpts...))
+	for name, why := range skip {
+		delete(catalog, name)
+		fmt.Fprintf(w, "note: %s\n", why)
+	}
 	failed := walk(ctx, w, def, catalog, map[string]any{"tenantId": t.ID.String()}, executionArn)
 
 	t, err = st.Get(ctx, t.ID)
@@ -102,6 +163,10 @@ func run(ctx context.Context, w io.Writer, dsn, definitionPath string, reg tenan
 		return err
 	}
 	fmt.Fprintf(w, "\ntenant %s is %s, schema %s\n", t.ID, t.Status, orNone(t.SchemaName))
+	if o.email != nil {
+		fmt.Fprintf(w, "e-mail went to SES at %s (moto: %s/moto-api/data.json, LocalStack: %s/_aws/ses)\n",
+			os.Getenv("AWS_ENDPOINT_URL"), os.Getenv("AWS_ENDPOINT_URL"), os.Getenv("AWS_ENDPOINT_URL"))
+	}
 	if t.ProvisioningError != "" {
 		fmt.Fprintf(w, "error: %s\n", t.ProvisioningError)
 	}
@@ -159,7 +224,7 @@ func walk(ctx context.Context, w io.Writer, def definition, catalog map[string]l
 		fn := strings.TrimSuffix(strings.TrimPrefix(s.Resource, "${"), "Arn}")
 		h, ok := catalog[fn]
 		if !ok {
-			fmt.Fprintf(w, "%-24s skipped: %s is not configured yet\n", name, fn)
+			fmt.Fprintf(w, "%-24s skipped: %s is not configured\n", name, fn)
 			name = s.Next
 			continue
 		}

@@ -6,52 +6,86 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/healthstack/tenant-provisioning/internal/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/email"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testdb"
 )
+
+const definitionFile = "../../statemachine/provisioning.asl.json"
 
 // The README's first command: one tenant through the real definition, each state printed,
 // and nothing personal in what it prints or logs.
 func TestProvisionFollowsTheDefinition(t *testing.T) {
 	t.Parallel()
-	_, url := testdb.NewWithURL(t)
-	reg := tenant.Registration{Name: "Readme Clinic", AdminEmail: "ada.zz@readme-clinic.example", AdminFirstName: "Adazz", AdminLastName: "Lovelacezz"}
-	var out, logs bytes.Buffer
-	err := run(context.Background(), &out, url, "../../statemachine/provisioning.asl.json", reg, slog.New(slog.NewJSONHandler(&logs, nil)))
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
+	ses := sesv2.NewFromConfig(awstest.Config(t))
+	from := awstest.UniqueName("noreply") + "@provisioning.example"
+	if _, err := ses.CreateEmailIdentity(context.Background(), &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
+		t.Fatal(err)
 	}
-	printed := out.String()
-	for _, want := range []string{
-		"CreateTenantRecord       ok", "CreateSchema             ok", "RunMigrations            ok",
-		"SeedRolesAndUser         ok", "DeploySorobanContract    skipped", "StoreContractAddress     skipped",
-		"SendWelcomeEmail         skipped", "ActivateTenant           ok", "Provisioned              succeeded",
-		"is ACTIVE, schema t_readme_clinic_",
-	} {
-		if !strings.Contains(printed, want) {
-			t.Errorf("output lacks %q:\n%s", want, printed)
-		}
-	}
-	for _, personal := range []string{reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName} {
-		if strings.Contains(printed, personal) || strings.Contains(logs.String(), personal) {
-			t.Errorf("%q printed or logged", personal)
-		}
-	}
+	withEmail := &pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""), AppBaseURL: "http://localhost:3000",
+		TenantURLTemplate: "http://localhost:3000/t/{tenantId}", ActivationTTL: time.Hour}
 
-	// The same name again is refused before anything runs.
-	out.Reset()
-	err = run(context.Background(), &out, url, "../../statemachine/provisioning.asl.json", reg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "already exists") || strings.Contains(out.String(), "CreateSchema") {
-		t.Errorf("duplicate: err=%v output=%s", err, out.String())
+	cases := []struct {
+		name  string
+		email *pipeline.EmailSettings
+		want  []string
+	}{
+		{"without e-mail", nil, []string{"note: e-mail is not configured", "SendWelcomeEmail         skipped"}},
+		{"with e-mail", withEmail, []string{"SendWelcomeEmail         ok", `"messageId":`, "e-mail went to SES"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, url := testdb.NewWithURL(t)
+			reg := tenant.Registration{Name: "Readme Clinic", AdminEmail: awstest.UniqueName("ada") + "@readme-clinic.example", AdminFirstName: "Adazz", AdminLastName: "Lovelacezz"}
+			var out, logs bytes.Buffer
+			o := options{dsn: url, definition: definitionFile, reg: reg, log: slog.New(slog.NewJSONHandler(&logs, nil)), email: c.email}
+			if err := run(context.Background(), &out, o); err != nil {
+				t.Fatalf("run: %v\n%s", err, out.String())
+			}
+			printed := out.String()
+			want := append([]string{
+				"CreateTenantRecord       ok", "CreateSchema             ok", "RunMigrations            ok",
+				"SeedRolesAndUser         ok", "DeploySorobanContract    skipped", "StoreContractAddress     skipped",
+				"ActivateTenant           ok", "Provisioned              succeeded", "is ACTIVE, schema t_readme_clinic_",
+			}, c.want...)
+			for _, w := range want {
+				if !strings.Contains(printed, w) {
+					t.Errorf("output lacks %q:\n%s", w, printed)
+				}
+			}
+			for _, personal := range []string{reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName} {
+				if strings.Contains(printed, personal) || strings.Contains(logs.String(), personal) {
+					t.Errorf("%q printed or logged", personal)
+				}
+			}
+			if n := len(awstest.SentTo(t, reg.AdminEmail)); (n == 1) != (c.email != nil) {
+				t.Errorf("%d welcome e-mails sent", n)
+			}
+
+			// The same name again is refused before anything runs.
+			out.Reset()
+			o.log = slog.New(slog.DiscardHandler)
+			err := run(context.Background(), &out, o)
+			if err == nil || !strings.Contains(err.Error(), "already exists") || strings.Contains(out.String(), "CreateSchema") {
+				t.Errorf("duplicate: err=%v output=%s", err, out.String())
+			}
+		})
 	}
 }
 
 func TestProvisionRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := run(context.Background(), &out, "postgres://unused", "../../statemachine/provisioning.asl.json",
-		tenant.Registration{Name: "X", AdminEmail: "not-an-email"}, slog.New(slog.DiscardHandler))
+	err := run(context.Background(), &out, options{dsn: "postgres://unused", definition: definitionFile,
+		reg: tenant.Registration{Name: "X", AdminEmail: "not-an-email"}, log: slog.New(slog.DiscardHandler)})
 	if err == nil {
 		t.Fatal("bad input accepted")
 	}

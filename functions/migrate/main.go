@@ -13,7 +13,7 @@ import (
 
 func main() {
 	log := bootstrap.Logger()
-	pool, err := bootstrap.Pool(context.Background())
+	pool, err := bootstrap.PoolFromEnv(context.Background())
 	if err != nil {
 		bootstrap.Exit(log, err)
 	}

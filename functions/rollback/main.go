@@ -1,4 +1,4 @@
-// Command rollback is the Lambda behind the state machine's Rollback state: it undoes a failed provisioning and marks the tenant FAILED.
+// Command rollback is the Lambda behind the state machine's Rollback state: it undoes a failed provisioning, marks the tenant FAILED and sends the failure notices.
 package main
 
 import (
@@ -8,6 +8,6 @@ import (
 )
 
 func main() {
-	steps, closePool := bootstrap.Steps()
+	steps, closePool := bootstrap.StepsWithEmail()
 	lambda.StartWithOptions(steps.Rollback, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,35 +1,182 @@
 // Package config reads the process environment once, into typed settings, and fails fast
-// naming the variable that is missing or malformed.
+// naming the variable that is missing or malformed. .env.example documents every variable.
 package config
 
 import (
 	"fmt"
+	"net/mail"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 )
+
+// Local reports whether the process runs on a developer machine (APP_ENV=local). Only then
+// are plain-text fallbacks such as DATABASE_URL honoured: deployed, credentials come from
+// Secrets Manager and nowhere else.
+func Local() bool { return os.Getenv("APP_ENV") == "local" }
 
 // Database says how functions reach PostgreSQL.
 type Database struct {
-	// URL is the connection string (DATABASE_URL). Deployed, the credentials come from the
-	// secret named by DB_SECRET_ARN instead and this holds host, database and TLS settings.
+	// URL is a full connection string, honoured only when Local (DATABASE_URL).
 	URL string
+	// SecretARN names the Secrets Manager secret with the credentials, in the JSON shape
+	// RDS uses (DB_SECRET_ARN). Host, port and database name in the secret win over the
+	// DB_HOST, DB_PORT and DB_NAME settings.
+	SecretARN string
+	Host      string // DB_HOST
+	Port      int    // DB_PORT, default 5432
+	Name      string // DB_NAME
+	// SSLMode is libpq's sslmode (DB_SSLMODE, default verify-full); SSLRootCert the CA
+	// bundle file that verifies the server (DB_SSLROOTCERT, e.g. the RDS bundle).
+	SSLMode     string
+	SSLRootCert string
 	// MaxConns is the pool size (DB_MAX_CONNS); 0 keeps the default for Lambda.
 	MaxConns int32
 }
 
 // LoadDatabase reads the database settings.
 func LoadDatabase() (Database, error) {
-	var db Database
-	db.URL = os.Getenv("DATABASE_URL")
-	if db.URL == "" {
-		return db, fmt.Errorf("config: DATABASE_URL is not set (a postgres:// URL; see .env.example)")
+	db := Database{
+		URL:         os.Getenv("DATABASE_URL"),
+		SecretARN:   os.Getenv("DB_SECRET_ARN"),
+		Host:        os.Getenv("DB_HOST"),
+		Name:        os.Getenv("DB_NAME"),
+		SSLMode:     envOr("DB_SSLMODE", "verify-full"),
+		SSLRootCert: os.Getenv("DB_SSLROOTCERT"),
+		Port:        5432,
 	}
-	if v := os.Getenv("DB_MAX_CONNS"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil || n < 1 || n > 100 {
-			return db, fmt.Errorf("config: DB_MAX_CONNS must be an integer between 1 and 100")
-		}
-		db.MaxConns = int32(n)
+	switch {
+	case db.SecretARN != "":
+		db.URL = "" // never mix: the secret is the source of credentials
+	case db.URL != "" && Local():
+	case db.URL != "":
+		return db, fmt.Errorf("config: DATABASE_URL is honoured only with APP_ENV=local; deployed functions read DB_SECRET_ARN")
+	case Local():
+		return db, fmt.Errorf("config: DATABASE_URL is not set (a postgres:// URL; see .env.example)")
+	default:
+		return db, fmt.Errorf("config: DB_SECRET_ARN is not set (the database credentials secret; for local use set APP_ENV=local and DATABASE_URL)")
+	}
+	var err error
+	if db.Port, err = intEnv("DB_PORT", 5432, 1, 65535); err != nil {
+		return db, err
+	}
+	n, err := intEnv("DB_MAX_CONNS", 0, 1, 100)
+	if err != nil {
+		return db, err
+	}
+	db.MaxConns = int32(n)
+	switch db.SSLMode {
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		return db, fmt.Errorf("config: DB_SSLMODE must be one of disable, allow, prefer, require, verify-ca, verify-full")
 	}
 	return db, nil
+}
+
+// Email holds what the e-mail steps need.
+type Email struct {
+	From             string // SES_FROM_ADDRESS: a verified SES identity
+	ConfigurationSet string // SES_CONFIGURATION_SET, optional
+	OpsAddress       string // OPS_EMAIL, optional: receives the detailed cause of failures
+	AppBaseURL       string // APP_BASE_URL: where admins activate their account
+	// TenantURLTemplate is the tenant's own address (TENANT_URL_TEMPLATE), with {tenantId}
+	// and {slug} placeholders; default APP_BASE_URL/t/{tenantId}.
+	TenantURLTemplate string
+	ActivationTTL     time.Duration // ACTIVATION_TTL, a Go duration, default 72h
+}
+
+// LoadEmail reads the e-mail settings.
+func LoadEmail() (Email, error) {
+	e := Email{
+		From:              os.Getenv("SES_FROM_ADDRESS"),
+		ConfigurationSet:  os.Getenv("SES_CONFIGURATION_SET"),
+		OpsAddress:        os.Getenv("OPS_EMAIL"),
+		AppBaseURL:        strings.TrimSuffix(os.Getenv("APP_BASE_URL"), "/"),
+		TenantURLTemplate: os.Getenv("TENANT_URL_TEMPLATE"),
+		ActivationTTL:     72 * time.Hour,
+	}
+	if err := requireAddress("SES_FROM_ADDRESS", e.From, true); err != nil {
+		return e, err
+	}
+	if err := requireAddress("OPS_EMAIL", e.OpsAddress, false); err != nil {
+		return e, err
+	}
+	if err := requireURL("APP_BASE_URL", e.AppBaseURL); err != nil {
+		return e, err
+	}
+	if e.TenantURLTemplate == "" {
+		e.TenantURLTemplate = e.AppBaseURL + "/t/{tenantId}"
+	} else if err := requireURL("TENANT_URL_TEMPLATE", strings.NewReplacer("{tenantId}", "x", "{slug}", "x").Replace(e.TenantURLTemplate)); err != nil {
+		return e, err
+	}
+	if v := os.Getenv("ACTIVATION_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Minute || d > 30*24*time.Hour {
+			return e, fmt.Errorf("config: ACTIVATION_TTL must be a duration between 10m and 720h")
+		}
+		e.ActivationTTL = d
+	}
+	return e, nil
+}
+
+// Workflow names the provisioning state machine the API starts executions of.
+type Workflow struct {
+	StateMachineARN string // STATE_MACHINE_ARN
+}
+
+// LoadWorkflow reads the state machine settings.
+func LoadWorkflow() (Workflow, error) {
+	w := Workflow{StateMachineARN: os.Getenv("STATE_MACHINE_ARN")}
+	if w.StateMachineARN == "" {
+		return w, fmt.Errorf("config: STATE_MACHINE_ARN is not set")
+	}
+	if !strings.HasPrefix(w.StateMachineARN, "arn:") || !strings.Contains(w.StateMachineARN, ":stateMachine:") {
+		return w, fmt.Errorf("config: STATE_MACHINE_ARN is not a state machine ARN")
+	}
+	return w, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func intEnv(name string, def, lo, hi int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("config: %s must be an integer between %d and %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func requireAddress(name, v string, required bool) error {
+	if v == "" {
+		if required {
+			return fmt.Errorf("config: %s is not set", name)
+		}
+		return nil
+	}
+	if a, err := mail.ParseAddress(v); err != nil || a.Address != v {
+		return fmt.Errorf("config: %s must be a plain e-mail address", name)
+	}
+	return nil
+}
+
+func requireURL(name, v string) error {
+	if v == "" {
+		return fmt.Errorf("config: %s is not set", name)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("config: %s must be an absolute http(s) URL", name)
+	}
+	return nil
 }

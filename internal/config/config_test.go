@@ -3,28 +3,49 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
+// Tests here set process environment, so they do not run in parallel.
+
+func setenv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, k := range []string{"APP_ENV", "DATABASE_URL", "DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE",
+		"DB_SSLROOTCERT", "DB_MAX_CONNS", "SES_FROM_ADDRESS", "SES_CONFIGURATION_SET", "OPS_EMAIL", "APP_BASE_URL",
+		"TENANT_URL_TEMPLATE", "ACTIVATION_TTL", "STATE_MACHINE_ARN"} {
+		t.Setenv(k, env[k])
+	}
+}
+
 func TestLoadDatabase(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 	cases := []struct {
-		name, url, maxConns string
-		wantErr             string
-		want                Database
+		name    string
+		env     map[string]string
+		wantErr string
+		want    Database
 	}{
-		{"missing url", "", "", "DATABASE_URL is not set", Database{}},
-		{"defaults", "postgres://h/db", "", "", Database{URL: "postgres://h/db"}},
-		{"pool size", "postgres://h/db", "5", "", Database{URL: "postgres://h/db", MaxConns: 5}},
-		{"bad pool size", "postgres://h/db", "many", "DB_MAX_CONNS", Database{}},
-		{"pool size out of range", "postgres://h/db", "0", "DB_MAX_CONNS", Database{}},
+		{"local url", map[string]string{"APP_ENV": "local", "DATABASE_URL": "postgres://h/db"}, "",
+			Database{URL: "postgres://h/db", Port: 5432, SSLMode: "verify-full"}},
+		{"local without url", map[string]string{"APP_ENV": "local"}, "DATABASE_URL is not set", Database{}},
+		{"url outside local", map[string]string{"DATABASE_URL": "postgres://h/db"}, "only with APP_ENV=local", Database{}},
+		{"nothing", nil, "DB_SECRET_ARN is not set", Database{}},
+		{"secret", map[string]string{"DB_SECRET_ARN": arn, "DB_HOST": "db.internal", "DB_NAME": "app", "DB_PORT": "6432", "DB_SSLROOTCERT": "/opt/rds.pem", "DB_MAX_CONNS": "3"}, "",
+			Database{SecretARN: arn, Host: "db.internal", Name: "app", Port: 6432, SSLMode: "verify-full", SSLRootCert: "/opt/rds.pem", MaxConns: 3}},
+		{"secret wins over url", map[string]string{"APP_ENV": "local", "DB_SECRET_ARN": arn, "DATABASE_URL": "postgres://h/db"}, "",
+			Database{SecretARN: arn, Port: 5432, SSLMode: "verify-full"}},
+		{"bad pool size", map[string]string{"DB_SECRET_ARN": arn, "DB_MAX_CONNS": "many"}, "DB_MAX_CONNS", Database{}},
+		{"pool size out of range", map[string]string{"DB_SECRET_ARN": arn, "DB_MAX_CONNS": "0"}, "DB_MAX_CONNS", Database{}},
+		{"bad port", map[string]string{"DB_SECRET_ARN": arn, "DB_PORT": "99999"}, "DB_PORT", Database{}},
+		{"bad sslmode", map[string]string{"DB_SECRET_ARN": arn, "DB_SSLMODE": "yes"}, "DB_SSLMODE", Database{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Setenv("DATABASE_URL", c.url)
-			t.Setenv("DB_MAX_CONNS", c.maxConns)
+			setenv(t, c.env)
 			got, err := LoadDatabase()
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want it to name %s", err, c.wantErr)
+					t.Fatalf("err = %v, want it to mention %s", err, c.wantErr)
 				}
 				return
 			}
@@ -32,5 +53,76 @@ func TestLoadDatabase(t *testing.T) {
 				t.Errorf("LoadDatabase = %+v, %v; want %+v", got, err, c.want)
 			}
 		})
+	}
+}
+
+func TestLoadEmail(t *testing.T) {
+	base := map[string]string{"SES_FROM_ADDRESS": "noreply@health.example", "APP_BASE_URL": "https://app.health.example/"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, e Email)
+	}{
+		{"defaults", base, "", func(t *testing.T, e Email) {
+			if e.AppBaseURL != "https://app.health.example" || e.TenantURLTemplate != "https://app.health.example/t/{tenantId}" || e.ActivationTTL != 72*time.Hour {
+				t.Errorf("%+v", e)
+			}
+		}},
+		{"all set", with("SES_CONFIGURATION_SET", "prov", "OPS_EMAIL", "ops@health.example", "TENANT_URL_TEMPLATE", "https://{slug}.health.example", "ACTIVATION_TTL", "24h"), "", func(t *testing.T, e Email) {
+			if e.ConfigurationSet != "prov" || e.OpsAddress != "ops@health.example" || e.TenantURLTemplate != "https://{slug}.health.example" || e.ActivationTTL != 24*time.Hour {
+				t.Errorf("%+v", e)
+			}
+		}},
+		{"no sender", with("SES_FROM_ADDRESS", ""), "SES_FROM_ADDRESS is not set", nil},
+		{"sender with display name", with("SES_FROM_ADDRESS", "Health <noreply@health.example>"), "SES_FROM_ADDRESS", nil},
+		{"no app url", with("APP_BASE_URL", ""), "APP_BASE_URL is not set", nil},
+		{"relative app url", with("APP_BASE_URL", "/app"), "APP_BASE_URL must be", nil},
+		{"bad ops address", with("OPS_EMAIL", "ops"), "OPS_EMAIL", nil},
+		{"bad ttl", with("ACTIVATION_TTL", "3 days"), "ACTIVATION_TTL", nil},
+		{"ttl too short", with("ACTIVATION_TTL", "1m"), "ACTIVATION_TTL", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			setenv(t, c.env)
+			got, err := LoadEmail()
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want it to mention %s", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, got)
+		})
+	}
+}
+
+func TestLoadWorkflow(t *testing.T) {
+	for _, c := range []struct{ arn, wantErr string }{
+		{"arn:aws:states:us-east-1:123456789012:stateMachine:tenant-provisioning", ""},
+		{"", "STATE_MACHINE_ARN is not set"},
+		{"tenant-provisioning", "not a state machine ARN"},
+	} {
+		setenv(t, map[string]string{"STATE_MACHINE_ARN": c.arn})
+		got, err := LoadWorkflow()
+		if c.wantErr == "" && (err != nil || got.StateMachineARN != c.arn) {
+			t.Errorf("%q: %+v %v", c.arn, got, err)
+		}
+		if c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+			t.Errorf("%q: err = %v, want %s", c.arn, err, c.wantErr)
+		}
 	}
 }

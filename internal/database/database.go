@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,10 +16,11 @@ import (
 // second connection lets a step write its failure log while the first is being torn down.
 const DefaultMaxConns = 2
 
-// Credentials returns the user and password for the next new connection. It is the seam
-// for a Secrets Manager loader: called before each connect, so a rotated secret is picked
-// up by the next connection without restarting the container.
-type Credentials func(ctx context.Context) (user, password string, err error)
+// Credentials returns the user and password for the next new connection: the seam for the
+// Secrets Manager loader. refresh is true when the previous connection attempt did not
+// succeed, which is how a rotated password shows (authentication fails): the source should
+// then bypass its cache.
+type Credentials func(ctx context.Context, refresh bool) (user, password string, err error)
 
 // Config says how to reach PostgreSQL.
 type Config struct {
@@ -51,13 +53,28 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.ConnConfig.RuntimeParams["application_name"] = "tenant-provisioning"
 	if cfg.Credentials != nil {
+		// pgxpool reports a failed connect to the caller, not to a hook, so a failure is
+		// inferred: a connect that began and never reached AfterConnect. Two connects in
+		// flight at once can cause one needless refresh, which is harmless.
+		var mu sync.Mutex
+		unfinished := 0
 		creds := cfg.Credentials
 		pc.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
-			user, password, err := creds(ctx)
+			mu.Lock()
+			refresh := unfinished > 0
+			unfinished++
+			mu.Unlock()
+			user, password, err := creds(ctx, refresh)
 			if err != nil {
 				return fmt.Errorf("database credentials: %w", err)
 			}
 			cc.User, cc.Password = user, password
+			return nil
+		}
+		pc.AfterConnect = func(context.Context, *pgx.Conn) error {
+			mu.Lock()
+			unfinished = 0
+			mu.Unlock()
 			return nil
 		}
 	}

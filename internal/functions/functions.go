@@ -20,6 +20,7 @@ const (
 	RunMigrations        = "RunMigrationsFunction"
 	SeedRolesAndUser     = "SeedRolesAndUserFunction"
 	StoreContractAddress = "StoreContractAddressFunction"
+	SendWelcomeEmail     = "SendWelcomeEmailFunction"
 	ActivateTenant       = "ActivateTenantFunction"
 	Rollback             = "RollbackFunction"
 )
@@ -32,6 +33,7 @@ func Catalog(s *pipeline.Steps) map[string]lambda.Handler {
 		RunMigrations:        lambda.NewHandler(s.RunMigrations),
 		SeedRolesAndUser:     lambda.NewHandler(s.SeedRolesAndUser),
 		StoreContractAddress: lambda.NewHandler(s.StoreContractAddress),
+		SendWelcomeEmail:     lambda.NewHandler(s.SendWelcomeEmail),
 		ActivateTenant:       lambda.NewHandler(s.ActivateTenant),
 		Rollback:             lambda.NewHandler(s.Rollback),
 	}

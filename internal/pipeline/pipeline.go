@@ -21,15 +21,23 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
-// Steps runs the database steps on one pool. Build it once per container.
+// Steps runs the pipeline steps on one pool. Build it once per container.
 type Steps struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	email EmailSettings
 }
 
+// Option configures Steps.
+type Option func(*Steps)
+
 // New returns the steps on pool, logging to log.
-func New(pool *pgxpool.Pool, log *slog.Logger) *Steps {
-	return &Steps{pool: pool, log: log}
+func New(pool *pgxpool.Pool, log *slog.Logger, opts ...Option) *Steps {
+	s := &Steps{pool: pool, log: log}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // failureLogTimeout bounds the write of a FAILED log row. It runs on a context detached

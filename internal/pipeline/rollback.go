@@ -34,12 +34,18 @@ type RollbackOutput struct {
 	FailedStep string   `json:"failedStep,omitempty"`
 	Undone     []string `json:"undone"`
 	Remaining  []string `json:"remaining"`
+	// AdminNotified and OpsNotified say whether the failure notices went out; a notice
+	// that failed is described in NotificationError and does not fail the rollback.
+	AdminNotified     bool   `json:"adminNotified"`
+	OpsNotified       bool   `json:"opsNotified"`
+	NotificationError string `json:"notificationError,omitempty"`
 }
 
 // Rollback undoes a failed provisioning: it drops the tenant's schema and role (only
 // objects marked as this tenant's), closes attempts left IN_PROGRESS, marks the tenant
-// FAILED with the sanitised error and logs ROLLED_BACK. Re-running it is harmless and keeps
-// the first recorded error. It refuses to touch an ACTIVE or ARCHIVED tenant.
+// FAILED with the sanitised error, logs ROLLED_BACK and sends the failure notices. Re-running
+// it is harmless: it keeps the first recorded error and does not notify twice. It refuses
+// to touch an ACTIVE or ARCHIVED tenant.
 func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput, error) {
 	const op = store.StepRollback
 	msg := SanitizeError(in.Error)
@@ -83,7 +89,21 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 				msg += " at " + failed
 			}
 		}
-		return out, store.MarkFailed(ctx, tx, t.ID, msg)
+		if err := store.MarkFailed(ctx, tx, t.ID, msg); err != nil {
+			return out, err
+		}
+		// A retried rollback must not send the admin a second notice.
+		notified, err := store.RollbackNotified(ctx, tx, t.ID)
+		if err != nil || notified {
+			out.AdminNotified = notified
+			return out, err
+		}
+		cause := t.ProvisioningError // the first recorded error wins, as on the tenant row
+		if cause == "" {
+			cause = msg
+		}
+		out.AdminNotified, out.OpsNotified, out.NotificationError = s.notifyFailure(ctx, t, failed, cause)
+		return out, nil
 	})
 	out.Outcome = "clean"
 	if len(out.Remaining) > 0 {

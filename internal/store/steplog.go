@@ -141,3 +141,13 @@ func Truncate(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
 }
+
+// RollbackNotified reports whether an earlier rollback of the tenant already sent the admin
+// the failure notice.
+func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID) (bool, error) {
+	var notified bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM provisioning_logs
+		WHERE tenant_id = $1 AND step = 'ROLLBACK' AND status = 'ROLLED_BACK' AND result @> '{"adminNotified": true}')`,
+		tenantID).Scan(&notified)
+	return notified, fault.FromDB("check failure notice", err)
+}

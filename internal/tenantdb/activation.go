@@ -1,0 +1,62 @@
+package tenantdb
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+)
+
+// ActivationTokenBytes is the token's entropy: 256 bits, far beyond guessing.
+const ActivationTokenBytes = 32
+
+// Activation is a freshly issued activation token. Token is the only copy of the secret:
+// it goes into the welcome e-mail and nowhere else.
+type Activation struct {
+	UserID    uuid.UUID
+	Token     string
+	ExpiresAt time.Time
+}
+
+// HashActivationToken is how a token is stored and looked up. The token is 256 random
+// bits, so a fast hash is right here (unlike passwords, there is nothing to brute-force).
+func HashActivationToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// IssueActivation gives the tenant's admin (pending activation) a new single-use token
+// valid for ttl, replacing any earlier one: only the newest e-mailed link works. The
+// issue is audited without the token.
+func IssueActivation(ctx context.Context, tx pgx.Tx, n Names, adminEmail, executionArn string, ttl time.Duration) (Activation, error) {
+	const op = "issue activation token"
+	raw := make([]byte, ActivationTokenBytes)
+	if _, err := rand.Read(raw); err != nil {
+		return Activation{}, &fault.TransientError{Op: op, Msg: "cannot generate random token", Err: err}
+	}
+	// Microsecond precision: what PostgreSQL stores, so the value returned is the one kept.
+	a := Activation{Token: base64.RawURLEncoding.EncodeToString(raw), ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Microsecond)}
+	s := n.schemaIdent()
+	err := tx.QueryRow(ctx, `UPDATE `+s+`.users
+		SET activation_token_hash = $2, activation_expires_at = $3, updated_at = now()
+		WHERE lower(email) = lower($1) AND status = 'PENDING_ACTIVATION'
+		RETURNING id`,
+		adminEmail, HashActivationToken(a.Token), a.ExpiresAt).Scan(&a.UserID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Activation{}, &fault.InvariantError{Op: op, Msg: "no admin user pending activation"}
+	}
+	if err != nil {
+		return Activation{}, fault.FromDB(op, err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO `+s+`.audit_logs (actor, user_id, action, entity_type, entity_id, details)
+		VALUES ($1, $2, 'user.activation_issued', 'user', $2, $3)`,
+		systemActor, a.UserID, map[string]any{"executionArn": executionArn, "expiresAt": a.ExpiresAt.UTC().Format(time.RFC3339)})
+	return a, fault.FromDB(op, err)
+}
