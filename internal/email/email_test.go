@@ -9,23 +9,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
+	"github.com/healthstack/tenant-provisioning/internal/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
-// fakeSES records the request and answers with err, or with a message id.
-type fakeSES struct {
+// recordingClient is the real SES v2 client, pointed at the emulator, with a middleware
+// that keeps the last request's input and counts requests: it observes, it answers nothing.
+type recording struct {
 	in    *sesv2.SendEmailInput
 	calls int
-	err   error
 }
 
-func (f *fakeSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
-	f.in, f.calls = in, f.calls+1
-	if f.err != nil {
-		return nil, f.err
-	}
-	return &sesv2.SendEmailOutput{MessageId: aws.String("0100018f-msg")}, nil
+func recordingClient(t *testing.T) (*sesv2.Client, *recording) {
+	t.Helper()
+	rec := &recording{}
+	client := sesv2.NewFromConfig(awstest.Config(t), func(o *sesv2.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("record",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					if send, ok := in.Parameters.(*sesv2.SendEmailInput); ok {
+						rec.in, rec.calls = send, rec.calls+1
+					}
+					return next.HandleInitialize(ctx, in)
+				}), middleware.After)
+		})
+	})
+	return client, rec
 }
 
 const fromAddress = "no-reply@health.example"
@@ -44,13 +55,17 @@ func TestSendBuildsRequest(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			api := &fakeSES{}
-			id, err := NewSender(api, fromAddress, c.configurationSet).Send(t.Context(), c.msg)
-			if err != nil || id != "0100018f-msg" {
+			client, api := recordingClient(t)
+			from := verifiedSender(t, client)
+			msg := c.msg
+			msg.To = uniqueAddress("admin")
+			id, err := NewSender(client, from, c.configurationSet).Send(t.Context(), msg)
+			if err != nil || id == "" {
 				t.Fatalf("Send = %q, %v", id, err)
 			}
+			c.msg.To = msg.To
 			in := api.in
-			if got := aws.ToString(in.FromEmailAddress); got != fromAddress {
+			if got := aws.ToString(in.FromEmailAddress); got != from {
 				t.Errorf("FromEmailAddress = %q", got)
 			}
 			if got := in.Destination.ToAddresses; len(got) != 1 || got[0] != c.msg.To {
@@ -100,8 +115,8 @@ func TestSendRefusesBeforeCallingSES(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			api := &fakeSES{}
-			_, err := NewSender(api, c.from, "").Send(t.Context(), c.msg)
+			client, api := recordingClient(t)
+			_, err := NewSender(client, c.from, "").Send(t.Context(), c.msg)
 			if fault.Name(err) != c.want {
 				t.Fatalf("err = %v (%s), want %s", err, fault.Name(err), c.want)
 			}
@@ -125,7 +140,8 @@ func TestSendRefusesBeforeCallingSES(t *testing.T) {
 	}
 }
 
-// TestSendClassifiesErrors pins the code table. The errors are built the way the SDK builds
+// TestSendClassifiesErrors pins the code table Send applies (TestSendFromUnverifiedSender
+// shows Send applying it to a real rejection). The errors are built the way the SDK builds
 // them (an API error inside an OperationError), with a service message quoting addresses as
 // SES does, which must not reach Error().
 func TestSendClassifiesErrors(t *testing.T) {
@@ -157,8 +173,7 @@ func TestSendClassifiesErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.code, func(t *testing.T) {
 			t.Parallel()
-			_, err := NewSender(&fakeSES{err: apiErr(c.code, c.fault)}, fromAddress, "").Send(t.Context(),
-				Message{To: adminAddress, Subject: "Hello", Text: "token " + token})
+			err := fault.FromAWS(opSend, apiErr(c.code, c.fault), sendCodes)
 			if fault.Name(err) != c.want {
 				t.Fatalf("err = %v (%s), want %s", err, fault.Name(err), c.want)
 			}
