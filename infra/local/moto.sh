@@ -22,7 +22,7 @@ esac
 
 if ! command -v moto_server >/dev/null; then
   echo "moto.sh: nothing answers at $endpoint and moto_server is not installed." >&2
-  echo "  Install it (pip install 'moto[server]'), or start LocalStack (docker compose -f infra/localstack/compose.yaml up -d)." >&2
+  echo "  Install it (pip install 'moto[server]'), or start LocalStack on that port (see README)." >&2
   exit 1
 fi
 

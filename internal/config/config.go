@@ -180,3 +180,100 @@ func requireURL(name, v string) error {
 	}
 	return nil
 }
+
+// Stellar network passphrases, which also select the network a transaction is valid on.
+const (
+	PassphraseMainnet   = "Public Global Stellar Network ; September 2015"
+	PassphraseTestnet   = "Test SDF Network ; September 2015"
+	PassphraseFuturenet = "Test SDF Future Network ; October 2022"
+	PassphraseLocal     = "Standalone Network ; February 2017"
+)
+
+var passphrases = map[string]string{
+	"mainnet": PassphraseMainnet, "testnet": PassphraseTestnet,
+	"futurenet": PassphraseFuturenet, "local": PassphraseLocal,
+}
+
+// Soroban holds what the contract deployment needs.
+type Soroban struct {
+	RPCURL     string // SOROBAN_RPC_URL
+	Network    string // SOROBAN_NETWORK: mainnet, testnet, futurenet or local
+	Passphrase string // derived from Network; SOROBAN_NETWORK_PASSPHRASE may restate it
+	// DeployerSecretARN names the secret with the deployer account's seed
+	// (DEPLOYER_SECRET_ARN). With APP_ENV=local, DeployerSeed (SOROBAN_DEPLOYER_SEED) may
+	// stand in for it.
+	DeployerSecretARN string
+	DeployerSeed      string
+	// The contract: a Wasm file to install (SOROBAN_WASM_PATH) or the hash of one already
+	// installed on the network (SOROBAN_WASM_HASH, 64 hex digits).
+	WasmPath string
+	WasmHash string
+	// ConfirmTimeout bounds the wait for a submitted transaction (SOROBAN_CONFIRM_TIMEOUT).
+	ConfirmTimeout time.Duration
+}
+
+// LoadSoroban reads the Soroban settings. It refuses a configuration that points one
+// network's passphrase at another network's well-known RPC host: a mainnet deployment must
+// never be a typo away from testnet, or the reverse.
+func LoadSoroban() (Soroban, error) {
+	s := Soroban{
+		RPCURL:            os.Getenv("SOROBAN_RPC_URL"),
+		Network:           strings.ToLower(os.Getenv("SOROBAN_NETWORK")),
+		DeployerSecretARN: os.Getenv("DEPLOYER_SECRET_ARN"),
+		WasmPath:          os.Getenv("SOROBAN_WASM_PATH"),
+		WasmHash:          strings.ToLower(os.Getenv("SOROBAN_WASM_HASH")),
+		ConfirmTimeout:    60 * time.Second,
+	}
+	if err := requireURL("SOROBAN_RPC_URL", s.RPCURL); err != nil {
+		return s, err
+	}
+	var ok bool
+	if s.Passphrase, ok = passphrases[s.Network]; !ok {
+		return s, fmt.Errorf("config: SOROBAN_NETWORK must be one of mainnet, testnet, futurenet, local")
+	}
+	if p := os.Getenv("SOROBAN_NETWORK_PASSPHRASE"); p != "" && p != s.Passphrase {
+		return s, fmt.Errorf("config: SOROBAN_NETWORK_PASSPHRASE is not the %s passphrase", s.Network)
+	}
+	host := strings.ToLower(s.RPCURL)
+	for network, marker := range map[string]string{"testnet": "testnet", "futurenet": "futurenet", "mainnet": "mainnet"} {
+		if network != s.Network && strings.Contains(host, marker) {
+			return s, fmt.Errorf("config: SOROBAN_NETWORK is %s but SOROBAN_RPC_URL looks like a %s endpoint", s.Network, network)
+		}
+	}
+	if s.Network == "mainnet" && (strings.Contains(host, "localhost") || strings.Contains(host, "127.0.0.1")) {
+		return s, fmt.Errorf("config: SOROBAN_NETWORK is mainnet but SOROBAN_RPC_URL is a local endpoint")
+	}
+	switch {
+	case s.DeployerSecretARN != "":
+	case Local() && os.Getenv("SOROBAN_DEPLOYER_SEED") != "":
+		s.DeployerSeed = os.Getenv("SOROBAN_DEPLOYER_SEED")
+	default:
+		return s, fmt.Errorf("config: DEPLOYER_SECRET_ARN is not set (for local use set APP_ENV=local and SOROBAN_DEPLOYER_SEED)")
+	}
+	switch {
+	case s.WasmPath == "" && s.WasmHash == "":
+		return s, fmt.Errorf("config: set SOROBAN_WASM_PATH or SOROBAN_WASM_HASH")
+	case s.WasmHash != "" && !isHex(s.WasmHash, 64):
+		return s, fmt.Errorf("config: SOROBAN_WASM_HASH must be 64 hex digits")
+	}
+	if v := os.Getenv("SOROBAN_CONFIRM_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 10*time.Minute {
+			return s, fmt.Errorf("config: SOROBAN_CONFIRM_TIMEOUT must be a duration between 1s and 10m")
+		}
+		s.ConfirmTimeout = d
+	}
+	return s, nil
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

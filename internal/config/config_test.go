@@ -126,3 +126,60 @@ func TestLoadWorkflow(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSoroban(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:deployer-AbCdEf"
+	hash := strings.Repeat("ab", 32)
+	base := map[string]string{"SOROBAN_RPC_URL": "https://soroban-testnet.stellar.org", "SOROBAN_NETWORK": "testnet",
+		"DEPLOYER_SECRET_ARN": arn, "SOROBAN_WASM_HASH": hash}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"testnet", base, ""},
+		{"passphrase restated", with("SOROBAN_NETWORK_PASSPHRASE", PassphraseTestnet), ""},
+		{"local network with a local seed", with("SOROBAN_NETWORK", "local", "SOROBAN_RPC_URL", "http://127.0.0.1:8000", "APP_ENV", "local",
+			"DEPLOYER_SECRET_ARN", "", "SOROBAN_DEPLOYER_SEED", "SXXX"), ""},
+		{"wasm path instead of hash", with("SOROBAN_WASM_HASH", "", "SOROBAN_WASM_PATH", "contracts/anchor.wasm"), ""},
+		{"mainnet passphrase on a testnet url", with("SOROBAN_NETWORK", "mainnet"), "looks like a testnet endpoint"},
+		{"testnet on a mainnet url", with("SOROBAN_RPC_URL", "https://rpc.mainnet.example"), "looks like a mainnet endpoint"},
+		{"mainnet on localhost", with("SOROBAN_NETWORK", "mainnet", "SOROBAN_RPC_URL", "http://localhost:8000"), "local endpoint"},
+		{"passphrase contradicts network", with("SOROBAN_NETWORK_PASSPHRASE", PassphraseMainnet), "not the testnet passphrase"},
+		{"unknown network", with("SOROBAN_NETWORK", "moon"), "SOROBAN_NETWORK must be"},
+		{"no rpc url", with("SOROBAN_RPC_URL", ""), "SOROBAN_RPC_URL is not set"},
+		{"seed outside local", with("DEPLOYER_SECRET_ARN", "", "SOROBAN_DEPLOYER_SEED", "SXXX"), "DEPLOYER_SECRET_ARN is not set"},
+		{"no contract", with("SOROBAN_WASM_HASH", ""), "SOROBAN_WASM_PATH or SOROBAN_WASM_HASH"},
+		{"bad hash", with("SOROBAN_WASM_HASH", "abc"), "64 hex digits"},
+		{"bad timeout", with("SOROBAN_CONFIRM_TIMEOUT", "forever"), "SOROBAN_CONFIRM_TIMEOUT"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			setenv(t, c.env)
+			for _, k := range []string{"SOROBAN_RPC_URL", "SOROBAN_NETWORK", "SOROBAN_NETWORK_PASSPHRASE", "DEPLOYER_SECRET_ARN",
+				"SOROBAN_DEPLOYER_SEED", "SOROBAN_WASM_PATH", "SOROBAN_WASM_HASH", "SOROBAN_CONFIRM_TIMEOUT"} {
+				t.Setenv(k, c.env[k])
+			}
+			got, err := LoadSoroban()
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || strings.Contains(err.Error(), "SXXX") {
+					t.Fatalf("err = %v, want it to mention %q (and never the seed)", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Passphrase == "" || got.ConfirmTimeout != time.Minute {
+				t.Errorf("LoadSoroban = %+v, %v", got, err)
+			}
+		})
+	}
+}
