@@ -71,7 +71,8 @@ type options struct {
 	dsn, definition string
 	reg             tenant.Registration
 	log             *slog.Logger
-	email           *pipeline.EmailSettings // nil: e-mail not configured
+	email           *pipeline.EmailSettings   // nil: e-mail not configured
+	contracts       pipeline.ContractDeployer // nil: contract deployment not configured
 }
 
 // localEmail sends through SES at AWS_ENDPOINT_URL (moto_server, LocalStack) when the
@@ -146,6 +147,11 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	executionArn := "arn:aws:states:local:000000000000:execution:tenant-provisioning:" + t.ID.String()
 	var stepOpts []pipeline.Option
 	skip := map[string]string{}
+	if o.contracts != nil {
+		stepOpts = append(stepOpts, pipeline.WithContracts(o.contracts))
+	} else {
+		skip[functions.DeploySorobanContract] = "contract deployment is not configured"
+	}
 	if o.email != nil {
 		stepOpts = append(stepOpts, pipeline.WithEmail(*o.email))
 	} else {

@@ -8,6 +8,6 @@ import (
 )
 
 func main() {
-	steps, closePool := bootstrap.StepsWithEmail()
+	steps, closePool := bootstrap.Steps(bootstrap.Email)
 	lambda.StartWithOptions(steps.SendWelcomeEmail, lambda.WithEnableSIGTERM(closePool))
 }

@@ -99,22 +99,22 @@ func Exit(log *slog.Logger, err error) {
 	os.Exit(1)
 }
 
-// Steps builds the pipeline steps for a database step's main, and returns the function
-// that closes the pool on SIGTERM. A start-up failure ends the process.
-func Steps() (*pipeline.Steps, func()) {
-	return build(false)
-}
+// Need names an optional part of the pipeline a function uses.
+type Need int
 
-// StepsWithEmail is Steps for the functions that also send e-mail (the welcome step and
-// the rollback): it adds the SES sender and the e-mail settings.
-func StepsWithEmail() (*pipeline.Steps, func()) {
-	return build(true)
-}
+// The optional parts: SES e-mail, and the Soroban contract deployer.
+const (
+	Email Need = iota + 1
+	Contracts
+)
 
-func build(withEmail bool) (*pipeline.Steps, func()) {
+// Steps builds the pipeline steps for a step function's main, with the optional parts it
+// needs, and returns the function that closes the pool on SIGTERM. A start-up failure ends
+// the process.
+func Steps(needs ...Need) (*pipeline.Steps, func()) {
 	ctx := context.Background()
 	log := Logger()
-	steps, pool, err := NewSteps(ctx, log, withEmail)
+	steps, pool, err := NewSteps(ctx, log, needs...)
 	if err != nil {
 		Exit(log, err)
 	}
@@ -122,39 +122,59 @@ func build(withEmail bool) (*pipeline.Steps, func()) {
 }
 
 // NewSteps reads the configuration and builds the steps and their pool.
-func NewSteps(ctx context.Context, log *slog.Logger, withEmail bool) (*pipeline.Steps, *pgxpool.Pool, error) {
-	var opts []pipeline.Option
-	if withEmail {
-		emailCfg, err := config.LoadEmail()
-		if err != nil {
-			return nil, nil, err
-		}
-		awsCfg, err := AWSConfig(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, pipeline.WithEmail(pipeline.EmailSettings{
-			Mailer:            email.NewSender(sesv2.NewFromConfig(awsCfg), emailCfg.From, emailCfg.ConfigurationSet),
-			AppBaseURL:        emailCfg.AppBaseURL,
-			TenantURLTemplate: emailCfg.TenantURLTemplate,
-			OpsAddress:        emailCfg.OpsAddress,
-			ActivationTTL:     emailCfg.ActivationTTL,
-		}))
-	}
-	pool, err := PoolFromEnv(ctx)
+func NewSteps(ctx context.Context, log *slog.Logger, needs ...Need) (*pipeline.Steps, *pgxpool.Pool, error) {
+	awsCfg, err := AWSConfig(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	pool, err := PoolFromConfig(ctx, awsCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var opts []pipeline.Option
+	for _, n := range needs {
+		var opt pipeline.Option
+		switch n {
+		case Email:
+			opt, err = emailOption(awsCfg)
+		case Contracts:
+			opt, err = contractsOption(ctx, awsCfg, pool)
+		}
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		opts = append(opts, opt)
 	}
 	return pipeline.New(pool, log, opts...), pool, nil
 }
 
-// PoolFromEnv reads the database and AWS configuration and opens the pool.
-func PoolFromEnv(ctx context.Context) (*pgxpool.Pool, error) {
-	dbCfg, err := config.LoadDatabase()
+func emailOption(awsCfg aws.Config) (pipeline.Option, error) {
+	cfg, err := config.LoadEmail()
 	if err != nil {
 		return nil, err
 	}
+	return pipeline.WithEmail(pipeline.EmailSettings{
+		Mailer:            email.NewSender(sesv2.NewFromConfig(awsCfg), cfg.From, cfg.ConfigurationSet),
+		AppBaseURL:        cfg.AppBaseURL,
+		TenantURLTemplate: cfg.TenantURLTemplate,
+		OpsAddress:        cfg.OpsAddress,
+		ActivationTTL:     cfg.ActivationTTL,
+	}), nil
+}
+
+// PoolFromEnv reads the database and AWS configuration and opens the pool.
+func PoolFromEnv(ctx context.Context) (*pgxpool.Pool, error) {
 	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return PoolFromConfig(ctx, awsCfg)
+}
+
+// PoolFromConfig reads the database configuration and opens the pool.
+func PoolFromConfig(ctx context.Context, awsCfg aws.Config) (*pgxpool.Pool, error) {
+	dbCfg, err := config.LoadDatabase()
 	if err != nil {
 		return nil, err
 	}

@@ -205,7 +205,8 @@ type Soroban struct {
 	DeployerSecretARN string
 	DeployerSeed      string
 	// The contract: a Wasm file to install (SOROBAN_WASM_PATH) or the hash of one already
-	// installed on the network (SOROBAN_WASM_HASH, 64 hex digits).
+	// installed on the network (SOROBAN_WASM_HASH, 64 hex digits). Neither: the tenant
+	// anchor contract built into the binary.
 	WasmPath string
 	WasmHash string
 	// ConfirmTimeout bounds the wait for a submitted transaction (SOROBAN_CONFIRM_TIMEOUT).
@@ -250,10 +251,7 @@ func LoadSoroban() (Soroban, error) {
 	default:
 		return s, fmt.Errorf("config: DEPLOYER_SECRET_ARN is not set (for local use set APP_ENV=local and SOROBAN_DEPLOYER_SEED)")
 	}
-	switch {
-	case s.WasmPath == "" && s.WasmHash == "":
-		return s, fmt.Errorf("config: set SOROBAN_WASM_PATH or SOROBAN_WASM_HASH")
-	case s.WasmHash != "" && !isHex(s.WasmHash, 64):
+	if s.WasmHash != "" && !isHex(s.WasmHash, 64) {
 		return s, fmt.Errorf("config: SOROBAN_WASM_HASH must be 64 hex digits")
 	}
 	if v := os.Getenv("SOROBAN_CONFIRM_TIMEOUT"); v != "" {

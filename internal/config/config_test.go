@@ -159,7 +159,7 @@ func TestLoadSoroban(t *testing.T) {
 		{"unknown network", with("SOROBAN_NETWORK", "moon"), "SOROBAN_NETWORK must be"},
 		{"no rpc url", with("SOROBAN_RPC_URL", ""), "SOROBAN_RPC_URL is not set"},
 		{"seed outside local", with("DEPLOYER_SECRET_ARN", "", "SOROBAN_DEPLOYER_SEED", "SXXX"), "DEPLOYER_SECRET_ARN is not set"},
-		{"no contract", with("SOROBAN_WASM_HASH", ""), "SOROBAN_WASM_PATH or SOROBAN_WASM_HASH"},
+		{"bundled contract", with("SOROBAN_WASM_HASH", ""), ""},
 		{"bad hash", with("SOROBAN_WASM_HASH", "abc"), "64 hex digits"},
 		{"bad timeout", with("SOROBAN_CONFIRM_TIMEOUT", "forever"), "SOROBAN_CONFIRM_TIMEOUT"},
 	}

@@ -171,3 +171,6 @@ func IsTransient(err error) bool {
 	var te *TransientError
 	return errors.As(err, &te)
 }
+
+// Known returns the taxonomy error carried in err's chain, or nil when err has none.
+func Known(err error) error { return classified(err) }

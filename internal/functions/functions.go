@@ -15,27 +15,29 @@ import (
 // Logical ids of the pipeline functions in template.yaml. The state machine refers to
 // each as ${<LogicalId>Arn}.
 const (
-	CreateTenantRecord   = "CreateTenantRecordFunction"
-	CreateSchema         = "CreateSchemaFunction"
-	RunMigrations        = "RunMigrationsFunction"
-	SeedRolesAndUser     = "SeedRolesAndUserFunction"
-	StoreContractAddress = "StoreContractAddressFunction"
-	SendWelcomeEmail     = "SendWelcomeEmailFunction"
-	ActivateTenant       = "ActivateTenantFunction"
-	Rollback             = "RollbackFunction"
+	CreateTenantRecord    = "CreateTenantRecordFunction"
+	CreateSchema          = "CreateSchemaFunction"
+	RunMigrations         = "RunMigrationsFunction"
+	SeedRolesAndUser      = "SeedRolesAndUserFunction"
+	DeploySorobanContract = "DeploySorobanContractFunction"
+	StoreContractAddress  = "StoreContractAddressFunction"
+	SendWelcomeEmail      = "SendWelcomeEmailFunction"
+	ActivateTenant        = "ActivateTenantFunction"
+	Rollback              = "RollbackFunction"
 )
 
 // Catalog maps logical ids to handlers for the steps built on s.
 func Catalog(s *pipeline.Steps) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		CreateTenantRecord:   lambda.NewHandler(s.CreateTenantRecord),
-		CreateSchema:         lambda.NewHandler(s.CreateSchema),
-		RunMigrations:        lambda.NewHandler(s.RunMigrations),
-		SeedRolesAndUser:     lambda.NewHandler(s.SeedRolesAndUser),
-		StoreContractAddress: lambda.NewHandler(s.StoreContractAddress),
-		SendWelcomeEmail:     lambda.NewHandler(s.SendWelcomeEmail),
-		ActivateTenant:       lambda.NewHandler(s.ActivateTenant),
-		Rollback:             lambda.NewHandler(s.Rollback),
+		CreateTenantRecord:    lambda.NewHandler(s.CreateTenantRecord),
+		CreateSchema:          lambda.NewHandler(s.CreateSchema),
+		RunMigrations:         lambda.NewHandler(s.RunMigrations),
+		SeedRolesAndUser:      lambda.NewHandler(s.SeedRolesAndUser),
+		DeploySorobanContract: lambda.NewHandler(s.DeploySorobanContract),
+		StoreContractAddress:  lambda.NewHandler(s.StoreContractAddress),
+		SendWelcomeEmail:      lambda.NewHandler(s.SendWelcomeEmail),
+		ActivateTenant:        lambda.NewHandler(s.ActivateTenant),
+		Rollback:              lambda.NewHandler(s.Rollback),
 	}
 }
 

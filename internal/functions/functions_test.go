@@ -16,7 +16,7 @@ func TestCatalogKeepsErrorTypes(t *testing.T) {
 	t.Parallel()
 	pool := testdb.New(t)
 	c := Catalog(pipeline.New(pool, slog.New(slog.DiscardHandler)))
-	if len(c) != 8 {
+	if len(c) != 9 {
 		t.Errorf("catalog has %d functions: %v", len(c), Names(c))
 	}
 	for _, name := range Names(c) {

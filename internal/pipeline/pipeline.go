@@ -23,9 +23,10 @@ import (
 
 // Steps runs the pipeline steps on one pool. Build it once per container.
 type Steps struct {
-	pool  *pgxpool.Pool
-	log   *slog.Logger
-	email EmailSettings
+	pool      *pgxpool.Pool
+	log       *slog.Logger
+	email     EmailSettings
+	contracts ContractDeployer
 }
 
 // Option configures Steps.

@@ -78,10 +78,17 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 				out.Undone = append(out.Undone, "role "+n.Role()+" dropped")
 			}
 		}
-		if t.ContractID != "" {
-			// A deployed contract cannot be removed from the ledger; its id stays on the
-			// tenant row and in this log for whoever follows up.
-			out.Remaining = append(out.Remaining, "soroban contract "+t.ContractID+" stays on the ledger")
+		contract := t.ContractID
+		if contract == "" {
+			// Deployed, but the failure came before StoreContractAddress.
+			if contract, err = store.DeployedContract(ctx, tx, t.ID); err != nil {
+				return out, err
+			}
+		}
+		if contract != "" {
+			// A deployed contract cannot be removed from the ledger; its id stays in this
+			// log (and on the tenant row when it was stored) for whoever follows up.
+			out.Remaining = append(out.Remaining, "soroban contract "+contract+" stays on the ledger")
 		}
 		if msg == "" {
 			msg = "provisioning failed"

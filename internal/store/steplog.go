@@ -151,3 +151,16 @@ func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID) (bool, err
 		tenantID).Scan(&notified)
 	return notified, fault.FromDB("check failure notice", err)
 }
+
+// DeployedContract is the contract id the newest completed deployment of the tenant
+// reported, or "" when none completed.
+func DeployedContract(ctx context.Context, db DB, tenantID uuid.UUID) (string, error) {
+	var id string
+	err := db.QueryRow(ctx, `SELECT coalesce(result->>'contractId', '') FROM provisioning_logs
+		WHERE tenant_id = $1 AND step = 'DEPLOY_SOROBAN_CONTRACT' AND status = 'COMPLETED'
+		ORDER BY id DESC LIMIT 1`, tenantID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return id, fault.FromDB("find deployed contract", err)
+}

@@ -1,0 +1,99 @@
+package bootstrap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5/pgxpool"
+	client "github.com/stellar/go/clients/rpcclient"
+	"github.com/stellar/go/keypair"
+
+	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/secrets"
+	"github.com/healthstack/tenant-provisioning/internal/soroban"
+)
+
+// rpcTimeout bounds each Stellar RPC call, well inside the step's Lambda timeout.
+const rpcTimeout = 15 * time.Second
+
+func contractsOption(ctx context.Context, awsCfg aws.Config, pool *pgxpool.Pool) (pipeline.Option, error) {
+	cfg, err := config.LoadSoroban()
+	if err != nil {
+		return nil, err
+	}
+	d, err := NewDeployer(ctx, cfg, awsCfg, pool)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.WithContracts(d), nil
+}
+
+// NewDeployer builds the contract deployer: the deployer key from Secrets Manager (or,
+// locally, SOROBAN_DEPLOYER_SEED), the contract Wasm from SOROBAN_WASM_PATH, or only its
+// hash, or else the bundled tenant anchor, and a database advisory lock that serialises the deployer account's transactions
+// across containers.
+func NewDeployer(ctx context.Context, cfg config.Soroban, awsCfg aws.Config, pool *pgxpool.Pool) (*soroban.Deployer, error) {
+	seed := cfg.DeployerSeed
+	if cfg.DeployerSecretARN != "" {
+		v, err := secrets.NewCache(secretsmanager.NewFromConfig(awsCfg), 0).Get(ctx, cfg.DeployerSecretARN)
+		if err != nil {
+			return nil, err
+		}
+		seed = v.Reveal()
+	}
+	signer, err := ParseSeed(seed)
+	if err != nil {
+		return nil, err
+	}
+	var wasm []byte
+	switch {
+	case cfg.WasmPath != "":
+		if wasm, err = os.ReadFile(cfg.WasmPath); err != nil {
+			return nil, fmt.Errorf("config: SOROBAN_WASM_PATH: %w", err)
+		}
+	case cfg.WasmHash == "":
+		wasm = anchor.Wasm
+	}
+	return soroban.New(soroban.Config{
+		RPC:            client.NewClient(cfg.RPCURL, &http.Client{Timeout: rpcTimeout}),
+		Passphrase:     cfg.Passphrase,
+		Signer:         signer,
+		Wasm:           wasm,
+		WasmHash:       cfg.WasmHash,
+		Lock:           database.AdvisoryLocker{Pool: pool},
+		ConfirmTimeout: cfg.ConfirmTimeout,
+	})
+}
+
+// ParseSeed reads the deployer's secret seed: the bare S… string, or a JSON object with a
+// "seed" or "secretSeed" field. Errors never include the content.
+func ParseSeed(raw string) (*keypair.Full, error) {
+	const op = "read deployer key"
+	raw = strings.TrimSpace(raw)
+	if strings.HasPrefix(raw, "{") {
+		var doc struct {
+			Seed       string `json:"seed"`
+			SecretSeed string `json:"secretSeed"`
+		}
+		if json.Unmarshal([]byte(raw), &doc) != nil {
+			return nil, &fault.ConfigError{Op: op, Msg: "deployer secret is neither a seed nor JSON with a seed"}
+		}
+		raw = doc.Seed + doc.SecretSeed
+	}
+	kp, err := keypair.ParseFull(raw)
+	if err != nil {
+		return nil, &fault.ConfigError{Op: op, Msg: "deployer secret does not hold a valid Stellar secret seed"}
+	}
+	return kp, nil
+}

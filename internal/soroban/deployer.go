@@ -1,0 +1,310 @@
+package soroban
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/creachadair/jrpc2"
+	"github.com/google/uuid"
+	"github.com/stellar/go/keypair"
+	protocol "github.com/stellar/go/protocols/rpc"
+	"github.com/stellar/go/txnbuild"
+	"github.com/stellar/go/xdr"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/wasm"
+)
+
+// RPC is the part of the Stellar RPC client (*client.Client from clients/rpcclient) the
+// deployer uses.
+type RPC interface {
+	GetNetwork(ctx context.Context) (protocol.GetNetworkResponse, error)
+	GetLedgerEntries(ctx context.Context, req protocol.GetLedgerEntriesRequest) (protocol.GetLedgerEntriesResponse, error)
+	LoadAccount(ctx context.Context, address string) (txnbuild.Account, error)
+	SimulateTransaction(ctx context.Context, req protocol.SimulateTransactionRequest) (protocol.SimulateTransactionResponse, error)
+	SendTransaction(ctx context.Context, req protocol.SendTransactionRequest) (protocol.SendTransactionResponse, error)
+	GetTransaction(ctx context.Context, req protocol.GetTransactionRequest) (protocol.GetTransactionResponse, error)
+}
+
+// Locker serialises deployments per deployer account across processes: the network takes
+// one pending transaction per source account, so two containers sending at once would
+// collide on the sequence number (txBAD_SEQ).
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// Config builds a Deployer.
+type Config struct {
+	RPC        RPC
+	Passphrase string        // the network this deployer signs for
+	Signer     *keypair.Full // the deployer account, also every transaction's source
+	// Wasm is the contract to install when the network lacks it; WasmHash names an already
+	// installed one. One of the two is required; with Wasm, WasmHash is derived.
+	Wasm     []byte
+	WasmHash string
+	Lock     Locker
+	// ConfirmTimeout bounds the wait for each transaction; PollInterval is the pause
+	// between status checks (ledgers close every ~5 s on the public networks).
+	ConfirmTimeout time.Duration
+	PollInterval   time.Duration
+}
+
+// Deployer deploys tenant contracts. Build one per container.
+type Deployer struct {
+	rpc            RPC
+	passphrase     string
+	signer         *keypair.Full
+	wasm           []byte
+	wasmHash       xdr.Hash
+	withArgs       bool
+	lock           Locker
+	confirmTimeout time.Duration
+	pollInterval   time.Duration
+}
+
+// New checks the configuration and returns a Deployer.
+func New(cfg Config) (*Deployer, error) {
+	const op = "configure contract deployer"
+	d := &Deployer{rpc: cfg.RPC, passphrase: cfg.Passphrase, signer: cfg.Signer, wasm: cfg.Wasm, lock: cfg.Lock,
+		confirmTimeout: cfg.ConfirmTimeout, pollInterval: cfg.PollInterval, withArgs: true}
+	switch {
+	case cfg.RPC == nil || cfg.Signer == nil || cfg.Lock == nil || cfg.Passphrase == "":
+		return nil, &fault.ConfigError{Op: op, Msg: "RPC client, passphrase, signer and lock are required"}
+	case cfg.Wasm != nil:
+		protocolVersion, err := wasm.InterfaceProtocol(cfg.Wasm)
+		if err != nil {
+			return nil, &fault.ConfigError{Op: op, Msg: "contract Wasm is not a Soroban contract", Err: err}
+		}
+		// Constructors exist from protocol 22 on; an older contract takes no arguments.
+		d.withArgs = protocolVersion >= 22
+		d.wasmHash = sha256.Sum256(cfg.Wasm)
+		if cfg.WasmHash != "" && cfg.WasmHash != hex.EncodeToString(d.wasmHash[:]) {
+			return nil, &fault.ConfigError{Op: op, Msg: "configured Wasm hash does not match the Wasm file"}
+		}
+	case cfg.WasmHash != "":
+		h, err := ParseWasmHash(cfg.WasmHash)
+		if err != nil {
+			return nil, &fault.ConfigError{Op: op, Msg: err.Error()}
+		}
+		d.wasmHash = h
+	default:
+		return nil, &fault.ConfigError{Op: op, Msg: "a contract Wasm or Wasm hash is required"}
+	}
+	if d.confirmTimeout <= 0 {
+		d.confirmTimeout = 60 * time.Second
+	}
+	if d.pollInterval <= 0 {
+		d.pollInterval = time.Second
+	}
+	return d, nil
+}
+
+// Result describes a tenant's contract after Deploy.
+type Result struct {
+	ContractID   string   `json:"contractId"`
+	WasmHash     string   `json:"wasmHash"`
+	Created      bool     `json:"created"`      // false: it existed already (a retry)
+	WasmUploaded bool     `json:"wasmUploaded"` // the Wasm was installed by this call
+	Restored     bool     `json:"restored"`     // an archived entry was restored
+	Transactions []string `json:"transactions"` // hashes of the transactions sent
+}
+
+// Deploy makes sure the tenant's contract exists and runs the configured Wasm. It never
+// creates a second contract for a tenant: the contract id follows from the tenant id, and
+// an existing instance is returned as it is (after checking its Wasm).
+func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, error) {
+	const op = "deploy contract"
+	net, err := d.rpc.GetNetwork(ctx)
+	if err != nil {
+		return Result{}, rpcError(op, err)
+	}
+	if net.Passphrase != d.passphrase {
+		return Result{}, &fault.ConfigError{Op: op, Msg: "the RPC server serves another network than the configured one"}
+	}
+	addr, id, err := ContractID(d.passphrase, d.signer.Address(), Salt(tenantID))
+	if err != nil {
+		return Result{}, &fault.InvariantError{Op: op, Msg: "cannot derive the contract id", Err: err}
+	}
+	res := Result{ContractID: addr, WasmHash: hex.EncodeToString(d.wasmHash[:]), Transactions: []string{}}
+
+	// The common retry case needs no lock: the contract is there already.
+	inst, err := d.entry(ctx, instanceKey(id))
+	if err != nil {
+		return res, err
+	}
+	if inst.state == live {
+		return res, d.verify(ctx, id)
+	}
+
+	unlock, err := d.lock.Lock(ctx, "soroban-deployer:"+d.signer.Address())
+	if err != nil {
+		return res, fault.Classify(op, err)
+	}
+	defer unlock()
+
+	// Another container may have finished this tenant while we waited for the lock.
+	if inst, err = d.entry(ctx, instanceKey(id)); err != nil {
+		return res, err
+	}
+	switch inst.state {
+	case live:
+		return res, d.verify(ctx, id)
+	case archived:
+		// An archived instance is restored, never recreated: creating again would fail,
+		// and the contract's storage lives on in the archive.
+		if err := d.restore(ctx, &res, instanceKey(id)); err != nil {
+			return res, err
+		}
+		return res, d.verify(ctx, id)
+	}
+
+	if err := d.ensureWasm(ctx, &res); err != nil {
+		return res, err
+	}
+	if err := d.create(ctx, &res, tenantID, id); err != nil {
+		return res, err
+	}
+	res.Created = true
+	return res, d.verify(ctx, id)
+}
+
+func (d *Deployer) ensureWasm(ctx context.Context, res *Result) error {
+	code, err := d.entry(ctx, codeKey(d.wasmHash))
+	if err != nil {
+		return err
+	}
+	switch code.state {
+	case live:
+		return nil
+	case archived:
+		return d.restore(ctx, res, codeKey(d.wasmHash))
+	}
+	if d.wasm == nil {
+		return &fault.ConfigError{Op: "install contract Wasm", Msg: "the configured Wasm hash is not installed on this network and no Wasm file is configured"}
+	}
+	fn := xdr.HostFunction{Type: xdr.HostFunctionTypeHostFunctionTypeUploadContractWasm, Wasm: &d.wasm}
+	if _, err := d.submit(ctx, res, "install contract Wasm", &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()}); err != nil {
+		return err
+	}
+	res.WasmUploaded = true
+	return nil
+}
+
+func (d *Deployer) create(ctx context.Context, res *Result, tenantID uuid.UUID, id xdr.ContractId) error {
+	const op = "create contract"
+	preimage, err := fromAddress(d.signer.Address(), Salt(tenantID))
+	if err != nil {
+		return &fault.InvariantError{Op: op, Msg: "cannot build the contract preimage", Err: err}
+	}
+	hash := d.wasmHash
+	args := xdr.CreateContractArgsV2{
+		ContractIdPreimage: preimage,
+		Executable:         xdr.ContractExecutable{Type: xdr.ContractExecutableTypeContractExecutableWasm, WasmHash: &hash},
+		ConstructorArgs:    []xdr.ScVal{},
+	}
+	if d.withArgs {
+		th := TenantHash(tenantID)
+		tenantBytes := xdr.ScBytes(th[:])
+		admin := *preimage.FromAddress
+		args.ConstructorArgs = []xdr.ScVal{
+			{Type: xdr.ScValTypeScvBytes, Bytes: &tenantBytes},
+			{Type: xdr.ScValTypeScvAddress, Address: &admin.Address},
+		}
+	}
+	fn := xdr.HostFunction{Type: xdr.HostFunctionTypeHostFunctionTypeCreateContractV2, CreateContractV2: &args}
+	ret, err := d.submit(ctx, res, op, &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()})
+	if err != nil {
+		return err
+	}
+	if ret != nil && (ret.Type != xdr.ScValTypeScvAddress || ret.Address == nil || ret.Address.ContractId == nil || *ret.Address.ContractId != id) {
+		return &fault.InvariantError{Op: op, Msg: "the network created a contract with another id than derived"}
+	}
+	return nil
+}
+
+func (d *Deployer) restore(ctx context.Context, res *Result, key xdr.LedgerKey) error {
+	if _, err := d.submit(ctx, res, "restore archived entry", &txnbuild.RestoreFootprint{SourceAccount: d.signer.Address()}, key); err != nil {
+		return err
+	}
+	res.Restored = true
+	return nil
+}
+
+// verify reads the contract instance back and checks it runs the configured Wasm.
+func (d *Deployer) verify(ctx context.Context, id xdr.ContractId) error {
+	const op = "verify contract"
+	e, err := d.entry(ctx, instanceKey(id))
+	if err != nil {
+		return err
+	}
+	if e.state != live {
+		return &fault.TransientError{Op: op, Msg: "contract instance not visible yet"}
+	}
+	cd, ok := e.data.GetContractData()
+	if !ok || cd.Val.Type != xdr.ScValTypeScvContractInstance || cd.Val.Instance == nil {
+		return &fault.InvariantError{Op: op, Msg: "ledger entry is not a contract instance"}
+	}
+	exe := cd.Val.Instance.Executable
+	if exe.Type != xdr.ContractExecutableTypeContractExecutableWasm || exe.WasmHash == nil || *exe.WasmHash != d.wasmHash {
+		return &fault.InvariantError{Op: op, Msg: "contract runs another Wasm than the configured one"}
+	}
+	return nil
+}
+
+type entryState int
+
+const (
+	missing entryState = iota
+	live
+	archived
+)
+
+type ledgerEntry struct {
+	state entryState
+	data  xdr.LedgerEntryData
+}
+
+// entry looks a ledger key up: absent, live, or archived (returned with its live-until
+// ledger below the latest one).
+func (d *Deployer) entry(ctx context.Context, key xdr.LedgerKey) (ledgerEntry, error) {
+	const op = "read ledger entry"
+	k, err := xdr.MarshalBase64(key)
+	if err != nil {
+		return ledgerEntry{}, &fault.InvariantError{Op: op, Msg: "cannot encode ledger key", Err: err}
+	}
+	resp, err := d.rpc.GetLedgerEntries(ctx, protocol.GetLedgerEntriesRequest{Keys: []string{k}})
+	if err != nil {
+		return ledgerEntry{}, rpcError(op, err)
+	}
+	for _, e := range resp.Entries {
+		var data xdr.LedgerEntryData
+		if err := xdr.SafeUnmarshalBase64(e.DataXDR, &data); err != nil {
+			return ledgerEntry{}, &fault.InvariantError{Op: op, Msg: "malformed ledger entry from RPC", Err: err}
+		}
+		if e.LiveUntilLedgerSeq != nil && *e.LiveUntilLedgerSeq < resp.LatestLedger {
+			return ledgerEntry{state: archived, data: data}, nil
+		}
+		return ledgerEntry{state: live, data: data}, nil
+	}
+	return ledgerEntry{state: missing}, nil
+}
+
+// rpcError classifies a failed RPC call. Transport trouble and server errors are
+// transient; a JSON-RPC "invalid request/params" answer means we sent something wrong.
+func rpcError(op string, err error) error {
+	if k := fault.Known(err); k != nil {
+		return k
+	}
+	var rpcErr *jrpc2.Error
+	if errors.As(err, &rpcErr) {
+		switch rpcErr.Code {
+		case jrpc2.ParseError, jrpc2.InvalidRequest, jrpc2.MethodNotFound, jrpc2.InvalidParams:
+			return &fault.InvariantError{Op: op, Msg: fmt.Sprintf("RPC rejected the request (code %d)", rpcErr.Code), Err: err}
+		}
+	}
+	return &fault.TransientError{Op: op, Msg: "Stellar RPC unavailable", Err: err}
+}

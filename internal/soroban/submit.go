@@ -1,0 +1,254 @@
+package soroban
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	protocol "github.com/stellar/go/protocols/rpc"
+	"github.com/stellar/go/protocols/stellarcore"
+	"github.com/stellar/go/txnbuild"
+	"github.com/stellar/go/xdr"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+)
+
+// txTimeout is the transaction's own validity window: a transaction that has not made it
+// into a ledger by then can never apply, so a later retry cannot race it.
+const txTimeout = 300
+
+// submit runs one Soroban operation from the deployer account: simulate, apply the
+// simulated resources, fee and authorisation, sign, send and wait for the result. It
+// returns the host function's return value (nil for a restore). restoreKeys is the
+// footprint of a RestoreFootprint operation.
+func (d *Deployer) submit(ctx context.Context, res *Result, op string, operation txnbuild.Operation, restoreKeys ...xdr.LedgerKey) (*xdr.ScVal, error) {
+	acct, err := d.rpc.LoadAccount(ctx, d.signer.Address())
+	if err != nil {
+		if strings.Contains(err.Error(), "failed to find ledger entry") {
+			return nil, &fault.ConfigError{Op: op, Msg: "the deployer account does not exist on this network (fund it)"}
+		}
+		return nil, rpcError(op, err)
+	}
+	account, ok := acct.(*txnbuild.SimpleAccount)
+	if !ok {
+		return nil, &fault.InvariantError{Op: op, Msg: "unexpected account type from RPC"}
+	}
+	if restore, ok := operation.(*txnbuild.RestoreFootprint); ok {
+		restore.Ext = xdr.TransactionExt{V: 1, SorobanData: &xdr.SorobanTransactionData{
+			Resources: xdr.SorobanResources{Footprint: xdr.LedgerFootprint{ReadOnly: []xdr.LedgerKey{}, ReadWrite: restoreKeys}},
+		}}
+	}
+
+	// The draft is built on a copy: NewTransaction increments the account's sequence, and
+	// doing that twice would make the real transaction skip a number (txBAD_SEQ).
+	draftAccount := *account
+	draft, err := build(&draftAccount, operation)
+	if err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "cannot build the transaction", Err: err}
+	}
+	draftB64, err := draft.Base64()
+	if err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "cannot encode the transaction", Err: err}
+	}
+	sim, err := d.rpc.SimulateTransaction(ctx, protocol.SimulateTransactionRequest{Transaction: draftB64})
+	if err != nil {
+		return nil, rpcError(op, err)
+	}
+	if sim.Error != "" {
+		return nil, simulationError(op, sim.Error)
+	}
+	if sim.RestorePreamble != nil {
+		// Something the operation touches is archived; Deploy restores the entries it
+		// checks, so this is an entry it did not expect. A retry after the restore by an
+		// operator (or the next Deploy) succeeds.
+		return nil, &fault.TransientError{Op: op, Msg: "a ledger entry the transaction needs is archived"}
+	}
+	if err := applySimulation(operation, sim); err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "malformed simulation result", Err: err}
+	}
+
+	tx, err := build(account, operation)
+	if err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "cannot build the transaction", Err: err}
+	}
+	if tx, err = tx.Sign(d.passphrase, d.signer); err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "cannot sign the transaction", Err: err}
+	}
+	hash, err := tx.HashHex(d.passphrase)
+	if err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "cannot hash the transaction", Err: err}
+	}
+	envelope, err := tx.Base64()
+	if err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "cannot encode the transaction", Err: err}
+	}
+	// Recorded before sending, so a lost response still leaves the hash in the step's log.
+	res.Transactions = append(res.Transactions, hash)
+	return d.sendAndConfirm(ctx, op, hash, envelope)
+}
+
+func build(account *txnbuild.SimpleAccount, operation txnbuild.Operation) (*txnbuild.Transaction, error) {
+	// NewTransaction sets the fee to BaseFee per operation plus the Soroban resource fee
+	// from the operation's transaction data.
+	return txnbuild.NewTransaction(txnbuild.TransactionParams{
+		SourceAccount:        account,
+		IncrementSequenceNum: true,
+		Operations:           []txnbuild.Operation{operation},
+		BaseFee:              txnbuild.MinBaseFee,
+		Preconditions:        txnbuild.Preconditions{TimeBounds: txnbuild.NewTimeout(txTimeout)},
+	})
+}
+
+// applySimulation puts the simulated resources (footprint, fee) and the authorisation
+// entries on the operation.
+func applySimulation(operation txnbuild.Operation, sim protocol.SimulateTransactionResponse) error {
+	var data xdr.SorobanTransactionData
+	if err := xdr.SafeUnmarshalBase64(sim.TransactionDataXDR, &data); err != nil {
+		return err
+	}
+	ext := xdr.TransactionExt{V: 1, SorobanData: &data}
+	switch o := operation.(type) {
+	case *txnbuild.InvokeHostFunction:
+		o.Ext = ext
+		o.Auth = nil
+		if len(sim.Results) > 0 && sim.Results[0].AuthXDR != nil {
+			for _, a := range *sim.Results[0].AuthXDR {
+				var entry xdr.SorobanAuthorizationEntry
+				if err := xdr.SafeUnmarshalBase64(a, &entry); err != nil {
+					return err
+				}
+				o.Auth = append(o.Auth, entry)
+			}
+		}
+	case *txnbuild.RestoreFootprint:
+		o.Ext = ext
+	}
+	return nil
+}
+
+// sendAndConfirm sends the signed envelope and waits, up to the confirm timeout, for the
+// network's verdict.
+func (d *Deployer) sendAndConfirm(ctx context.Context, op, hash, envelope string) (*xdr.ScVal, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.confirmTimeout)
+	defer cancel()
+	backoff := d.pollInterval
+	for {
+		resp, err := d.rpc.SendTransaction(ctx, protocol.SendTransactionRequest{Transaction: envelope})
+		if err != nil {
+			// The response may have been lost after the network took the transaction:
+			// look for it by its hash before calling the attempt failed.
+			return d.await(ctx, op, hash, "sent, but the answer was lost and the transaction did not appear")
+		}
+		switch resp.Status {
+		case stellarcore.TXStatusPending, stellarcore.TXStatusDuplicate:
+			return d.await(ctx, op, hash, "transaction not confirmed within "+d.confirmTimeout.String())
+		case stellarcore.TXStatusTryAgainLater:
+			// The same envelope is resent: it has the same hash, so it can apply at most once.
+			select {
+			case <-ctx.Done():
+				return nil, &fault.TransientError{Op: op, Msg: "the network kept asking to try again later"}
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		case stellarcore.TXStatusError:
+			var result xdr.TransactionResult
+			if err := xdr.SafeUnmarshalBase64(resp.ErrorResultXDR, &result); err != nil {
+				return nil, &fault.InvariantError{Op: op, Msg: "transaction rejected with an unreadable result", Err: err}
+			}
+			return nil, txError(op, "rejected", result)
+		default:
+			return nil, &fault.InvariantError{Op: op, Msg: "unknown send status " + resp.Status}
+		}
+	}
+}
+
+// await polls for the transaction until it succeeds, fails, or ctx ends.
+func (d *Deployer) await(ctx context.Context, op, hash, timeoutMsg string) (*xdr.ScVal, error) {
+	for {
+		r, err := d.rpc.GetTransaction(ctx, protocol.GetTransactionRequest{Hash: hash})
+		if err == nil {
+			switch r.Status {
+			case protocol.TransactionStatusSuccess:
+				return returnValue(op, r.ResultMetaXDR)
+			case protocol.TransactionStatusFailed:
+				var result xdr.TransactionResult
+				if err := xdr.SafeUnmarshalBase64(r.ResultXDR, &result); err != nil {
+					return nil, &fault.InvariantError{Op: op, Msg: "transaction failed with an unreadable result", Err: err}
+				}
+				return nil, txError(op, "failed", result)
+			}
+		}
+		// NOT_FOUND, or an RPC hiccup: the ledger may not have closed yet.
+		select {
+		case <-ctx.Done():
+			return nil, &fault.TransientError{Op: op, Msg: timeoutMsg}
+		case <-time.After(d.pollInterval):
+		}
+	}
+}
+
+func returnValue(op, metaXDR string) (*xdr.ScVal, error) {
+	var meta xdr.TransactionMeta
+	if err := xdr.SafeUnmarshalBase64(metaXDR, &meta); err != nil {
+		return nil, &fault.InvariantError{Op: op, Msg: "unreadable transaction meta", Err: err}
+	}
+	switch {
+	case meta.V == 4 && meta.V4 != nil && meta.V4.SorobanMeta != nil:
+		return meta.V4.SorobanMeta.ReturnValue, nil
+	case meta.V == 3 && meta.V3 != nil && meta.V3.SorobanMeta != nil:
+		return &meta.V3.SorobanMeta.ReturnValue, nil
+	}
+	return nil, nil
+}
+
+// txError classifies a rejected or failed transaction by its result code. Sequence and fee
+// races are transient; an account that cannot pay or sign, or a host function that fails,
+// will not get better by retrying.
+func txError(op, verb string, r xdr.TransactionResult) error {
+	code := r.Result.Code
+	msg := "transaction " + verb + ": " + code.String()
+	if ops, ok := r.OperationResults(); ok && len(ops) == 1 {
+		if tr, ok := ops[0].GetTr(); ok {
+			if ih, ok := tr.GetInvokeHostFunctionResult(); ok {
+				msg += " (" + ih.Code.String() + ")"
+			}
+		}
+	}
+	switch code {
+	case xdr.TransactionResultCodeTxBadSeq, xdr.TransactionResultCodeTxInsufficientFee,
+		xdr.TransactionResultCodeTxTooLate, xdr.TransactionResultCodeTxTooEarly, xdr.TransactionResultCodeTxInternalError:
+		return &fault.TransientError{Op: op, Msg: msg}
+	case xdr.TransactionResultCodeTxInsufficientBalance:
+		return &fault.ConfigError{Op: op, Msg: msg + ": the deployer account cannot pay the fee"}
+	case xdr.TransactionResultCodeTxBadAuth, xdr.TransactionResultCodeTxBadAuthExtra:
+		return &fault.ConfigError{Op: op, Msg: msg + ": signature rejected (wrong network or deployer key)"}
+	case xdr.TransactionResultCodeTxNoAccount:
+		return &fault.ConfigError{Op: op, Msg: msg + ": the deployer account does not exist"}
+	}
+	return &fault.InvariantError{Op: op, Msg: msg}
+}
+
+// simulationError classifies a failed simulation, which reports host errors as text. A
+// contract the host refuses (not Wasm, no metadata) is a configuration problem; anything
+// else is a state the deployment did not expect.
+func simulationError(op, text string) error {
+	first := text
+	if i := strings.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	first = truncate(first, 200)
+	lower := strings.ToLower(text)
+	switch {
+	case strings.Contains(lower, "wasm") && (strings.Contains(lower, "invalid") || strings.Contains(lower, "malformed") || strings.Contains(lower, "metadata")):
+		return &fault.ConfigError{Op: op, Msg: "simulation failed: the contract Wasm is not acceptable: " + first}
+	default:
+		return &fault.InvariantError{Op: op, Msg: "simulation failed: " + first}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
