@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -24,7 +26,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/jackc/pgx/v5/pgxpool"
+	client "github.com/stellar/go/clients/rpcclient"
+	"github.com/stellar/go/keypair"
 
+	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
 	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
@@ -32,6 +38,8 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/functions"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/soroban"
+	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
@@ -57,6 +65,7 @@ func main() {
 		os.Exit(1)
 	}
 	opts := options{dsn: cfg.URL, definition: *definition, reg: reg, log: slog.New(slog.NewJSONHandler(logOut, nil))}
+	opts.contracts = contracts
 	if opts.email, err = localEmail(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "provision:", err)
 		os.Exit(1)
@@ -71,8 +80,9 @@ type options struct {
 	dsn, definition string
 	reg             tenant.Registration
 	log             *slog.Logger
-	email           *pipeline.EmailSettings   // nil: e-mail not configured
-	contracts       pipeline.ContractDeployer // nil: contract deployment not configured
+	email           *pipeline.EmailSettings // nil: e-mail not configured
+	// contracts builds the contract deployer on the pool; nil: not configured.
+	contracts func(ctx context.Context, w io.Writer, pool *pgxpool.Pool) (pipeline.ContractDeployer, error)
 }
 
 // localEmail sends through SES at AWS_ENDPOINT_URL (moto_server, LocalStack) when the
@@ -104,6 +114,46 @@ func localEmail(ctx context.Context) (*pipeline.EmailSettings, error) {
 		OpsAddress:        cfg.OpsAddress,
 		ActivationTTL:     cfg.ActivationTTL,
 	}, nil
+}
+
+// contracts deploys to the Stellar RPC at SOROBAN_RPC_URL when it is set; otherwise to a
+// Stellar RPC double started in this process, with a fresh funded deployer account.
+func contracts(ctx context.Context, w io.Writer, pool *pgxpool.Pool) (pipeline.ContractDeployer, error) {
+	if os.Getenv("SOROBAN_RPC_URL") != "" {
+		cfg, err := config.LoadSoroban()
+		if err != nil {
+			return nil, err
+		}
+		awsCfg, err := bootstrap.AWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "contracts: Stellar RPC at %s (%s)\n", cfg.RPCURL, cfg.Network)
+		return bootstrap.NewDeployer(ctx, cfg, awsCfg, pool)
+	}
+	return localDouble(ctx, w, pool)
+}
+
+// localDouble serves a Stellar RPC double on a free local port for the life of the process.
+func localDouble(_ context.Context, w io.Writer, pool *pgxpool.Pool) (pipeline.ContractDeployer, error) {
+	double := stellarrpc.New(stellarrpc.LocalNetworkPassphrase)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = http.Serve(ln, double) }()
+	signer := keypair.MustRandom()
+	double.Fund(signer.Address(), 10_000_0000000)
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(w, "contracts: in-process Stellar RPC double at %s (local network; set SOROBAN_RPC_URL for a real one)\n", url)
+	return soroban.New(soroban.Config{
+		RPC:          client.NewClient(url, nil),
+		Passphrase:   stellarrpc.LocalNetworkPassphrase,
+		Signer:       signer,
+		Wasm:         anchor.Wasm,
+		Lock:         database.AdvisoryLocker{Pool: pool},
+		PollInterval: 100 * time.Millisecond,
+	})
 }
 
 func run(ctx context.Context, w io.Writer, o options) error {
@@ -148,7 +198,11 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	var stepOpts []pipeline.Option
 	skip := map[string]string{}
 	if o.contracts != nil {
-		stepOpts = append(stepOpts, pipeline.WithContracts(o.contracts))
+		d, err := o.contracts(ctx, w, pool)
+		if err != nil {
+			return err
+		}
+		stepOpts = append(stepOpts, pipeline.WithContracts(d))
 	} else {
 		skip[functions.DeploySorobanContract] = "contract deployment is not configured"
 	}

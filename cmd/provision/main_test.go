@@ -33,12 +33,19 @@ func TestProvisionFollowsTheDefinition(t *testing.T) {
 		TenantURLTemplate: "http://localhost:3000/t/{tenantId}", ActivationTTL: time.Hour}
 
 	cases := []struct {
-		name  string
-		email *pipeline.EmailSettings
-		want  []string
+		name      string
+		email     *pipeline.EmailSettings
+		contracts bool
+		want      []string
 	}{
-		{"without e-mail", nil, []string{"note: e-mail is not configured", "SendWelcomeEmail         skipped"}},
-		{"with e-mail", withEmail, []string{"SendWelcomeEmail         ok", `"messageId":`, "e-mail went to SES"}},
+		{"database steps only", nil, false, []string{
+			"note: e-mail is not configured", "SendWelcomeEmail         skipped",
+			"DeploySorobanContract    skipped", "StoreContractAddress     skipped",
+		}},
+		{"everything local", withEmail, true, []string{
+			"contracts: in-process Stellar RPC double", "DeploySorobanContract    ok", `"created":true`,
+			"StoreContractAddress     ok", "SendWelcomeEmail         ok", `"messageId":`, "e-mail went to SES",
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -47,14 +54,16 @@ func TestProvisionFollowsTheDefinition(t *testing.T) {
 			reg := tenant.Registration{Name: "Readme Clinic", AdminEmail: awstest.UniqueName("ada") + "@readme-clinic.example", AdminFirstName: "Adazz", AdminLastName: "Lovelacezz"}
 			var out, logs bytes.Buffer
 			o := options{dsn: url, definition: definitionFile, reg: reg, log: slog.New(slog.NewJSONHandler(&logs, nil)), email: c.email}
+			if c.contracts {
+				o.contracts = localDouble
+			}
 			if err := run(context.Background(), &out, o); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
 			printed := out.String()
 			want := append([]string{
 				"CreateTenantRecord       ok", "CreateSchema             ok", "RunMigrations            ok",
-				"SeedRolesAndUser         ok", "DeploySorobanContract    skipped", "StoreContractAddress     skipped",
-				"ActivateTenant           ok", "Provisioned              succeeded", "is ACTIVE, schema t_readme_clinic_",
+				"SeedRolesAndUser         ok", "ActivateTenant           ok", "Provisioned              succeeded", "is ACTIVE, schema t_readme_clinic_",
 			}, c.want...)
 			for _, w := range want {
 				if !strings.Contains(printed, w) {

@@ -1,0 +1,104 @@
+package pipeline
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	client "github.com/stellar/go/clients/rpcclient"
+	"github.com/stellar/go/keypair"
+
+	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
+	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/soroban"
+	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+)
+
+// withContracts wires the deploy step to a Stellar RPC double through the real rpcclient.
+func withContracts(t *testing.T, e *env) *stellarrpc.Server {
+	t.Helper()
+	double := stellarrpc.New(stellarrpc.LocalNetworkPassphrase)
+	srv := httptest.NewServer(double)
+	t.Cleanup(func() { srv.Close(); double.Close() })
+	signer := keypair.MustRandom()
+	double.Fund(signer.Address(), 10_000_0000000)
+	d, err := soroban.New(soroban.Config{RPC: client.NewClient(srv.URL, nil), Passphrase: stellarrpc.LocalNetworkPassphrase,
+		Signer: signer, Wasm: anchor.Wasm, Lock: database.AdvisoryLocker{Pool: e.pool},
+		ConfirmTimeout: 3 * time.Second, PollInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	WithContracts(d)(e.steps)
+	return double
+}
+
+func TestDeploySorobanContractStep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	double := withContracts(t, e)
+	tn := e.reserve("Contract Step Clinic")
+	e.runSteps(tn.ID, 4)
+	out, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := double.Instance(out.ContractID); !ok || !out.Created {
+		t.Fatalf("output = %+v; contract on the ledger: %v", out, ok)
+	}
+	again, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	if err != nil || again.ContractID != out.ContractID || again.Created {
+		t.Errorf("re-run = %+v, %v", again, err)
+	}
+	if _, err := e.steps.StoreContractAddress(e.ctx, StoreContractAddressInput{TenantID: tn.ID.String(), ContractID: out.ContractID}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state(tn.ID); st.ContractID != out.ContractID {
+		t.Errorf("stored contract = %q", st.ContractID)
+	}
+}
+
+// A contract deployed before a later step failed cannot be undone; the rollback reports it
+// as what remains, even when it was never stored on the tenant.
+func TestRollbackReportsADeployedContract(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	withContracts(t, e)
+	tn := e.reserve("Half Deployed Clinic")
+	e.runSteps(tn.ID, 4)
+	out, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: &CaughtError{Error: "States.Timeout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.Outcome != "dirty" || len(rb.Remaining) != 1 || !strings.Contains(rb.Remaining[0], out.ContractID) {
+		t.Errorf("rollback = %+v", rb)
+	}
+	assertRolledBack(t, e, tn.ID, "States.Timeout")
+}
+
+func TestDeploySorobanContractErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tn := e.reserve("Unconfigured Contract Clinic")
+	e.runSteps(tn.ID, 4)
+	_, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	if fault.Name(err) != "ConfigError" {
+		t.Errorf("without a deployer: %v", err)
+	}
+	double := withContracts(t, e)
+	double.Inject(stellarrpc.Fault{Method: "getNetwork", Kind: stellarrpc.FaultUnavailable})
+	_, err = e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	if fault.Name(err) != "TransientError" {
+		t.Errorf("RPC unavailable: %v", err)
+	}
+	logs := e.logRows(tn.ID)
+	if last := logs[len(logs)-1]; last.Step != store.StepDeploySorobanContract || last.Status != store.LogFailed || last.Attempt != 2 {
+		t.Errorf("last log = %+v", last)
+	}
+}
