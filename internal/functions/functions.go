@@ -41,6 +41,17 @@ func Catalog(s *pipeline.Steps) map[string]lambda.Handler {
 	}
 }
 
+// Substitutions maps each ${<LogicalId>Arn} of the state machine definition to the
+// function's logical id, which is how local runners address functions (as
+// `sam local start-lambda` does); SAM's DefinitionSubstitutions map them to real ARNs.
+func Substitutions(c map[string]lambda.Handler) map[string]string {
+	subs := make(map[string]string, len(c))
+	for name := range c {
+		subs[name+"Arn"] = name
+	}
+	return subs
+}
+
 // Names lists the catalogue's logical ids, sorted.
 func Names(c map[string]lambda.Handler) []string {
 	names := make([]string, 0, len(c))

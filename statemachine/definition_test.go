@@ -1,0 +1,103 @@
+package statemachine
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+)
+
+// state holds the fields these checks read; the local engine's loader checks the rest of
+// the definition against the ASL spec.
+type state struct {
+	Type           string `json:"Type"`
+	Resource       string `json:"Resource"`
+	TimeoutSeconds int    `json:"TimeoutSeconds"`
+	Retry          []struct {
+		ErrorEquals     []string `json:"ErrorEquals"`
+		MaxAttempts     *int     `json:"MaxAttempts"`
+		BackoffRate     float64  `json:"BackoffRate"`
+		IntervalSeconds int      `json:"IntervalSeconds"`
+		JitterStrategy  string   `json:"JitterStrategy"`
+	} `json:"Retry"`
+	Catch []struct {
+		ErrorEquals []string `json:"ErrorEquals"`
+		ResultPath  string   `json:"ResultPath"`
+		Next        string   `json:"Next"`
+	} `json:"Catch"`
+}
+
+var lambdaServiceErrors = []string{
+	"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+	"Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+}
+
+// Every Task follows the house rules: AWS's recommended retry of Lambda service errors, our
+// transient class retried with backoff and jitter, a timeout, and a Catch of everything that
+// keeps the input (ResultPath $.error) and leads to the rollback; and every error name the
+// definition matches is one our code can return (or a States.* / Lambda.* name).
+func TestTasksFollowTheHouseRules(t *testing.T) {
+	t.Parallel()
+	var def struct {
+		States map[string]state `json:"States"`
+	}
+	if err := json.Unmarshal(Provisioning, &def); err != nil {
+		t.Fatal(err)
+	}
+	tasks := 0
+	for name, s := range def.States {
+		if s.Type != "Task" {
+			continue
+		}
+		tasks++
+		t.Run(name, func(t *testing.T) {
+			if !regexp.MustCompile(`^\$\{[A-Za-z]+FunctionArn\}$`).MatchString(s.Resource) {
+				t.Errorf("Resource %q is not a ${…FunctionArn} substitution", s.Resource)
+			}
+			if s.TimeoutSeconds <= 0 {
+				t.Error("no TimeoutSeconds")
+			}
+			var lambdaRetry, transientRetry bool
+			for _, r := range s.Retry {
+				if slices.Equal(r.ErrorEquals, lambdaServiceErrors) {
+					lambdaRetry = true
+				}
+				if slices.Contains(r.ErrorEquals, "TransientError") || (name == "Rollback" && slices.Contains(r.ErrorEquals, "States.ALL")) {
+					transientRetry = r.BackoffRate >= 1.5 && r.JitterStrategy == "FULL" && r.MaxAttempts != nil && *r.MaxAttempts >= 2
+				}
+				for _, e := range r.ErrorEquals {
+					checkErrorName(t, e)
+				}
+			}
+			if !lambdaRetry || !transientRetry {
+				t.Errorf("Retry lacks the Lambda service errors (%v) or a backed-off, jittered transient retry (%v)", lambdaRetry, transientRetry)
+			}
+			if len(s.Catch) == 0 {
+				t.Fatal("no Catch")
+			}
+			last := s.Catch[len(s.Catch)-1]
+			if !slices.Equal(last.ErrorEquals, []string{"States.ALL"}) || !strings.HasPrefix(last.ResultPath, "$.") {
+				t.Errorf("last Catch = %+v, want States.ALL with a ResultPath that keeps the input", last)
+			}
+			if name != "Rollback" && (last.Next != "Rollback" || last.ResultPath != "$.error") {
+				t.Errorf("Catch goes to %s with ResultPath %s, want Rollback with $.error", last.Next, last.ResultPath)
+			}
+		})
+	}
+	if tasks != 9 {
+		t.Errorf("%d Task states, want the 8 steps and the rollback", tasks)
+	}
+}
+
+func checkErrorName(t *testing.T, name string) {
+	t.Helper()
+	if strings.HasPrefix(name, "States.") || strings.HasPrefix(name, "Lambda.") {
+		return
+	}
+	if !slices.Contains(fault.Names, name) {
+		t.Errorf("ErrorEquals names %q, which no handler returns (fault.Names = %v)", name, fault.Names)
+	}
+}
