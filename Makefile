@@ -22,13 +22,18 @@ SES_FROM_ADDRESS ?= noreply@tenant-provisioning.localhost
 APP_BASE_URL ?= http://localhost:3000
 AWS_ENV = AWS_ENDPOINT_URL=$(AWS_ENDPOINT_URL) AWS_REGION=$(AWS_REGION) \
 	AWS_ACCESS_KEY_ID=$(AWS_ACCESS_KEY_ID) AWS_SECRET_ACCESS_KEY=$(AWS_SECRET_ACCESS_KEY)
+# Prefix for a recipe line: the rest of the line gets the emulator's settings when one can
+# be started; otherwise it runs without e-mail, and says so.
+WITH_AWS_EMULATOR = if $(AWS_ENV) infra/local/moto.sh; then \
+	export $(AWS_ENV) SES_FROM_ADDRESS=$(SES_FROM_ADDRESS) APP_BASE_URL=$(APP_BASE_URL); \
+	else echo "no AWS emulator: e-mail is not configured" >&2; fi;
 
 # Lambda builds: keep GOARCH in sync with template.yaml's Architectures.
 GOARCH_LAMBDA ?= arm64
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_BUILD = GOOS=linux GOARCH=$(GOARCH_LAMBDA) CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -ldflags="-s -w"
 
-.PHONY: help provision migrate test test-short lint bench build clean postgres aws-emulator
+.PHONY: help provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,10 +46,11 @@ aws-emulator: ## Start moto_server at AWS_ENDPOINT_URL unless an emulator answer
 
 # E-mail goes to SES in the emulator when one can be started; otherwise that state is skipped.
 provision: postgres ## Onboard one tenant locally: make provision NAME=... ADMIN_EMAIL=... ADMIN_FIRST_NAME=... ADMIN_LAST_NAME=...
-	@if $(AWS_ENV) infra/local/moto.sh; then export $(AWS_ENV) SES_FROM_ADDRESS=$(SES_FROM_ADDRESS) APP_BASE_URL=$(APP_BASE_URL); \
-	else echo "provision: no AWS emulator; the welcome e-mail will be skipped" >&2; fi; \
-	go run ./cmd/provision -name "$(NAME)" -admin-email "$(ADMIN_EMAIL)" \
+	@$(WITH_AWS_EMULATOR) go run ./cmd/provision -name "$(NAME)" -admin-email "$(ADMIN_EMAIL)" \
 		-admin-first-name "$(ADMIN_FIRST_NAME)" -admin-last-name "$(ADMIN_LAST_NAME)"
+
+lambda-api: postgres ## Serve every function on the Lambda Invoke API at 127.0.0.1:3001 (like sam local start-lambda)
+	@$(WITH_AWS_EMULATOR) go run ./cmd/lambda-api
 
 migrate: postgres ## Migrate the control plane at DATABASE_URL
 	go run ./cmd/migrate

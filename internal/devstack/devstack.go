@@ -1,0 +1,210 @@
+// Package devstack wires the pipeline for a developer machine: the same step handlers the
+// Lambda mains use, on local PostgreSQL, with e-mail going to SES in an AWS API emulator
+// (moto_server, LocalStack) and contracts to a Stellar RPC double, or to whatever real
+// endpoints the environment names.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/jackc/pgx/v5/pgxpool"
+	client "github.com/stellar/go/clients/rpcclient"
+	"github.com/stellar/go/keypair"
+
+	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
+	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/email"
+	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/soroban"
+	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+)
+
+// Contracts says where contracts go.
+type Contracts int
+
+const (
+	// ContractsFromEnv uses SOROBAN_RPC_URL when set, else a local Stellar RPC double.
+	ContractsFromEnv Contracts = iota
+	// ContractsDouble always uses a local Stellar RPC double.
+	ContractsDouble
+	// ContractsNone leaves contract deployment unconfigured.
+	ContractsNone
+)
+
+// Options configure Start.
+type Options struct {
+	DatabaseURL string
+	Log         *slog.Logger
+	// Email overrides the e-mail settings; nil reads them from the environment (SES at
+	// AWS_ENDPOINT_URL when it and SES_FROM_ADDRESS are set, else no e-mail).
+	Email     *pipeline.EmailSettings
+	NoEmail   bool
+	Contracts Contracts
+	// StellarAddr is where the Stellar RPC double listens (default 127.0.0.1:0, any port).
+	StellarAddr string
+}
+
+// Stack is the wired pipeline.
+type Stack struct {
+	Pool    *pgxpool.Pool
+	Steps   *pipeline.Steps
+	Catalog map[string]lambda.Handler
+	// Notes say what was configured where, for people to read.
+	Notes []string
+	// Unconfigured names the functions that lack their backing service, with the reason.
+	Unconfigured map[string]string
+	// Stellar is the local double, when one runs.
+	Stellar *stellarrpc.Server
+	closers []func()
+}
+
+// Start connects, migrates the control plane and wires the steps.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	s := &Stack{Unconfigured: map[string]string{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Pool, err = database.Open(ctx, database.Config{DSN: o.DatabaseURL, MaxConns: 8}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.Pool.Close)
+	if err := s.Pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("PostgreSQL is not reachable (DATABASE_URL): %w\n"+
+			"  start the local cluster with: pg_ctlcluster --skip-systemctl-redirect 15 main start", err)
+	}
+	mig, err := store.Migrate(ctx, s.Pool)
+	if err != nil {
+		return nil, err
+	}
+	s.note("control plane at migration version %d", mig.To)
+
+	var opts []pipeline.Option
+	mail := o.Email
+	if mail == nil && !o.NoEmail {
+		if mail, err = emailFromEnv(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if mail != nil {
+		opts = append(opts, pipeline.WithEmail(*mail))
+		if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" && o.Email == nil {
+			s.note("e-mail: SES at %s (moto: %[1]s/moto-api/data.json, LocalStack: %[1]s/_aws/ses)", ep)
+		}
+	} else {
+		s.Unconfigured[functions.SendWelcomeEmail] = "e-mail is not configured (set AWS_ENDPOINT_URL, SES_FROM_ADDRESS and APP_BASE_URL)"
+	}
+
+	if d, err := s.contracts(ctx, o); err != nil {
+		return nil, err
+	} else if d != nil {
+		opts = append(opts, pipeline.WithContracts(d))
+	} else {
+		s.Unconfigured[functions.DeploySorobanContract] = "contract deployment is not configured"
+	}
+	s.Steps = pipeline.New(s.Pool, o.Log, opts...)
+	s.Catalog = functions.Catalog(s.Steps)
+	return s, nil
+}
+
+// Close stops what Start started.
+func (s *Stack) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+func (s *Stack) note(format string, args ...any) { s.Notes = append(s.Notes, fmt.Sprintf(format, args...)) }
+
+// emailFromEnv sends through SES at AWS_ENDPOINT_URL when the e-mail settings are present,
+// making sure the emulator knows the sender identity.
+func emailFromEnv(ctx context.Context) (*pipeline.EmailSettings, error) {
+	if os.Getenv("AWS_ENDPOINT_URL") == "" || os.Getenv("SES_FROM_ADDRESS") == "" {
+		return nil, nil
+	}
+	cfg, err := config.LoadEmail()
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := bootstrap.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ses := sesv2.NewFromConfig(awsCfg)
+	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(cfg.From)}); err != nil {
+		var exists *sestypes.AlreadyExistsException
+		if !errors.As(err, &exists) {
+			return nil, fmt.Errorf("register the sender with the SES emulator at AWS_ENDPOINT_URL: %w", err)
+		}
+	}
+	return &pipeline.EmailSettings{
+		Mailer:            email.NewSender(ses, cfg.From, cfg.ConfigurationSet),
+		AppBaseURL:        cfg.AppBaseURL,
+		TenantURLTemplate: cfg.TenantURLTemplate,
+		OpsAddress:        cfg.OpsAddress,
+		ActivationTTL:     cfg.ActivationTTL,
+	}, nil
+}
+
+func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDeployer, error) {
+	switch {
+	case o.Contracts == ContractsNone:
+		return nil, nil
+	case o.Contracts == ContractsFromEnv && os.Getenv("SOROBAN_RPC_URL") != "":
+		cfg, err := config.LoadSoroban()
+		if err != nil {
+			return nil, err
+		}
+		awsCfg, err := bootstrap.AWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.note("contracts: Stellar RPC at %s (%s)", cfg.RPCURL, cfg.Network)
+		return bootstrap.NewDeployer(ctx, cfg, awsCfg, s.Pool)
+	}
+	return s.localDouble(o.StellarAddr)
+}
+
+// localDouble serves a Stellar RPC double with a fresh funded deployer account.
+func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	s.Stellar = stellarrpc.New(stellarrpc.LocalNetworkPassphrase)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("Stellar RPC double: %w", err)
+	}
+	srv := &http.Server{Handler: s.Stellar, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.closers = append(s.closers, func() { _ = srv.Close(); _ = s.Stellar.Close() })
+	signer := keypair.MustRandom()
+	s.Stellar.Fund(signer.Address(), 10_000_0000000)
+	url := "http://" + ln.Addr().String()
+	s.note("contracts: Stellar RPC double at %s (local network; set SOROBAN_RPC_URL for a real one)", url)
+	return soroban.New(soroban.Config{
+		RPC:          client.NewClient(url, nil),
+		Passphrase:   stellarrpc.LocalNetworkPassphrase,
+		Signer:       signer,
+		Wasm:         anchor.Wasm,
+		Lock:         database.AdvisoryLocker{Pool: s.Pool},
+		PollInterval: 20 * time.Millisecond,
+	})
+}
