@@ -131,7 +131,9 @@ func (s *Stack) Close() {
 	s.closers = nil
 }
 
-func (s *Stack) note(format string, args ...any) { s.Notes = append(s.Notes, fmt.Sprintf(format, args...)) }
+func (s *Stack) note(format string, args ...any) {
+	s.Notes = append(s.Notes, fmt.Sprintf(format, args...))
+}
 
 // emailFromEnv sends through SES at AWS_ENDPOINT_URL when the e-mail settings are present,
 // making sure the emulator knows the sender identity.
