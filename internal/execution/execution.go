@@ -1,0 +1,106 @@
+// Package execution runs provisioning executions on a developer machine: the local ASL
+// engine on the very definition SAM deploys (statemachine/provisioning.asl.json), with the
+// functions' handlers addressed by logical id, and keeps each execution for people to follow.
+package execution
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/asl"
+	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/statemachine"
+)
+
+// StateMachineName names the local state machine in execution ARNs.
+const StateMachineName = "tenant-provisioning"
+
+// Runner starts executions and remembers them.
+type Runner struct {
+	machine  *asl.Machine
+	handlers map[string]asl.Handler
+	clock    asl.Clock
+	onEvent  func(name string, ev asl.Event)
+
+	mu   sync.Mutex
+	runs map[string]*asl.Running
+	seq  []string
+}
+
+// Options configure a Runner.
+type Options struct {
+	// Clock paces waits and retries; nil is the real clock.
+	Clock asl.Clock
+	// OnEvent sees each history event of every execution as it happens.
+	OnEvent func(execution string, ev asl.Event)
+}
+
+// NewRunner loads the provisioning definition with the catalogue's functions as the
+// ${…FunctionArn} substitutions, and refuses to run if any Task has no handler.
+func NewRunner(catalog map[string]lambda.Handler, o Options) (*Runner, error) {
+	m, err := asl.Load(statemachine.Provisioning, functions.Substitutions(catalog))
+	if err != nil {
+		return nil, err
+	}
+	handlers := make(map[string]asl.Handler, len(catalog))
+	for k, h := range catalog {
+		handlers[k] = h
+	}
+	if missing := m.MissingHandlers(handlers); len(missing) > 0 {
+		return nil, fmt.Errorf("execution: no handler for %v", missing)
+	}
+	return &Runner{machine: m, handlers: handlers, clock: o.Clock, onEvent: o.OnEvent, runs: map[string]*asl.Running{}}, nil
+}
+
+// Start begins the tenant's execution, named after the tenant id with input {"tenantId"}
+// only, as the API does in AWS. Starting a tenant's execution again returns the existing
+// one, with started false.
+func (r *Runner) Start(ctx context.Context, tenantID uuid.UUID) (run *asl.Running, started bool, err error) {
+	name := tenantID.String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if run, ok := r.runs[name]; ok {
+		return run, false, nil
+	}
+	input, _ := json.Marshal(map[string]string{"tenantId": name})
+	opts := asl.RunOptions{Name: name, Handlers: r.handlers, Clock: r.clock, StateMachineName: StateMachineName}
+	if r.onEvent != nil {
+		opts.OnEvent = func(ev asl.Event) { r.onEvent(name, ev) }
+	}
+	// The execution outlives the request that started it, as in Step Functions.
+	run, err = r.machine.Start(context.WithoutCancel(ctx), input, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	r.runs[name] = run
+	r.seq = append(r.seq, name)
+	return run, true, nil
+}
+
+// Get returns the execution of that name (a tenant id).
+func (r *Runner) Get(name string) (*asl.Running, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	run, ok := r.runs[name]
+	return run, ok
+}
+
+// List returns every execution's current state, newest first.
+func (r *Runner) List() []asl.Execution {
+	r.mu.Lock()
+	names := slices.Clone(r.seq)
+	r.mu.Unlock()
+	out := make([]asl.Execution, 0, len(names))
+	for i := len(names) - 1; i >= 0; i-- {
+		if run, ok := r.Get(names[i]); ok {
+			out = append(out, run.Snapshot())
+		}
+	}
+	return out
+}

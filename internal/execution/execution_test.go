@@ -1,0 +1,326 @@
+package execution
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/healthstack/tenant-provisioning/internal/asl"
+	"github.com/healthstack/tenant-provisioning/internal/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/devstack"
+	"github.com/healthstack/tenant-provisioning/internal/email"
+	"github.com/healthstack/tenant-provisioning/internal/faultinject"
+	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/testdb"
+)
+
+// logBuffer collects the functions' log lines for the leak scan.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// world is the whole local pipeline: real handlers on a fresh PostgreSQL database, SES in
+// the AWS API emulator, contracts on a Stellar RPC double, run by the local engine on the
+// real definition with a clock that skips the retry waits.
+type world struct {
+	t     *testing.T
+	ctx   context.Context
+	stack *devstack.Stack
+	logs  *logBuffer
+	ops   string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	_, url := testdb.NewWithURL(t)
+	ses := sesv2.NewFromConfig(awstest.Config(t))
+	from := awstest.UniqueName("noreply") + "@provisioning.example"
+	if _, err := ses.CreateEmailIdentity(context.Background(), &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
+		t.Fatal(err)
+	}
+	ops := awstest.UniqueName("ops") + "@provisioning.example"
+	logs := &logBuffer{}
+	stack, err := devstack.Start(context.Background(), devstack.Options{
+		DatabaseURL: url,
+		Log:         slog.New(slog.NewJSONHandler(logs, nil)),
+		Email: &pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""), AppBaseURL: "https://app.health.example",
+			TenantURLTemplate: "https://app.health.example/t/{tenantId}", OpsAddress: ops, ActivationTTL: time.Hour},
+		Contracts: devstack.ContractsDouble,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stack.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return &world{t: t, ctx: ctx, stack: stack, logs: logs, ops: ops}
+}
+
+// provision reserves a tenant with a unique admin address and runs its execution to the end
+// with the given faults.
+func (w *world) provision(name string, faults map[string]faultinject.Plan) (tenant.Tenant, asl.Execution, string) {
+	w.t.Helper()
+	admin := awstest.UniqueName("admin") + "@clinic.example"
+	reg, err := tenant.Registration{Name: name, AdminEmail: admin, AdminFirstName: "Quinnzz", AdminLastName: "Medicinezz"}.Normalize()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	st := store.New(w.stack.Pool)
+	tn, err := st.Reserve(w.ctx, reg)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	runner, err := NewRunner(faultinject.Wrap(w.stack.Catalog, faults), Options{Clock: asl.NewFastClock()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	run, started, err := runner.Start(w.ctx, tn.ID)
+	if err != nil || !started {
+		w.t.Fatalf("start: %v, %v", started, err)
+	}
+	exec := run.Wait()
+	if again, started, err := runner.Start(w.ctx, tn.ID); err != nil || started || again != run {
+		w.t.Errorf("second start of the same tenant: started=%v err=%v", started, err)
+	}
+	if tn, err = st.Get(w.ctx, tn.ID); err != nil {
+		w.t.Fatal(err)
+	}
+	return tn, exec, admin
+}
+
+var happyRoute = []string{"CreateTenantRecord", "CreateSchema", "RunMigrations", "SeedRolesAndUser",
+	"DeploySorobanContract", "StoreContractAddress", "SendWelcomeEmail", "ActivateTenant", "Provisioned"}
+
+// stepOf maps each Task state to its function and its provisioning_logs step name.
+var stepOf = map[string]struct{ function, step string }{
+	"CreateTenantRecord":    {functions.CreateTenantRecord, store.StepCreateTenantRecord},
+	"CreateSchema":          {functions.CreateSchema, store.StepCreateSchema},
+	"RunMigrations":         {functions.RunMigrations, store.StepRunMigrations},
+	"SeedRolesAndUser":      {functions.SeedRolesAndUser, store.StepSeedRolesAndUser},
+	"DeploySorobanContract": {functions.DeploySorobanContract, store.StepDeploySorobanContract},
+	"StoreContractAddress":  {functions.StoreContractAddress, store.StepStoreContractAddress},
+	"SendWelcomeEmail":      {functions.SendWelcomeEmail, store.StepSendWelcomeEmail},
+	"ActivateTenant":        {functions.ActivateTenant, store.StepActivateTenant},
+}
+
+func (w *world) schemaAndRole(name string) (bool, bool) {
+	w.t.Helper()
+	var schema, role bool
+	err := w.stack.Pool.QueryRow(w.ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
+		EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&schema, &role)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return schema, role
+}
+
+func TestHappyPathEndsActive(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tn, exec, admin := w.provision("Happy Path Clinic", nil)
+	if exec.Status != asl.StatusSucceeded || !slices.Equal(exec.Route(), happyRoute) {
+		t.Fatalf("execution %s via %v: %s %s", exec.Status, exec.Route(), exec.Error, exec.Cause)
+	}
+	if tn.Status != tenant.StatusActive || tn.ContractID == "" || tn.CompletedAt == nil {
+		t.Errorf("tenant = %s, contract %q", tn.Status, tn.ContractID)
+	}
+	logs, err := store.New(w.stack.Pool).Logs(w.ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, l := range logs {
+		if l.Status != store.LogCompleted || l.Attempt != 1 {
+			t.Errorf("log %s %s attempt %d", l.Step, l.Status, l.Attempt)
+		}
+		steps = append(steps, l.Step)
+	}
+	var want []string
+	for _, s := range happyRoute[:len(happyRoute)-1] {
+		want = append(want, stepOf[s].step)
+	}
+	if !slices.Equal(steps, want) {
+		t.Errorf("logged steps %v, want %v", steps, want)
+	}
+	if n := len(awstest.SentTo(t, admin)); n != 1 {
+		t.Errorf("%d e-mails to the admin, want the welcome", n)
+	}
+	if !strings.HasSuffix(exec.Arn, ":execution:"+StateMachineName+":"+tn.ID.String()) || tn.ExecutionArn != exec.Arn {
+		t.Errorf("execution ARN %s, recorded %s", exec.Arn, tn.ExecutionArn)
+	}
+}
+
+// A transient failure in any step is retried by the definition's Retry and the tenant still
+// ends ACTIVE. The failures come after the step's work committed, as when a response is
+// lost, so the retry also shows the step is idempotent in the real flow.
+func TestTransientFaultInEachStepIsRetried(t *testing.T) {
+	t.Parallel()
+	for _, state := range happyRoute[:len(happyRoute)-1] {
+		t.Run(state, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			s := stepOf[state]
+			tn, exec, _ := w.provision("Retry "+state, map[string]faultinject.Plan{s.function: {Transient: 2, AfterWork: true}})
+			if exec.Status != asl.StatusSucceeded || tn.Status != tenant.StatusActive {
+				t.Fatalf("execution %s via %v (%s: %s); tenant %s", exec.Status, exec.Route(), exec.Error, exec.Cause, tn.Status)
+			}
+			var failed int
+			for _, ev := range exec.Events {
+				if ev.StateName == state && ev.Type == "LambdaFunctionFailed" && ev.Error == "TransientError" {
+					failed++
+				}
+			}
+			if failed != 2 {
+				t.Errorf("history shows %d failed attempts of %s, want 2", failed, state)
+			}
+			logs, _ := store.New(w.stack.Pool).Logs(w.ctx, tn.ID)
+			var attempts int
+			for _, l := range logs {
+				if l.Step == s.step {
+					attempts++
+				}
+			}
+			if attempts != 3 {
+				t.Errorf("%d logged attempts of %s, want 3", attempts, s.step)
+			}
+		})
+	}
+}
+
+// A permanent failure in any step goes straight to Rollback and then ProvisioningFailed:
+// the tenant ends FAILED with its error, no schema or role is left, and the admin is told.
+func TestPermanentFaultInEachStepRollsBack(t *testing.T) {
+	t.Parallel()
+	for i, state := range happyRoute[:len(happyRoute)-1] {
+		t.Run(state, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			s := stepOf[state]
+			tn, exec, admin := w.provision("Doomed "+state, map[string]faultinject.Plan{s.function: {Permanent: true}})
+			wantRoute := append(slices.Clone(happyRoute[:i+1]), "Rollback", "ProvisioningFailed")
+			if exec.Status != asl.StatusFailed || !slices.Equal(exec.Route(), wantRoute) {
+				t.Fatalf("execution %s via %v, want FAILED via %v", exec.Status, exec.Route(), wantRoute)
+			}
+			if exec.Error != "InvariantError" || !strings.Contains(exec.Cause, "injected permanent fault") {
+				t.Errorf("execution error %q cause %q", exec.Error, exec.Cause)
+			}
+			if tn.Status != tenant.StatusFailed || !strings.Contains(tn.ProvisioningError, "InvariantError") {
+				t.Errorf("tenant %s %q", tn.Status, tn.ProvisioningError)
+			}
+			name := tn.SchemaName
+			if name == "" {
+				name = tenant.SchemaName(tn.Name, tn.ID)
+			}
+			if schema, role := w.schemaAndRole(name); schema || role {
+				t.Errorf("left behind: schema %v role %v", schema, role)
+			}
+			var notice bool
+			for _, m := range awstest.SentTo(t, admin) {
+				notice = notice || strings.Contains(m.Body, tn.ID.String()) && !strings.Contains(m.Body, "activate#")
+			}
+			if !notice {
+				t.Error("no failure notice to the admin")
+			}
+			if n := len(awstest.SentTo(t, w.ops)); n != 1 {
+				t.Errorf("%d notices to ops", n)
+			}
+		})
+	}
+}
+
+// A rollback that keeps failing is retried, then the execution fails with both errors.
+func TestFailingRollbackFailsTheExecutionWithBothErrors(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tn, exec, _ := w.provision("Stubborn Clinic", map[string]faultinject.Plan{
+		functions.RunMigrations: {Permanent: true},
+		functions.Rollback:      {Transient: 1000},
+	})
+	route := exec.Route()
+	if exec.Status != asl.StatusFailed || exec.Error != "RollbackFailed" || route[len(route)-1] != "RollbackFailed" {
+		t.Fatalf("execution %s %s via %v", exec.Status, exec.Error, route)
+	}
+	if !strings.Contains(exec.Cause, "InvariantError") || !strings.Contains(exec.Cause, "TransientError") {
+		t.Errorf("cause lacks one of the errors: %s", exec.Cause)
+	}
+	var rollbacks int
+	for _, ev := range exec.Events {
+		if ev.StateName == "Rollback" && ev.Type == "LambdaFunctionFailed" {
+			rollbacks++
+		}
+	}
+	if rollbacks != 5 { // the first attempt and 4 retries
+		t.Errorf("rollback attempted %d times, want 5", rollbacks)
+	}
+	if tn.Status != tenant.StatusProvisioning {
+		t.Errorf("tenant %s: a rollback that never ran must not have changed it", tn.Status)
+	}
+}
+
+// Nothing personal or secret is in execution input, output or history: not the admin's
+// e-mail or name, nor the activation token the welcome e-mail carried.
+func TestExecutionsCarryNoPersonalData(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	_, ok, admin := w.provision("Private Clinic", nil)
+	_, failed, _ := w.provision("Private Failing Clinic", map[string]faultinject.Plan{functions.ActivateTenant: {Permanent: true}})
+	var token string
+	for _, m := range awstest.SentTo(t, admin) {
+		if l := regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Body); l != nil {
+			token = l[1]
+		}
+	}
+	if token == "" {
+		t.Fatal("no activation token found in the welcome e-mail; the scan would prove nothing")
+	}
+	for _, exec := range []asl.Execution{ok, failed} {
+		b, err := json.Marshal(exec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := string(b) + w.logs.String()
+		if !strings.Contains(all, "SeedRolesAndUser") {
+			t.Fatal("history looks empty")
+		}
+		for _, secret := range []string{admin, "Quinnzz", "Medicinezz", token, "clinic.example"} {
+			if strings.Contains(all, secret) {
+				t.Errorf("%q found in execution %s or the logs", secret, exec.Name)
+			}
+		}
+	}
+}
+
+func TestRunnerRefusesMissingHandlers(t *testing.T) {
+	t.Parallel()
+	_, err := NewRunner(map[string]lambda.Handler{}, Options{})
+	if err == nil || !strings.Contains(fmt.Sprint(err), "CreateTenantRecordFunction") {
+		t.Errorf("err = %v", err)
+	}
+}
