@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,18 +14,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/healthstack/tenant-provisioning/internal/asl"
 	"github.com/healthstack/tenant-provisioning/internal/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testdb"
 )
 
-const definitionFile = "../../statemachine/provisioning.asl.json"
-
-// The README's first command: one tenant through the real definition, each state printed,
-// and nothing personal in what it prints or logs.
-func TestProvisionFollowsTheDefinition(t *testing.T) {
+// The README's first command: one tenant through the real definition in the local engine,
+// each state printed, the history saved, and nothing personal in what it prints or logs.
+func TestProvisionRunsTheDefinitionLocally(t *testing.T) {
 	t.Parallel()
 	ses := sesv2.NewFromConfig(awstest.Config(t))
 	from := awstest.UniqueName("noreply") + "@provisioning.example"
@@ -35,17 +38,18 @@ func TestProvisionFollowsTheDefinition(t *testing.T) {
 	cases := []struct {
 		name      string
 		email     *pipeline.EmailSettings
-		contracts bool
+		contracts devstack.Contracts
 		want      []string
+		wantErr   string
 	}{
-		{"database steps only", nil, false, []string{
-			"note: e-mail is not configured", "SendWelcomeEmail         skipped",
-			"DeploySorobanContract    skipped", "StoreContractAddress     skipped",
-		}},
-		{"everything local", withEmail, true, []string{
-			"contracts: in-process Stellar RPC double", "DeploySorobanContract    ok", `"created":true`,
-			"StoreContractAddress     ok", "SendWelcomeEmail         ok", `"messageId":`, "e-mail went to SES",
-		}},
+		{"everything local", withEmail, devstack.ContractsDouble, []string{
+			"contracts: Stellar RPC double", "DeploySorobanContract    done", "StoreContractAddress     done",
+			"SendWelcomeEmail         done", "ActivateTenant           done", "SUCCEEDED", "is ACTIVE", "contract C",
+		}, ""},
+		{"without e-mail the pipeline rolls back", nil, devstack.ContractsDouble, []string{
+			"note: SendWelcomeEmailFunction will fail with ConfigError", "SendWelcomeEmail         attempt failed: ConfigError",
+			"Rollback                 done", "ProvisioningFailed       failing the execution", "is FAILED",
+		}, "execution FAILED: ConfigError"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -53,38 +57,33 @@ func TestProvisionFollowsTheDefinition(t *testing.T) {
 			_, url := testdb.NewWithURL(t)
 			reg := tenant.Registration{Name: "Readme Clinic", AdminEmail: awstest.UniqueName("ada") + "@readme-clinic.example", AdminFirstName: "Adazz", AdminLastName: "Lovelacezz"}
 			var out, logs bytes.Buffer
-			o := options{dsn: url, definition: definitionFile, reg: reg, log: slog.New(slog.NewJSONHandler(&logs, nil)), email: c.email}
-			if c.contracts {
-				o.contracts = localDouble
-			}
-			if err := run(context.Background(), &out, o); err != nil {
-				t.Fatalf("run: %v\n%s", err, out.String())
+			dir := t.TempDir()
+			o := options{reg: reg, historyDir: dir, clock: asl.NewFastClock(), stack: devstack.Options{
+				DatabaseURL: url, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Email: c.email, NoEmail: c.email == nil, Contracts: c.contracts,
+			}}
+			err := run(context.Background(), &out, o)
+			if (c.wantErr == "" && err != nil) || (c.wantErr != "" && (err == nil || err.Error() != c.wantErr)) {
+				t.Fatalf("run: %v, want %q\n%s", err, c.wantErr, out.String())
 			}
 			printed := out.String()
-			want := append([]string{
-				"CreateTenantRecord       ok", "CreateSchema             ok", "RunMigrations            ok",
-				"SeedRolesAndUser         ok", "ActivateTenant           ok", "Provisioned              succeeded", "is ACTIVE, schema t_readme_clinic_",
-			}, c.want...)
-			for _, w := range want {
+			for _, w := range append([]string{"CreateTenantRecord       done", "SeedRolesAndUser         done", "history: "}, c.want...) {
 				if !strings.Contains(printed, w) {
 					t.Errorf("output lacks %q:\n%s", w, printed)
 				}
 			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+			if len(files) != 1 {
+				t.Fatalf("history files: %v", files)
+			}
+			raw, _ := os.ReadFile(files[0])
+			var exec asl.Execution
+			if err := json.Unmarshal(raw, &exec); err != nil || len(exec.Events) < 10 {
+				t.Errorf("history file: %v, %d events", err, len(exec.Events))
+			}
 			for _, personal := range []string{reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName} {
-				if strings.Contains(printed, personal) || strings.Contains(logs.String(), personal) {
-					t.Errorf("%q printed or logged", personal)
+				if strings.Contains(printed, personal) || strings.Contains(logs.String(), personal) || strings.Contains(string(raw), personal) {
+					t.Errorf("%q printed, logged or in the history", personal)
 				}
-			}
-			if n := len(awstest.SentTo(t, reg.AdminEmail)); (n == 1) != (c.email != nil) {
-				t.Errorf("%d welcome e-mails sent", n)
-			}
-
-			// The same name again is refused before anything runs.
-			out.Reset()
-			o.log = slog.New(slog.DiscardHandler)
-			err := run(context.Background(), &out, o)
-			if err == nil || !strings.Contains(err.Error(), "already exists") || strings.Contains(out.String(), "CreateSchema") {
-				t.Errorf("duplicate: err=%v output=%s", err, out.String())
 			}
 		})
 	}
@@ -93,8 +92,7 @@ func TestProvisionFollowsTheDefinition(t *testing.T) {
 func TestProvisionRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := run(context.Background(), &out, options{dsn: "postgres://unused", definition: definitionFile,
-		reg: tenant.Registration{Name: "X", AdminEmail: "not-an-email"}, log: slog.New(slog.DiscardHandler)})
+	err := run(context.Background(), &out, options{reg: tenant.Registration{Name: "X", AdminEmail: "not-an-email"}})
 	if err == nil {
 		t.Fatal("bad input accepted")
 	}
