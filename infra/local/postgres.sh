@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes sure a PostgreSQL server answers at PGHOST:PGPORT (default 127.0.0.1:5432), starting
-# the machine's Debian cluster if it is installed but down, then creates DB_NAME (when
-# given) if it does not exist. Used by `make provision`, `make test` and .ci/run.
+# Makes sure a PostgreSQL server answers at PGHOST:PGPORT (default 127.0.0.1:5432): it starts
+# the machine's Debian cluster if one is installed but down, or else a project-local cluster
+# in .local/pgdata when the server binaries (initdb, pg_ctl) are installed; then it creates
+# DB_NAME (when given) if it does not exist. Used by make provision/dev/test and .ci/run.
 set -euo pipefail
 
 host=${PGHOST:-127.0.0.1}
@@ -22,6 +23,33 @@ if ! ready; then
       echo "postgres.sh: starting PostgreSQL $version (cluster main)" >&2
       pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     done
+    for _ in $(seq 1 30); do ready && break; sleep 1; done
+  fi
+fi
+
+# No system cluster: run one of the project's own, if the server binaries are installed.
+if ! ready; then
+  initdb=$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)
+  bindir=$(dirname "${initdb:-/nonexistent/initdb}")
+  if [ -x "$bindir/initdb" ] && [ -x "$bindir/pg_ctl" ] && [ "$host" = 127.0.0.1 ]; then
+    root=$(cd "$(dirname "$0")/../.." && pwd)
+    data="$root/.local/pgdata"
+    run() { "$@"; }
+    if [ "$(id -u)" = 0 ]; then
+      # initdb and pg_ctl refuse to run as root: as root, the cluster belongs to postgres
+      # and lives where that user can reach it.
+      data="/var/tmp/tenant-provisioning-pg-$port"
+      run() { runuser -u postgres -- "$@"; }
+    fi
+    if [ ! -s "$data/PG_VERSION" ]; then
+      echo "postgres.sh: creating a project-local cluster in $data" >&2
+      mkdir -p "$data"
+      if [ "$(id -u)" = 0 ]; then chown postgres "$data"; chmod 700 "$data"; fi
+      run "$bindir/initdb" -D "$data" -U "$user" --auth=trust -E UTF8 >/dev/null
+    fi
+    echo "postgres.sh: starting the project-local cluster on $host:$port" >&2
+    run "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-c listen_addresses=$host -c port=$port -c unix_socket_directories=$data" start >/dev/null || true
     for _ in $(seq 1 30); do ready && break; sleep 1; done
   fi
 fi
