@@ -33,13 +33,16 @@ GOARCH_LAMBDA ?= arm64
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_BUILD = GOOS=linux GOARCH=$(GOARCH_LAMBDA) CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -ldflags="-s -w"
 
-.PHONY: help provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
+.PHONY: help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 postgres: ## Start the local PostgreSQL if it is down and create $(DB_NAME)
 	@DB_NAME=$(DB_NAME) infra/local/postgres.sh
+
+dev: postgres ## Run the local stack: admin API on :3000, executions, Lambda Invoke API on :3001, Stellar double, SES outbox
+	go run ./cmd/dev
 
 aws-emulator: ## Start moto_server at AWS_ENDPOINT_URL unless an emulator answers there
 	@$(AWS_ENV) infra/local/moto.sh

@@ -275,3 +275,15 @@ func isHex(s string, n int) bool {
 	}
 	return true
 }
+
+// API holds the admin API's settings.
+type API struct {
+	// RequiredScope is the OAuth scope every admin route requires (ADMIN_SCOPE, default
+	// tenants/admin); the HTTP API's JWT authorizer checks it first, the handlers again.
+	RequiredScope string
+}
+
+// LoadAPI reads the admin API settings.
+func LoadAPI() API {
+	return API{RequiredScope: envOr("ADMIN_SCOPE", "tenants/admin")}
+}

@@ -1,0 +1,76 @@
+// Command dev runs the whole stack on a developer machine (`make dev`): the admin API on
+// localhost:3000 with the same handlers the Lambdas use, executions in the local ASL engine,
+// the Lambda Invoke API on :3001, a Stellar RPC double on :8000 and a local SES outbox on
+// :4579 (or SES in an AWS API emulator when AWS_ENDPOINT_URL is set).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/devserver"
+)
+
+func main() {
+	cfg := devserver.Config{}
+	flag.StringVar(&cfg.APIAddr, "api", "127.0.0.1:3000", "admin API and execution pages")
+	flag.StringVar(&cfg.InvokeAddr, "invoke", "127.0.0.1:3001", "Lambda Invoke API (like sam local start-lambda)")
+	flag.StringVar(&cfg.StellarAddr, "stellar", "127.0.0.1:8000", "Stellar RPC double (unless SOROBAN_RPC_URL is set)")
+	flag.StringVar(&cfg.OutboxAddr, "outbox", "127.0.0.1:4579", "local SES v2 outbox (unless AWS_ENDPOINT_URL is set)")
+	flag.StringVar(&cfg.OutboxDir, "outbox-dir", ".local/outbox", "where sent e-mail is saved as .eml")
+	flag.Parse()
+	cfg.AdminToken = os.Getenv("DEV_API_TOKEN")
+	cfg.Outbox = os.Getenv("AWS_ENDPOINT_URL") == ""
+	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "dev:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg devserver.Config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := config.LoadDatabase()
+	if err != nil {
+		return err
+	}
+	cfg.DatabaseURL = db.URL
+	srv, err := devserver.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	for _, n := range srv.Stack.Notes {
+		fmt.Println(n)
+	}
+	if srv.Outbox != nil {
+		fmt.Printf("e-mail: local SES outbox at %s (sent mail: %s/outbox, .eml files in %s)\n", srv.OutboxURL, srv.APIURL, cfg.OutboxDir)
+	}
+	fmt.Printf("Lambda Invoke API:  %s\n", srv.InvokeURL)
+	fmt.Printf("admin API:          %s/admin/tenants\n", srv.APIURL)
+	fmt.Printf("executions:         %s/executions\n", srv.APIURL)
+	if cfg.AdminToken == "" {
+		fmt.Printf("admin token:        %s   (set DEV_API_TOKEN to choose one)\n", srv.AdminToken)
+	} else {
+		fmt.Println("admin token:        from DEV_API_TOKEN")
+	}
+	fmt.Printf("viewer token:       %s   (authenticated, without the admin scope: 403)\n", srv.ViewerToken)
+	fmt.Printf("\n  curl -s -H 'Authorization: Bearer %s' %s/admin/tenants\n\nCtrl-C stops everything.\n", maskUnlessGenerated(cfg, srv), srv.APIURL)
+	<-ctx.Done()
+	return nil
+}
+
+// maskUnlessGenerated prints a token the user chose as $DEV_API_TOKEN rather than echoing it.
+func maskUnlessGenerated(cfg devserver.Config, srv *devserver.Server) string {
+	if cfg.AdminToken != "" {
+		return "$DEV_API_TOKEN"
+	}
+	return srv.AdminToken
+}

@@ -1,0 +1,13 @@
+// Command api-get-provisioning-status is the Lambda behind GET /admin/tenants/{id}/provisioning-status on the admin HTTP API.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
+)
+
+func main() {
+	h, closePool := bootstrap.API()
+	lambda.StartWithOptions(h.GetProvisioningStatus, lambda.WithEnableSIGTERM(closePool))
+}

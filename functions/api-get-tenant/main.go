@@ -1,0 +1,13 @@
+// Command api-get-tenant is the Lambda behind GET /admin/tenants/{id} on the admin HTTP API.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
+)
+
+func main() {
+	h, closePool := bootstrap.API()
+	lambda.StartWithOptions(h.GetTenant, lambda.WithEnableSIGTERM(closePool))
+}

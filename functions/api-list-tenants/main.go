@@ -1,0 +1,13 @@
+// Command api-list-tenants is the Lambda behind GET /admin/tenants on the admin HTTP API.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
+)
+
+func main() {
+	h, closePool := bootstrap.API()
+	lambda.StartWithOptions(h.ListTenants, lambda.WithEnableSIGTERM(closePool))
+}

@@ -1,0 +1,90 @@
+// Package api is the admin HTTP API: one handler per route, each taking the API Gateway
+// HTTP API (payload format 2.0) event its own Lambda receives, plus a router and a net/http
+// adapter so that a local server serves the very same handlers. Failures are RFC 9457
+// problem details; openapi.json describes every route and is held to the handlers by tests.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+)
+
+// Starter starts the provisioning execution of a reserved tenant (Step Functions in AWS,
+// the local engine on a developer machine).
+type Starter interface {
+	Start(ctx context.Context, tenantID uuid.UUID) (Started, error)
+}
+
+// Started is the execution a Start created or found.
+type Started struct {
+	ExecutionArn   string
+	AlreadyStarted bool
+}
+
+// ExecutionDescriber reads an execution's status for the status route.
+type ExecutionDescriber interface {
+	Describe(ctx context.Context, executionArn string) (ExecutionStatus, error)
+}
+
+// ExecutionStatus is what the status route shows of an execution: never its input or output.
+type ExecutionStatus struct {
+	Status    string
+	StartedAt time.Time
+	StoppedAt *time.Time
+	Error     string
+	Cause     string
+}
+
+// Archiver soft-deletes a tenant; *pipeline.Steps is one.
+type Archiver interface {
+	Archive(ctx context.Context, id uuid.UUID) (pipeline.ArchiveResult, error)
+}
+
+// Config is what the handlers run on.
+type Config struct {
+	Store *store.Store // required
+	// Starter is needed by CreateTenant, Archiver by ArchiveTenant. Each route is its own
+	// Lambda, so a function wires only what its route uses; a route whose dependency is
+	// missing answers 500 and logs a ConfigError.
+	Starter  Starter
+	Archiver Archiver
+	// Describer is optional: without it the status route shows the log alone.
+	Describer ExecutionDescriber
+	Log       *slog.Logger // nil logs to slog.Default()
+	// RequiredScope is the OAuth scope every route demands, e.g. "tenants/admin". Required:
+	// an empty scope must not quietly mean "any authenticated caller".
+	RequiredScope string
+}
+
+// Handler serves the admin routes. Build it once per container.
+type Handler struct {
+	store     *store.Store
+	starter   Starter
+	archiver  Archiver
+	describer ExecutionDescriber
+	log       *slog.Logger
+	scope     string
+}
+
+// New checks cfg and returns the handlers.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("api: Config.Store is required")
+	case cfg.RequiredScope == "":
+		return nil, errors.New("api: Config.RequiredScope is required")
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver,
+		describer: cfg.Describer, log: log, scope: cfg.RequiredScope}, nil
+}

@@ -1,0 +1,262 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+)
+
+// maxBodyBytes bounds a registration: four short strings need far less, and the API must
+// not spend memory and CPU on whatever else a caller sends.
+const maxBodyBytes = 16 << 10
+
+const (
+	// startTimeout leaves time, within API Gateway's 30 s, to release the reservation and
+	// answer when Step Functions does not.
+	startTimeout   = 10 * time.Second
+	releaseTimeout = 5 * time.Second
+	// startFailedReason becomes the tenant's provisioning_error.
+	startFailedReason = "could not start provisioning"
+)
+
+type createdBody struct {
+	TenantID     uuid.UUID `json:"tenantId"`
+	ExecutionArn string    `json:"executionArn"`
+	Status       string    `json:"status"`
+	StatusURL    string    `json:"statusUrl"`
+	Message      string    `json:"message"`
+}
+
+// CreateTenant serves POST /admin/tenants: it validates the registration, reserves the
+// tenant (PENDING, which takes the name) and starts its provisioning execution. It answers
+// 202 once the execution is started; provisioning itself happens later.
+func (h *Handler) CreateTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serve(ctx, req, routeCreateTenant, func(c *call) (reply, error) {
+		if h.starter == nil {
+			return reply{}, &fault.ConfigError{Op: "create tenant", Msg: "no Starter configured"}
+		}
+		reg, err := readRegistration(req)
+		if err != nil {
+			return reply{}, err
+		}
+		t, err := h.store.Reserve(ctx, reg)
+		if _, ok := errors.AsType[*fault.ConflictError](err); ok {
+			return reply{}, newProblem(http.StatusConflict, ProblemNameTaken,
+				"A live tenant already has this name (names are compared case-insensitively).").because(err)
+		}
+		if err != nil {
+			return reply{}, err
+		}
+		c.tenantID = &t.ID
+		started, err := h.start(c, t.ID)
+		if err != nil {
+			return reply{}, err
+		}
+		self := stagePrefix(req.RawPath) + "/admin/tenants/" + t.ID.String()
+		msg := "Provisioning started; follow it at statusUrl."
+		if started.AlreadyStarted {
+			msg = "Provisioning was already started; follow it at statusUrl."
+		}
+		return reply{
+			status: http.StatusAccepted,
+			body: createdBody{TenantID: t.ID, ExecutionArn: started.ExecutionArn, Status: "queued",
+				StatusURL: self + "/provisioning-status", Message: msg},
+			header: map[string]string{"Location": self},
+		}, nil
+	})
+}
+
+// start starts the tenant's execution. When that fails the reservation is marked FAILED:
+// left PENDING, it would hold the name for a tenant no execution will ever provision.
+func (h *Handler) start(c *call, id uuid.UUID) (Started, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, startTimeout)
+	started, err := h.starter.Start(ctx, id)
+	cancel()
+	if err == nil {
+		return started, nil
+	}
+	notStarted := unavailable(ProblemNotStarted, "Provisioning could not be started; retry after the Retry-After delay.",
+		retryAfterStart).because(err)
+	// Detached from the request: its deadline may be the very reason the start failed.
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(c.ctx), releaseTimeout)
+	defer cancel()
+	failed, ferr := h.store.FailReservation(ctx, id, startFailedReason)
+	switch {
+	case ferr != nil:
+		h.log.ErrorContext(ctx, "reservation left PENDING after a failed start", "requestId", c.requestID,
+			"tenantId", id.String(), "errorClass", fault.Name(fault.Classify("fail reservation", ferr)))
+		return Started{}, notStarted
+	case failed:
+		return Started{}, notStarted
+	}
+	// No longer PENDING: an execution has claimed the tenant, so the start went through and
+	// only its answer was lost. Report the execution rather than a failure.
+	t, err := h.store.Get(ctx, id)
+	if err != nil || t.ExecutionArn == "" {
+		return Started{}, notStarted
+	}
+	return Started{ExecutionArn: t.ExecutionArn, AlreadyStarted: true}, nil
+}
+
+// readRegistration decodes and normalizes the body of a create request.
+func readRegistration(req events.APIGatewayV2HTTPRequest) (tenant.Registration, error) {
+	if !isJSON(header(req, "content-type")) {
+		return tenant.Registration{}, newProblem(http.StatusUnsupportedMediaType, ProblemUnsupportedMediaType,
+			"The body must be sent as application/json (UTF-8).")
+	}
+	body, err := requestBody(req)
+	if err != nil {
+		return tenant.Registration{}, err
+	}
+	reg, notStrings, ok := decodeRegistration(body)
+	if !ok {
+		return tenant.Registration{}, newProblem(http.StatusBadRequest, ProblemMalformedBody,
+			"The body must be one UTF-8 JSON object with the fields name, adminEmail, adminFirstName and adminLastName, each at most once, and nothing after it.")
+	}
+	return validate(reg, notStrings)
+}
+
+func isJSON(contentType string) bool {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
+
+// header looks a request header up by name. API Gateway lower-cases names in payload 2.0;
+// hand-written events may not.
+func header(req events.APIGatewayV2HTTPRequest, name string) string {
+	if v, ok := req.Headers[name]; ok {
+		return v
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// requestBody returns the body, base64-decoded if API Gateway encoded it. The size is
+// checked before decoding, so an oversized body is never decoded.
+func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	tooLarge := newProblem(http.StatusRequestEntityTooLarge, ProblemPayloadTooLarge, "The body must be at most 16 KiB.")
+	if !req.IsBase64Encoded {
+		if len(req.Body) > maxBodyBytes {
+			return nil, tooLarge
+		}
+		return []byte(req.Body), nil
+	}
+	if len(req.Body) > base64.StdEncoding.EncodedLen(maxBodyBytes) {
+		return nil, tooLarge
+	}
+	body, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, newProblem(http.StatusBadRequest, ProblemMalformedBody, "The body is marked base64-encoded but is not.")
+	}
+	if len(body) > maxBodyBytes {
+		return nil, tooLarge
+	}
+	return body, nil
+}
+
+// decodeRegistration reads one JSON object token by token rather than with Unmarshal, which
+// matches keys case-insensitively and lets a repeated key silently win: here a key must be
+// one of the four exactly, and appear once. A known field whose value is not a string is
+// reported in notStrings. ok is false for anything else: invalid JSON or UTF-8, another
+// shape, unknown or repeated keys, trailing data.
+func decodeRegistration(body []byte) (reg tenant.Registration, notStrings []fault.FieldError, ok bool) {
+	if !utf8.Valid(body) { // the decoder would turn bad bytes into U+FFFD and carry on
+		return reg, nil, false
+	}
+	fields := map[string]*string{
+		"name":           &reg.Name,
+		"adminEmail":     &reg.AdminEmail,
+		"adminFirstName": &reg.AdminFirstName,
+		"adminLastName":  &reg.AdminLastName,
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return reg, nil, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return reg, nil, false
+		}
+		key, _ := tok.(string)
+		dst, known := fields[key]
+		if !known {
+			return reg, nil, false
+		}
+		delete(fields, key) // a second occurrence is now unknown
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return reg, nil, false
+		}
+		if json.Unmarshal(raw, dst) != nil {
+			notStrings = append(notStrings, fault.FieldError{Field: key, Message: "must be a string"})
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return reg, nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return reg, nil, false
+	}
+	return reg, notStrings, true
+}
+
+// validate normalizes reg. Fields that were not strings are reported with whatever else is
+// wrong, so that one round trip shows every problem.
+func validate(reg tenant.Registration, notStrings []fault.FieldError) (tenant.Registration, error) {
+	norm, err := reg.Normalize()
+	if len(notStrings) == 0 {
+		return norm, err
+	}
+	fields := notStrings
+	if ve, ok := errors.AsType[*fault.ValidationError](err); ok {
+		for _, f := range ve.Fields {
+			if !slices.ContainsFunc(notStrings, func(n fault.FieldError) bool { return n.Field == f.Field }) {
+				fields = append(fields, f)
+			}
+		}
+	}
+	return tenant.Registration{}, &fault.ValidationError{Op: "validate registration", Fields: fields}
+}
+
+// stageBase matches the path before /admin/tenants when the API is called through a named
+// stage or a base path mapping (/prod/admin/tenants).
+var stageBase = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*$`)
+
+// stagePrefix keeps the URLs it returns relative yet usable behind a named stage. A prefix
+// with anything but plain path characters is dropped rather than echoed into a header.
+func stagePrefix(rawPath string) string {
+	p, ok := strings.CutSuffix(rawPath, "/admin/tenants")
+	if !ok || !stageBase.MatchString(p) {
+		return ""
+	}
+	return p
+}

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+)
+
+// route names a handler for logs and gives the template its problems' instance is built from.
+type route struct {
+	name string
+	path string
+}
+
+var (
+	routeCreateTenant  = route{"CreateTenant", "/admin/tenants"}
+	routeListTenants   = route{"ListTenants", "/admin/tenants"}
+	routeGetTenant     = route{"GetTenant", "/admin/tenants/{id}"}
+	routeProvisioning  = route{"GetProvisioningStatus", "/admin/tenants/{id}/provisioning-status"}
+	routeArchiveTenant = route{"ArchiveTenant", "/admin/tenants/{id}"}
+)
+
+// pathParamID is the tenant id's path parameter, as API Gateway's route keys name it.
+const pathParamID = "id"
+
+// instance is the request path rebuilt from the template: the id appears only once it has
+// parsed as a UUID, so a problem never echoes what the caller put in the path.
+func (r route) instance(id *uuid.UUID) string {
+	if id == nil {
+		return r.path
+	}
+	return strings.Replace(r.path, "{id}", id.String(), 1)
+}
+
+// call is one request being served.
+type call struct {
+	ctx       context.Context
+	req       events.APIGatewayV2HTTPRequest
+	requestID string
+	// tenantID is set once known, for the log line and the problem's instance.
+	tenantID *uuid.UUID
+}
+
+// pathID parses the {id} path parameter. Only the 36-character hyphenated form is accepted
+// (uuid.Parse would also take urn:uuid:, braces and bare hex), so a tenant has one URL but
+// for letter case.
+func (c *call) pathID() (uuid.UUID, error) {
+	raw := c.req.PathParameters[pathParamID]
+	id, err := uuid.Parse(raw)
+	if err != nil || len(raw) != 36 {
+		return uuid.Nil, &fault.ValidationError{Op: "parse path", Fields: []fault.FieldError{{
+			Field: pathParamID, Message: "must be a UUID such as 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+		}}}
+	}
+	c.tenantID = &id
+	return id, nil
+}
+
+// reply is a handler's successful answer.
+type reply struct {
+	status int
+	body   any
+	header map[string]string
+}
+
+// serve runs fn for an authorized request and turns its outcome into the response; every
+// route goes through it, so authorization, problem mapping, headers and the log line are
+// the same everywhere. The error is always nil: failures are responses.
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route,
+	fn func(c *call) (reply, error),
+) (events.APIGatewayV2HTTPResponse, error) {
+	began := time.Now()
+	c := &call{ctx: ctx, req: req, requestID: requestID(req)}
+	var rep reply
+	err := h.authProblem(h.Authorize(req))
+	if err == nil {
+		rep, err = fn(c)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err != nil {
+		resp = problemFor(err).response(rt.instance(c.tenantID), c.requestID)
+	} else {
+		resp = respond(rep.status, "application/json", rep.body, c.requestID, rep.header)
+	}
+	h.logServed(ctx, rt.name, c.requestID, c.tenantID, resp.StatusCode, err, time.Since(began))
+	return resp, nil
+}
+
+// authProblem turns Authorize's refusals into 401 and 403 with the RFC 6750 challenge.
+func (h *Handler) authProblem(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrForbidden):
+		pe := newProblem(http.StatusForbidden, ProblemInsufficientScope, "The token does not grant the scope this API requires.")
+		pe.header = map[string]string{"WWW-Authenticate": `Bearer error="insufficient_scope", scope="` + h.scope + `"`}
+		return pe
+	default:
+		pe := newProblem(http.StatusUnauthorized, ProblemUnauthenticated, "A valid bearer token is required.")
+		pe.header = map[string]string{"WWW-Authenticate": "Bearer"}
+		return pe
+	}
+}
+
+// logServed writes one line per request. It carries ids, the route and the error's class,
+// never personal data: for 5xx it adds the taxonomy error's text, which by fault's contract
+// holds only operation names and SQLSTATEs.
+func (h *Handler) logServed(ctx context.Context, name, reqID string, tenantID *uuid.UUID, status int, err error, took time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("requestId", reqID),
+		slog.String("route", name),
+		slog.Int("status", status),
+		slog.Int64("durationMs", took.Milliseconds()),
+	}
+	if tenantID != nil {
+		attrs = append(attrs, slog.String("tenantId", tenantID.String()))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		pe := problemFor(err)
+		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(pe.typ, problemBase)))
+		known := fault.Known(err)
+		switch {
+		case known != nil:
+			attrs = append(attrs, slog.String("errorClass", fault.Name(known)))
+		case pe.cause != nil:
+			attrs = append(attrs, slog.String("errorClass", fault.Name(pe.cause)))
+		}
+		if status >= http.StatusInternalServerError {
+			level = slog.LevelError
+			if known != nil {
+				attrs = append(attrs, slog.String("error", known.Error()))
+			}
+		}
+	}
+	h.log.LogAttrs(ctx, level, "admin request", attrs...)
+}
+
+// requestID is API Gateway's id for the request. One that could not be a header value (a
+// hand-made event) is replaced, so the response and the log still correlate.
+func requestID(req events.APIGatewayV2HTTPRequest) string {
+	id := req.RequestContext.RequestID
+	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return uuid.NewString()
+	}
+	return id
+}
+
+// respond renders body as JSON. Every response is tenant data or about it, hence no-store.
+func respond(status int, contentType string, body any, reqID string, extra map[string]string) events.APIGatewayV2HTTPResponse {
+	b, err := json.Marshal(body)
+	if err != nil {
+		// Our bodies are plain structs; this is a bug, and the caller still gets a problem.
+		status, contentType = http.StatusInternalServerError, "application/problem+json"
+		b, _ = json.Marshal(problem{Type: ProblemInternal, Title: problemTitles[ProblemInternal], Status: status,
+			Detail: "The response could not be rendered.", RequestID: reqID})
+		extra = nil
+	}
+	headers := map[string]string{
+		"Content-Type":           contentType,
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+		"X-Request-Id":           reqID,
+	}
+	maps.Copy(headers, extra)
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: string(b)}
+}
+
+// utc renders database times in UTC whatever the session's time zone.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// optional is a text column that is empty until set, shown as null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+)
+
+// describeTimeout keeps a slow Step Functions from holding up the log, which is the part
+// of the answer that comes from our own database.
+const describeTimeout = 3 * time.Second
+
+type statusBody struct {
+	TenantID      uuid.UUID     `json:"tenantId"`
+	TenantName    string        `json:"tenantName"`
+	OverallStatus tenant.Status `json:"overallStatus"`
+	Logs          []logBody     `json:"logs"`
+	ExecutionArn  *string       `json:"executionArn"`
+	CreatedAt     time.Time     `json:"createdAt"`
+	UpdatedAt     time.Time     `json:"updatedAt"`
+	CompletedAt   *time.Time    `json:"completedAt"`
+	// ProvisioningError is the sanitised cause of a FAILED tenant: a step that failed
+	// before it could log (a timeout, a crash) shows nowhere else in this response.
+	ProvisioningError *string        `json:"provisioningError"`
+	Execution         *executionBody `json:"execution,omitempty"`
+	// ExecutionStatusError says the execution could not be described this time.
+	ExecutionStatusError string `json:"executionStatusError,omitempty"`
+}
+
+// logBody is one attempt of one step. Its error text was sanitised when stored.
+type logBody struct {
+	Step       string    `json:"step"`
+	Status     string    `json:"status"`
+	Attempt    int       `json:"attempt"`
+	DurationMS *int      `json:"durationMs"`
+	Error      *string   `json:"error"`
+	CreatedAt  time.Time `json:"createdAt"`
+}
+
+type executionBody struct {
+	Status    string     `json:"status"`
+	StartedAt time.Time  `json:"startedAt"`
+	StoppedAt *time.Time `json:"stoppedAt"`
+	Error     *string    `json:"error"`
+	Cause     *string    `json:"cause"`
+}
+
+// GetProvisioningStatus serves GET /admin/tenants/{id}/provisioning-status: the tenant's
+// status, its step log and, when a Describer is configured, its execution as Step
+// Functions reports it.
+func (h *Handler) GetProvisioningStatus(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serve(ctx, req, routeProvisioning, func(c *call) (reply, error) {
+		id, err := c.pathID()
+		if err != nil {
+			return reply{}, err
+		}
+		t, err := h.store.Get(ctx, id)
+		if err != nil {
+			return reply{}, err
+		}
+		logs, err := h.store.Logs(ctx, id)
+		if err != nil {
+			return reply{}, err
+		}
+		body := statusBody{
+			TenantID: t.ID, TenantName: t.Name, OverallStatus: t.Status, Logs: make([]logBody, 0, len(logs)),
+			ExecutionArn: optional(t.ExecutionArn), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+			CompletedAt: utc(t.CompletedAt),
+		}
+		if t.Status == tenant.StatusFailed {
+			body.ProvisioningError = optional(t.ProvisioningError)
+		}
+		for _, l := range logs {
+			body.Logs = append(body.Logs, logBody{Step: l.Step, Status: l.Status, Attempt: l.Attempt,
+				DurationMS: l.DurationMS, Error: optional(l.Error), CreatedAt: l.CreatedAt.UTC()})
+		}
+		if h.describer != nil && t.ExecutionArn != "" {
+			body.Execution, body.ExecutionStatusError = h.describe(c, t.ExecutionArn)
+		}
+		return reply{status: http.StatusOK, body: body}, nil
+	})
+}
+
+// describe asks for the execution's status. Its failure is reported in the body, not as the
+// request's: the log from our database is still worth showing.
+func (h *Handler) describe(c *call, arn string) (*executionBody, string) {
+	ctx, cancel := context.WithTimeout(c.ctx, describeTimeout)
+	defer cancel()
+	s, err := h.describer.Describe(ctx, arn)
+	if err != nil {
+		h.log.WarnContext(c.ctx, "execution status unavailable", "requestId", c.requestID,
+			"tenantId", c.tenantID.String(), "executionArn", arn, "errorClass", fault.Name(fault.Classify("describe execution", err)))
+		return nil, "unavailable"
+	}
+	return &executionBody{Status: s.Status, StartedAt: s.StartedAt.UTC(), StoppedAt: utc(s.StoppedAt),
+		Error: optional(s.Error), Cause: optional(s.Cause)}, ""
+}

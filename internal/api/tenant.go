@@ -1,0 +1,57 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+)
+
+// tenantBody is the tenant's whole record. It is the one response with the admin's personal
+// data: the record itself, shown to an authenticated platform admin.
+type tenantBody struct {
+	ID                uuid.UUID     `json:"id"`
+	Name              string        `json:"name"`
+	SchemaName        *string       `json:"schemaName"`
+	Status            tenant.Status `json:"status"`
+	AdminEmail        string        `json:"adminEmail"`
+	AdminFirstName    string        `json:"adminFirstName"`
+	AdminLastName     string        `json:"adminLastName"`
+	SorobanContractID *string       `json:"sorobanContractId"`
+	ExecutionArn      *string       `json:"executionArn"`
+	CreatedAt         time.Time     `json:"createdAt"`
+	UpdatedAt         time.Time     `json:"updatedAt"`
+	CompletedAt       *time.Time    `json:"completedAt"`
+	ArchivedAt        *time.Time    `json:"archivedAt"`
+	ProvisioningError *string       `json:"provisioningError"`
+}
+
+// GetTenant serves GET /admin/tenants/{id}.
+func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serve(ctx, req, routeGetTenant, func(c *call) (reply, error) {
+		id, err := c.pathID()
+		if err != nil {
+			return reply{}, err
+		}
+		t, err := h.store.Get(ctx, id)
+		if err != nil {
+			return reply{}, err
+		}
+		body := tenantBody{
+			ID: t.ID, Name: t.Name, SchemaName: optional(t.SchemaName), Status: t.Status,
+			AdminEmail: t.AdminEmail, AdminFirstName: t.AdminFirstName, AdminLastName: t.AdminLastName,
+			SorobanContractID: optional(t.ContractID), ExecutionArn: optional(t.ExecutionArn),
+			CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+			CompletedAt: utc(t.CompletedAt), ArchivedAt: utc(t.ArchivedAt),
+		}
+		// An error kept from an earlier failure means nothing once a tenant is, say, ARCHIVED.
+		if t.Status == tenant.StatusFailed {
+			body.ProvisioningError = optional(t.ProvisioningError)
+		}
+		return reply{status: http.StatusOK, body: body}, nil
+	})
+}

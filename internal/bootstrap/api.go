@@ -1,0 +1,59 @@
+package bootstrap
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/workflow"
+)
+
+// API builds the admin API handler for a route's main: the control plane, Step Functions
+// (for create and status) and the archive operation. It returns the function that closes
+// the pool on SIGTERM. A start-up failure ends the process.
+func API() (*api.Handler, func()) {
+	ctx := context.Background()
+	log := Logger()
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		Exit(log, err)
+	}
+	pool, err := PoolFromConfig(ctx, awsCfg)
+	if err != nil {
+		Exit(log, err)
+	}
+	cfg := api.Config{Store: store.New(pool), Archiver: pipeline.New(pool, log), Log: log, RequiredScope: config.LoadAPI().RequiredScope}
+	// Only the routes that start or describe executions are given STATE_MACHINE_ARN (and
+	// the IAM permission that goes with it).
+	if wf, err := config.LoadWorkflow(); err == nil {
+		client, err := workflow.New(sfn.NewFromConfig(awsCfg), wf.StateMachineARN)
+		if err != nil {
+			Exit(log, err)
+		}
+		cfg.Starter, cfg.Describer = workflowStarter{client}, workflowDescriber{client}
+	}
+	h, err := api.New(cfg)
+	if err != nil {
+		Exit(log, err)
+	}
+	return h, pool.Close
+}
+
+type workflowStarter struct{ c *workflow.Client }
+
+func (w workflowStarter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
+	e, err := w.c.Start(ctx, id)
+	return api.Started{ExecutionArn: e.Arn, AlreadyStarted: e.AlreadyStarted}, err
+}
+
+type workflowDescriber struct{ c *workflow.Client }
+
+func (w workflowDescriber) Describe(ctx context.Context, arn string) (api.ExecutionStatus, error) {
+	s, err := w.c.Describe(ctx, arn)
+	return api.ExecutionStatus{Status: s.Status, StartedAt: s.StartedAt, StoppedAt: s.StoppedAt, Error: s.Error, Cause: s.Cause}, err
+}

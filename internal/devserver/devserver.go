@@ -1,0 +1,219 @@
+// Package devserver is the local development stack behind `make dev`: the admin API's
+// handlers served over HTTP with a bearer token standing in for the JWT authorizer,
+// executions run in the local ASL engine, every function on the local Lambda Invoke API,
+// e-mail to a local SES v2 outbox (or an AWS API emulator) and contracts to a Stellar RPC
+// double, with a page to follow each execution state by state.
+package devserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/asl"
+	"github.com/healthstack/tenant-provisioning/internal/devstack"
+	"github.com/healthstack/tenant-provisioning/internal/email"
+	"github.com/healthstack/tenant-provisioning/internal/execution"
+	"github.com/healthstack/tenant-provisioning/internal/lambdaapi"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/sesoutbox"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+)
+
+// AdminScope is the scope the admin routes require, locally as behind the JWT authorizer.
+const AdminScope = "tenants/admin"
+
+// Config says where the local stack listens and what it uses.
+type Config struct {
+	DatabaseURL string
+	// Addresses: the admin API and execution pages, the Lambda Invoke API, the Stellar RPC
+	// double and the SES outbox. Port 0 picks a free port.
+	APIAddr, InvokeAddr, StellarAddr, OutboxAddr string
+	// Outbox sends e-mail to a local SES v2 outbox, kept as .eml files in OutboxDir;
+	// otherwise e-mail goes where the environment says (an AWS API emulator).
+	Outbox    bool
+	OutboxDir string
+	// AdminToken is the bearer token with the admin scope; ViewerToken authenticates
+	// without it (to see a 403). Empty: generated.
+	AdminToken, ViewerToken string
+	Log                     *slog.Logger
+	// Clock paces the executions' waits and retries; nil is real time.
+	Clock asl.Clock
+	// Wrap, if set, wraps the functions before they run (tests inject faults with it).
+	Wrap func(catalog map[string]lambda.Handler) map[string]lambda.Handler
+}
+
+// Server is the running stack.
+type Server struct {
+	Stack  *devstack.Stack
+	Runner *execution.Runner
+	Outbox *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
+	// URLs of what it serves, and the tokens.
+	APIURL, InvokeURL, OutboxURL string
+	AdminToken, ViewerToken      string
+	servers                      []*http.Server
+}
+
+// Start brings the stack up; Close takes it down.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	s := &Server{AdminToken: cfg.AdminToken, ViewerToken: cfg.ViewerToken}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.AdminToken == "" {
+		s.AdminToken = newToken()
+	}
+	if s.ViewerToken == "" {
+		s.ViewerToken = newToken()
+	}
+
+	opts := devstack.Options{DatabaseURL: cfg.DatabaseURL, Log: cfg.Log, Contracts: devstack.ContractsFromEnv, StellarAddr: cfg.StellarAddr}
+	if cfg.Outbox {
+		// E-mail goes to the local outbox, through the real SES v2 client.
+		if s.Outbox, err = sesoutbox.New(cfg.OutboxDir, sesoutbox.WithAutoVerify()); err != nil {
+			return nil, err
+		}
+		if s.OutboxURL, err = s.serve(cfg.OutboxAddr, s.Outbox); err != nil {
+			return nil, err
+		}
+		ses := sesv2.New(sesv2.Options{Region: "local", BaseEndpoint: aws.String(s.OutboxURL), Credentials: aws.AnonymousCredentials{}})
+		opts.Email = &pipeline.EmailSettings{
+			Mailer:            email.NewSender(ses, "noreply@tenant-provisioning.localhost", ""),
+			AppBaseURL:        envOr("APP_BASE_URL", "http://localhost:3000"),
+			TenantURLTemplate: envOr("TENANT_URL_TEMPLATE", envOr("APP_BASE_URL", "http://localhost:3000")+"/t/{tenantId}"),
+			OpsAddress:        os.Getenv("OPS_EMAIL"),
+			ActivationTTL:     72 * time.Hour,
+		}
+	}
+	if s.Stack, err = devstack.Start(ctx, opts); err != nil {
+		return nil, err
+	}
+	catalog := s.Stack.Catalog
+	if cfg.Wrap != nil {
+		catalog = cfg.Wrap(catalog)
+	}
+	if s.Runner, err = execution.NewRunner(catalog, execution.Options{Clock: cfg.Clock}); err != nil {
+		return nil, err
+	}
+	handler, err := api.New(api.Config{
+		Store: store.New(s.Stack.Pool), Starter: runnerStarter{s.Runner}, Describer: runnerDescriber{s.Runner},
+		Archiver: s.Stack.Steps, Log: cfg.Log, RequiredScope: AdminScope,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", api.ToHTTP(handler.Route, s.claims))
+	mux.Handle("/executions", viewer(s.Runner))
+	mux.Handle("/executions/", viewer(s.Runner))
+	mux.Handle("/executions.json", viewer(s.Runner))
+	if s.Outbox != nil {
+		mux.Handle("/outbox", s.Outbox)
+		mux.Handle("/outbox/", s.Outbox)
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/executions", http.StatusFound) })
+	if s.APIURL, err = s.serve(cfg.APIAddr, mux); err != nil {
+		return nil, err
+	}
+	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(catalog, cfg.Log)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the servers and the stack.
+func (s *Server) Close() {
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	if s.Stack != nil {
+		s.Stack.Close()
+	}
+}
+
+func (s *Server) serve(addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// claims stands in for the HTTP API's JWT authorizer: the admin token carries the admin
+// scope, the viewer token none, and anything else is unauthenticated (nil claims → 401).
+func (s *Server) claims(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case !ok:
+		return nil, nil
+	case subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) == 1:
+		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
+			Claims: map[string]string{"sub": "local-admin", "scope": AdminScope}, Scopes: []string{AdminScope}}, nil
+	case subtle.ConstantTimeCompare([]byte(token), []byte(s.ViewerToken)) == 1:
+		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "local-viewer"}}, nil
+	}
+	return nil, nil
+}
+
+func newToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// runnerStarter starts executions in the local engine for the API, as workflow.Client
+// does in Step Functions.
+type runnerStarter struct{ r *execution.Runner }
+
+func (a runnerStarter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
+	run, started, err := a.r.Start(ctx, id)
+	if err != nil {
+		return api.Started{}, err
+	}
+	return api.Started{ExecutionArn: run.Snapshot().Arn, AlreadyStarted: !started}, nil
+}
+
+// runnerDescriber reports a local execution's status for the status route.
+type runnerDescriber struct{ r *execution.Runner }
+
+func (a runnerDescriber) Describe(_ context.Context, arn string) (api.ExecutionStatus, error) {
+	name := arn[strings.LastIndexByte(arn, ':')+1:]
+	run, ok := a.r.Get(name)
+	if !ok {
+		return api.ExecutionStatus{}, errors.New("no such local execution")
+	}
+	e := run.Snapshot()
+	st := api.ExecutionStatus{Status: string(e.Status), StartedAt: e.StartDate, Error: e.Error, Cause: e.Cause}
+	if !e.StopDate.IsZero() {
+		st.StoppedAt = &e.StopDate
+	}
+	return st, nil
+}

@@ -1,0 +1,185 @@
+package devserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/healthstack/tenant-provisioning/internal/asl"
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/testdb"
+)
+
+// failSwitch makes ActivateTenant fail permanently once switched on.
+type failSwitch struct {
+	lambda.Handler
+	on *atomic.Bool
+}
+
+func (f failSwitch) Invoke(ctx context.Context, p []byte) ([]byte, error) {
+	if f.on.Load() {
+		return nil, &fault.InvariantError{Op: "ACTIVATE_TENANT", Msg: "injected permanent fault"}
+	}
+	return f.Handler.Invoke(ctx, p)
+}
+
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c client) do(method, path, body string) (int, http.Header, map[string]any) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, resp.Header, out
+}
+
+func (c client) waitFor(path, want string) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, _, body := c.do("GET", path, "")
+		if body["overallStatus"] == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s never reached %s: %v", path, want, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The local stack driven over HTTP the way an admin would: create, follow, read, list,
+// archive; a second tenant that fails ends FAILED with its error in the status.
+func TestLocalStackOverHTTP(t *testing.T) {
+	t.Parallel()
+	_, url := testdb.NewWithURL(t)
+	fail := &atomic.Bool{}
+	srv, err := Start(context.Background(), Config{
+		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
+		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
+		Wrap: func(c map[string]lambda.Handler) map[string]lambda.Handler {
+			c[functions.ActivateTenant] = failSwitch{Handler: c[functions.ActivateTenant], on: fail}
+			return c
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
+
+	if code, _, _ := (client{t: t, base: srv.APIURL}).do("GET", "/admin/tenants", ""); code != http.StatusUnauthorized {
+		t.Errorf("without a token: %d", code)
+	}
+	if code, _, _ := (client{t: t, base: srv.APIURL, token: srv.ViewerToken}).do("GET", "/admin/tenants", ""); code != http.StatusForbidden {
+		t.Errorf("without the admin scope: %d", code)
+	}
+
+	code, hdr, created := admin.do("POST", "/admin/tenants", `{"name":"Over HTTP Clinic","adminEmail":"ada@overhttp.example","adminFirstName":"Ada","adminLastName":"Lovelace"}`)
+	if code != http.StatusAccepted || hdr.Get("Location") == "" || created["status"] != "queued" {
+		t.Fatalf("POST = %d %v %v", code, hdr, created)
+	}
+	id, _ := created["tenantId"].(string)
+	status := admin.waitFor(created["statusUrl"].(string), "ACTIVE")
+	if logs, _ := status["logs"].([]any); len(logs) < 8 {
+		t.Errorf("status logs: %v", status["logs"])
+	}
+	_, _, detail := admin.do("GET", "/admin/tenants/"+id, "")
+	if c, _ := detail["sorobanContractId"].(string); !strings.HasPrefix(c, "C") {
+		t.Errorf("detail = %v", detail)
+	}
+	_, _, list := admin.do("GET", "/admin/tenants", "")
+	if !strings.Contains(fmt.Sprint(list["tenants"]), id) {
+		t.Errorf("list lacks the tenant: %v", list)
+	}
+	if code, _, body := admin.do("DELETE", "/admin/tenants/"+id, ""); code != http.StatusOK || body["status"] != "archived" {
+		t.Errorf("DELETE = %d %v", code, body)
+	}
+	if len(srv.Outbox.SentTo("ada@overhttp.example")) != 1 {
+		t.Error("no welcome e-mail in the outbox")
+	}
+
+	fail.Store(true)
+	code, _, doomed := admin.do("POST", "/admin/tenants", `{"name":"Doomed Over HTTP","adminEmail":"bob@doomed.example","adminFirstName":"Bob","adminLastName":"Builder"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("second POST = %d %v", code, doomed)
+	}
+	failed := admin.waitFor(doomed["statusUrl"].(string), "FAILED")
+	if !strings.Contains(fmt.Sprint(failed), "InvariantError") {
+		t.Errorf("the failure is not visible in the status: %v", failed)
+	}
+
+	// The execution can be followed state by state.
+	resp, err := http.Get(srv.APIURL + "/executions/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"SUCCEEDED", "DeploySorobanContract", "SendWelcomeEmail", "History"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("execution page lacks %q", want)
+		}
+	}
+}
+
+// Fifty admins create the same tenant at once: exactly one wins.
+func TestConcurrentCreatesOfOneName(t *testing.T) {
+	t.Parallel()
+	_, url := testdb.NewWithURL(t)
+	srv, err := Start(context.Background(), Config{
+		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
+		Outbox: true, Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
+	const n = 50
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			codes[i], _, _ = admin.do("POST", "/admin/tenants", `{"name":"Race Clinic","adminEmail":"r@race.example","adminFirstName":"R","adminLastName":"C"}`)
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[http.StatusAccepted] != 1 || count[http.StatusConflict] != n-1 {
+		t.Errorf("status codes: %v", count)
+	}
+}
