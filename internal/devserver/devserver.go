@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +31,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/execution"
+	"github.com/healthstack/tenant-provisioning/internal/functions"
 	"github.com/healthstack/tenant-provisioning/internal/lambdaapi"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/sesoutbox"
@@ -133,7 +135,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.APIURL, err = s.serve(cfg.APIAddr, mux); err != nil {
 		return nil, err
 	}
-	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(catalog, cfg.Log)); err != nil {
+	// Every function, as `sam local start-lambda` serves them: the steps and the API routes.
+	all := functions.APICatalog(handler)
+	maps.Copy(all, catalog)
+	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err
 	}
 	return s, nil

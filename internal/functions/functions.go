@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 )
 
@@ -25,6 +26,26 @@ const (
 	ActivateTenant        = "ActivateTenantFunction"
 	Rollback              = "RollbackFunction"
 )
+
+// Logical ids of the admin API functions.
+const (
+	CreateTenant          = "CreateTenantFunction"
+	ListTenants           = "ListTenantsFunction"
+	GetTenant             = "GetTenantFunction"
+	GetProvisioningStatus = "GetProvisioningStatusFunction"
+	ArchiveTenant         = "ArchiveTenantFunction"
+)
+
+// APICatalog maps the admin API functions' logical ids to their handlers on h.
+func APICatalog(h *api.Handler) map[string]lambda.Handler {
+	return map[string]lambda.Handler{
+		CreateTenant:          lambda.NewHandler(h.CreateTenant),
+		ListTenants:           lambda.NewHandler(h.ListTenants),
+		GetTenant:             lambda.NewHandler(h.GetTenant),
+		GetProvisioningStatus: lambda.NewHandler(h.GetProvisioningStatus),
+		ArchiveTenant:         lambda.NewHandler(h.ArchiveTenant),
+	}
+}
 
 // Catalog maps logical ids to handlers for the steps built on s.
 func Catalog(s *pipeline.Steps) map[string]lambda.Handler {
