@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
@@ -89,9 +90,11 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 		}
 		// The runtime records the returned error; this line adds what it cannot see.
 		log.InfoContext(ctx, "step failed", "errorType", fault.Name(err), "durationMs", time.Since(attempt.Started).Milliseconds())
+		metrics.Step(ctx, s.log, step, metrics.Failure, time.Since(attempt.Started))
 		return out, err
 	}
 	log.InfoContext(ctx, "step completed", "durationMs", time.Since(attempt.Started).Milliseconds())
+	metrics.Step(ctx, s.log, step, metrics.Success, time.Since(attempt.Started))
 	return out, nil
 }
 

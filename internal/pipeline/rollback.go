@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
@@ -115,6 +116,9 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 	out.Outcome = "clean"
 	if len(out.Remaining) > 0 {
 		out.Outcome = "dirty"
+	}
+	if err == nil {
+		metrics.RolledBack(ctx, s.log, out.FailedStep)
 	}
 	return out, err
 }

@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"regexp"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
@@ -155,8 +157,44 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
 			return out, err
 		}
-		return out, store.Activate(ctx, tx, t.ID)
+		if err := readyToActivate(ctx, tx, t); err != nil {
+			return out, err
+		}
+		if err := store.Activate(ctx, tx, t.ID); err != nil {
+			return out, err
+		}
+		metrics.Provisioned(ctx, s.log, time.Since(t.CreatedAt))
+		return out, nil
 	})
+}
+
+// readyToActivate checks what an ACTIVE tenant must have, so that no retry, manual
+// invocation or reordered definition can activate a half-provisioned tenant.
+func readyToActivate(ctx context.Context, tx pgx.Tx, t tenant.Tenant) error {
+	const op = store.StepActivateTenant
+	n, err := tenantdb.For(t)
+	if err != nil {
+		return err
+	}
+	v, err := tenantdb.Version(ctx, tx, n)
+	if fault.IsTransient(err) {
+		return err
+	}
+	if err != nil || v != tenantdb.LatestVersion() {
+		// A missing schema or version table reads as an error here: it is the same broken
+		// invariant as an old version.
+		return &fault.InvariantError{Op: op, Msg: "tenant schema is not at the latest migration"}
+	}
+	admins, err := tenantdb.AdminCount(ctx, tx, n)
+	switch {
+	case err != nil:
+		return err
+	case admins == 0:
+		return &fault.InvariantError{Op: op, Msg: "tenant has no admin user"}
+	case t.ContractID == "":
+		return &fault.InvariantError{Op: op, Msg: "tenant has no contract recorded"}
+	}
+	return nil
 }
 
 // runInSchema is run for the steps that work inside the tenant's schema. The tenant must

@@ -597,3 +597,40 @@ func assertFault[T error](t *testing.T, err error) {
 		t.Errorf("error = %v (%s), want %T returned as is", err, fault.Name(err), target)
 	}
 }
+
+// Each attempt emits its duration and outcome as Embedded Metric Format, activation the
+// tenant's provisioning time and a rollback the failed step: what the dashboard plots.
+func TestStepsEmitMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ok := e.provision("Metrics Clinic")
+	bad := e.reserve("Metrics Failure Clinic")
+	e.runSteps(bad.ID, 2)
+	if _, err := e.steps.ActivateTenant(e.ctx, TenantInput{TenantID: bad.ID.String()}); err == nil {
+		t.Fatal("activating an unprovisioned tenant succeeded")
+	}
+	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: bad.ID.String()}); err != nil {
+		t.Fatal(err)
+	}
+	var steps, failures, provisioned, rollbacks int
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		var ev map[string]any
+		if json.Unmarshal([]byte(line), &ev) != nil || ev["_aws"] == nil {
+			continue
+		}
+		switch {
+		case ev["StepDuration"] != nil && ev["Outcome"] == "success":
+			steps++
+		case ev["StepDuration"] != nil && ev["Outcome"] == "failure":
+			failures++
+		case ev["ProvisioningDuration"] != nil:
+			provisioned++
+		case ev["Rollbacks"] != nil && ev["FailedStep"] == store.StepActivateTenant:
+			rollbacks++
+		}
+	}
+	if steps != len(dbSteps)+2+1 || failures != 1 || provisioned != 1 || rollbacks != 1 {
+		t.Errorf("metrics: %d successful steps, %d failed, %d provisioned, %d rollbacks", steps, failures, provisioned, rollbacks)
+	}
+	_ = ok
+}

@@ -43,3 +43,11 @@ func LatestVersion() int32 {
 	entries, _ := fs.ReadDir(migrationFiles, "migrations")
 	return int32(len(entries))
 }
+
+// AdminCount is the number of users with the admin role in the tenant's schema.
+func AdminCount(ctx context.Context, db store.DB, n Names) (int, error) {
+	var count int
+	s := n.schemaIdent()
+	err := db.QueryRow(ctx, `SELECT count(*) FROM `+s+`.users u JOIN `+s+`.roles r ON r.id = u.role_id WHERE r.name = 'admin'`).Scan(&count)
+	return count, fault.FromDB("count tenant admins", err)
+}
