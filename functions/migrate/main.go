@@ -1,5 +1,5 @@
 // Command migrate is the Lambda that brings the control plane's tables to the newest
-// migration version; the deployment runs it after each deploy.
+// migration version: as a CloudFormation custom resource on every deploy, or invoked directly.
 package main
 
 import (
@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
-	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/migration"
 )
 
 func main() {
@@ -17,12 +17,5 @@ func main() {
 	if err != nil {
 		bootstrap.Exit(log, err)
 	}
-	handler := func(ctx context.Context) (store.MigrationResult, error) {
-		res, err := store.Migrate(ctx, pool)
-		if err == nil {
-			log.InfoContext(ctx, "control plane migrated", "fromVersion", res.From, "toVersion", res.To)
-		}
-		return res, err
-	}
-	lambda.StartWithOptions(handler, lambda.WithEnableSIGTERM(pool.Close))
+	lambda.StartWithOptions(migration.New(pool, log).Handle, lambda.WithEnableSIGTERM(pool.Close))
 }
