@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testlog"
 )
 
 const scope = "tenants/admin"
@@ -34,24 +34,6 @@ const (
 	adminFirst = "Quinnzz"
 	adminLast  = "Medicinezz"
 )
-
-// syncBuffer collects log output from concurrent requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // starter stands in for Step Functions, the one seam the tests fake: it records what it was
 // asked to start and can be told to fail, or to fail after the execution claimed the tenant
@@ -113,7 +95,7 @@ type env struct {
 	pool    *pgxpool.Pool
 	store   *store.Store
 	steps   *pipeline.Steps
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	log     *slog.Logger
 	starter *starter
 	h       *api.Handler
@@ -135,7 +117,7 @@ func newEnv(t *testing.T) *env {
 
 func newEnvOn(t *testing.T, pool *pgxpool.Pool) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

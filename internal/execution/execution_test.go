@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,25 +24,8 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testlog"
 )
-
-// logBuffer collects the functions' log lines for the leak scan.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // world is the whole local pipeline: real handlers on a fresh PostgreSQL database, SES in
 // the AWS API emulator, contracts on a Stellar RPC double, run by the local engine on the
@@ -53,7 +34,7 @@ type world struct {
 	t     *testing.T
 	ctx   context.Context
 	stack *devstack.Stack
-	logs  *logBuffer
+	logs  *testlog.Buffer
 	ops   string
 }
 
@@ -66,10 +47,10 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	ops := awstest.UniqueName("ops") + "@provisioning.example"
-	logs := &logBuffer{}
+	log, logs := testlog.JSON()
 	stack, err := devstack.Start(context.Background(), devstack.Options{
 		DatabaseURL: url,
-		Log:         slog.New(slog.NewJSONHandler(logs, nil)),
+		Log:         log,
 		Email: &pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""), AppBaseURL: "https://app.health.example",
 			TenantURLTemplate: "https://app.health.example/t/{tenantId}", OpsAddress: ops, ActivationTTL: time.Hour},
 		Contracts: devstack.ContractsDouble,

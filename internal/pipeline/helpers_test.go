@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +15,8 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testlog"
 )
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type env struct {
 	t     testing.TB
@@ -43,14 +24,13 @@ type env struct {
 	pool  *pgxpool.Pool
 	store *store.Store
 	steps *Steps
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	pool := testdb.New(t)
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, logs := testlog.JSON()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return &env{t: t, ctx: ctx, pool: pool, store: store.New(pool), steps: New(pool, log), logs: logs}
