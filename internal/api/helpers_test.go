@@ -384,15 +384,30 @@ func (e *env) provisioning(t *testing.T, name string) uuid.UUID {
 	return id
 }
 
-// active runs CreateTenantRecord and ActivateTenant: enough of the pipeline for the API.
+// active runs the database steps and ActivateTenant (the contract step is stood in for by
+// storing a contract id): a complete tenant, which activation insists on.
 func (e *env) active(t *testing.T, name string) uuid.UUID {
 	t.Helper()
 	id := e.provisioning(t, name)
-	if _, err := e.steps.ActivateTenant(e.ctx, pipelineInput(id)); err != nil {
-		t.Fatal(err)
+	in := pipelineInput(id)
+	for _, step := range []func(context.Context, pipeline.TenantInput) (any, error){
+		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.CreateSchema(ctx, in) },
+		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.RunMigrations(ctx, in) },
+		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.SeedRolesAndUser(ctx, in) },
+		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
+			return e.steps.StoreContractAddress(ctx, pipeline.StoreContractAddressInput{TenantID: in.TenantID, ContractID: testContractID})
+		},
+		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.ActivateTenant(ctx, in) },
+	} {
+		if _, err := step(e.ctx, in); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return id
 }
+
+// testContractID is a well-formed Soroban contract address.
+const testContractID = "CBAS2W53ANLWBTYUF6UP4MCOWMLIAURLZZQH73KQFZ2HVCLWWFDWZB73"
 
 // failed onboards a tenant whose execution could not be started.
 func (e *env) failed(t *testing.T, name string) uuid.UUID {
