@@ -393,11 +393,15 @@ func (e *env) active(t *testing.T, name string) uuid.UUID {
 	for _, step := range []func(context.Context, pipeline.TenantInput) (any, error){
 		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.CreateSchema(ctx, in) },
 		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.RunMigrations(ctx, in) },
-		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.SeedRolesAndUser(ctx, in) },
+		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
+			return e.steps.SeedRolesAndUser(ctx, in)
+		},
 		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
 			return e.steps.StoreContractAddress(ctx, pipeline.StoreContractAddressInput{TenantID: in.TenantID, ContractID: testContractID})
 		},
-		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.ActivateTenant(ctx, in) },
+		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
+			return e.steps.ActivateTenant(ctx, in)
+		},
 	} {
 		if _, err := step(e.ctx, in); err != nil {
 			t.Fatal(err)
