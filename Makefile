@@ -32,6 +32,31 @@ WITH_AWS_EMULATOR = if $(AWS_ENV) infra/local/moto.sh; then \
 GOARCH_LAMBDA ?= arm64
 FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_BUILD = GOOS=linux GOARCH=$(GOARCH_LAMBDA) CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -ldflags="-s -w"
+# template.yaml's functions, <LogicalId>:<folder under functions/>. `sam build` (BuildMethod:
+# makefile) runs `make build-<LogicalId>` with ARTIFACTS_DIR set; `make build` runs them all
+# into build/<LogicalId>/, the layout of .aws-sam/build/.
+LAMBDAS := \
+	CreateTenantRecordFunction:step-create-tenant-record \
+	CreateSchemaFunction:step-create-schema \
+	RunMigrationsFunction:step-run-migrations \
+	SeedRolesAndUserFunction:step-seed-roles-and-user \
+	DeploySorobanContractFunction:step-deploy-soroban-contract \
+	StoreContractAddressFunction:step-store-contract-address \
+	SendWelcomeEmailFunction:step-send-welcome-email \
+	ActivateTenantFunction:step-activate-tenant \
+	RollbackFunction:rollback \
+	MigrateFunction:migrate \
+	CreateTenantFunction:api-create-tenant \
+	ListTenantsFunction:api-list-tenants \
+	GetTenantFunction:api-get-tenant \
+	GetProvisioningStatusFunction:api-get-provisioning-status \
+	ArchiveTenantFunction:api-archive-tenant
+LAMBDA_IDS := $(foreach l,$(LAMBDAS),$(firstword $(subst :, ,$(l))))
+lambda_dir = $(lastword $(subst :, ,$(filter $(1):%,$(LAMBDAS))))
+ARTIFACTS_DIR ?= build/$*
+# The CA bundle that verifies the RDS server certificate (DB_SSLROOTCERT=/var/task/...).
+RDS_CA := infra/rds/rds-global-bundle.pem
+RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 
 .PHONY: help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
 
@@ -63,7 +88,7 @@ lint: ## gofmt check and go vet
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 
-test: lint ## Run every test: unit, and integration on a real PostgreSQL and an AWS API emulator
+test: lint lint-template ## Run every test: unit, and integration on a real PostgreSQL and an AWS API emulator
 	@DB_NAME= infra/local/postgres.sh
 	@$(AWS_ENV) infra/local/moto.sh
 	$(AWS_ENV) go test -race -count=1 ./...
@@ -76,11 +101,33 @@ bench: ## Run the Go benchmarks against the local PostgreSQL
 	@$(AWS_ENV) infra/local/moto.sh
 	$(AWS_ENV) go test -run '^$$' -bench . -benchmem -count=1 ./...
 
-build: ## Build every Lambda's bootstrap (linux/$(GOARCH_LAMBDA)) under build/<function>/
-	@for fn in $(FUNCTIONS); do \
-		$(LAMBDA_BUILD) -o build/$$fn/bootstrap ./functions/$$fn || exit 1; \
+build: ## Build every Lambda's bootstrap (linux/$(GOARCH_LAMBDA)) under build/<LogicalId>/, as sam build does
+	@unmapped="$(filter-out $(foreach id,$(LAMBDA_IDS),$(call lambda_dir,$(id))),$(FUNCTIONS))"; \
+	if [ -n "$$unmapped" ]; then echo "functions/ without a logical id in the Makefile's LAMBDAS: $$unmapped" >&2; exit 1; fi
+	@[ -f $(RDS_CA) ] || echo "warning: $(RDS_CA) is missing (make rds-ca): deployed functions could not verify the database certificate" >&2
+	@for id in $(LAMBDA_IDS); do \
+		$(MAKE) --no-print-directory build-$$id ARTIFACTS_DIR=build/$$id RDS_CA_CHECKED=1 || exit 1; \
 	done
-	@ls -l build/*/bootstrap | awk '{printf "%8.1f MiB  %s\n", $$5/1048576, $$9}'
+	@ls -l $(foreach id,$(LAMBDA_IDS),build/$(id)/bootstrap) | awk '{printf "%8.1f MiB  %s\n", $$5/1048576, $$9}'
+
+# One recipe for every function; the RDS CA bundle goes next to bootstrap when present.
+.PHONY: $(addprefix build-,$(LAMBDA_IDS)) rds-ca lint-template
+$(addprefix build-,$(LAMBDA_IDS)): build-%:
+	@mkdir -p $(ARTIFACTS_DIR)
+	@$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(call lambda_dir,$*)
+	@if [ -f $(RDS_CA) ]; then cp $(RDS_CA) $(ARTIFACTS_DIR)/; \
+	elif [ -z "$(RDS_CA_CHECKED)" ]; then echo "warning: $(RDS_CA) is missing (make rds-ca): deployed, $* could not verify the database certificate" >&2; fi
+
+rds-ca: ## Fetch the RDS CA bundle into infra/rds/ (builds copy it next to each bootstrap)
+	@mkdir -p $(dir $(RDS_CA))
+	curl -fsSL --proto '=https' $(RDS_CA_URL) -o $(RDS_CA).tmp
+	@grep -q 'BEGIN CERTIFICATE' $(RDS_CA).tmp || { rm -f $(RDS_CA).tmp; echo "$(RDS_CA_URL) did not return a PEM bundle" >&2; exit 1; }
+	@mv $(RDS_CA).tmp $(RDS_CA) && echo "$(RDS_CA): $$(grep -c 'BEGIN CERTIFICATE' $(RDS_CA)) certificates"
+
+lint-template: ## cfn-lint template.yaml (SAM template; pip install cfn-lint)
+	@command -v cfn-lint >/dev/null 2>&1 || { echo "cfn-lint is not installed: pip install cfn-lint" >&2; exit 1; }
+	cfn-lint template.yaml
 
 clean: ## Remove build output
 	rm -rf build .aws-sam
+include infra/localstack/localstack.mk

@@ -1,0 +1,702 @@
+// Package events_test runs every function's sample event (events/<LogicalId>/event.json,
+// what `sam local invoke -e` sends it) through the function's real handler, in the order
+// an onboarding runs them, so that the events cannot rot: an event a handler rejects, an
+// event for a function that no longer exists, or a function without an event fails here.
+// The handlers run on a throw-away PostgreSQL database, the local SES v2 outbox, the Stellar
+// RPC double and Step Functions in the AWS API emulator (AWS_ENDPOINT_URL; `make test`
+// starts moto_server).
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+	"gopkg.in/yaml.v3"
+
+	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/soroban"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/statemachine"
+)
+
+// The tenants the events are about; seed.sql reserves them with these ids.
+const (
+	exampleTenantID  = "01936f2e-6d7a-7c3b-9a4e-2b8f0c1d2e3f" // every step, and get/status/archive
+	rollbackTenantID = "01936f2e-9b1c-7d2e-8f3a-4b5c6d7e8f90" // RollbackFunction's
+	exampleName      = "Example Community Clinic"
+	exampleAdmin     = "clinic-admin@example.org"
+	rollbackAdmin    = "lakeside-admin@example.org"
+	// createdName and createdAdmin are in CreateTenantFunction's body: another tenant, so
+	// the create does not collide with the seeded ones.
+	createdName  = "Example Riverside Clinic"
+	createdAdmin = "riverside-admin@example.org"
+)
+
+// migrateFunction is the logical id of the function behind the control plane's
+// Custom::Migrations resource; the pipeline catalogues do not include it.
+const migrateFunction = "MigrateFunction"
+
+// The routes of the admin API functions, as in internal/api/openapi.json (checked below).
+var apiOperations = map[string]string{
+	functions.CreateTenant:          "createTenant",
+	functions.ListTenants:           "listTenants",
+	functions.GetTenant:             "getTenant",
+	functions.GetProvisioningStatus: "getProvisioningStatus",
+	functions.ArchiveTenant:         "archiveTenant",
+}
+
+func TestEveryEventRunsOnItsFunction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and an AWS API emulator")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	evs := loadEvents(t)
+
+	var claim pipeline.CreateTenantRecordInput
+	if err := decodeStrict(evs[functions.CreateTenantRecord].raw, &claim); err != nil {
+		t.Fatalf("%s: %v", functions.CreateTenantRecord, err)
+	}
+	eventsStateMachine, ok := stateMachineOf(claim.ExecutionArn)
+	if !ok {
+		t.Fatalf("%s: executionArn %q is not a Step Functions execution ARN", functions.CreateTenantRecord, claim.ExecutionArn)
+	}
+	f := newFixture(ctx, t, eventsStateMachine)
+
+	// Exactly one event per function.
+	want := append(functions.Names(f.catalog), migrateFunction)
+	got := slices.Sorted(maps.Keys(evs))
+	for _, name := range want {
+		if _, ok := evs[name]; !ok {
+			t.Errorf("function %s has no event: add events/%s/event.json", name, name)
+		}
+	}
+	for _, name := range got {
+		if !slices.Contains(want, name) {
+			t.Errorf("events/%s/event.json is for no function (the functions are %v)", name, want)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	checkShapes(t, evs)
+	checkStateInputs(t, evs)
+	checkAPIEvents(t, evs)
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	r := &run{t: t, ctx: ctx, f: f, evs: evs, used: map[string]bool{}}
+	f.runSQL(ctx, t, "seed.sql")
+	r.checkSeed()
+	r.rollback()
+	r.onboard(claim)
+	r.adminAPI(claim)
+	r.migrate()
+
+	for _, name := range got {
+		if !r.used[name] {
+			t.Errorf("events/%s/event.json was never run", name)
+		}
+	}
+	for _, addr := range []string{exampleAdmin, rollbackAdmin, createdAdmin} {
+		if strings.Contains(f.logs.String(), addr) {
+			t.Errorf("an admin's e-mail address is in the functions' logs")
+		}
+	}
+
+	// reset.sql undoes all of it, and seed.sql starts over.
+	f.runSQL(ctx, t, "reset.sql")
+	var left int
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("after reset.sql: %d tenants left (%v), want none", left, err)
+	}
+	for _, id := range []string{exampleTenantID, rollbackTenantID} {
+		name := r.schemaName(id)
+		if schema, role := testdb.Exists(ctx, t, f.pool, name); schema || role {
+			t.Errorf("after reset.sql: schema %s exists %v, role exists %v", name, schema, role)
+		}
+	}
+	f.runSQL(ctx, t, "seed.sql")
+	f.runSQL(ctx, t, "seed.sql")
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE status = 'PENDING'`).Scan(&left); err != nil || left != 2 {
+		t.Errorf("seed.sql after reset.sql, twice: %d PENDING tenants (%v), want 2", left, err)
+	}
+}
+
+// stateMachineOf returns the state machine an execution ARN belongs to.
+func stateMachineOf(executionArn string) (string, bool) {
+	parts := strings.Split(executionArn, ":")
+	if len(parts) != 8 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "execution" {
+		return "", false
+	}
+	parts[5] = "stateMachine"
+	return strings.Join(parts[:7], ":"), true
+}
+
+// cfnRequest is the custom resource request CloudFormation sends a Lambda: cfn.Event plus
+// the ServiceToken it repeats at the top level (which cfn.Event does not keep).
+type cfnRequest struct {
+	cfn.Event
+	ServiceToken string `json:"ServiceToken"`
+}
+
+// checkShapes decodes each event strictly into what its handler takes.
+func checkShapes(t *testing.T, evs map[string]event) {
+	t.Helper()
+	for name, ev := range evs {
+		var v any
+		switch name {
+		case functions.CreateTenantRecord:
+			v = new(pipeline.CreateTenantRecordInput)
+		case functions.StoreContractAddress:
+			v = new(pipeline.StoreContractAddressInput)
+		case functions.Rollback:
+			v = new(pipeline.RollbackInput)
+		case migrateFunction:
+			v = new(cfnRequest)
+		default:
+			if _, isAPI := apiOperations[name]; isAPI {
+				v = new(events.APIGatewayV2HTTPRequest)
+			} else {
+				v = new(pipeline.TenantInput)
+			}
+		}
+		if err := decodeStrict(ev.raw, v); err != nil {
+			t.Errorf("%s does not decode as %T: %v", ev.path, v, err)
+		}
+	}
+}
+
+// checkStateInputs holds each pipeline event to what the state machine passes its Task:
+// the keys of the state's Parameters, the tenant id of the example tenant (the rollback's
+// own tenant for Rollback), and a Catch's {Error, Cause} for the rollback's error.
+func checkStateInputs(t *testing.T, evs map[string]event) {
+	t.Helper()
+	var def struct {
+		States map[string]struct {
+			Type       string         `json:"Type"`
+			Resource   string         `json:"Resource"`
+			Parameters map[string]any `json:"Parameters"`
+		} `json:"States"`
+	}
+	if err := json.Unmarshal(statemachine.Provisioning, &def); err != nil {
+		t.Fatal(err)
+	}
+	tasks := 0
+	for state, s := range def.States {
+		if s.Type != "Task" {
+			continue
+		}
+		tasks++
+		fn := strings.TrimSuffix(strings.TrimPrefix(s.Resource, "${"), "Arn}")
+		ev, ok := evs[fn]
+		if !ok {
+			t.Errorf("state %s runs %s, which has no event", state, fn)
+			continue
+		}
+		var in map[string]json.RawMessage
+		if err := json.Unmarshal(ev.raw, &in); err != nil {
+			t.Errorf("%s: %v", ev.path, err)
+			continue
+		}
+		var params []string
+		for k := range s.Parameters {
+			params = append(params, strings.TrimSuffix(k, ".$"))
+		}
+		slices.Sort(params)
+		if keys := slices.Sorted(maps.Keys(in)); !slices.Equal(keys, params) {
+			t.Errorf("%s has the fields %v; state %s passes %v", ev.path, keys, state, params)
+		}
+		var id string
+		_ = json.Unmarshal(in["tenantId"], &id)
+		wantID := exampleTenantID
+		if fn == functions.Rollback {
+			wantID = rollbackTenantID
+		}
+		if id != wantID {
+			t.Errorf("%s: tenantId %q, want %s", ev.path, id, wantID)
+		}
+	}
+	if tasks != len(functions.Names(functions.Catalog(nil))) {
+		t.Errorf("the state machine has %d Tasks, the catalogue %d functions", tasks, len(functions.Names(functions.Catalog(nil))))
+	}
+}
+
+// checkAPIEvents holds each API event to its route in openapi.json and to what API
+// Gateway's HTTP API (payload format 2.0, JWT authorizer) sends.
+func checkAPIEvents(t *testing.T, evs map[string]event) {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(api.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]string{} // operationId → route key
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			var op struct {
+				OperationID string `json:"operationId"`
+			}
+			if json.Unmarshal(raw, &op) == nil && op.OperationID != "" {
+				routes[op.OperationID] = strings.ToUpper(method) + " " + path
+			}
+		}
+	}
+	for fn, opID := range apiOperations {
+		ev := evs[fn]
+		var req events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(ev.raw, &req); err != nil {
+			t.Errorf("%s: %v", ev.path, err)
+			continue
+		}
+		rc := req.RequestContext
+		routeKey, ok := routes[opID]
+		if !ok {
+			t.Errorf("openapi.json has no operation %s", opID)
+			continue
+		}
+		method, template, _ := strings.Cut(routeKey, " ")
+		wantPath := strings.Replace(template, "{id}", exampleTenantID, 1)
+		check := func(what string, got, want any) {
+			if got != want {
+				t.Errorf("%s: %s is %v, want %v", ev.path, what, got, want)
+			}
+		}
+		check("version", req.Version, "2.0")
+		check("routeKey", req.RouteKey, routeKey)
+		check("requestContext.routeKey", rc.RouteKey, routeKey)
+		check("rawPath", req.RawPath, wantPath)
+		check("requestContext.http.path", rc.HTTP.Path, wantPath)
+		check("requestContext.http.method", rc.HTTP.Method, method)
+		check("requestContext.stage", rc.Stage, "$default")
+		check("requestContext.domainName", rc.DomainName, rc.APIID+".execute-api.us-east-1.amazonaws.com")
+		check("requestContext.domainPrefix", rc.DomainPrefix, rc.APIID)
+		check("headers.host", req.Headers["host"], rc.DomainName)
+		check("headers.user-agent", req.Headers["user-agent"], rc.HTTP.UserAgent)
+		check("headers.x-forwarded-for", req.Headers["x-forwarded-for"], rc.HTTP.SourceIP)
+		check("headers.content-type", req.Headers["content-type"], "application/json")
+		// Never a real token in the repository: the authorizer has verified it, the
+		// handlers read its claims from requestContext.
+		check("headers.authorization", req.Headers["authorization"], "Bearer <redacted>")
+		check("isBase64Encoded", req.IsBase64Encoded, false)
+		if ts, err := time.Parse("02/Jan/2006:15:04:05 -0700", rc.Time); err != nil || ts.Unix() != rc.TimeEpoch/1000 {
+			t.Errorf("%s: requestContext.time %q does not match timeEpoch %d", ev.path, rc.Time, rc.TimeEpoch)
+		}
+		for k := range req.Headers {
+			if k != strings.ToLower(k) {
+				t.Errorf("%s: header %q: HTTP APIs pass header names in lower case", ev.path, k)
+			}
+		}
+		if strings.Contains(template, "{id}") {
+			check("pathParameters.id", req.PathParameters["id"], exampleTenantID)
+		} else if req.PathParameters != nil {
+			t.Errorf("%s: pathParameters on a route without parameters", ev.path)
+		}
+		q, err := url.ParseQuery(req.RawQueryString)
+		if err != nil {
+			t.Errorf("%s: rawQueryString: %v", ev.path, err)
+		}
+		for k := range q {
+			check("queryStringParameters."+k, req.QueryStringParameters[k], q.Get(k))
+		}
+		check("number of queryStringParameters", len(req.QueryStringParameters), len(q))
+		if rc.Authorizer == nil || rc.Authorizer.JWT == nil {
+			t.Errorf("%s: no requestContext.authorizer.jwt", ev.path)
+			continue
+		}
+		claims := rc.Authorizer.JWT.Claims
+		for _, c := range []string{"sub", "iss", "aud", "scope", "exp", "iat"} {
+			if claims[c] == "" {
+				t.Errorf("%s: JWT claim %s is missing", ev.path, c)
+			}
+		}
+		check("scope claim", claims["scope"], adminScope)
+		check("authorizer scopes", strings.Join(rc.Authorizer.JWT.Scopes, " "), adminScope)
+		if method == http.MethodPost {
+			check("headers.content-length", req.Headers["content-length"], strconv.Itoa(len(req.Body)))
+		} else if req.Body != "" {
+			t.Errorf("%s: a %s request with a body", ev.path, method)
+		}
+	}
+}
+
+// run drives the functions with their events, checking each outcome.
+type run struct {
+	t    *testing.T
+	ctx  context.Context
+	f    *fixture
+	evs  map[string]event
+	used map[string]bool
+}
+
+// invoke runs the function's handler on its event as the Lambda runtime does, and
+// decodes the output into out. The handler failing means the event rotted.
+func (r *run) invoke(fn string, out any) {
+	r.t.Helper()
+	r.used[fn] = true
+	raw, err := r.f.catalog[fn].Invoke(r.ctx, r.evs[fn].raw)
+	if err != nil {
+		r.t.Fatalf("%s on %s: %T: %v", fn, r.evs[fn].path, err, err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		r.t.Fatalf("%s: output %s: %v", fn, raw, err)
+	}
+}
+
+// call invokes an API function and checks its status; it returns the decoded body and
+// the response.
+func (r *run) call(fn string, wantStatus int, body any) events.APIGatewayV2HTTPResponse {
+	r.t.Helper()
+	var resp events.APIGatewayV2HTTPResponse
+	r.invoke(fn, &resp)
+	if resp.StatusCode != wantStatus {
+		r.t.Fatalf("%s answered %d, want %d: %s", fn, resp.StatusCode, wantStatus, resp.Body)
+	}
+	if ct := resp.Headers["Content-Type"]; ct != "application/json" {
+		r.t.Errorf("%s: Content-Type %q", fn, ct)
+	}
+	if err := decodeStrict([]byte(resp.Body), body); err != nil {
+		r.t.Fatalf("%s: body %s: %v", fn, resp.Body, err)
+	}
+	return resp
+}
+
+func (r *run) tenant(id string) tenant.Tenant {
+	r.t.Helper()
+	tn, err := r.f.store.Get(r.ctx, uuid.MustParse(id))
+	if err != nil {
+		r.t.Fatalf("tenant %s: %v", id, err)
+	}
+	return tn
+}
+
+// contractID is the contract id StoreContractAddressFunction's event stores.
+func (r *run) contractID() string {
+	var in pipeline.StoreContractAddressInput
+	_ = json.Unmarshal(r.evs[functions.StoreContractAddress].raw, &in)
+	return in.ContractID
+}
+
+func (r *run) schemaName(id string) string {
+	r.t.Helper()
+	var name string
+	switch id {
+	case exampleTenantID:
+		name = exampleName
+	case rollbackTenantID:
+		name = "Example Lakeside Clinic"
+	}
+	return tenant.SchemaName(name, uuid.MustParse(id))
+}
+
+// checkSeed holds seed.sql to what the API's reservation would have written.
+func (r *run) checkSeed() {
+	r.t.Helper()
+	for _, id := range []string{exampleTenantID, rollbackTenantID} {
+		tn := r.tenant(id)
+		reg, err := tenant.Registration{Name: tn.Name, AdminEmail: tn.AdminEmail,
+			AdminFirstName: tn.AdminFirstName, AdminLastName: tn.AdminLastName}.Normalize()
+		switch {
+		case err != nil:
+			r.t.Errorf("seed.sql: tenant %s is not a valid registration: %v", id, err)
+		case reg.Name != tn.Name || reg.AdminEmail != tn.AdminEmail || reg.AdminFirstName != tn.AdminFirstName || reg.AdminLastName != tn.AdminLastName:
+			r.t.Errorf("seed.sql: tenant %s is not stored normalized: %+v", id, reg)
+		case tn.Slug != tenant.Slug(tn.Name):
+			r.t.Errorf("seed.sql: tenant %s has slug %q, want %q", id, tn.Slug, tenant.Slug(tn.Name))
+		case tn.Status != tenant.StatusPending:
+			r.t.Errorf("seed.sql: tenant %s is %s, want PENDING", id, tn.Status)
+		case uuid.MustParse(id).Version() != 7:
+			r.t.Errorf("tenant id %s is not a UUIDv7 like the ones tenant.NewID makes", id)
+		}
+	}
+	if r.tenant(exampleTenantID).Name != exampleName {
+		r.t.Errorf("seed.sql names the example tenant %q, the test %q", r.tenant(exampleTenantID).Name, exampleName)
+	}
+}
+
+// rollback takes the rollback's tenant as far as its contract deployment, where its event
+// says it failed, and runs RollbackFunction's event.
+func (r *run) rollback() {
+	r.t.Helper()
+	s, ctx := r.f.steps, r.ctx
+	arn := "arn:aws:states:us-east-1:123456789012:execution:tenant-provisioning:" + rollbackTenantID
+	if _, err := s.CreateTenantRecord(ctx, pipeline.CreateTenantRecordInput{TenantID: rollbackTenantID, ExecutionArn: arn}); err != nil {
+		r.t.Fatal(err)
+	}
+	in := pipeline.TenantInput{TenantID: rollbackTenantID}
+	if _, err := s.CreateSchema(ctx, in); err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := s.RunMigrations(ctx, in); err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := s.SeedRolesAndUser(ctx, in); err != nil {
+		r.t.Fatal(err)
+	}
+
+	var out pipeline.RollbackOutput
+	r.invoke(functions.Rollback, &out)
+	name := r.schemaName(rollbackTenantID)
+	wantUndone := []string{"schema " + name + " dropped", "role " + name + " dropped"}
+	if out.Status != string(tenant.StatusFailed) || out.Outcome != "clean" || !slices.Equal(out.Undone, wantUndone) || !out.AdminNotified {
+		r.t.Errorf("Rollback: %+v, want FAILED, clean, %v undone, admin notified", out, wantUndone)
+	}
+	var failure pipeline.RollbackInput
+	_ = json.Unmarshal(r.evs[functions.Rollback].raw, &failure)
+	tn := r.tenant(rollbackTenantID)
+	if want := pipeline.SanitizeError(failure.Error); tn.Status != tenant.StatusFailed || tn.ProvisioningError != want {
+		r.t.Errorf("after Rollback the tenant is %s with error %q, want FAILED with %q", tn.Status, tn.ProvisioningError, want)
+	}
+	if schema, role := testdb.Exists(ctx, r.t, r.f.pool, name); schema || role {
+		r.t.Errorf("after Rollback: schema exists %v, role exists %v", schema, role)
+	}
+	if sent := r.f.sentTo(rollbackAdmin); len(sent) != 1 {
+		r.t.Errorf("after Rollback the admin was sent %q, want one failure notice", sent)
+	}
+}
+
+// onboard runs the example tenant through the pipeline, each step on its own event, after
+// starting its execution as the create route does (named after the tenant).
+func (r *run) onboard(claim pipeline.CreateTenantRecordInput) {
+	r.t.Helper()
+	ctx := r.ctx
+	started, err := r.f.workflow.Start(ctx, uuid.MustParse(exampleTenantID))
+	if err != nil {
+		r.t.Fatalf("start the example tenant's execution: %v", err)
+	}
+	lastField := func(arn string) string { return arn[strings.LastIndexByte(arn, ':')+1:] }
+	if lastField(started.Arn) != lastField(claim.ExecutionArn) {
+		r.t.Errorf("Step Functions names the execution %s, the event %s", started.Arn, claim.ExecutionArn)
+	}
+
+	var claimed pipeline.CreateTenantRecordOutput
+	r.invoke(functions.CreateTenantRecord, &claimed)
+	schema := r.schemaName(exampleTenantID)
+	if claimed.TenantID != exampleTenantID || claimed.SchemaName != schema || claimed.Status != string(tenant.StatusProvisioning) {
+		r.t.Errorf("CreateTenantRecord: %+v", claimed)
+	}
+	if got := r.tenant(exampleTenantID).ExecutionArn; got != claim.ExecutionArn {
+		r.t.Errorf("the tenant records execution %q, want the event's", got)
+	}
+
+	var created pipeline.CreateSchemaOutput
+	r.invoke(functions.CreateSchema, &created)
+	if !created.Created || created.SchemaName != schema {
+		r.t.Errorf("CreateSchema: %+v", created)
+	}
+	var migrated pipeline.RunMigrationsOutput
+	r.invoke(functions.RunMigrations, &migrated)
+	if migrated.FromVersion != 0 || migrated.ToVersion < 1 {
+		r.t.Errorf("RunMigrations: %+v", migrated)
+	}
+	var seeded tenantdb.SeedResult
+	r.invoke(functions.SeedRolesAndUser, &seeded)
+	if !seeded.AdminCreated || seeded.RolesCreated == 0 {
+		r.t.Errorf("SeedRolesAndUser: %+v", seeded)
+	}
+
+	var deployed soroban.Result
+	r.invoke(functions.DeploySorobanContract, &deployed)
+	contract := r.contractID()
+	if !deployed.Created || deployed.ContractID != contract {
+		r.t.Errorf("DeploySorobanContract deployed %s (created %v); StoreContractAddressFunction's event stores %s",
+			deployed.ContractID, deployed.Created, contract)
+	}
+	var stored pipeline.StoreContractAddressOutput
+	r.invoke(functions.StoreContractAddress, &stored)
+	if got := r.tenant(exampleTenantID).ContractID; got != contract || stored.ContractID != contract {
+		r.t.Errorf("the tenant's contract is %q (output %q), want %s", got, stored.ContractID, contract)
+	}
+
+	var sent pipeline.SendWelcomeEmailOutput
+	r.invoke(functions.SendWelcomeEmail, &sent)
+	if mail := r.f.sentTo(exampleAdmin); sent.MessageID == "" || len(mail) != 1 {
+		r.t.Errorf("SendWelcomeEmail: %+v; the outbox has %q for the admin", sent, mail)
+	}
+	var activated pipeline.ActivateTenantOutput
+	r.invoke(functions.ActivateTenant, &activated)
+	if activated.Status != string(tenant.StatusActive) || r.tenant(exampleTenantID).Status != tenant.StatusActive {
+		r.t.Errorf("ActivateTenant: %+v", activated)
+	}
+}
+
+// adminAPI runs the API functions' events: create another tenant, then list, read, follow
+// and archive the example tenant.
+func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
+	r.t.Helper()
+	var created struct {
+		TenantID     uuid.UUID `json:"tenantId"`
+		ExecutionArn string    `json:"executionArn"`
+		Status       string    `json:"status"`
+		StatusURL    string    `json:"statusUrl"`
+		Message      string    `json:"message"`
+	}
+	resp := r.call(functions.CreateTenant, http.StatusAccepted, &created)
+	if created.Status != "queued" || created.TenantID.Version() != 7 || resp.Headers["Location"] != "/admin/tenants/"+created.TenantID.String() {
+		r.t.Errorf("CreateTenant: %+v, Location %q", created, resp.Headers["Location"])
+	}
+	if want, _ := r.f.workflowArn(created.TenantID.String()); created.ExecutionArn != want {
+		r.t.Errorf("CreateTenant started %s, want %s", created.ExecutionArn, want)
+	}
+	if tn := r.tenant(created.TenantID.String()); tn.Name != createdName || tn.AdminEmail != createdAdmin || tn.Status != tenant.StatusPending {
+		r.t.Errorf("CreateTenant reserved %q <%s>, %s", tn.Name, tn.AdminEmail, tn.Status)
+	}
+
+	var list struct {
+		Total   int64 `json:"total"`
+		Tenants []struct {
+			ID         string  `json:"id"`
+			Name       string  `json:"name"`
+			Status     string  `json:"status"`
+			SchemaName *string `json:"schemaName"`
+			CreatedAt  string  `json:"createdAt"`
+			UpdatedAt  string  `json:"updatedAt"`
+		} `json:"tenants"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	r.call(functions.ListTenants, http.StatusOK, &list)
+	if list.Total != 1 || len(list.Tenants) != 1 || list.Tenants[0].ID != exampleTenantID || list.Tenants[0].Status != "ACTIVE" {
+		r.t.Errorf("ListTenants (status=ACTIVE): %+v, want the example tenant alone", list)
+	}
+
+	var got map[string]any
+	r.call(functions.GetTenant, http.StatusOK, &got)
+	if got["id"] != exampleTenantID || got["status"] != "ACTIVE" || got["adminEmail"] != exampleAdmin ||
+		got["sorobanContractId"] != r.contractID() || got["executionArn"] != claim.ExecutionArn {
+		r.t.Errorf("GetTenant: %v", got)
+	}
+
+	var status struct {
+		TenantID      string `json:"tenantId"`
+		TenantName    string `json:"tenantName"`
+		OverallStatus string `json:"overallStatus"`
+		Logs          []struct {
+			Step       string  `json:"step"`
+			Status     string  `json:"status"`
+			Attempt    int     `json:"attempt"`
+			DurationMS *int    `json:"durationMs"`
+			Error      *string `json:"error"`
+			CreatedAt  string  `json:"createdAt"`
+		} `json:"logs"`
+		ExecutionArn         *string         `json:"executionArn"`
+		CreatedAt            string          `json:"createdAt"`
+		UpdatedAt            string          `json:"updatedAt"`
+		CompletedAt          *string         `json:"completedAt"`
+		ProvisioningError    *string         `json:"provisioningError"`
+		Execution            json.RawMessage `json:"execution"`
+		ExecutionStatusError string          `json:"executionStatusError"`
+	}
+	r.call(functions.GetProvisioningStatus, http.StatusOK, &status)
+	var steps []string
+	for _, l := range status.Logs {
+		if l.Status != "COMPLETED" {
+			r.t.Errorf("GetProvisioningStatus: step %s is %s", l.Step, l.Status)
+		}
+		steps = append(steps, l.Step)
+	}
+	if status.OverallStatus != "ACTIVE" || len(steps) != 8 || status.Execution == nil || status.ExecutionStatusError != "" {
+		r.t.Errorf("GetProvisioningStatus: %s with steps %v, execution %s %s", status.OverallStatus, steps, status.Execution, status.ExecutionStatusError)
+	}
+
+	var archived struct {
+		TenantID        string `json:"tenantId"`
+		Status          string `json:"status"`
+		ArchivedAt      string `json:"archivedAt"`
+		AlreadyArchived bool   `json:"alreadyArchived"`
+	}
+	r.call(functions.ArchiveTenant, http.StatusOK, &archived)
+	if archived.Status != "archived" || archived.AlreadyArchived || r.tenant(exampleTenantID).Status != tenant.StatusArchived {
+		r.t.Errorf("ArchiveTenant: %+v", archived)
+	}
+}
+
+// migrate checks MigrateFunction's event as the cfn package reads it, and against the
+// custom resource template.yaml declares. The handler is not run: it would post its result
+// to the event's (made-up) ResponseURL.
+func (r *run) migrate() {
+	r.t.Helper()
+	r.used[migrateFunction] = true
+	ev := r.evs[migrateFunction]
+	var req cfnRequest
+	if err := decodeStrict(ev.raw, &req); err != nil {
+		r.t.Fatalf("%s: %v", ev.path, err)
+	}
+	u, err := url.Parse(req.ResponseURL)
+	switch {
+	case req.RequestType != cfn.RequestCreate:
+		r.t.Errorf("%s: RequestType %q, want Create", ev.path, req.RequestType)
+	case err != nil || u.Scheme != "https" || !strings.HasSuffix(u.Host, ".amazonaws.com") || u.Query().Get("X-Amz-Signature") == "":
+		r.t.Errorf("%s: ResponseURL is not a presigned S3 URL", ev.path)
+	case !strings.HasPrefix(req.StackID, "arn:aws:cloudformation:us-east-1:123456789012:stack/"):
+		r.t.Errorf("%s: StackId %q", ev.path, req.StackID)
+	case req.RequestID == "" || req.PhysicalResourceID != "":
+		r.t.Errorf("%s: a Create has a RequestId, and no PhysicalResourceId yet", ev.path)
+	case !strings.HasPrefix(req.ServiceToken, "arn:aws:lambda:us-east-1:123456789012:function:") ||
+		req.ResourceProperties["ServiceToken"] != req.ServiceToken:
+		r.t.Errorf("%s: ServiceToken %q must be the function's ARN, also in ResourceProperties", ev.path, req.ServiceToken)
+	}
+	for k, v := range req.ResourceProperties {
+		if _, ok := v.(string); !ok {
+			r.t.Errorf("%s: ResourceProperties.%s is %T; CloudFormation passes every property as a string", ev.path, k, v)
+		}
+	}
+
+	// The resource whose ServiceToken is MigrateFunction's ARN.
+	b, err := os.ReadFile("../template.yaml")
+	if os.IsNotExist(err) {
+		r.t.Log("no template.yaml: not checking the migrate event against the custom resource")
+		return
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		r.t.Fatalf("template.yaml: %v", err)
+	}
+	resources := yamlGet(doc.Content[0], "Resources")
+	var id string
+	for _, rid := range yamlKeys(resources) {
+		tok := yamlGet(resources, rid, "Properties", "ServiceToken")
+		if tok != nil && (tok.Value == migrateFunction+".Arn" || slices.ContainsFunc(tok.Content, func(n *yaml.Node) bool {
+			return n.Value == migrateFunction+".Arn" || n.Value == migrateFunction
+		})) {
+			id = rid
+		}
+	}
+	if id == "" {
+		r.t.Errorf("template.yaml has no custom resource served by %s", migrateFunction)
+		return
+	}
+	props := yamlGet(resources, id, "Properties")
+	want := yamlKeys(props)
+	slices.Sort(want)
+	if got := slices.Sorted(maps.Keys(req.ResourceProperties)); !slices.Equal(got, want) {
+		r.t.Errorf("%s: ResourceProperties %v; template.yaml's %s has %v", ev.path, got, id, want)
+	}
+	if typ := yamlGet(resources, id, "Type").Value; req.ResourceType != typ || req.LogicalResourceID != id {
+		r.t.Errorf("%s: %s %s; template.yaml declares %s %s", ev.path, req.ResourceType, req.LogicalResourceID, typ, id)
+	}
+	if st := yamlGet(props, "ServiceTimeout"); st != nil && req.ResourceProperties["ServiceTimeout"] != st.Value {
+		r.t.Errorf("%s: ServiceTimeout %v; template.yaml: %s", ev.path, req.ResourceProperties["ServiceTimeout"], st.Value)
+	}
+}

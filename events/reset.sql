@@ -1,0 +1,32 @@
+-- Removes what running the sample events left behind, so that they can run again from
+-- events/seed.sql: the example tenants (by id, and the one CreateTenantFunction's event
+-- registers, by name) with their schemas and roles. Like the rollback, it drops only a
+-- schema or role marked as the tenant's ('tenant:<id>' comment). For local databases only;
+-- events_test.go runs this very file.
+--
+--   psql "$DATABASE_URL" -f events/reset.sql -f events/seed.sql
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN
+        SELECT id, schema_name FROM tenants
+        WHERE id IN ('01936f2e-6d7a-7c3b-9a4e-2b8f0c1d2e3f', '01936f2e-9b1c-7d2e-8f3a-4b5c6d7e8f90')
+           OR lower(name) IN ('example community clinic', 'example lakeside clinic', 'example riverside clinic')
+    LOOP
+        IF t.schema_name IS NOT NULL THEN
+            IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = t.schema_name
+                       AND obj_description(oid, 'pg_namespace') = 'tenant:' || t.id) THEN
+                EXECUTE format('DROP SCHEMA %I CASCADE', t.schema_name);
+            END IF;
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = t.schema_name
+                       AND shobj_description(oid, 'pg_authid') = 'tenant:' || t.id) THEN
+                -- Revokes what the role was granted in this database; it owns nothing.
+                EXECUTE format('DROP OWNED BY %I', t.schema_name);
+                EXECUTE format('DROP ROLE %I', t.schema_name);
+            END IF;
+        END IF;
+        DELETE FROM tenants WHERE id = t.id; -- its provisioning_logs go with it
+    END LOOP;
+END
+$$;

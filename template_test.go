@@ -1,0 +1,1391 @@
+// Package template_test holds template.yaml (the SAM template), the Makefile's Lambda builds
+// and samconfig.toml to the code: what each function's main wires decides its permissions and
+// settings, the state machine definition decides the substitutions, the OpenAPI document
+// decides the routes. Nothing here needs AWS.
+package template_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/metrics"
+)
+
+// --- the template ---------------------------------------------------------------------
+
+// cfnTemplate is template.yaml as YAML nodes: the short-form intrinsics (!Ref, !GetAtt,
+// !Sub, !If …) stay visible as node tags.
+type cfnTemplate struct {
+	root      *yaml.Node
+	resources *yaml.Node
+	globalFn  *yaml.Node // Globals.Function
+}
+
+func loadTemplate(t *testing.T) *cfnTemplate {
+	t.Helper()
+	b, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	root := doc.Content[0]
+	tpl := &cfnTemplate{root: root, resources: get(root, "Resources"), globalFn: get(root, "Globals", "Function")}
+	if tpl.resources == nil {
+		t.Fatal("template.yaml has no Resources")
+	}
+	return tpl
+}
+
+// get follows mapping keys; nil when one is missing.
+func get(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+// keys lists a mapping's keys in order.
+func keys(n *yaml.Node) []string {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var ks []string
+	for i := 0; i < len(n.Content); i += 2 {
+		ks = append(ks, n.Content[i].Value)
+	}
+	return ks
+}
+
+func (c *cfnTemplate) resource(id string) *yaml.Node { return get(c.resources, id) }
+
+func (c *cfnTemplate) typeOf(id string) string {
+	if n := get(c.resources, id, "Type"); n != nil {
+		return n.Value
+	}
+	return ""
+}
+
+func (c *cfnTemplate) ofType(typ string) []string {
+	var ids []string
+	for _, id := range keys(c.resources) {
+		if c.typeOf(id) == typ {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (c *cfnTemplate) functions() []string { return c.ofType("AWS::Serverless::Function") }
+
+// fnProp is a function's property as SAM sees it: its own, else the Globals'.
+func (c *cfnTemplate) fnProp(id string, path ...string) *yaml.Node {
+	if n := get(c.resource(id), append([]string{"Properties"}, path...)...); n != nil {
+		return n
+	}
+	return get(c.globalFn, path...)
+}
+
+// env is a function's environment: Globals' variables, then its own (SAM merges the maps).
+func (c *cfnTemplate) env(id string) map[string]*yaml.Node {
+	vars := map[string]*yaml.Node{}
+	for _, src := range []*yaml.Node{get(c.globalFn, "Environment", "Variables"), get(c.resource(id), "Properties", "Environment", "Variables")} {
+		for i := 0; src != nil && i+1 < len(src.Content); i += 2 {
+			vars[src.Content[i].Value] = src.Content[i+1]
+		}
+	}
+	return vars
+}
+
+// intrinsic names a node's intrinsic function ("Ref", "GetAtt", "Sub", "If" …) in short
+// (!Ref) or long (Ref:, Fn::GetAtt:) form, with its argument; "" for a plain value.
+func intrinsic(n *yaml.Node) (string, *yaml.Node) {
+	if n == nil {
+		return "", nil
+	}
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		return strings.TrimPrefix(n.Tag, "!"), n
+	}
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 {
+		k := n.Content[0].Value
+		if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+			return strings.TrimPrefix(k, "Fn::"), n.Content[1]
+		}
+	}
+	return "", nil
+}
+
+// refTo returns the logical id a !Ref names, or "".
+func refTo(n *yaml.Node) string {
+	if f, arg := intrinsic(n); f == "Ref" && arg.Kind == yaml.ScalarNode {
+		return arg.Value
+	}
+	return ""
+}
+
+// getAtt returns the resource and attribute of a !GetAtt.
+func getAtt(n *yaml.Node) (string, string) {
+	f, arg := intrinsic(n)
+	if f != "GetAtt" {
+		return "", ""
+	}
+	if arg.Kind == yaml.ScalarNode {
+		res, attr, _ := strings.Cut(arg.Value, ".")
+		return res, attr
+	}
+	if arg.Kind == yaml.SequenceNode && len(arg.Content) == 2 {
+		return arg.Content[0].Value, arg.Content[1].Value
+	}
+	return "", ""
+}
+
+// sameNode compares two nodes by content (kind, tag, value, children), not position.
+func sameNode(a, b *yaml.Node) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// scalars lists a scalar or a sequence of scalars.
+func scalars(n *yaml.Node) []string {
+	switch {
+	case n == nil:
+		return nil
+	case n.Kind == yaml.ScalarNode:
+		return []string{n.Value}
+	case n.Kind == yaml.SequenceNode:
+		var out []string
+		for _, c := range n.Content {
+			out = append(out, c.Value)
+		}
+		return out
+	}
+	return nil
+}
+
+// --- what the code says -----------------------------------------------------------------
+
+// mainInfo is what a functions/<dir>/main.go wires, read from its source.
+type mainInfo struct {
+	dir       string
+	kind      string // "steps", "api" or "migrate"
+	email     bool   // bootstrap.Steps(bootstrap.Email)
+	contracts bool   // bootstrap.Steps(bootstrap.Contracts)
+	handler   string // the method handed to lambda.Start…
+	route     string // api: "POST /admin/tenants", from the package comment
+	state     string // steps: the state machine state, from the package comment
+}
+
+var (
+	routeDoc = regexp.MustCompile(`behind (GET|POST|PUT|PATCH|DELETE) (\S+) on the admin HTTP API`)
+	stateDoc = regexp.MustCompile(`behind the state machine's (\w+) state`)
+)
+
+func readMain(t *testing.T, dir string) mainInfo {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join("functions", dir, "main.go"), nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := mainInfo{dir: dir}
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		switch pkgFunc(call.Fun) {
+		case "bootstrap.Steps":
+			info.kind = "steps"
+			for _, a := range call.Args {
+				switch pkgFunc(a) {
+				case "bootstrap.Email":
+					info.email = true
+				case "bootstrap.Contracts":
+					info.contracts = true
+				default:
+					t.Errorf("functions/%s: bootstrap.Steps(%s) is a need this test does not know; teach it the permissions it takes", dir, pkgFunc(a))
+				}
+			}
+		case "bootstrap.API":
+			info.kind = "api"
+		case "bootstrap.PoolFromEnv":
+			info.kind = "migrate"
+		case "lambda.Start", "lambda.StartWithOptions":
+			if sel, ok := call.Args[0].(*ast.SelectorExpr); ok {
+				info.handler = sel.Sel.Name
+			}
+		}
+		return true
+	})
+	if info.kind == "" {
+		t.Fatalf("functions/%s/main.go: no bootstrap.Steps, bootstrap.API or bootstrap.PoolFromEnv; teach this test what it needs", dir)
+	}
+	doc := strings.Join(strings.Fields(f.Doc.Text()), " ")
+	if m := routeDoc.FindStringSubmatch(doc); m != nil {
+		info.route = m[1] + " " + m[2]
+	}
+	if m := stateDoc.FindStringSubmatch(doc); m != nil {
+		info.state = m[1]
+	}
+	return info
+}
+
+// pkgFunc renders pkg.Name for a selector on an identifier, else "".
+func pkgFunc(e ast.Expr) string {
+	if sel, ok := e.(*ast.SelectorExpr); ok {
+		if id, ok := sel.X.(*ast.Ident); ok {
+			return id.Name + "." + sel.Sel.Name
+		}
+	}
+	return ""
+}
+
+// methodRefs reads the non-test Go files of dir and returns, for each method of recvType,
+// every selector chain rooted at the receiver it uses (h.starter.Start gives "starter" and
+// "starter.Start"), including those of the receiver's methods it calls, transitively.
+func methodRefs(t *testing.T, dir, recvType string) map[string]map[string]bool {
+	t.Helper()
+	fset := token.NewFileSet()
+	direct := map[string]map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || len(fn.Recv.List) != 1 || len(fn.Recv.List[0].Names) != 1 {
+				continue
+			}
+			typ := fn.Recv.List[0].Type
+			if star, ok := typ.(*ast.StarExpr); ok {
+				typ = star.X
+			}
+			if id, ok := typ.(*ast.Ident); !ok || id.Name != recvType {
+				continue
+			}
+			recv := fn.Recv.List[0].Names[0].Name
+			refs := map[string]bool{}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok {
+					if chain, ok := selectorChain(sel, recv); ok {
+						refs[chain] = true
+					}
+				}
+				return true
+			})
+			direct[fn.Name.Name] = refs
+		}
+	}
+	if len(direct) == 0 {
+		t.Fatalf("%s: no methods of %s", dir, recvType)
+	}
+	all := map[string]map[string]bool{}
+	for m := range direct {
+		seen, todo, refs := map[string]bool{m: true}, []string{m}, map[string]bool{}
+		for len(todo) > 0 {
+			cur := todo[0]
+			todo = todo[1:]
+			for r := range direct[cur] {
+				refs[r] = true
+				if _, isMethod := direct[r]; isMethod && !seen[r] {
+					seen[r] = true
+					todo = append(todo, r)
+				}
+			}
+		}
+		all[m] = refs
+	}
+	return all
+}
+
+func selectorChain(sel *ast.SelectorExpr, recv string) (string, bool) {
+	switch x := sel.X.(type) {
+	case *ast.Ident:
+		return sel.Sel.Name, x.Name == recv
+	case *ast.SelectorExpr:
+		prefix, ok := selectorChain(x, recv)
+		return prefix + "." + sel.Sel.Name, ok
+	}
+	return "", false
+}
+
+// sdkActions maps the SDK calls a type makes on its api client (c.api.StartExecution) to IAM
+// actions (states:StartExecution), per method.
+func sdkActions(t *testing.T, dir, recvType, iamPrefix string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for m, refs := range methodRefs(t, dir, recvType) {
+		for r := range refs {
+			if op, ok := strings.CutPrefix(r, "api."); ok && !strings.Contains(op, ".") {
+				out[m] = append(out[m], iamPrefix+":"+op)
+			}
+		}
+		sort.Strings(out[m])
+	}
+	return out
+}
+
+// apiStatesActions returns, for each admin API handler method, the Step Functions actions
+// it may call: through the Starter or ExecutionDescriber it uses (internal/api), the
+// workflow adapter internal/bootstrap wires for each, and the workflow.Client method that
+// adapter calls (internal/workflow).
+func apiStatesActions(t *testing.T) map[string][]string {
+	t.Helper()
+	// internal/bootstrap/api.go: cfg.Starter, cfg.Describer = workflowStarter{…}, workflowDescriber{…}
+	adapters := map[string]string{} // api.Config field → adapter type
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join("internal", "bootstrap", "api.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != len(as.Rhs) {
+			return true
+		}
+		for i, l := range as.Lhs {
+			sel, ok := l.(*ast.SelectorExpr)
+			lit, ok2 := as.Rhs[i].(*ast.CompositeLit)
+			if !ok || !ok2 {
+				continue
+			}
+			if id, ok := lit.Type.(*ast.Ident); ok {
+				adapters[sel.Sel.Name] = id.Name
+			}
+		}
+		return true
+	})
+	client := sdkActions(t, filepath.Join("internal", "workflow"), "Client", "states")
+	// Handler fields, as api.New stores the Config's.
+	fields := map[string]string{"starter": "Starter", "describer": "Describer"}
+	out := map[string][]string{}
+	for method, refs := range methodRefs(t, filepath.Join("internal", "api"), "Handler") {
+		var actions []string
+		for field, cfgField := range fields {
+			if !refs[field] {
+				continue
+			}
+			adapter, ok := adapters[cfgField]
+			if !ok {
+				t.Fatalf("internal/bootstrap/api.go wires no adapter for api.Config.%s", cfgField)
+			}
+			for _, arefs := range methodRefs(t, filepath.Join("internal", "bootstrap"), adapter) {
+				for r := range arefs {
+					if cm, ok := strings.CutPrefix(r, "c."); ok {
+						actions = append(actions, client[cm]...)
+					}
+				}
+			}
+		}
+		slices.Sort(actions)
+		out[method] = slices.Compact(actions)
+	}
+	return out
+}
+
+// configVars returns, per function of internal/config, the environment variables it reads.
+func configVars(t *testing.T) map[string]map[string]bool {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join("internal", "config", "config.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := map[string]bool{"os.Getenv": true, "envOr": true, "intEnv": true, "os.LookupEnv": true}
+	out := map[string]map[string]bool{}
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Recv != nil {
+			continue
+		}
+		vars := map[string]bool{}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			name := pkgFunc(call.Fun)
+			if id, ok := call.Fun.(*ast.Ident); ok {
+				name = id.Name
+			}
+			if lit, ok := call.Args[0].(*ast.BasicLit); ok && readers[name] && lit.Kind == token.STRING {
+				v, _ := strconv.Unquote(lit.Value)
+				vars[v] = true
+			}
+			return true
+		})
+		out[fn.Name.Name] = vars
+	}
+	return out
+}
+
+// documentedVars lists the variables .env.example documents (set or commented out).
+func documentedVars(t *testing.T) map[string]bool {
+	t.Helper()
+	f, err := os.Open(".env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	re := regexp.MustCompile(`^#?\s?([A-Z][A-Z0-9_]+)=`)
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			out[m[1]] = true
+		}
+	}
+	return out
+}
+
+// --- the Makefile -----------------------------------------------------------------------
+
+// makeBuild is what `make build-<LogicalId>` would run, for the function's folder and
+// build settings.
+type makeBuild struct {
+	dir     string // functions/<dir>
+	command string // the go build line
+	copies  string // the RDS CA bundle copied next to bootstrap
+}
+
+var goBuildLine = regexp.MustCompile(`(?m)^.*go build .*-o (\S+)/bootstrap \./functions/(\S+)\s*$`)
+
+func makeTargets(t *testing.T, ids []string) map[string]makeBuild {
+	t.Helper()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make is needed to read the Makefile's build targets: %v", err)
+	}
+	out := map[string]makeBuild{}
+	for _, id := range ids {
+		artifacts := filepath.Join(t.TempDir(), id)
+		cmd := exec.Command("make", "--no-print-directory", "-n", "build-"+id, "ARTIFACTS_DIR="+artifacts)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("make -n build-%s: %v\n%s", id, err, b)
+			continue
+		}
+		m := goBuildLine.FindStringSubmatch(string(b))
+		if m == nil || m[1] != artifacts {
+			t.Errorf("make build-%s does not go build $(ARTIFACTS_DIR)/bootstrap from ./functions/<dir>:\n%s", id, b)
+			continue
+		}
+		mb := makeBuild{dir: m[2], command: m[0]}
+		if c := regexp.MustCompile(`cp (\S+) ` + regexp.QuoteMeta(artifacts)).FindStringSubmatch(string(b)); c != nil {
+			mb.copies = c[1]
+		}
+		out[id] = mb
+	}
+	return out
+}
+
+// --- the tests --------------------------------------------------------------------------
+
+var placeholder = regexp.MustCompile(`\$\{([^}]+)\}`)
+
+func aslPlaceholders(t *testing.T) (map[string]bool, map[string]any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("statemachine", "provisioning.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def map[string]any
+	if err := json.Unmarshal(b, &def); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, m := range placeholder.FindAllStringSubmatch(string(b), -1) {
+		names[m[1]] = true
+	}
+	return names, def
+}
+
+func stateMachine(t *testing.T, tpl *cfnTemplate) (string, *yaml.Node) {
+	t.Helper()
+	ids := tpl.ofType("AWS::Serverless::StateMachine")
+	if len(ids) != 1 {
+		t.Fatalf("want one AWS::Serverless::StateMachine, have %v", ids)
+	}
+	return ids[0], tpl.resource(ids[0])
+}
+
+// (a) Every ${…} of the definition has a substitution and every substitution is used; each
+// is the ARN of a function of the template, the one the code names for it.
+func TestDefinitionSubstitutions(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	used, _ := aslPlaceholders(t)
+	_, sm := stateMachine(t, tpl)
+	if uri := get(sm, "Properties", "DefinitionUri"); uri == nil || uri.Value != "statemachine/provisioning.asl.json" {
+		t.Errorf("DefinitionUri = %v, want statemachine/provisioning.asl.json", uri)
+	}
+	subs := get(sm, "Properties", "DefinitionSubstitutions")
+	defined := map[string]bool{}
+	code := functions.Substitutions(functions.Catalog(nil))
+	for _, k := range keys(subs) {
+		defined[k] = true
+		if !used[k] {
+			t.Errorf("DefinitionSubstitutions.%s is not used by the definition", k)
+		}
+		fn, attr := getAtt(get(subs, k))
+		if attr != "Arn" || tpl.typeOf(fn) != "AWS::Serverless::Function" {
+			t.Errorf("DefinitionSubstitutions.%s is not !GetAtt <a function of the template>.Arn", k)
+		}
+		if code[k] != fn {
+			t.Errorf("DefinitionSubstitutions.%s names %s; internal/functions resolves it to %q", k, fn, code[k])
+		}
+	}
+	for k := range used {
+		if !defined[k] {
+			t.Errorf("${%s} in the definition has no DefinitionSubstitutions entry", k)
+		}
+	}
+}
+
+// Each step function times out before its state does, so that its own deadlines turn into a
+// typed, retried TransientError rather than an invocation killed by Lambda.
+func TestStepTimeoutsFitTheirStates(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	_, def := aslPlaceholders(t)
+	_, sm := stateMachine(t, tpl)
+	subs := get(sm, "Properties", "DefinitionSubstitutions")
+	states, _ := def["States"].(map[string]any)
+	for name, raw := range states {
+		st, _ := raw.(map[string]any)
+		res, _ := st["Resource"].(string)
+		m := placeholder.FindStringSubmatch(res)
+		if m == nil {
+			continue
+		}
+		fn, _ := getAtt(get(subs, m[1]))
+		stateTimeout, _ := st["TimeoutSeconds"].(float64)
+		timeout, err := strconv.Atoi(tpl.fnProp(fn, "Timeout").Value)
+		if err != nil {
+			t.Fatalf("%s Timeout: %v", fn, err)
+		}
+		if float64(timeout) >= stateTimeout {
+			t.Errorf("%s: Timeout %d s is not below state %s's TimeoutSeconds %v", fn, timeout, name, stateTimeout)
+		}
+	}
+}
+
+// The machine: Standard, execution data kept out of its logs, traced, and allowed to invoke
+// exactly the functions its definition names.
+func TestStateMachine(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	_, sm := stateMachine(t, tpl)
+	p := get(sm, "Properties")
+	if v := get(p, "Type"); v == nil || v.Value != "STANDARD" {
+		t.Errorf("Type = %v, want STANDARD", v)
+	}
+	if v := get(p, "Logging", "IncludeExecutionData"); v == nil || v.Value != "false" {
+		t.Error("Logging.IncludeExecutionData must be false: execution data must not reach the logs")
+	}
+	if v := get(p, "Logging", "Level"); v == nil || (v.Value != "ERROR" && v.Value != "ALL") {
+		t.Errorf("Logging.Level = %v, want ERROR or ALL", v)
+	}
+	if v := get(p, "Tracing", "Enabled"); v == nil || v.Value != "true" {
+		t.Error("Tracing.Enabled must be true")
+	}
+	want := map[string]bool{}
+	for _, k := range keys(get(p, "DefinitionSubstitutions")) {
+		fn, _ := getAtt(get(p, "DefinitionSubstitutions", k))
+		want[fn] = true
+	}
+	got := map[string]bool{}
+	for _, g := range grants(t, tpl, get(p, "Policies")) {
+		if strings.HasPrefix(g.action, "lambda:") {
+			if g.action != "lambda:InvokeFunction" {
+				t.Errorf("state machine role: %s; only lambda:InvokeFunction is needed", g.action)
+			}
+			fn, attr := getAtt(g.resource)
+			if attr != "Arn" || !want[fn] {
+				t.Errorf("state machine role may invoke %v, which the definition does not name", g.resource.Value)
+			}
+			got[fn] = true
+		}
+	}
+	for fn := range want {
+		if !got[fn] {
+			t.Errorf("state machine role may not invoke %s, which the definition names", fn)
+		}
+	}
+}
+
+// (b) Every folder under functions/ is exactly one function of the template, built by the
+// Makefile target sam build runs for it; (c) for arm64, as the template declares.
+func TestFunctionsAreBuiltByTheMakefile(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	ids := tpl.functions()
+	builds := makeTargets(t, ids)
+	dirs, _ := filepath.Glob(filepath.Join("functions", "*", "main.go"))
+	byDir := map[string][]string{}
+	for _, id := range ids {
+		if b, ok := builds[id]; ok {
+			byDir[b.dir] = append(byDir[b.dir], id)
+		}
+		if v := get(tpl.resource(id), "Metadata", "BuildMethod"); v == nil || v.Value != "makefile" {
+			t.Errorf("%s: Metadata.BuildMethod must be makefile", id)
+		}
+		checks := map[string]string{"CodeUri": ".", "Runtime": "provided.al2023", "Handler": "bootstrap"}
+		for prop, want := range checks {
+			if v := tpl.fnProp(id, prop); v == nil || v.Value != want {
+				t.Errorf("%s: %s = %v, want %s", id, prop, v, want)
+			}
+		}
+		if arch := scalars(tpl.fnProp(id, "Architectures")); !slices.Equal(arch, []string{"arm64"}) {
+			t.Errorf("%s: Architectures = %v, want [arm64]", id, arch)
+		}
+		if b, ok := builds[id]; ok {
+			for _, want := range []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "-tags lambda.norpc", "-trimpath"} {
+				if !strings.Contains(b.command, want) {
+					t.Errorf("make build-%s: %q lacks %s (template.yaml: Architectures arm64, provided.al2023)", id, b.command, want)
+				}
+			}
+		}
+	}
+	for _, m := range dirs {
+		dir := filepath.Base(filepath.Dir(m))
+		if len(byDir[dir]) != 1 {
+			t.Errorf("functions/%s is built by %d functions of the template (%v), want exactly one", dir, len(byDir[dir]), byDir[dir])
+		}
+		delete(byDir, dir)
+	}
+	for dir, ids := range byDir {
+		t.Errorf("%v build functions/%s, which has no main.go", ids, dir)
+	}
+	code := append(functions.Names(functions.Catalog(nil)), functions.Names(functions.APICatalog(nil))...)
+	for _, id := range code {
+		if !slices.Contains(ids, id) {
+			t.Errorf("internal/functions names %s, which the template does not define", id)
+		}
+	}
+}
+
+// The package comment of each main says which state or route it serves: the template must
+// wire it there.
+func TestFunctionsServeWhatTheirMainsSay(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	ids := tpl.functions()
+	builds := makeTargets(t, ids)
+	_, sm := stateMachine(t, tpl)
+	_, def := aslPlaceholders(t)
+	states, _ := def["States"].(map[string]any)
+	for _, id := range ids {
+		info := readMain(t, builds[id].dir)
+		if info.state != "" {
+			st, _ := states[info.state].(map[string]any)
+			res, _ := st["Resource"].(string)
+			m := placeholder.FindStringSubmatch(res)
+			if m == nil {
+				t.Errorf("functions/%s serves state %s, which is not a Task of the definition", info.dir, info.state)
+				continue
+			}
+			if fn, _ := getAtt(get(sm, "Properties", "DefinitionSubstitutions", m[1])); fn != id {
+				t.Errorf("state %s runs %s, but functions/%s (built as %s) says it serves it", info.state, fn, info.dir, id)
+			}
+		}
+		if info.route != "" {
+			if got := routesOf(tpl, id); !slices.Equal(got, []string{info.route}) {
+				t.Errorf("%s (functions/%s) serves %v, its main says %s", id, info.dir, got, info.route)
+			}
+		}
+	}
+}
+
+// grant is one allowed action on one resource (a node of the template).
+type grant struct {
+	action    string
+	resource  *yaml.Node
+	condition *yaml.Node
+	policy    string // where it comes from
+}
+
+// grants lists what a SAM Policies list allows. Managed policies of the template (by !Ref)
+// and inline statements are read; AWS managed policies and SAM policy templates are
+// reported, since they would grant more than a statement here shows.
+func grants(t *testing.T, tpl *cfnTemplate, policies *yaml.Node) []grant {
+	t.Helper()
+	var out []grant
+	if policies == nil {
+		return nil
+	}
+	for _, p := range policies.Content {
+		name, doc := "inline", p
+		if ref := refTo(p); ref != "" {
+			if tpl.typeOf(ref) != "AWS::IAM::ManagedPolicy" {
+				t.Errorf("policy !Ref %s is not an AWS::IAM::ManagedPolicy of the template", ref)
+				continue
+			}
+			name, doc = ref, get(tpl.resource(ref), "Properties", "PolicyDocument")
+		} else if p.Kind != yaml.MappingNode || get(p, "Statement") == nil {
+			t.Errorf("policy %q (line %d) is an AWS managed policy or a SAM policy template: use a statement", p.Value, p.Line)
+			continue
+		}
+		for _, st := range get(doc, "Statement").Content {
+			if e := get(st, "Effect"); e == nil || e.Value != "Allow" {
+				continue
+			}
+			res := get(st, "Resource")
+			var resources []*yaml.Node
+			switch {
+			case res.Kind == yaml.SequenceNode && res.Tag == "!!seq":
+				resources = res.Content
+			default:
+				resources = []*yaml.Node{res}
+			}
+			for _, a := range scalars(get(st, "Action")) {
+				for _, r := range resources {
+					out = append(out, grant{action: a, resource: r, condition: get(st, "Condition"), policy: name})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// capability names what a function's grant lets it do, judged against the template's own
+// settings: the secrets its environment names, the state machine it is told to start.
+func capability(g grant, dbSecret, deployerSecret, stateMachineArn *yaml.Node) string {
+	switch g.action {
+	case "secretsmanager:GetSecretValue":
+		switch {
+		case sameNode(g.resource, dbSecret):
+			return "read DB secret"
+		case deployerSecret != nil && sameNode(g.resource, deployerSecret):
+			return "read deployer secret"
+		}
+		return fmt.Sprintf("read secret %q (line %d)", g.resource.Value, g.resource.Line)
+	case "ses:SendEmail":
+		return "ses:SendEmail"
+	case "states:StartExecution":
+		if stateMachineArn != nil && sameNode(g.resource, stateMachineArn) {
+			return g.action
+		}
+	case "states:DescribeExecution":
+		if sm := refTo(stateMachineArn); sm != "" {
+			if f, arg := intrinsic(g.resource); f == "Sub" && strings.Contains(arg.Value, ":execution:${"+sm+".Name}:") {
+				return g.action
+			}
+		}
+	}
+	return fmt.Sprintf("%s on %q (line %d)", g.action, g.resource.Value, g.resource.Line)
+}
+
+// (d) Each function may do exactly what its main wires: everyone reads the database secret;
+// bootstrap.Email sends e-mail; bootstrap.Contracts reads the deployer secret; an API route
+// given STATE_MACHINE_ARN may call the Step Functions actions its handler reaches. Nothing
+// else, and nothing missing.
+func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	ids := tpl.functions()
+	builds := makeTargets(t, ids)
+	apiActions := apiStatesActions(t)
+	emailActions := sdkActions(t, filepath.Join("internal", "email"), "Sender", "ses")["Send"]
+	dbSecret := get(tpl.globalFn, "Environment", "Variables", "DB_SECRET_ARN")
+	if dbSecret == nil {
+		t.Fatal("Globals.Function.Environment.Variables has no DB_SECRET_ARN")
+	}
+	var deployerSecret *yaml.Node
+	for _, id := range ids {
+		if v := tpl.env(id)["DEPLOYER_SECRET_ARN"]; v != nil {
+			deployerSecret = v
+		}
+	}
+	for _, id := range ids {
+		info := readMain(t, builds[id].dir)
+		env := tpl.env(id)
+		want := map[string]bool{"read DB secret": true}
+		if info.email {
+			for _, a := range emailActions {
+				want[a] = true
+			}
+		}
+		if info.contracts {
+			want["read deployer secret"] = true
+		}
+		if info.kind == "api" && env["STATE_MACHINE_ARN"] != nil {
+			for _, a := range apiActions[info.handler] {
+				want[a] = true
+			}
+		}
+		got := map[string]bool{}
+		for _, g := range grants(t, tpl, get(tpl.resource(id), "Properties", "Policies")) {
+			if strings.Contains(g.action, "*") {
+				t.Errorf("%s: wildcard action %s (%s)", id, g.action, g.policy)
+			}
+			if f, _ := intrinsic(g.resource); f == "" && strings.Contains(g.resource.Value, "*") {
+				t.Errorf("%s: %s on a wildcard resource %q (%s)", id, g.action, g.resource.Value, g.policy)
+			}
+			c := capability(g, dbSecret, deployerSecret, env["STATE_MACHINE_ARN"])
+			if c == "ses:SendEmail" {
+				if !strings.Contains(subText(g.resource), ":identity/") {
+					t.Errorf("%s: ses:SendEmail must name the SES identity, not %q", id, subText(g.resource))
+				}
+				if from := get(g.condition, "StringEquals", "ses:FromAddress"); !sameNode(from, env["SES_FROM_ADDRESS"]) {
+					t.Errorf("%s: ses:SendEmail is not limited to the SES_FROM_ADDRESS sender (Condition ses:FromAddress)", id)
+				}
+			}
+			got[c] = true
+		}
+		for c := range got {
+			if !want[c] {
+				t.Errorf("%s (functions/%s): may %s, which its main does not need", id, info.dir, c)
+			}
+		}
+		for c := range want {
+			if !got[c] {
+				t.Errorf("%s (functions/%s): may not %s, which its main needs", id, info.dir, c)
+			}
+		}
+	}
+}
+
+// subText is the text of a !Sub (string or [string, vars]) or a plain scalar; for an !If,
+// the texts of both branches.
+func subText(n *yaml.Node) string {
+	f, arg := intrinsic(n)
+	switch f {
+	case "Sub":
+		if arg.Kind == yaml.SequenceNode {
+			return arg.Content[0].Value
+		}
+		return arg.Value
+	case "If":
+		var parts []string
+		for _, c := range arg.Content[1:] {
+			if c.Kind == yaml.SequenceNode && c.Tag == "!!seq" {
+				for _, e := range c.Content {
+					parts = append(parts, subText(e))
+				}
+				continue
+			}
+			parts = append(parts, subText(c))
+		}
+		return strings.Join(parts, " ")
+	}
+	return n.Value
+}
+
+// (e) Every variable the template sets is one the code reads (internal/config, for the kind
+// of function that reads it; .env.example is the list for people); every variable a kind
+// requires is set.
+func TestEnvironmentMatchesTheCode(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	ids := tpl.functions()
+	builds := makeTargets(t, ids)
+	cfg := configVars(t)
+	documented := documentedVars(t)
+	apiActions := apiStatesActions(t)
+	// Honoured only with APP_ENV=local, or local tooling: never in a deployed function.
+	localOnly := []string{"APP_ENV", "DATABASE_URL", "SOROBAN_DEPLOYER_SEED", "SOROBAN_WASM_PATH", "AWS_ENDPOINT_URL", "TEST_DATABASE_URL"}
+	required := map[string][]string{
+		"LoadDatabase": {"DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_SSLROOTCERT"},
+		"LoadEmail":    {"SES_FROM_ADDRESS", "APP_BASE_URL"},
+		"LoadSoroban":  {"SOROBAN_RPC_URL", "SOROBAN_NETWORK", "DEPLOYER_SECRET_ARN"},
+		"LoadAPI":      {"ADMIN_SCOPE"},
+		"LoadWorkflow": {"STATE_MACHINE_ARN"},
+	}
+	for loader, vars := range required {
+		for _, v := range vars {
+			if !cfg[loader][v] {
+				t.Errorf("internal/config.%s does not read %s; update this test", loader, v)
+			}
+		}
+	}
+	for _, id := range ids {
+		info := readMain(t, builds[id].dir)
+		loaders := []string{"LoadDatabase"}
+		if info.email {
+			loaders = append(loaders, "LoadEmail")
+		}
+		if info.contracts {
+			loaders = append(loaders, "LoadSoroban")
+		}
+		if info.kind == "api" {
+			loaders = append(loaders, "LoadAPI")
+			if len(apiActions[info.handler]) > 0 {
+				loaders = append(loaders, "LoadWorkflow")
+			}
+		}
+		allowed := map[string]bool{}
+		for _, l := range loaders {
+			for v := range cfg[l] {
+				allowed[v] = !slices.Contains(localOnly, v)
+			}
+			for _, v := range required[l] {
+				if tpl.env(id)[v] == nil {
+					t.Errorf("%s (functions/%s): %s is not set; config.%s needs it", id, info.dir, v, l)
+				}
+			}
+		}
+		for v := range tpl.env(id) {
+			if !allowed[v] {
+				t.Errorf("%s (functions/%s): sets %s, which its code (config.%v) does not read deployed", id, info.dir, v, loaders)
+			}
+			if !documented[v] {
+				// internal/config is the authority; .env.example should catch up.
+				t.Logf("%s: sets %s, which .env.example does not list yet", id, v)
+			}
+		}
+	}
+	env := get(tpl.globalFn, "Environment", "Variables")
+	if v := get(env, "DB_SSLMODE"); v == nil || v.Value != "verify-full" {
+		t.Errorf("DB_SSLMODE = %v, want verify-full", v)
+	}
+	root := get(env, "DB_SSLROOTCERT")
+	if root == nil || !strings.HasPrefix(root.Value, "/var/task/") {
+		t.Fatalf("DB_SSLROOTCERT = %v, want a file of the deployment package (/var/task/…)", root)
+	}
+	for id, b := range builds {
+		if filepath.Base(b.copies) != filepath.Base(root.Value) {
+			t.Errorf("make build-%s copies %q next to bootstrap, DB_SSLROOTCERT is %s", id, b.copies, root.Value)
+		}
+	}
+	if lf := get(tpl.globalFn, "LoggingConfig", "LogFormat"); lf == nil || lf.Value != "JSON" {
+		t.Error("Globals.Function.LoggingConfig.LogFormat must be JSON (the functions log JSON with slog)")
+	}
+	for _, id := range ids {
+		if lf := get(tpl.resource(id), "Properties", "LoggingConfig", "LogFormat"); lf != nil && lf.Value != "JSON" {
+			t.Errorf("%s: LogFormat %s", id, lf.Value)
+		}
+	}
+}
+
+func routesOf(tpl *cfnTemplate, id string) []string {
+	var out []string
+	events := get(tpl.resource(id), "Properties", "Events")
+	for _, name := range keys(events) {
+		ev := get(events, name)
+		if get(ev, "Type").Value != "HttpApi" {
+			continue
+		}
+		out = append(out, strings.ToUpper(get(ev, "Properties", "Method").Value)+" "+get(ev, "Properties", "Path").Value)
+	}
+	return out
+}
+
+// (f) The HTTP API has exactly the routes of internal/api/openapi.json, each behind the JWT
+// authorizer with the scope the handlers check.
+func TestAdminRoutes(t *testing.T) {
+	tpl := loadTemplate(t)
+	b, err := os.ReadFile(filepath.Join("internal", "api", "openapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			switch method {
+			case "get", "post", "put", "patch", "delete":
+				want = append(want, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	sort.Strings(want)
+
+	apis := tpl.ofType("AWS::Serverless::HttpApi")
+	if len(apis) != 1 {
+		t.Fatalf("want one AWS::Serverless::HttpApi, have %v", apis)
+	}
+	api := tpl.resource(apis[0])
+	auth := get(api, "Properties", "Auth")
+	t.Setenv("ADMIN_SCOPE", "")
+	scope := config.LoadAPI().RequiredScope
+	if d := get(tpl.root, "Parameters", "AdminScope", "Default"); d == nil || d.Value != scope {
+		t.Errorf("parameter AdminScope defaults to %v; the handlers default to %s", d, scope)
+	}
+	jwt := func(name string) bool {
+		c := get(auth, "Authorizers", name, "JwtConfiguration")
+		return refTo(get(c, "issuer")) == "JwtIssuer" && refTo(get(c, "audience")) == "JwtAudience"
+	}
+	var got []string
+	for _, id := range tpl.functions() {
+		events := get(tpl.resource(id), "Properties", "Events")
+		for _, name := range keys(events) {
+			ev := get(events, name)
+			if get(ev, "Type").Value != "HttpApi" {
+				continue
+			}
+			p := get(ev, "Properties")
+			route := strings.ToUpper(get(p, "Method").Value) + " " + get(p, "Path").Value
+			got = append(got, route)
+			if refTo(get(p, "ApiId")) != apis[0] {
+				t.Errorf("%s: route %s is not on %s", id, route, apis[0])
+			}
+			authorizer := get(p, "Auth", "Authorizer")
+			if authorizer == nil {
+				authorizer = get(auth, "DefaultAuthorizer")
+			}
+			if authorizer == nil || !jwt(authorizer.Value) {
+				t.Errorf("%s: route %s is not behind a JWT authorizer on JwtIssuer and JwtAudience", id, route)
+			}
+			scopes := get(p, "Auth", "AuthorizationScopes")
+			if scopes == nil || len(scopes.Content) != 1 || refTo(scopes.Content[0]) != "AdminScope" {
+				t.Errorf("%s: route %s must require exactly [!Ref AdminScope]", id, route)
+			}
+			if refTo(tpl.env(id)["ADMIN_SCOPE"]) != "AdminScope" {
+				t.Errorf("%s: ADMIN_SCOPE must be !Ref AdminScope, the scope the authorizer requires", id)
+			}
+		}
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("HTTP API routes %v; openapi.json has %v", got, want)
+	}
+}
+
+// The database the template creates is private, encrypted and kept on deletion; every log
+// group has the retention parameter.
+func TestStatefulResources(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	for _, id := range tpl.ofType("AWS::RDS::DBInstance") {
+		db := tpl.resource(id)
+		for prop, want := range map[string]string{"StorageEncrypted": "true", "PubliclyAccessible": "false", "ManageMasterUserPassword": "true", "Engine": "postgres"} {
+			if v := get(db, "Properties", prop); v == nil || v.Value != want {
+				t.Errorf("%s: %s = %v, want %s", id, prop, v, want)
+			}
+		}
+		for _, attr := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+			if v := get(db, attr); v == nil || v.Value != "Snapshot" {
+				t.Errorf("%s: %s must be Snapshot", id, attr)
+			}
+		}
+	}
+	groups := map[string]bool{}
+	for _, id := range tpl.ofType("AWS::Logs::LogGroup") {
+		groups[id] = true
+		if refTo(get(tpl.resource(id), "Properties", "RetentionInDays")) != "LogRetentionDays" {
+			t.Errorf("%s: RetentionInDays must be !Ref LogRetentionDays", id)
+		}
+	}
+	for _, id := range tpl.functions() {
+		if lg := refTo(get(tpl.resource(id), "Properties", "LoggingConfig", "LogGroup")); !groups[lg] {
+			t.Errorf("%s: LoggingConfig.LogGroup is not a log group of the template", id)
+		}
+	}
+}
+
+// The dashboard shows every metric internal/metrics emits, and the state machine's; there is
+// an alarm per function and on failed, timed-out and aborted executions.
+func TestObservability(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	dashboards := tpl.ofType("AWS::CloudWatch::Dashboard")
+	if len(dashboards) != 1 {
+		t.Fatalf("want one dashboard, have %v", dashboards)
+	}
+	body := subText(get(tpl.resource(dashboards[0]), "Properties", "DashboardBody"))
+	var parsed any
+	if err := json.Unmarshal([]byte(placeholder.ReplaceAllString(body, "x")), &parsed); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v", err)
+	}
+	if !strings.Contains(body, `"`+metrics.Namespace+`"`) && !strings.Contains(body, "{"+metrics.Namespace+",") {
+		t.Errorf("the dashboard does not show namespace %s", metrics.Namespace)
+	}
+	for _, m := range emittedMetrics(t) {
+		if !strings.Contains(body, `"`+m+`"`) && !strings.Contains(body, `MetricName=\"`+m+`\"`) {
+			t.Errorf("the dashboard does not show %s, which internal/metrics emits", m)
+		}
+	}
+	smID, _ := stateMachine(t, tpl)
+	alarmed := map[string]bool{}
+	for _, id := range tpl.ofType("AWS::CloudWatch::Alarm") {
+		a := get(tpl.resource(id), "Properties")
+		var dims []*yaml.Node
+		if d := get(a, "Dimensions"); d != nil {
+			dims = append(dims, d)
+			if get(a, "Namespace").Value == "AWS/States" && refTo(get(d.Content[0], "Value")) == smID {
+				alarmed[get(a, "MetricName").Value] = true
+			}
+		}
+		if ms := get(a, "Metrics"); ms != nil {
+			for _, q := range ms.Content {
+				if d := get(q, "MetricStat", "Metric", "Dimensions"); d != nil {
+					dims = append(dims, d)
+				}
+			}
+		}
+		for _, d := range dims {
+			for _, kv := range d.Content {
+				if get(kv, "Name").Value == "FunctionName" {
+					alarmed[refTo(get(kv, "Value"))] = true
+				}
+			}
+		}
+	}
+	for _, want := range append([]string{"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}, tpl.functions()...) {
+		if !alarmed[want] {
+			t.Errorf("no alarm on %s", want)
+		}
+	}
+}
+
+// emittedMetrics reads the metric names internal/metrics declares ([]metric{{"Name", "Unit"}}).
+func emittedMetrics(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("internal", "metrics", "metrics.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		arr, ok := lit.Type.(*ast.ArrayType)
+		if !ok {
+			return true
+		}
+		if id, ok := arr.Elt.(*ast.Ident); !ok || id.Name != "metric" {
+			return true
+		}
+		for _, e := range lit.Elts {
+			if el, ok := e.(*ast.CompositeLit); ok && len(el.Elts) > 0 {
+				if s, ok := el.Elts[0].(*ast.BasicLit); ok {
+					v, _ := strconv.Unquote(s.Value)
+					names = append(names, v)
+				}
+			}
+		}
+		return true
+	})
+	if len(names) == 0 {
+		t.Fatal("internal/metrics: no []metric literals found; update this test")
+	}
+	return names
+}
+
+// The definition passes cfn-lint's state machine schema once its substitutions are made
+// (cfn-lint cannot read a DefinitionUri file, so template.yaml's lint does not cover it).
+func TestDefinitionPassesCfnLint(t *testing.T) {
+	t.Parallel()
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Skip("cfn-lint is not installed (pip install cfn-lint); make lint-template requires it")
+	}
+	b, err := os.ReadFile(filepath.Join("statemachine", "provisioning.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := placeholder.ReplaceAllStringFunc(string(b), func(m string) string {
+		fn := strings.TrimSuffix(placeholder.FindStringSubmatch(m)[1], "Arn")
+		return "arn:aws:lambda:eu-west-1:123456789012:function:" + fn
+	})
+	var def any
+	if err := json.Unmarshal([]byte(resolved), &def); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := map[string]any{
+		"AWSTemplateFormatVersion": "2010-09-09",
+		"Resources": map[string]any{"ProvisioningStateMachine": map[string]any{
+			"Type": "AWS::StepFunctions::StateMachine",
+			"Properties": map[string]any{
+				"RoleArn":          "arn:aws:iam::123456789012:role/provisioning",
+				"StateMachineType": "STANDARD",
+				"Definition":       def,
+			},
+		}},
+	}
+	out, _ := json.Marshal(tmpl)
+	path := filepath.Join(t.TempDir(), "definition.json")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := exec.Command(lint, "--", path).CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint on the resolved definition: %v\n%s", err, res)
+	}
+}
+
+// --- samconfig.toml -----------------------------------------------------------------------
+
+// samconfig is the part of samconfig.toml read here: "<env>.<command>" → key → raw value.
+type samconfig map[string]map[string]string
+
+// readSamconfig reads the TOML this file uses: [a.b.c] tables, key = value, and arrays of
+// strings over several lines. (No TOML module for one test.)
+func readSamconfig(t *testing.T) samconfig {
+	t.Helper()
+	b, err := os.ReadFile("samconfig.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := samconfig{}
+	section := ""
+	var key string
+	var array []string
+	inArray := false
+	for _, line := range strings.Split(string(b), "\n") {
+		line = stripComment(line)
+		if line == "" {
+			continue
+		}
+		if inArray {
+			if line == "]" {
+				cfg[section][key] = "[" + strings.Join(array, "\x00") + "]"
+				inArray = false
+				continue
+			}
+			s, err := strconv.Unquote(strings.TrimSuffix(line, ","))
+			if err != nil {
+				t.Fatalf("samconfig.toml: %q in %s.%s: %v", line, section, key, err)
+			}
+			array = append(array, s)
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			section = strings.TrimSuffix(strings.Trim(line, "[]"), ".parameters")
+			cfg[section] = map[string]string{}
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("samconfig.toml: cannot read %q", line)
+		}
+		key, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if section == "" {
+			continue // version
+		}
+		if v == "[" {
+			inArray, array = true, nil
+			continue
+		}
+		if s, err := strconv.Unquote(v); err == nil {
+			v = s
+		}
+		cfg[section][key] = v
+	}
+	return cfg
+}
+
+func stripComment(line string) string {
+	inString := false
+	for i, r := range line {
+		switch {
+		case r == '"':
+			inString = !inString
+		case r == '#' && !inString:
+			return strings.TrimSpace(line[:i])
+		}
+	}
+	return strings.TrimSpace(line)
+}
+
+// Every environment of samconfig.toml gives every parameter the template requires, only
+// parameters the template has, with values it accepts; staging and prod confirm changesets
+// and protect the database.
+func TestSamconfig(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	params := get(tpl.root, "Parameters")
+	cfg := readSamconfig(t)
+	for _, env := range []string{"default", "staging", "prod"} {
+		deploy := cfg[env+".deploy"]
+		if deploy == nil {
+			t.Errorf("samconfig.toml has no [%s.deploy.parameters]", env)
+			continue
+		}
+		if cfg[env+".build"]["cached"] != "true" || cfg[env+".build"]["parallel"] != "true" {
+			t.Errorf("[%s.build.parameters] should build cached and in parallel", env)
+		}
+		if cfg[env+".global"]["stack_name"] == "" {
+			t.Errorf("[%s.global.parameters] has no stack_name", env)
+		}
+		for _, c := range []string{"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} {
+			if !strings.Contains(deploy["capabilities"], c) {
+				t.Errorf("[%s.deploy.parameters] capabilities lack %s", env, c)
+			}
+		}
+		wantConfirm := map[string]string{"default": "false", "staging": "true", "prod": "true"}[env]
+		if deploy["confirm_changeset"] != wantConfirm {
+			t.Errorf("[%s.deploy.parameters] confirm_changeset = %s, want %s", env, deploy["confirm_changeset"], wantConfirm)
+		}
+		overrides := map[string]string{}
+		for _, kv := range strings.Split(strings.Trim(deploy["parameter_overrides"], "[]"), "\x00") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				t.Errorf("%s: parameter override %q is not Key=Value", env, kv)
+				continue
+			}
+			overrides[k] = v
+			p := get(params, k)
+			if p == nil {
+				t.Errorf("%s: overrides %s, which is not a template parameter", env, k)
+				continue
+			}
+			if allowed := scalars(get(p, "AllowedValues")); allowed != nil && !slices.Contains(allowed, v) {
+				t.Errorf("%s: %s=%s is not one of %v", env, k, v, allowed)
+			}
+			if pat := get(p, "AllowedPattern"); pat != nil && !regexp.MustCompile(pat.Value).MatchString(v) {
+				t.Errorf("%s: %s=%s does not match %s", env, k, v, pat.Value)
+			}
+		}
+		for _, k := range keys(params) {
+			if get(params, k, "Default") == nil && overrides[k] == "" {
+				t.Errorf("%s: required parameter %s is not in parameter_overrides", env, k)
+			}
+		}
+		if env != "default" && overrides["DbDeletionProtection"] != "true" {
+			t.Errorf("%s: DbDeletionProtection must be true", env)
+		}
+	}
+}
