@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -57,34 +58,11 @@ func loadTemplate(t *testing.T) *cfnTemplate {
 }
 
 // get follows mapping keys; nil when one is missing.
-func get(n *yaml.Node, keys ...string) *yaml.Node {
-	for _, k := range keys {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-				break
-			}
-		}
-		n = next
-	}
-	return n
-}
-
-// keys lists a mapping's keys in order.
-func keys(n *yaml.Node) []string {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	var ks []string
-	for i := 0; i < len(n.Content); i += 2 {
-		ks = append(ks, n.Content[i].Value)
-	}
-	return ks
-}
+// The YAML helpers are shared with the events tests.
+var (
+	get  = cfntemplate.Get
+	keys = cfntemplate.Keys
+)
 
 func (c *cfnTemplate) resource(id string) *yaml.Node { return get(c.resources, id) }
 

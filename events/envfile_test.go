@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"net/url"
 	"os"
 	"slices"
@@ -152,29 +153,9 @@ func templateEnv(t *testing.T) map[string]map[string]bool {
 }
 
 // yamlGet follows mapping keys; nil when one is missing.
-func yamlGet(n *yaml.Node, keys ...string) *yaml.Node {
-	for _, k := range keys {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-			}
-		}
-		n = next
-	}
-	return n
-}
 
-func yamlKeys(n *yaml.Node) []string {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	var ks []string
-	for i := 0; i < len(n.Content); i += 2 {
-		ks = append(ks, n.Content[i].Value)
-	}
-	return ks
-}
+// The YAML helpers are shared with the template tests.
+var (
+	yamlGet  = cfntemplate.Get
+	yamlKeys = cfntemplate.Keys
+)

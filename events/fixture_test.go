@@ -6,13 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"github.com/healthstack/tenant-provisioning/internal/testlog"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,24 +107,6 @@ func decodeStrict(raw []byte, v any) error {
 	return nil
 }
 
-// syncBuffer collects the handlers' log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is what the functions run on, wired as their mains wire them
 // (internal/bootstrap), with local stand-ins for the outside services: a throw-away
 // PostgreSQL database, the SES v2 outbox for e-mail, the Stellar RPC double for contracts,
@@ -134,7 +116,7 @@ type fixture struct {
 	store    *store.Store
 	steps    *pipeline.Steps
 	outbox   *sesoutbox.Outbox
-	logs     *syncBuffer
+	logs     *testlog.Buffer
 	workflow *workflow.Client
 	// stateMachineArn is the test's own state machine in the emulator.
 	stateMachineArn string
@@ -144,7 +126,7 @@ type fixture struct {
 
 func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *fixture {
 	t.Helper()
-	f := &fixture{logs: &syncBuffer{}}
+	f := &fixture{logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.pool = testdb.New(t)
 	f.store = store.New(f.pool)
