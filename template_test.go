@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -24,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/functions"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"

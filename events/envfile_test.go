@@ -1,7 +1,6 @@
 package events_test
 
 import (
-	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"net/url"
 	"os"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"github.com/stellar/go/keypair"
 	"gopkg.in/yaml.v3"
 
+	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/functions"
 )

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"github.com/healthstack/tenant-provisioning/internal/testlog"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -35,6 +34,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testlog"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
