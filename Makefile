@@ -58,7 +58,7 @@ ARTIFACTS_DIR ?= build/$*
 RDS_CA := infra/rds/rds-global-bundle.pem
 RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 
-.PHONY: help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
+.PHONY: bench-go help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -96,7 +96,11 @@ test: lint lint-template ## Run every test: unit, and integration on a real Post
 test-short: ## Unit tests only (no services needed)
 	go test -short -count=1 ./...
 
-bench: ## Run the Go benchmarks against the local PostgreSQL
+bench: ## Measure provisioning against the floor (prints figures, writes bench/results/*.json)
+	@DB_NAME= infra/local/postgres.sh
+	go run ./cmd/bench
+
+bench-go: ## Run the Go micro-benchmarks (per-tenant database steps, password hashing)
 	@DB_NAME= infra/local/postgres.sh
 	@$(AWS_ENV) infra/local/moto.sh
 	$(AWS_ENV) go test -run '^$$' -bench . -benchmem -count=1 ./...

@@ -1,0 +1,40 @@
+// Command bench measures tenant provisioning on this machine, each figure next to a
+// baseline measured in the same run, and writes the figures with the machine's facts to
+// bench/results/<UTC timestamp>.json. It creates its own database (on TEST_DATABASE_URL's
+// server, or the local PostgreSQL) and drops it, with the tenant roles, at the end.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/healthstack/tenant-provisioning/internal/bench"
+)
+
+func main() {
+	cfg := bench.Config{Progress: os.Stderr}
+	flag.IntVar(&cfg.N, "n", 500, "pipeline tenants for throughput")
+	flag.IntVar(&cfg.C, "c", 2, "pipeline concurrency (the floor is also measured at this many workers)")
+	flag.IntVar(&cfg.R, "r", 100, "pipeline runs, one at a time, for latency")
+	flag.IntVar(&cfg.FloorN, "floor", 100, "floor tenants per floor measurement")
+	out := flag.String("out", "bench/results", "directory for the JSON result")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	bench.Print(os.Stdout, rep)
+	path, err := bench.WriteJSON(*out, rep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: write result:", err)
+		os.Exit(1)
+	}
+	fmt.Println("wrote", path)
+}

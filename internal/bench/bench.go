@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// Config says what to measure.
+type Config struct {
+	AdminURL string // server to create the bench database on; empty: AdminURL()
+	N        int    // pipeline tenants for throughput
+	C        int    // pipeline concurrency
+	R        int    // pipeline runs for latency
+	FloorN   int    // floor tenants per floor measurement
+	// Progress, when set, gets a line as each phase starts.
+	Progress io.Writer
+}
+
+// Targets of the issue.
+const (
+	throughputTarget = 0.60                  // pipeline ≥ 60 % of the floor at the same parallelism
+	p50Slack         = 15 * time.Millisecond // p50 ≤ floor + 15 ms
+	p95Slack         = 40 * time.Millisecond // p95 ≤ floor + 40 ms
+)
+
+func (c Config) validate() error {
+	if c.N < 1 || c.C < 1 || c.R < 1 || c.FloorN < 1 {
+		return errors.New("bench: n, c, r and floor must be at least 1")
+	}
+	return nil
+}
+
+func (c Config) progress(format string, args ...any) {
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, format+"\n", args...)
+	}
+}
+
+// Run creates a scratch database, measures, drops it with the roles it created, and
+// returns the report.
+func Run(ctx context.Context, cfg Config) (rep Report, err error) {
+	if err := cfg.validate(); err != nil {
+		return rep, err
+	}
+	if cfg.AdminURL == "" {
+		cfg.AdminURL = AdminURL()
+	}
+	rep = Report{
+		Timestamp: time.Now().UTC(),
+		Flags:     Flags{N: cfg.N, C: cfg.C, R: cfg.R, FloorN: cfg.FloorN},
+		Machine:   Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()},
+	}
+	db, err := createDB(ctx, cfg.AdminURL)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		err = errors.Join(err, db.drop(cctx))
+	}()
+	if rep.Machine.PostgresVersion, rep.Machine.Fsync, err = serverFacts(ctx, db.url); err != nil {
+		return rep, err
+	}
+	// The pipeline migrates the control plane; start it first so the floor runs on the
+	// same database in the same state.
+	rig, err := startPipeline(ctx, db.url)
+	if err != nil {
+		return rep, err
+	}
+	defer rig.close()
+
+	floor, err := measureFloor(ctx, cfg, db)
+	if err != nil {
+		return rep, err
+	}
+	pipe, err := measurePipeline(ctx, cfg, rig, floor)
+	if err != nil {
+		return rep, err
+	}
+	rep.Results = append(floor.results, pipe...)
+	rep.Summary = summarize(rep.Results)
+	return rep, nil
+}
+
+type floorFigures struct {
+	seqMs   float64         // ms per tenant, sequential
+	tpm     map[int]float64 // tenants/min by workers
+	results []Result
+}
+
+func perMinute(count int, d time.Duration) float64 { return float64(count) / d.Minutes() }
+func ms(d time.Duration) float64                   { return float64(d) / float64(time.Millisecond) }
+
+func measureFloor(ctx context.Context, cfg Config, db *scratchDB) (floorFigures, error) {
+	f := floorFigures{tpm: map[int]float64{}}
+	hashes := min(cfg.FloorN, 20)
+	cfg.progress("argon2id hash alone ×%d", hashes)
+	hd, err := hashOnly(hashes)
+	if err != nil {
+		return f, err
+	}
+	hashMs := ms(hd) / float64(hashes)
+
+	workers := []int{1, 2, 4}
+	if !slices.Contains(workers, cfg.C) {
+		workers = append(workers, cfg.C)
+	}
+	for _, w := range workers {
+		cfg.progress("floor: %d tenants, %d worker(s)", cfg.FloorN, w)
+		d, err := db.floorRun(ctx, cfg.FloorN, w)
+		if err != nil {
+			return f, err
+		}
+		f.tpm[w] = perMinute(cfg.FloorN, d)
+		if w == 1 {
+			f.seqMs = ms(d) / float64(cfg.FloorN)
+		}
+	}
+	f.results = append(f.results,
+		newResult("floor sequential", f.seqMs, "ms/tenant", hashMs, "argon2id hash alone"),
+		newResult("floor sequential", f.tpm[1], "tenants/min", 60000/hashMs, "argon2id hash alone"))
+	for _, w := range workers[1:] {
+		f.results = append(f.results,
+			newResult(fmt.Sprintf("floor %d workers", w), f.tpm[w], "tenants/min", f.tpm[1], "floor sequential"))
+	}
+	return f, nil
+}
+
+func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, floor floorFigures) ([]Result, error) {
+	cfg.progress("pipeline: warm-up")
+	if _, err := rig.throughput(ctx, cfg.C, cfg.C); err != nil {
+		return nil, err
+	}
+	cfg.progress("pipeline: %d tenants, concurrency %d", cfg.N, cfg.C)
+	d, err := rig.throughput(ctx, cfg.N, cfg.C)
+	if err != nil {
+		return nil, err
+	}
+	tp := newResult(fmt.Sprintf("pipeline throughput c=%d", cfg.C), perMinute(cfg.N, d), "tenants/min",
+		floor.tpm[cfg.C], fmt.Sprintf("floor %d workers", cfg.C))
+	tp.Target = fmt.Sprintf("ratio ≥ %.2f", throughputTarget)
+	tp.Margin = tp.Ratio - throughputTarget
+	tp.Met = ptr(tp.Margin >= 0)
+
+	cfg.progress("pipeline: %d tenants one at a time", cfg.R)
+	lat, err := rig.latencies(ctx, cfg.R)
+	if err != nil {
+		return nil, err
+	}
+	latency := func(p float64, slack time.Duration) Result {
+		r := newResult(fmt.Sprintf("pipeline latency p%.0f", p), ms(percentile(lat, p)), "ms/tenant",
+			floor.seqMs, "floor sequential")
+		r.Target = fmt.Sprintf("≤ floor + %.0f ms", ms(slack))
+		r.Margin = floor.seqMs + ms(slack) - r.Value
+		r.Met = ptr(r.Margin >= 0)
+		return r
+	}
+	return []Result{tp, latency(50, p50Slack), latency(95, p95Slack)}, nil
+}
+
+func ptr[T any](v T) *T { return &v }

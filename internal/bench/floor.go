@@ -1,0 +1,118 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+)
+
+// floorNames returns count fresh tenant names (schema and role share the name).
+func floorNames(count int) []tenantdb.Names {
+	out := make([]tenantdb.Names, count)
+	for i := range out {
+		id := uuid.New()
+		out[i] = tenantdb.Names{TenantID: id, Schema: "t_benchfloor_" + randomHex(6)}
+	}
+	return out
+}
+
+// floorTenant creates one tenant's objects as a single transaction with the very code the
+// steps run: schema and NOLOGIN role with their grants, the tenant migrations, then 3
+// roles, the admin user (with its argon2id hash) and 4 audit rows.
+func floorTenant(ctx context.Context, conn *pgx.Conn, n tenantdb.Names) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tenantdb.CreateSchema(ctx, tx, n); err != nil {
+			return err
+		}
+		if _, err := tenantdb.Migrate(ctx, tx, n); err != nil {
+			return err
+		}
+		res, err := tenantdb.Seed(ctx, tx, n, tenantdb.Admin{
+			Email: "admin@bench.example.com", FirstName: "Ada", LastName: "Bench",
+		}, "arn:aws:states:local:000000000000:execution:bench:"+n.TenantID.String())
+		if err == nil && (res.RolesCreated != 3 || !res.AdminCreated) {
+			err = fmt.Errorf("bench: floor seed created %d roles, admin %v", res.RolesCreated, res.AdminCreated)
+		}
+		return err
+	})
+}
+
+// floorRun provisions count floor tenants with workers connections, each warmed by one
+// untimed tenant first, and returns the wall time of the timed part.
+func (d *scratchDB) floorRun(ctx context.Context, count, workers int) (time.Duration, error) {
+	names := floorNames(count + workers)
+	d.floorRoles = append(d.floorRoles, schemaNames(names)...)
+	conns := make([]*pgx.Conn, workers)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close(context.Background())
+			}
+		}
+	}()
+	for i := range conns {
+		c, err := pgx.Connect(ctx, d.url)
+		if err != nil {
+			return 0, err
+		}
+		conns[i] = c
+		if err := floorTenant(ctx, c, names[count+i]); err != nil {
+			return 0, fmt.Errorf("bench: floor warm-up: %w", err)
+		}
+	}
+	jobs := make(chan tenantdb.Names)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range jobs {
+				if err := floorTenant(ctx, c, n); err != nil {
+					errs <- err
+					for range jobs {
+					}
+					return
+				}
+			}
+		}()
+	}
+	for _, n := range names[:count] {
+		jobs <- n
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, fmt.Errorf("bench: floor: %w", err)
+	}
+	return elapsed, nil
+}
+
+func schemaNames(ns []tenantdb.Names) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.Schema
+	}
+	return out
+}
+
+// hashOnly times count argon2id hashes, sequentially: the part of the floor no database
+// work can remove.
+func hashOnly(count int) (time.Duration, error) {
+	start := time.Now()
+	for range count {
+		if _, err := tenantdb.UnusablePasswordHash(); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}

@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/healthstack/tenant-provisioning/internal/asl"
+	"github.com/healthstack/tenant-provisioning/internal/devstack"
+	"github.com/healthstack/tenant-provisioning/internal/email"
+	"github.com/healthstack/tenant-provisioning/internal/execution"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/sesoutbox"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+)
+
+// pipelineRig is the real pipeline on the bench database: every step handler, e-mail to a
+// local SES outbox, contracts to the Stellar RPC double, the ASL engine on a fast clock.
+type pipelineRig struct {
+	stack  *devstack.Stack
+	outbox *httptest.Server
+	store  *store.Store
+	runner *execution.Runner
+	prefix string
+	seq    atomic.Int64
+}
+
+func startPipeline(ctx context.Context, dbURL string) (*pipelineRig, error) {
+	box, err := sesoutbox.New("", sesoutbox.WithAutoVerify())
+	if err != nil {
+		return nil, err
+	}
+	rig := &pipelineRig{outbox: httptest.NewServer(box), prefix: randomHex(4)}
+	ses := sesv2.New(sesv2.Options{Region: "local", BaseEndpoint: aws.String(rig.outbox.URL), Credentials: aws.AnonymousCredentials{}})
+	rig.stack, err = devstack.Start(ctx, devstack.Options{
+		DatabaseURL: dbURL,
+		Log:         slog.New(slog.DiscardHandler),
+		Email: &pipeline.EmailSettings{
+			Mailer:            email.NewSender(ses, "noreply@bench.localhost", ""),
+			AppBaseURL:        "http://localhost",
+			TenantURLTemplate: "http://localhost/t/{tenantId}",
+			ActivationTTL:     time.Hour,
+		},
+		Contracts: devstack.ContractsDouble,
+	})
+	if err != nil {
+		rig.outbox.Close()
+		return nil, err
+	}
+	rig.store = store.New(rig.stack.Pool)
+	rig.runner, err = execution.NewRunner(rig.stack.Catalog, execution.Options{Clock: asl.NewFastClock()})
+	if err != nil {
+		rig.close()
+		return nil, err
+	}
+	return rig, nil
+}
+
+func (r *pipelineRig) close() {
+	r.stack.Close()
+	r.outbox.Close()
+}
+
+// provision reserves one tenant and runs its execution to the end.
+func (r *pipelineRig) provision(ctx context.Context) error {
+	i := r.seq.Add(1)
+	reg, err := tenant.Registration{
+		Name:           fmt.Sprintf("Bench Clinic %s %d", r.prefix, i),
+		AdminEmail:     fmt.Sprintf("admin%d@bench.example.com", i),
+		AdminFirstName: "Ada",
+		AdminLastName:  "Bench",
+	}.Normalize()
+	if err != nil {
+		return err
+	}
+	t, err := r.store.Reserve(ctx, reg)
+	if err != nil {
+		return err
+	}
+	run, _, err := r.runner.Start(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if ex := run.Wait(); ex.Status != asl.StatusSucceeded {
+		return fmt.Errorf("bench: execution %s ended %s: %s %s", ex.Name, ex.Status, ex.Error, ex.Cause)
+	}
+	return nil
+}
+
+// throughput provisions n tenants with at most c at a time and returns the wall time.
+func (r *pipelineRig) throughput(ctx context.Context, n, c int) (time.Duration, error) {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if err := r.provision(ctx); err != nil {
+					once.Do(func() { firstErr = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), firstErr
+}
+
+// latencies provisions runs tenants one at a time and returns each one's end-to-end time.
+func (r *pipelineRig) latencies(ctx context.Context, runs int) ([]time.Duration, error) {
+	out := make([]time.Duration, 0, runs)
+	for range runs {
+		start := time.Now()
+		if err := r.provision(ctx); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(start))
+	}
+	return out, nil
+}
+
+// percentile is the nearest-rank percentile (0 < p ≤ 100) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(rank, len(s)-1))]
+}
