@@ -26,7 +26,7 @@ func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, er
 	if err != nil {
 		return res, &fault.InvariantError{Op: op, Msg: "embedded migrations missing", Err: err}
 	}
-	data := map[string]any{"schema": n.schemaIdent(), "role": n.roleIdent()}
+	data := map[string]string{"schema": n.schemaIdent(), "role": n.roleIdent()}
 	err = store.RunMigrations(ctx, tx.Conn(), pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data, &res)
 	return res, fault.FromDB(op, err)
 }
