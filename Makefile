@@ -58,7 +58,7 @@ ARTIFACTS_DIR ?= build/$*
 RDS_CA := infra/rds/rds-global-bundle.pem
 RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 
-.PHONY: bench-go help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
+.PHONY: bench-go bench-scale help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -99,6 +99,10 @@ test-short: ## Unit tests only (no services needed)
 bench: ## Measure provisioning against the floor (prints figures, writes bench/results/*.json)
 	@DB_NAME= infra/local/postgres.sh
 	go run ./cmd/bench
+
+bench-scale: ## make bench with the list route also at 100,000 tenants (about a minute more)
+	@DB_NAME= infra/local/postgres.sh
+	go run ./cmd/bench -list 10000,100000
 
 bench-go: ## Run the Go micro-benchmarks (per-tenant database steps, password hashing)
 	@DB_NAME= infra/local/postgres.sh

@@ -10,9 +10,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 
 	"github.com/healthstack/tenant-provisioning/internal/bench"
 )
+
+// listMin keeps the deep page (half way through) a page away from the first one.
+const listMin = 200
 
 func main() {
 	cfg := bench.Config{Progress: os.Stderr}
@@ -20,9 +25,22 @@ func main() {
 	flag.IntVar(&cfg.C, "c", 2, "pipeline concurrency (the floor is also measured at this many workers)")
 	flag.IntVar(&cfg.R, "r", 100, "pipeline runs, one at a time, for latency")
 	flag.IntVar(&cfg.FloorN, "floor", 100, "floor tenants per floor measurement")
+	list := flag.String("list", "10000", "control-plane sizes to measure the list route at, comma-separated (\"\" skips it)")
+	flag.IntVar(&cfg.ListRequests, "list-requests", 500, "requests per list percentile")
 	out := flag.String("out", "bench/results", "directory for the JSON result")
 	flag.Parse()
 
+	for _, f := range strings.Split(*list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < listMin {
+			fmt.Fprintf(os.Stderr, "bench: -list sizes must be integers ≥ %d\n", listMin)
+			os.Exit(2)
+		}
+		cfg.ListSizes = append(cfg.ListSizes, n)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg)

@@ -17,6 +17,10 @@ type Config struct {
 	C        int    // pipeline concurrency
 	R        int    // pipeline runs for latency
 	FloorN   int    // floor tenants per floor measurement
+	// ListSizes are the control-plane sizes the list route is measured at (after the
+	// pipeline figures); ListRequests is how many requests each percentile is taken over.
+	ListSizes    []int
+	ListRequests int
 	// Progress, when set, gets a line as each phase starts.
 	Progress io.Writer
 }
@@ -84,6 +88,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Results = append(floor.results, pipe...)
+	if len(cfg.ListSizes) > 0 {
+		list, err := measureList(ctx, cfg, rig.stack.Pool, cfg.ListSizes, max(cfg.ListRequests, 100))
+		if err != nil {
+			return rep, err
+		}
+		rep.Results = append(rep.Results, list...)
+	}
 	rep.Summary = summarize(rep.Results)
 	return rep, nil
 }

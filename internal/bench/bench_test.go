@@ -17,7 +17,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3})
+	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3, ListSizes: []int{300}, ListRequests: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +42,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 		"floor 2 workers/tenants/min", "floor 4 workers/tenants/min",
 		"pipeline throughput c=2/tenants/min",
 		"pipeline latency p50/ms/tenant", "pipeline latency p95/ms/tenant",
+		"list handler p99, 300 tenants, first page/ms", "list DB p99, 300 tenants, deep page/ms",
 	}
 	seen := map[string]Result{}
 	for _, r := range got.Results {
