@@ -562,8 +562,9 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 	}
 
 	var list struct {
-		Total   int64 `json:"total"`
-		Tenants []struct {
+		Total           int64 `json:"total"`
+		TotalIsEstimate bool  `json:"totalIsEstimate"`
+		Tenants         []struct {
 			ID         string  `json:"id"`
 			Name       string  `json:"name"`
 			Status     string  `json:"status"`

@@ -17,6 +17,7 @@ import (
 
 type listBody struct {
 	Total      int64         `json:"total"`
+	Estimated  bool          `json:"totalIsEstimate"`
 	Tenants    []summaryBody `json:"tenants"`
 	NextCursor *string       `json:"nextCursor"`
 }
@@ -44,7 +45,7 @@ func (h *Handler) ListTenants(ctx context.Context, req events.APIGatewayV2HTTPRe
 		if err != nil {
 			return reply{}, err
 		}
-		body := listBody{Total: page.Total, Tenants: make([]summaryBody, 0, len(page.Tenants)), NextCursor: optional(page.NextCursor)}
+		body := listBody{Total: page.Total, Estimated: page.TotalEstimated, Tenants: make([]summaryBody, 0, len(page.Tenants)), NextCursor: optional(page.NextCursor)}
 		for _, t := range page.Tenants {
 			body.Tenants = append(body.Tenants, summaryBody{ID: t.ID, Name: t.Name, Status: t.Status,
 				SchemaName: optional(t.SchemaName), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()})

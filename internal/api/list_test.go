@@ -12,8 +12,9 @@ import (
 )
 
 type listResponse struct {
-	Total   int64 `json:"total"`
-	Tenants []struct {
+	Total           int64 `json:"total"`
+	TotalIsEstimate bool  `json:"totalIsEstimate"`
+	Tenants         []struct {
 		ID         uuid.UUID `json:"id"`
 		Name       string    `json:"name"`
 		Status     string    `json:"status"`

@@ -249,3 +249,40 @@ func TestFailReservation(t *testing.T) {
 		}
 	})
 }
+
+// Past the cap the total is the planner's estimate, flagged as such, and still close.
+func TestListTotalIsEstimatedPastTheCap(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	ctx := context.Background()
+	const n = 1800
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO tenants (id, name, slug, status, admin_email, admin_first_name, admin_last_name)
+		SELECT gen_random_uuid(), 'Many ' || g, 'many-' || g, CASE WHEN g % 3 = 0 THEN 'FAILED' ELSE 'ACTIVE' END,
+		       'a' || g || '@many.example', 'A', 'B'
+		FROM generate_series(1, $1::int) g`, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE tenants"); err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(pool)
+	cases := []struct {
+		status tenant.Status
+		want   int64
+	}{{"", n}, {tenant.StatusActive, n - n/3}}
+	for _, c := range cases {
+		page, err := s.List(ctx, store.ListQuery{Status: c.status, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !page.TotalEstimated || page.Total < c.want*8/10 || page.Total > c.want*12/10 {
+			t.Errorf("status %q: total %d estimated %v, want about %d, estimated", c.status, page.Total, page.TotalEstimated, c.want)
+		}
+	}
+	// Under the cap the count is exact.
+	page, err := s.List(ctx, store.ListQuery{Status: tenant.StatusFailed, Limit: 10})
+	if err != nil || page.TotalEstimated || page.Total != n/3 {
+		t.Errorf("FAILED: total %d estimated %v (%v), want exactly %d", page.Total, page.TotalEstimated, err, n/3)
+	}
+}
