@@ -88,6 +88,12 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Results = append(floor.results, pipe...)
+	cfg.progress("status: a provisioned tenant's full log")
+	status, err := measureStatus(ctx, rig.stack.Pool, max(cfg.ListRequests, 100))
+	if err != nil {
+		return rep, err
+	}
+	rep.Results = append(rep.Results, status)
 	if len(cfg.ListSizes) > 0 {
 		list, err := measureList(ctx, cfg, rig.stack.Pool, cfg.ListSizes, max(cfg.ListRequests, 100))
 		if err != nil {
