@@ -21,6 +21,8 @@ type Config struct {
 	// pipeline figures); ListRequests is how many requests each percentile is taken over.
 	ListSizes    []int
 	ListRequests int
+	// StartupRuns, when positive, times every function binary's start that many times.
+	StartupRuns int
 	// Progress, when set, gets a line as each phase starts.
 	Progress io.Writer
 }
@@ -100,6 +102,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 			return rep, err
 		}
 		rep.Results = append(rep.Results, list...)
+	}
+	if cfg.StartupRuns > 0 {
+		startup, err := measureStartup(ctx, cfg, db.url, cfg.StartupRuns)
+		if err != nil {
+			return rep, err
+		}
+		rep.Results = append(rep.Results, startup...)
 	}
 	rep.Summary = summarize(rep.Results)
 	return rep, nil

@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stellar/go/keypair"
+)
+
+// startupTarget is the issue's start-to-ready bound for a function binary.
+const startupTarget = 60 * time.Millisecond
+
+// measureStartup builds every function for this machine (as `make build` does for arm64)
+// and times each binary from process start to its first request for work on a local
+// stand-in of the Lambda runtime API: the cold-start cost our code adds, without the first
+// database connection (pools connect on first use). It reports the slowest function's
+// median and the binary sizes.
+func measureStartup(ctx context.Context, cfg Config, dbURL string, runs int) ([]Result, error) {
+	dirs, err := filepath.Glob("functions/*")
+	if err != nil || len(dirs) == 0 {
+		return nil, fmt.Errorf("no functions/ here: run from the repository root")
+	}
+	tmp, err := os.MkdirTemp("", "bench-startup")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	ready := make(chan time.Time, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/runtime/invocation/next") {
+			select {
+			case ready <- time.Now():
+			default:
+			}
+			<-r.Context().Done() // no work: hold the poll until the process is stopped
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	env := append(os.Environ(),
+		"AWS_LAMBDA_RUNTIME_API="+ln.Addr().String(), "AWS_LAMBDA_FUNCTION_NAME=bench",
+		"APP_ENV=local", "DATABASE_URL="+dbURL, "AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench",
+		"SES_FROM_ADDRESS=noreply@bench.localhost", "APP_BASE_URL=http://localhost",
+		"SOROBAN_RPC_URL=http://127.0.0.1:1", "SOROBAN_NETWORK=local", "SOROBAN_DEPLOYER_SEED="+keypair.MustRandom().Seed(),
+		"STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:bench")
+
+	var slowest time.Duration
+	var slowestName string
+	var biggest int64
+	var biggestName string
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		bin := filepath.Join(tmp, name)
+		cfg.progress("startup: %s", name)
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", bin, "./"+dir)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v\n%s", name, err, out)
+		}
+		if st, err := os.Stat(bin); err == nil && st.Size() > biggest {
+			biggest, biggestName = st.Size(), name
+		}
+		var ds []time.Duration
+		for range runs {
+			d, err := startOnce(ctx, bin, env, ready)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			ds = append(ds, d)
+		}
+		slices.Sort(ds)
+		if med := ds[len(ds)/2]; med > slowest {
+			slowest, slowestName = med, name
+		}
+	}
+	r := newResult("function start-to-ready, slowest median ("+slowestName+")", ms(slowest), "ms", ms(startupTarget), "target")
+	r.Target, r.Margin = "≤ 60 ms", ms(startupTarget)-r.Value
+	r.Met = ptr(r.Margin >= 0)
+	size := newResult("largest function binary ("+biggestName+", "+runtime.GOARCH+")", float64(biggest)/(1<<20), "MiB", 15, "target")
+	size.Target, size.Margin = "≤ 15 MiB", 15-size.Value
+	size.Met = ptr(size.Margin >= 0)
+	return []Result{r, size}, nil
+}
+
+func startOnce(ctx context.Context, bin string, env []string, ready chan time.Time) (time.Duration, error) {
+	select { // drop a late signal from a previous run
+	case <-ready:
+	default:
+	}
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = env
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	select {
+	case at := <-ready:
+		return at.Sub(start), nil
+	case <-time.After(10 * time.Second):
+		return 0, fmt.Errorf("never asked the runtime API for work (start-up failed?)")
+	}
+}
