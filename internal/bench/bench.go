@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -164,10 +166,20 @@ func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, floor fl
 		return nil, err
 	}
 	cfg.progress("pipeline: %d tenants, concurrency %d", cfg.N, cfg.C)
-	d, err := rig.throughput(ctx, cfg.N, cfg.C)
+	// In two halves, reading the process's resident memory after each: once the run is
+	// steady it must not grow with the number of tenants.
+	half := cfg.N / 2
+	d1, err := rig.throughput(ctx, half, cfg.C)
 	if err != nil {
 		return nil, err
 	}
+	rssHalf := residentMiB()
+	d2, err := rig.throughput(ctx, cfg.N-half, cfg.C)
+	if err != nil {
+		return nil, err
+	}
+	rssFull := residentMiB()
+	d := d1 + d2
 	tp := newResult(fmt.Sprintf("pipeline throughput c=%d", cfg.C), perMinute(cfg.N, d), "tenants/min",
 		floor.tpm[cfg.C], fmt.Sprintf("floor %d workers", cfg.C))
 	tp.Target = fmt.Sprintf("ratio ≥ %.2f", throughputTarget)
@@ -187,7 +199,25 @@ func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, floor fl
 		r.Met = ptr(r.Margin >= 0)
 		return r
 	}
-	return []Result{tp, latency(50, p50Slack), latency(95, p95Slack)}, nil
+	rss := newResult(fmt.Sprintf("resident memory after %d tenants", cfg.N), rssFull, "MiB", rssHalf, fmt.Sprintf("after %d tenants", half))
+	return []Result{tp, latency(50, p50Slack), latency(95, p95Slack), rss}, nil
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// residentMiB is this process's resident set size (VmRSS), or 0 where /proc is missing.
+func residentMiB() float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib float64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kib); err == nil {
+				return kib / 1024
+			}
+		}
+	}
+	return 0
+}
