@@ -23,7 +23,7 @@ type metric struct {
 	Unit string `json:"Unit"`
 }
 
-func emit(ctx context.Context, log *slog.Logger, dims [][]string, metrics []metric, values ...slog.Attr) {
+func emit(ctx context.Context, log *slog.Logger, msg string, dims [][]string, metrics []metric, values ...slog.Attr) {
 	aws := map[string]any{
 		"Timestamp": time.Now().UnixMilli(),
 		"CloudWatchMetrics": []map[string]any{{
@@ -32,21 +32,22 @@ func emit(ctx context.Context, log *slog.Logger, dims [][]string, metrics []metr
 			"Metrics":    metrics,
 		}},
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "metrics", append([]slog.Attr{slog.Any("_aws", aws)}, values...)...)
+	log.LogAttrs(ctx, slog.LevelInfo, msg, append([]slog.Attr{slog.Any("_aws", aws)}, values...)...)
 }
 
 // Step records one step attempt: its duration by step, and its outcome count by step and
-// outcome.
-func Step(ctx context.Context, log *slog.Logger, step, outcome string, took time.Duration) {
-	emit(ctx, log, [][]string{{"Step"}, {"Step", "Outcome"}},
+// outcome. It is the attempt's one log line: msg and extra (and whatever log carries, such
+// as the tenant and execution) go on the same line, which CloudWatch also reads as metrics.
+func Step(ctx context.Context, log *slog.Logger, msg, step, outcome string, took time.Duration, extra ...slog.Attr) {
+	emit(ctx, log, msg, [][]string{{"Step"}, {"Step", "Outcome"}},
 		[]metric{{"StepDuration", "Milliseconds"}, {"StepOutcome", "Count"}},
-		slog.String("Step", step), slog.String("Outcome", outcome),
-		slog.Int64("StepDuration", took.Milliseconds()), slog.Int("StepOutcome", 1))
+		append([]slog.Attr{slog.String("Step", step), slog.String("Outcome", outcome),
+			slog.Int64("StepDuration", took.Milliseconds()), slog.Int("StepOutcome", 1)}, extra...)...)
 }
 
 // Provisioned records a tenant's end-to-end provisioning time, reservation to ACTIVE.
 func Provisioned(ctx context.Context, log *slog.Logger, took time.Duration) {
-	emit(ctx, log, [][]string{{}}, []metric{{"ProvisioningDuration", "Milliseconds"}},
+	emit(ctx, log, "tenant provisioned", [][]string{{}}, []metric{{"ProvisioningDuration", "Milliseconds"}},
 		slog.Int64("ProvisioningDuration", took.Milliseconds()))
 }
 
@@ -55,6 +56,6 @@ func RolledBack(ctx context.Context, log *slog.Logger, failedStep string) {
 	if failedStep == "" {
 		failedStep = "UNKNOWN"
 	}
-	emit(ctx, log, [][]string{{"FailedStep"}}, []metric{{"Rollbacks", "Count"}},
+	emit(ctx, log, "tenant rolled back", [][]string{{"FailedStep"}}, []metric{{"Rollbacks", "Count"}},
 		slog.String("FailedStep", failedStep), slog.Int("Rollbacks", 1))
 }

@@ -17,7 +17,7 @@ func TestLinesAreValidEMF(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	ctx := context.Background()
-	Step(ctx, log, "CREATE_SCHEMA", Success, 12*time.Millisecond)
+	Step(ctx, log, "step completed", "CREATE_SCHEMA", Success, 12*time.Millisecond)
 	Provisioned(ctx, log, 1500*time.Millisecond)
 	RolledBack(ctx, log, "RUN_MIGRATIONS")
 

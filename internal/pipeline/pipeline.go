@@ -89,12 +89,10 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 			log.WarnContext(ctx, "could not record step failure", "error", logErr.Error())
 		}
 		// The runtime records the returned error; this line adds what it cannot see.
-		log.InfoContext(ctx, "step failed", "errorType", fault.Name(err), "durationMs", time.Since(attempt.Started).Milliseconds())
-		metrics.Step(ctx, s.log, step, metrics.Failure, time.Since(attempt.Started))
+		metrics.Step(ctx, log, "step failed", step, metrics.Failure, time.Since(attempt.Started), slog.String("errorType", fault.Name(err)))
 		return out, err
 	}
-	log.InfoContext(ctx, "step completed", "durationMs", time.Since(attempt.Started).Milliseconds())
-	metrics.Step(ctx, s.log, step, metrics.Success, time.Since(attempt.Started))
+	metrics.Step(ctx, log, "step completed", step, metrics.Success, time.Since(attempt.Started))
 	return out, nil
 }
 
