@@ -149,7 +149,8 @@ type ActivateTenantOutput struct {
 // ActivateTenant marks the tenant ACTIVE; an ACTIVE tenant stays as it is.
 func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTenantOutput, error) {
 	const op = store.StepActivateTenant
-	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
+	var reservedAt time.Time // set when this attempt activates; the metric waits for the commit
+	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
 		out := ActivateTenantOutput{TenantID: t.ID.String(), Status: string(tenant.StatusActive)}
 		if t.Status == tenant.StatusActive {
 			return out, nil
@@ -163,9 +164,13 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 		if err := store.Activate(ctx, tx, t.ID); err != nil {
 			return out, err
 		}
-		metrics.Provisioned(ctx, s.log, time.Since(t.CreatedAt))
+		reservedAt = t.CreatedAt
 		return out, nil
 	})
+	if err == nil && !reservedAt.IsZero() {
+		metrics.Provisioned(ctx, s.log, time.Since(reservedAt))
+	}
+	return out, err
 }
 
 // readyToActivate checks what an ACTIVE tenant must have, so that no retry, manual
