@@ -116,3 +116,26 @@ func hashOnly(count int) (time.Duration, error) {
 	}
 	return time.Since(start), nil
 }
+
+// floorSampler returns a function that provisions one floor tenant on a warm connection of
+// its own and says how long it took; close ends the connection.
+func (d *scratchDB) floorSampler(ctx context.Context) (sample func(context.Context) (time.Duration, error), close func(), err error) {
+	conn, err := pgx.Connect(ctx, d.url)
+	if err != nil {
+		return nil, nil, err
+	}
+	sample = func(ctx context.Context) (time.Duration, error) {
+		n := floorNames(1)[0]
+		d.floorRoles = append(d.floorRoles, n.Schema)
+		start := time.Now()
+		if err := floorTenant(ctx, conn, n); err != nil {
+			return 0, fmt.Errorf("bench: floor: %w", err)
+		}
+		return time.Since(start), nil
+	}
+	if _, err := sample(ctx); err != nil { // warm-up, untimed
+		conn.Close(ctx)
+		return nil, nil, err
+	}
+	return sample, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
+}

@@ -71,8 +71,10 @@ func (r *pipelineRig) close() {
 	r.outbox.Close()
 }
 
-// provision reserves one tenant and runs its execution to the end.
-func (r *pipelineRig) provision(ctx context.Context) error {
+// provision reserves one tenant and runs its execution to the end. It returns the
+// execution (its history carries each step's timing) and how long the reservation took.
+func (r *pipelineRig) provision(ctx context.Context) (*asl.Execution, time.Duration, error) {
+	start := time.Now()
 	i := r.seq.Add(1)
 	reg, err := tenant.Registration{
 		Name:           fmt.Sprintf("Bench Clinic %s %d", r.prefix, i),
@@ -81,20 +83,22 @@ func (r *pipelineRig) provision(ctx context.Context) error {
 		AdminLastName:  "Bench",
 	}.Normalize()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	t, err := r.store.Reserve(ctx, reg)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
+	reserved := time.Since(start)
 	run, _, err := r.runner.Start(ctx, t.ID)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	if ex := run.Wait(); ex.Status != asl.StatusSucceeded {
-		return fmt.Errorf("bench: execution %s ended %s: %s %s", ex.Name, ex.Status, ex.Error, ex.Cause)
+	ex := run.Wait()
+	if ex.Status != asl.StatusSucceeded {
+		return nil, 0, fmt.Errorf("bench: execution %s ended %s: %s %s", ex.Name, ex.Status, ex.Error, ex.Cause)
 	}
-	return nil
+	return &ex, reserved, nil
 }
 
 // throughput provisions n tenants with at most c at a time and returns the wall time.
@@ -109,7 +113,7 @@ func (r *pipelineRig) throughput(ctx context.Context, n, c int) (time.Duration, 
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(n) {
-				if err := r.provision(ctx); err != nil {
+				if _, _, err := r.provision(ctx); err != nil {
 					once.Do(func() { firstErr = err })
 					next.Store(int64(n))
 					return
@@ -121,17 +125,78 @@ func (r *pipelineRig) throughput(ctx context.Context, n, c int) (time.Duration, 
 	return time.Since(start), firstErr
 }
 
-// latencies provisions runs tenants one at a time and returns each one's end-to-end time.
-func (r *pipelineRig) latencies(ctx context.Context, runs int) ([]time.Duration, error) {
-	out := make([]time.Duration, 0, runs)
+// latencies provisions runs tenants one at a time and returns each one's end-to-end time
+// and where that time went. Before each, floor provisions one floor tenant, timed too:
+// interleaved, the floor and the pipeline see the same machine, which on a shared and
+// noisy machine matters more than anything else about the comparison.
+func (r *pipelineRig) latencies(ctx context.Context, runs int, floor func(context.Context) (time.Duration, error)) (pipe, base []time.Duration, parts *breakdown, err error) {
+	parts = &breakdown{}
 	for range runs {
-		start := time.Now()
-		if err := r.provision(ctx); err != nil {
-			return nil, err
+		f, err := floor(ctx)
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		out = append(out, time.Since(start))
+		base = append(base, f)
+		start := time.Now()
+		ex, reserved, err := r.provision(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		total := time.Since(start)
+		pipe = append(pipe, total)
+		parts.add(ex, reserved, total)
 	}
-	return out, nil
+	return pipe, base, parts, nil
+}
+
+// breakdown is where each end-to-end run's time went, part by part: the reservation, each
+// step's handler (LambdaFunctionStarted → Succeeded in the execution history), and the
+// rest ("engine": starting the execution, passing state between steps, its history).
+type breakdown struct {
+	order []string // parts in the order the first run met them
+	times map[string][]time.Duration
+}
+
+const (
+	partReserve = "reserve"
+	partEngine  = "engine and hand-offs"
+)
+
+func (b *breakdown) record(part string, d time.Duration) {
+	if b.times == nil {
+		b.times = map[string][]time.Duration{}
+	}
+	if _, seen := b.times[part]; !seen {
+		b.order = append(b.order, part)
+	}
+	b.times[part] = append(b.times[part], d)
+}
+
+func (b *breakdown) add(ex *asl.Execution, reserved, total time.Duration) {
+	b.record(partReserve, reserved)
+	handlers := time.Duration(0)
+	started := map[string]time.Time{}
+	for _, ev := range ex.Events {
+		switch ev.Type {
+		case asl.LambdaFunctionStarted:
+			started[ev.StateName] = ev.Timestamp
+		case asl.LambdaFunctionSucceeded, asl.LambdaFunctionFailed, asl.LambdaFunctionTimedOut:
+			d := ev.Timestamp.Sub(started[ev.StateName])
+			b.record(ev.StateName, d)
+			handlers += d
+		}
+	}
+	b.record(partEngine, total-reserved-handlers)
+}
+
+// results reports each part's median against the floor's median per tenant.
+func (b *breakdown) results(floorMs float64) []Result {
+	out := make([]Result, 0, len(b.order))
+	for _, part := range b.order {
+		out = append(out, newResult("latency p50 of "+part, ms(percentile(b.times[part], 50)), "ms",
+			floorMs, "floor p50, interleaved"))
+	}
+	return out
 }
 
 // percentile is the nearest-rank percentile (0 < p ≤ 100) of ds.

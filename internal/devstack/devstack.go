@@ -184,6 +184,13 @@ func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDepl
 	return s.localDouble(o.StellarAddr)
 }
 
+// localPollInterval is the deployer's pause between getTransaction polls on the local
+// double. The double applies a transaction when it is sent and shows it from the second
+// poll on (one simulated ledger close), so this pause is the whole of the simulated wait:
+// keeping it short keeps local and benchmark latency about our code. A real network closes
+// a ledger every ~5 s, and the deployer's default of 1 s applies there.
+const localPollInterval = time.Millisecond
+
 // localDouble serves a Stellar RPC double with a fresh funded deployer account.
 func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
 	if addr == "" {
@@ -207,6 +214,6 @@ func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
 		Signer:       signer,
 		Wasm:         anchor.Wasm,
 		Lock:         database.AdvisoryLocker{Pool: s.Pool},
-		PollInterval: 20 * time.Millisecond,
+		PollInterval: localPollInterval,
 	})
 }

@@ -55,7 +55,7 @@ func (s *Steps) Archive(ctx context.Context, id uuid.UUID) (ArchiveResult, error
 		}
 		// The archive is logged with the provisioning steps so the tenant's history is in
 		// one place; only a successful archive is, a refused one changed nothing.
-		attempt, err := store.StartStep(ctx, tx, id, op)
+		attempt, err := store.StartStepIn(ctx, tx, id, op)
 		if err != nil {
 			return err
 		}

@@ -80,30 +80,82 @@ func RunMigrations(ctx context.Context, conn *pgx.Conn, versionTable string, fsy
 // migrationSplit separates a migration file's up SQL from its down SQL, as tern's files do.
 const migrationSplit = "---- create above / drop below ----"
 
-// appendMigrations loads the files tern's FindMigrations orders, filling the {{.key}}
+// sqlMigration is one migration file's up SQL, placeholders filled.
+type sqlMigration struct {
+	name, up, down string
+}
+
+// loadMigrations reads the files tern's FindMigrations orders, filling the {{.key}}
 // placeholders from data by plain replacement. tern's own LoadMigrations would render them
 // with text/template and sprig, and merely linking a template executor stops the Go linker
 // from dropping unused methods: it added about 7 MiB to every Lambda binary.
-func appendMigrations(m *migrate.Migrator, fsys fs.FS, data map[string]string) error {
+func loadMigrations(fsys fs.FS, data map[string]string) ([]sqlMigration, error) {
 	names, err := migrate.FindMigrations(fsys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pairs := make([]string, 0, 2*len(data))
 	for k, v := range data {
 		pairs = append(pairs, "{{."+k+"}}", v)
 	}
 	render := strings.NewReplacer(pairs...)
+	out := make([]sqlMigration, 0, len(names))
 	for _, name := range names {
 		raw, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		up, down, _ := strings.Cut(render.Replace(string(raw)), migrationSplit)
 		if strings.Contains(up+down, "{{") {
-			return fmt.Errorf("%s: unfilled placeholder", name)
+			return nil, fmt.Errorf("%s: unfilled placeholder", name)
 		}
-		m.AppendMigration(strings.TrimSuffix(name, ".sql"), up, down)
+		out = append(out, sqlMigration{name: strings.TrimSuffix(name, ".sql"), up: up, down: down})
 	}
-	return nil
+	return out, nil
+}
+
+func appendMigrations(m *migrate.Migrator, fsys fs.FS, data map[string]string) error {
+	ms, err := loadMigrations(fsys, data)
+	for _, s := range ms {
+		m.AppendMigration(s.name, s.up, s.down)
+	}
+	return err
+}
+
+// MigrateInTx applies the migrations in fsys that versionTable does not record yet, inside
+// tx, in the table layout tern uses (one row, one int4 version), so that tern and this
+// function read each other's tables. It is for objects whose migrations the caller already
+// serialises, as a provisioning step does with the tenant's row lock: tern would add a
+// session-level advisory lock with one fixed key for every migrator in the cluster, which
+// queues every tenant's migrations behind every other's, and a dozen round trips.
+func MigrateInTx(ctx context.Context, tx pgx.Tx, versionTable string, fsys fs.FS, data map[string]string) (MigrationResult, error) {
+	var res MigrationResult
+	ms, err := loadMigrations(fsys, data)
+	if err != nil {
+		return res, &fault.InvariantError{Op: "load migrations", Msg: "invalid migration files", Err: err}
+	}
+	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+versionTable+" (version int4 NOT NULL)"); err != nil {
+		return res, err
+	}
+	err = tx.QueryRow(ctx, "SELECT version FROM "+versionTable).Scan(&res.From)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_, err = tx.Exec(ctx, "INSERT INTO "+versionTable+" (version) VALUES (0)")
+	}
+	if err != nil {
+		return res, err
+	}
+	if res.From < 0 || int(res.From) > len(ms) {
+		return res, &fault.InvariantError{Op: "migrate", Msg: fmt.Sprintf("recorded version %d is outside 0..%d", res.From, len(ms))}
+	}
+	res.To = res.From
+	for _, m := range ms[res.From:] {
+		if _, err := tx.Exec(ctx, m.up); err != nil {
+			return res, err
+		}
+		res.To++
+	}
+	if res.To != res.From {
+		_, err = tx.Exec(ctx, "UPDATE "+versionTable+" SET version = $1", res.To)
+	}
+	return res, err
 }

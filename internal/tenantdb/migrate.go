@@ -18,7 +18,9 @@ var migrationFiles embed.FS
 const VersionTableName = "schema_version"
 
 // Migrate applies the tenant migrations inside tx, so they commit together with whatever
-// else the caller does (the step log), or not at all.
+// else the caller does (the step log), or not at all. The caller holds the tenant's row
+// lock, which is what serialises two attempts at the same tenant's migrations; different
+// tenants' migrations run side by side.
 func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, error) {
 	const op = "run tenant migrations"
 	var res store.MigrationResult
@@ -27,7 +29,7 @@ func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, er
 		return res, &fault.InvariantError{Op: op, Msg: "embedded migrations missing", Err: err}
 	}
 	data := map[string]string{"schema": n.schemaIdent(), "role": n.roleIdent()}
-	err = store.RunMigrations(ctx, tx.Conn(), pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data, &res)
+	res, err = store.MigrateInTx(ctx, tx, pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data)
 	return res, fault.FromDB(op, err)
 }
 
