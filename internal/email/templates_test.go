@@ -289,3 +289,91 @@ func TestMessageLogValueHidesRecipientAndBodies(t *testing.T) {
 		t.Errorf("log line lacks the subject: %s", out)
 	}
 }
+
+// TestHostileValuesStayInert feeds every e-mail values that try to break out of an attribute,
+// open elements, inject a header through the subject and pass for a placeholder.
+func TestHostileValuesStayInert(t *testing.T) {
+	t.Parallel()
+	const (
+		breakout     = `"><img src=x onerror=alert(1)> it's {{.ActivationURL}}`
+		breakoutHTML = `&#34;&gt;&lt;img src=x onerror=alert(1)&gt; it&#39;s {{.ActivationURL}}`
+		header       = "\r\nBcc: attacker@evil.example\u2028X-Evil: 1"
+		script       = `<script>alert('x')</script>`
+	)
+	tenant := breakout + header
+	cases := []struct {
+		name  string
+		build func() (Message, error)
+	}{
+		{"welcome", func() (Message, error) {
+			w := welcome()
+			w.TenantName, w.AdminFirstName = tenant, script
+			return WelcomeMessage(adminAddress, w)
+		}},
+		{"failure notice", func() (Message, error) {
+			f := failureNotice()
+			f.TenantName, f.AdminFirstName = tenant, script
+			return FailureNoticeMessage(adminAddress, f)
+		}},
+		{"operations failure", func() (Message, error) {
+			o := opsFailure()
+			o.TenantName, o.TenantID, o.Error = tenant, breakout, script
+			return OpsFailureMessage("ops@health.example", o)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := c.build()
+			if err != nil {
+				t.Fatalf("build: %v", err)
+			}
+			if strings.ContainsAny(m.Subject, "\r\n\u2028\u0085") || !strings.Contains(m.Subject, "Bcc: attacker@evil.example X-Evil: 1") {
+				t.Errorf("Subject is not one line: %q", m.Subject)
+			}
+			if !strings.Contains(m.Text, breakout) || !strings.Contains(m.HTML, breakoutHTML) {
+				t.Errorf("value not kept as typed in text and escaped in HTML:\n%s\n%s", m.Text, m.HTML)
+			}
+			if strings.Count(m.Text, activationURL) > 1 {
+				t.Errorf("a value was read as a placeholder:\n%s", m.Text)
+			}
+			d := xml.NewDecoder(strings.NewReader(m.HTML))
+			d.Strict = true
+			for {
+				tok, err := d.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("HTML is not well-formed: %v\n%s", err, m.HTML)
+				}
+				el, ok := tok.(xml.StartElement)
+				if !ok {
+					continue
+				}
+				if el.Name.Local == "img" || el.Name.Local == "script" {
+					t.Errorf("a value opened <%s>", el.Name.Local)
+				}
+				for _, a := range el.Attr {
+					if a.Name.Local == "onerror" || (a.Name.Local == "href" && !strings.HasPrefix(a.Value, "https://st-mary.health.example/")) {
+						t.Errorf("a value set %s=%q", a.Name.Local, a.Value)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestUnfilledPlaceholderIsAnInvariantError(t *testing.T) {
+	t.Parallel()
+	for _, tmpl := range []string{"{{.Missing}}", `{{or .TenantName "x"}}`, "{{.TenantName"} {
+		b := bodies{text: "Hello " + tmpl, html: "<p>Hello</p>"}
+		_, err := b.render("render test e-mail", adminAddress, "Subject", map[string]string{"TenantName": evilTenant})
+		if fault.Name(err) != "InvariantError" {
+			t.Errorf("%s: err = %v (%s), want InvariantError", tmpl, err, fault.Name(err))
+		}
+		if err != nil && strings.Contains(err.Error(), "script") {
+			t.Errorf("%s: error repeats a value: %v", tmpl, err)
+		}
+	}
+}
