@@ -2,6 +2,7 @@
 package database
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -32,7 +33,18 @@ type Config struct {
 	MaxConns int32
 	// Credentials, when set, supplies user and password per connection.
 	Credentials Credentials
+	// MaxConnUses retires a connection after it has been handed out this many times;
+	// 0 means DefaultMaxConnUses, negative never.
+	MaxConnUses int
 }
+
+// DefaultMaxConnUses bounds what one server backend accumulates. A backend caches the
+// catalog entries of every relation it touches and never frees them (about 38 KB per
+// tenant schema), and the steps touch a new tenant's schema with every execution, so a
+// warm container's connection would grow without bound. A step takes two to three
+// connections from the pool, so 1,000 uses is a few hundred tenants, tens of MB at most;
+// the reconnect it costs is paid once per thousand uses.
+const DefaultMaxConnUses = 1000
 
 // Open builds the pool without connecting: the first query connects, so a database that is
 // briefly unreachable at cold start surfaces as a retryable step error, not a failed init.
@@ -52,6 +64,7 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	// checking idle connections before use avoids failing the first query after a thaw.
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.ConnConfig.RuntimeParams["application_name"] = "tenant-provisioning"
+	retireAfterUses(pc, cmp.Or(cfg.MaxConnUses, DefaultMaxConnUses))
 	if cfg.Credentials != nil {
 		// pgxpool reports a failed connect to the caller, not to a hook, so a failure is
 		// inferred: a connect that began and never reached AfterConnect. Two connects in
@@ -79,4 +92,26 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		}
 	}
 	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// retireAfterUses makes the pool close a connection on its uses'th release instead of
+// keeping it (pgxpool's MaxConnLifetime counts time, which does not bound what a busy
+// connection caches). uses < 0 leaves the pool as it is.
+func retireAfterUses(pc *pgxpool.Config, uses int) {
+	if uses < 0 {
+		return
+	}
+	var mu sync.Mutex
+	count := map[*pgx.Conn]int{}
+	pc.AfterRelease = func(c *pgx.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		count[c]++
+		return count[c] < uses
+	}
+	pc.BeforeClose = func(c *pgx.Conn) {
+		mu.Lock()
+		delete(count, c)
+		mu.Unlock()
+	}
 }

@@ -91,3 +91,35 @@ func TestAdvisoryLockExcludesOtherHolders(t *testing.T) {
 	}
 	again()
 }
+
+// A connection is retired after MaxConnUses hand-outs, so no backend keeps caching the
+// catalogs of ever more tenants; a negative limit keeps it.
+func TestConnectionsRetireAfterTheirUses(t *testing.T) {
+	t.Parallel()
+	_, url := testdb.NewWithURL(t)
+	cases := []struct {
+		uses     int
+		wantPIDs int
+	}{
+		{uses: 3, wantPIDs: 3}, // 7 queries: 3 + 3 + 1
+		{uses: -1, wantPIDs: 1},
+	}
+	for _, c := range cases {
+		pool, err := database.Open(context.Background(), database.Config{DSN: url, MaxConns: 1, MaxConnUses: c.uses})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids := map[uint32]bool{}
+		for range 7 {
+			var pid uint32
+			if err := pool.QueryRow(context.Background(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+				t.Fatal(err)
+			}
+			pids[pid] = true
+		}
+		pool.Close()
+		if len(pids) != c.wantPIDs {
+			t.Errorf("MaxConnUses %d: 7 queries ran on %d backends, want %d", c.uses, len(pids), c.wantPIDs)
+		}
+	}
+}
