@@ -25,6 +25,7 @@ func main() {
 	flag.IntVar(&cfg.C, "c", 2, "pipeline concurrency (the floor is also measured at this many workers)")
 	flag.IntVar(&cfg.R, "r", 100, "pipeline runs, one at a time, for latency")
 	flag.IntVar(&cfg.FloorN, "floor", 100, "floor tenants per floor measurement")
+	flag.IntVar(&cfg.Scale, "scale", 10000, "tenants, with schemas, to repeat the pipeline figures at (0 skips it)")
 	list := flag.String("list", "10000", "control-plane sizes to measure the list route at, comma-separated (\"\" skips it)")
 	flag.IntVar(&cfg.ListRequests, "list-requests", 500, "requests per list percentile")
 	flag.IntVar(&cfg.StartupRuns, "startup", 5, "start every function binary this many times (0 skips it)")

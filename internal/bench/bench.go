@@ -24,6 +24,9 @@ type Config struct {
 	// pipeline figures); ListRequests is how many requests each percentile is taken over.
 	ListSizes    []int
 	ListRequests int
+	// Scale, when positive, is the number of tenants (with their schemas) the pipeline
+	// figures are measured again at.
+	Scale int
 	// StartupRuns, when positive, times every function binary's start that many times.
 	StartupRuns int
 	// CPUProfile, when set, is the file the one-at-a-time latency runs' CPU profile goes to
@@ -64,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	rep = Report{
 		Timestamp: time.Now().UTC(),
-		Flags:     Flags{N: cfg.N, C: cfg.C, R: cfg.R, FloorN: cfg.FloorN},
+		Flags:     Flags{N: cfg.N, C: cfg.C, R: cfg.R, FloorN: cfg.FloorN, Scale: cfg.Scale},
 		Machine:   Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()},
 	}
 	db, err := createDB(ctx, cfg.AdminURL)
@@ -102,6 +105,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Results = append(rep.Results, status)
+	if cfg.Scale > 0 {
+		scale, err := measureScale(ctx, cfg, rig, db, rep.Results)
+		if err != nil {
+			return rep, err
+		}
+		rep.Results = append(rep.Results, scale...)
+	}
 	if len(cfg.ListSizes) > 0 {
 		list, err := measureList(ctx, cfg, rig.stack.Pool, cfg.ListSizes, max(cfg.ListRequests, 100))
 		if err != nil {

@@ -58,6 +58,10 @@ func measureList(ctx context.Context, cfg Config, pool *pgxpool.Pool, sizes []in
 		if _, err := pool.Exec(ctx, "ANALYZE tenants"); err != nil {
 			return nil, err
 		}
+		// The scale phase may have gone past size already: name the figures by what is there.
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM tenants").Scan(&size); err != nil {
+			return nil, err
+		}
 		deep, err := cursorAt(ctx, st, size/2)
 		if err != nil {
 			return nil, err

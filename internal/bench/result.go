@@ -64,6 +64,7 @@ type Flags struct {
 	C      int `json:"c"`
 	R      int `json:"r"`
 	FloorN int `json:"floorN"`
+	Scale  int `json:"scale,omitempty"`
 }
 
 // WriteJSON writes the report to dir/<UTC timestamp>.json, creating dir, and returns the path.
@@ -82,8 +83,8 @@ func WriteJSON(dir string, rep Report) (string, error) {
 // Print writes one line per figure, then the summary.
 func Print(w io.Writer, rep Report) {
 	m := rep.Machine
-	fmt.Fprintf(w, "machine: %d cores, %s, PostgreSQL %s, fsync=%s; n=%d c=%d r=%d floor=%d\n",
-		m.Cores, m.GoVersion, m.PostgresVersion, m.Fsync, rep.Flags.N, rep.Flags.C, rep.Flags.R, rep.Flags.FloorN)
+	fmt.Fprintf(w, "machine: %d cores, %s, PostgreSQL %s, fsync=%s; n=%d c=%d r=%d floor=%d scale=%d\n",
+		m.Cores, m.GoVersion, m.PostgresVersion, m.Fsync, rep.Flags.N, rep.Flags.C, rep.Flags.R, rep.Flags.FloorN, rep.Flags.Scale)
 	for _, r := range rep.Results {
 		line := fmt.Sprintf("%-28s %9.1f %-11s | baseline %9.1f (%s) | ratio %.2f, delta %+.1f",
 			r.Name, r.Value, r.Unit, r.Baseline, r.BaselineName, r.Ratio, r.Delta)

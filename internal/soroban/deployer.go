@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/creachadair/jrpc2"
@@ -64,6 +65,9 @@ type Deployer struct {
 	lock           Locker
 	confirmTimeout time.Duration
 	pollInterval   time.Duration
+	// networkChecked is set once the RPC server has said it serves our network; a
+	// container keeps its RPC URL, so later deployments skip the question.
+	networkChecked atomic.Bool
 }
 
 // New checks the configuration and returns a Deployer.
@@ -118,12 +122,15 @@ type Result struct {
 // an existing instance is returned as it is (after checking its Wasm).
 func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, error) {
 	const op = "deploy contract"
-	net, err := d.rpc.GetNetwork(ctx)
-	if err != nil {
-		return Result{}, rpcError(op, err)
-	}
-	if net.Passphrase != d.passphrase {
-		return Result{}, &fault.ConfigError{Op: op, Msg: "the RPC server serves another network than the configured one"}
+	if !d.networkChecked.Load() {
+		net, err := d.rpc.GetNetwork(ctx)
+		if err != nil {
+			return Result{}, rpcError(op, err)
+		}
+		if net.Passphrase != d.passphrase {
+			return Result{}, &fault.ConfigError{Op: op, Msg: "the RPC server serves another network than the configured one"}
+		}
+		d.networkChecked.Store(true)
 	}
 	addr, id, err := ContractID(d.passphrase, d.signer.Address(), Salt(tenantID))
 	if err != nil {
