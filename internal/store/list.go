@@ -87,8 +87,11 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 		args = append(args, after.createdAt, after.id)
 		keyset = fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", len(args)-1, len(args))
 	}
-	// One statement, so the count and the page come from one snapshot; the outer join
-	// keeps the count when the page is empty.
+	args = append(args, string(q.Status))
+	estimateOf := fmt.Sprintf("$%d", len(args))
+	// One statement, one round trip: the count and the page come from one snapshot, and the
+	// outer join keeps the count when the page is empty. The estimate is taken in the
+	// one-row total subquery, so it runs once, and only past the cap.
 	rows, err := s.pool.Query(ctx, `
 		WITH page AS (
 			SELECT id, name, status, schema_name, created_at, updated_at FROM tenants
@@ -96,8 +99,12 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 			ORDER BY created_at DESC, id DESC
 			LIMIT $1
 		)
-		SELECT total.n, page.id, page.name, page.status, coalesce(page.schema_name, ''), page.created_at, page.updated_at
-		FROM (SELECT count(*) AS n FROM (SELECT 1 FROM tenants WHERE true`+filter+` LIMIT `+fmt.Sprint(exactCountCap+1)+`) AS capped) AS total
+		SELECT total.n, total.estimated, page.id, page.name, page.status, coalesce(page.schema_name, ''), page.created_at, page.updated_at
+		FROM (
+			SELECT CASE WHEN c.n > `+capSQL+` THEN greatest(tenant_count_estimate(`+estimateOf+`), `+capSQL+` + 1) ELSE c.n END AS n,
+			       c.n > `+capSQL+` AS estimated
+			FROM (SELECT count(*) AS n FROM (SELECT 1 FROM tenants WHERE true`+filter+` LIMIT `+capSQL+` + 1) AS capped) AS c
+		) AS total
 		LEFT JOIN page ON true
 		ORDER BY page.created_at DESC, page.id DESC`, args...)
 	if err != nil {
@@ -112,7 +119,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 			schema             string
 			created, updatedAt *time.Time
 		)
-		if err := rows.Scan(&page.Total, &id, &name, &status, &schema, &created, &updatedAt); err != nil {
+		if err := rows.Scan(&page.Total, &page.TotalEstimated, &id, &name, &status, &schema, &created, &updatedAt); err != nil {
 			return Page{}, fault.FromDB(op, err)
 		}
 		if id == nil { // the empty page's lone row, carrying only the count
@@ -129,36 +136,16 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 	if err := rows.Err(); err != nil {
 		return Page{}, fault.FromDB(op, err)
 	}
-	if page.Total > exactCountCap {
-		if page.Total, err = s.estimateCount(ctx, q.Status); err != nil {
-			return Page{}, err
-		}
-		page.TotalEstimated = true
-	}
 	return page, nil
 }
 
 // exactCountCap bounds the exact count behind a page's total: counting every matching row
 // costs milliseconds per request at 100,000 tenants, while a page costs a fraction of one.
-// Past the cap, the total is the planner's estimate (and says so).
+// Past the cap, the total is the planner's estimate (tenant_count_estimate, a control-plane
+// migration), never below the cap the exact count just passed, and flagged as an estimate.
 const exactCountCap = 1000
 
-// estimateCount is the planner's estimate of the tenants with status (all when ""): the
-// table's row estimate times the status's frequency in its statistics. It is never below
-// the cap, which the exact count just proved was passed.
-func (s *Store) estimateCount(ctx context.Context, status tenant.Status) (int64, error) {
-	var n float64
-	err := s.pool.QueryRow(ctx, `
-		SELECT greatest(c.reltuples, 0) * CASE WHEN $1 = '' THEN 1 ELSE coalesce((
-			SELECT m.f FROM pg_stats st,
-				unnest(st.most_common_vals::text::text[], st.most_common_freqs) AS m(v, f)
-			WHERE st.schemaname = 'public' AND st.tablename = 'tenants' AND st.attname = 'status' AND m.v = $1), 0) END
-		FROM pg_class c WHERE c.oid = 'public.tenants'::regclass`, string(status)).Scan(&n)
-	if err != nil {
-		return 0, fault.FromDB("estimate tenant count", err)
-	}
-	return max(int64(n), exactCountCap+1), nil
-}
+var capSQL = fmt.Sprint(exactCountCap)
 
 // cursor is the keyset position after the last row of a page.
 type cursor struct {
