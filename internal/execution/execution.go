@@ -27,6 +27,7 @@ type Runner struct {
 	handlers map[string]asl.Handler
 	clock    asl.Clock
 	onEvent  func(name string, ev asl.Event)
+	keep     int
 
 	mu   sync.Mutex
 	runs map[string]*asl.Running
@@ -39,7 +40,15 @@ type Options struct {
 	Clock asl.Clock
 	// OnEvent sees each history event of every execution as it happens.
 	OnEvent func(execution string, ev asl.Event)
+	// Keep is how many executions the Runner remembers (0: DefaultKeep). Past it, the
+	// oldest finished ones are forgotten, as Step Functions forgets old executions: a
+	// long `make dev` session must not grow with every tenant it ever provisioned.
+	Keep int
 }
+
+// DefaultKeep is how many executions a Runner remembers by default: each keeps its whole
+// history, about 15 KB for a provisioning.
+const DefaultKeep = 1000
 
 // NewRunner loads the provisioning definition with the catalogue's functions as the
 // ${…FunctionArn} substitutions, and refuses to run if any Task has no handler.
@@ -55,7 +64,11 @@ func NewRunner(catalog map[string]lambda.Handler, o Options) (*Runner, error) {
 	if missing := m.MissingHandlers(handlers); len(missing) > 0 {
 		return nil, fmt.Errorf("execution: no handler for %v", missing)
 	}
-	return &Runner{machine: m, handlers: handlers, clock: o.Clock, onEvent: o.OnEvent, runs: map[string]*asl.Running{}}, nil
+	keep := o.Keep
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	return &Runner{machine: m, handlers: handlers, clock: o.Clock, onEvent: o.OnEvent, keep: keep, runs: map[string]*asl.Running{}}, nil
 }
 
 // Start begins the tenant's execution, named after the tenant id with input {"tenantId"}
@@ -80,7 +93,37 @@ func (r *Runner) Start(ctx context.Context, tenantID uuid.UUID) (run *asl.Runnin
 	}
 	r.runs[name] = run
 	r.seq = append(r.seq, name)
+	r.forgetOldest()
 	return run, true, nil
+}
+
+// forgetOldest drops the oldest finished executions while more than keep are remembered.
+// Running ones stay whatever their age. The caller holds r.mu.
+func (r *Runner) forgetOldest() {
+	excess := len(r.seq) - r.keep
+	if excess <= 0 {
+		return
+	}
+	kept := r.seq[:0]
+	for _, name := range r.seq {
+		if excess > 0 && finished(r.runs[name]) {
+			delete(r.runs, name)
+			excess--
+			continue
+		}
+		kept = append(kept, name)
+	}
+	clear(r.seq[len(kept):])
+	r.seq = kept
+}
+
+func finished(run *asl.Running) bool {
+	select {
+	case <-run.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // Get returns the execution of that name (a tenant id).

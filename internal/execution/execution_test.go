@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/asl"
 	"github.com/healthstack/tenant-provisioning/internal/awstest"
@@ -303,5 +306,76 @@ func TestRunnerRefusesMissingHandlers(t *testing.T) {
 	_, err := NewRunner(map[string]lambda.Handler{}, Options{})
 	if err == nil || !strings.Contains(fmt.Sprint(err), "CreateTenantRecordFunction") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// blockFirst holds the first invocation of its handler until release is closed.
+type blockFirst struct {
+	lambda.Handler
+	once    atomic.Bool
+	release chan struct{}
+}
+
+func (b *blockFirst) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if b.once.CompareAndSwap(false, true) {
+		<-b.release
+	}
+	return b.Handler.Invoke(ctx, payload)
+}
+
+// The Runner remembers a bounded number of executions: past Keep it forgets the oldest
+// finished ones, never one still running.
+func TestRunnerForgetsOldFinishedExecutionsOnly(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	catalog := maps.Clone(w.stack.Catalog)
+	hold := &blockFirst{Handler: catalog[functions.CreateTenantRecord], release: make(chan struct{})}
+	catalog[functions.CreateTenantRecord] = hold
+	runner, err := NewRunner(catalog, Options{Clock: asl.NewFastClock(), Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(w.stack.Pool)
+	start := func(name string) (uuid.UUID, *asl.Running) {
+		reg, err := tenant.Registration{Name: name, AdminEmail: awstest.UniqueName("admin") + "@clinic.example",
+			AdminFirstName: "Quinnzz", AdminLastName: "Medicinezz"}.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn, err := st.Reserve(w.ctx, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, _, err := runner.Start(w.ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tn.ID, run
+	}
+	held, heldRun := start("Held Clinic") // blocks in its first step: running throughout
+	done, doneRun := start("Done Clinic") // runs to the end
+	doneRun.Wait()
+	latest, latestRun := start("Latest Clinic")
+	latestRun.Wait()
+
+	for _, c := range []struct {
+		name string
+		id   uuid.UUID
+		want bool
+	}{
+		{"running, oldest", held, true},
+		{"finished, older than the newest", done, false},
+		{"newest", latest, true},
+	} {
+		if _, ok := runner.Get(c.id.String()); ok != c.want {
+			t.Errorf("%s execution remembered = %v, want %v", c.name, ok, c.want)
+		}
+	}
+	if n := len(runner.List()); n != 2 {
+		t.Errorf("List has %d executions, want 2", n)
+	}
+	close(hold.release)
+	if ex := heldRun.Wait(); ex.Status != asl.StatusSucceeded {
+		t.Errorf("held execution ended %s: %s", ex.Status, ex.Cause)
 	}
 }
