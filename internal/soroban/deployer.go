@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -138,25 +139,22 @@ func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, erro
 	}
 	res := Result{ContractID: addr, WasmHash: hex.EncodeToString(d.wasmHash[:]), Transactions: []string{}}
 
-	// The common retry case needs no lock: the contract is there already.
-	inst, err := d.entry(ctx, instanceKey(id))
-	if err != nil {
-		return res, err
-	}
-	if inst.state == live {
-		return res, d.verify(ctx, id)
-	}
-
+	// Deployments from one account are serialised: each transaction takes the account's
+	// next sequence number. The lock comes first, before any look-up: a retry that finds
+	// its contract pays a lock it did not need, the common first attempt saves a round trip.
 	unlock, err := d.lock.Lock(ctx, "soroban-deployer:"+d.signer.Address())
 	if err != nil {
 		return res, fault.Classify(op, err)
 	}
 	defer unlock()
 
-	// Another container may have finished this tenant while we waited for the lock.
-	if inst, err = d.entry(ctx, instanceKey(id)); err != nil {
+	// The instance (an earlier attempt, or another container, may have made it) and the
+	// Wasm, in one request.
+	found, err := d.entries(ctx, instanceKey(id), codeKey(d.wasmHash))
+	if err != nil {
 		return res, err
 	}
+	inst, code := found[0], found[1]
 	switch inst.state {
 	case live:
 		return res, d.verify(ctx, id)
@@ -169,7 +167,7 @@ func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, erro
 		return res, d.verify(ctx, id)
 	}
 
-	if err := d.ensureWasm(ctx, &res); err != nil {
+	if err := d.ensureWasm(ctx, &res, code); err != nil {
 		return res, err
 	}
 	if err := d.create(ctx, &res, tenantID, id); err != nil {
@@ -179,11 +177,8 @@ func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, erro
 	return res, d.verify(ctx, id)
 }
 
-func (d *Deployer) ensureWasm(ctx context.Context, res *Result) error {
-	code, err := d.entry(ctx, codeKey(d.wasmHash))
-	if err != nil {
-		return err
-	}
+// ensureWasm installs the Wasm, or restores it, unless code says it is live.
+func (d *Deployer) ensureWasm(ctx context.Context, res *Result, code ledgerEntry) error {
 	switch code.state {
 	case live:
 		return nil
@@ -278,26 +273,44 @@ type ledgerEntry struct {
 // entry looks a ledger key up: absent, live, or archived (returned with its live-until
 // ledger below the latest one).
 func (d *Deployer) entry(ctx context.Context, key xdr.LedgerKey) (ledgerEntry, error) {
+	found, err := d.entries(ctx, key)
+	if err != nil {
+		return ledgerEntry{}, err
+	}
+	return found[0], nil
+}
+
+// entries reads the ledger entries under keys in one request, in the order of keys.
+func (d *Deployer) entries(ctx context.Context, keys ...xdr.LedgerKey) ([]ledgerEntry, error) {
 	const op = "read ledger entry"
-	k, err := xdr.MarshalBase64(key)
-	if err != nil {
-		return ledgerEntry{}, &fault.InvariantError{Op: op, Msg: "cannot encode ledger key", Err: err}
+	encoded := make([]string, len(keys))
+	for i, key := range keys {
+		k, err := xdr.MarshalBase64(key)
+		if err != nil {
+			return nil, &fault.InvariantError{Op: op, Msg: "cannot encode ledger key", Err: err}
+		}
+		encoded[i] = k
 	}
-	resp, err := d.rpc.GetLedgerEntries(ctx, protocol.GetLedgerEntriesRequest{Keys: []string{k}})
+	resp, err := d.rpc.GetLedgerEntries(ctx, protocol.GetLedgerEntriesRequest{Keys: encoded})
 	if err != nil {
-		return ledgerEntry{}, rpcError(op, err)
+		return nil, rpcError(op, err)
 	}
+	out := make([]ledgerEntry, len(keys)) // missing unless the answer has the key
 	for _, e := range resp.Entries {
+		i := slices.Index(encoded, e.KeyXDR)
+		if i < 0 {
+			return nil, &fault.InvariantError{Op: op, Msg: "RPC answered with an entry that was not asked for"}
+		}
 		var data xdr.LedgerEntryData
 		if err := xdr.SafeUnmarshalBase64(e.DataXDR, &data); err != nil {
-			return ledgerEntry{}, &fault.InvariantError{Op: op, Msg: "malformed ledger entry from RPC", Err: err}
+			return nil, &fault.InvariantError{Op: op, Msg: "malformed ledger entry from RPC", Err: err}
 		}
+		out[i] = ledgerEntry{state: live, data: data}
 		if e.LiveUntilLedgerSeq != nil && *e.LiveUntilLedgerSeq < resp.LatestLedger {
-			return ledgerEntry{state: archived, data: data}, nil
+			out[i].state = archived
 		}
-		return ledgerEntry{state: live, data: data}, nil
 	}
-	return ledgerEntry{state: missing}, nil
+	return out, nil
 }
 
 // rpcError classifies a failed RPC call. Transport trouble and server errors are
