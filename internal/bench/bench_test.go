@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,7 +18,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3, ListSizes: []int{300}, ListRequests: 100})
+	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60, ListSizes: []int{300}, ListRequests: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +45,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 		"pipeline latency p50/ms/tenant", "pipeline latency p95/ms/tenant",
 		"list handler p99, 300 tenants, first page/ms", "list DB p99, 300 tenants, deep page/ms",
 		"status handler p99, full log/ms",
+		"latency p50 of DeploySorobanContract/ms", "latency p50 of reserve/ms",
 	}
 	seen := map[string]Result{}
 	for _, r := range got.Results {
@@ -59,6 +61,23 @@ func TestRunWritesEveryFigure(t *testing.T) {
 			t.Errorf("figure %s: value %v baseline %v ratio %v, want all positive", k, r.Value, r.Baseline, r.Ratio)
 		}
 	}
+	// The scale phase names its figures after the tenants then present (60 and a few
+	// the floor made); each repeats a figure at the start, which is its baseline.
+	var atScale []Result
+	for _, r := range got.Results {
+		if strings.Contains(r.Name, " at ") && strings.HasSuffix(r.Name, " tenants") && r.BaselineName == "same figure at the start" {
+			atScale = append(atScale, r)
+		}
+	}
+	scaleVerdicts := 0
+	for _, r := range atScale {
+		if r.Met != nil {
+			scaleVerdicts++
+		}
+	}
+	if len(atScale) < 10 || scaleVerdicts < 3 {
+		t.Errorf("scale phase: %d figures with %d target verdicts, want the pipeline's repeated with throughput and latency judged", len(atScale), scaleVerdicts)
+	}
 	for _, k := range []string{"pipeline throughput c=2/tenants/min", "pipeline latency p50/ms/tenant", "pipeline latency p95/ms/tenant"} {
 		if seen[k].Met == nil {
 			t.Errorf("figure %s has no target verdict", k)
@@ -68,7 +87,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	if m.Cores <= 0 || m.GoVersion == "" || m.PostgresVersion == "" || m.Fsync == "" {
 		t.Errorf("machine facts incomplete: %+v", m)
 	}
-	if got.Flags != (Flags{N: 5, C: 2, R: 3, FloorN: 3}) || got.Timestamp.IsZero() || got.Summary == "" {
+	if got.Flags != (Flags{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60}) || got.Timestamp.IsZero() || got.Summary == "" {
 		t.Errorf("flags/timestamp/summary: %+v %v %q", got.Flags, got.Timestamp, got.Summary)
 	}
 }
