@@ -29,3 +29,18 @@ func BenchmarkUnusablePasswordHash(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStepOverhead is what every step pays besides its work: StoreContractAddress
+// with the id already stored does no work, so this is its IN_PROGRESS row, transaction,
+// row lock, COMPLETED row, durable commit and log line.
+func BenchmarkStepOverhead(b *testing.B) {
+	e := newEnv(b)
+	tn := e.reserve("Overhead Clinic")
+	e.runSteps(tn.ID, 5) // up to and including StoreContractAddress
+	in := StoreContractAddressInput{TenantID: tn.ID.String(), ContractID: testContractID}
+	for b.Loop() {
+		if _, err := e.steps.StoreContractAddress(e.ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
