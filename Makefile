@@ -58,7 +58,7 @@ ARTIFACTS_DIR ?= build/$*
 RDS_CA := infra/rds/rds-global-bundle.pem
 RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 
-.PHONY: bench-go bench-scale help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
+.PHONY: bench-go bench-profile bench-scale help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -103,6 +103,12 @@ bench: ## Measure provisioning against the floor, again at 10,000 tenants, the l
 bench-scale: ## make bench with the list route also at 100,000 tenants (about a minute more)
 	@DB_NAME= infra/local/postgres.sh
 	go run ./cmd/bench -list 10000,100000
+
+bench-profile: ## CPU profile of 200 one-at-a-time provisionings, its top functions printed (.local/bench-latency.pprof)
+	@DB_NAME= infra/local/postgres.sh
+	@mkdir -p .local
+	go run ./cmd/bench -n 20 -r 200 -floor 20 -scale 0 -list "" -startup 0 -out .local/bench -cpuprofile .local/bench-latency.pprof
+	go tool pprof -top -nodecount=25 .local/bench-latency.pprof
 
 bench-go: ## Run the Go micro-benchmarks (per-tenant database steps, password hashing)
 	@DB_NAME= infra/local/postgres.sh

@@ -194,7 +194,7 @@ func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, db *scra
 	}
 	rssFull := residentMiB()
 	d := d1 + d2
-	tp := newResult(fmt.Sprintf("pipeline throughput c=%d", cfg.C), perMinute(cfg.N, d), "tenants/min",
+	tp := newResult(pipelineThroughput(cfg.C), perMinute(cfg.N, d), "tenants/min",
 		floor.tpm[cfg.C], fmt.Sprintf("floor %d workers", cfg.C))
 	tp.Target = fmt.Sprintf("ratio ≥ %.2f", throughputTarget)
 	tp.Margin = tp.Ratio - throughputTarget
@@ -230,6 +230,8 @@ func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, db *scra
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func pipelineThroughput(c int) string { return fmt.Sprintf("pipeline throughput c=%d", c) }
 
 // startCPUProfile profiles this process's CPU into path until the returned stop; an empty
 // path profiles nothing.
