@@ -126,25 +126,40 @@ func (r *pipelineRig) throughput(ctx context.Context, n, c int) (time.Duration, 
 }
 
 // latencies provisions runs tenants one at a time and returns each one's end-to-end time
-// and where that time went. Before each, floor provisions one floor tenant, timed too:
+// and where that time went. Beside each, floor provisions one floor tenant, timed too:
 // interleaved, the floor and the pipeline see the same machine, which on a shared and
-// noisy machine matters more than anything else about the comparison.
+// noisy machine matters more than anything else about the comparison. Which of the two
+// goes first alternates, so that neither always inherits the other's after-effects (WAL
+// flushes, dirty pages, garbage).
 func (r *pipelineRig) latencies(ctx context.Context, runs int, floor func(context.Context) (time.Duration, error)) (pipe, base []time.Duration, parts *breakdown, err error) {
 	parts = &breakdown{}
-	for range runs {
+	one := func() error {
+		start := time.Now()
+		ex, reserved, err := r.provision(ctx)
+		if err != nil {
+			return err
+		}
+		total := time.Since(start)
+		pipe = append(pipe, total)
+		parts.add(ex, reserved, total)
+		return nil
+	}
+	for i := range runs {
+		if i%2 == 1 {
+			if err := one(); err != nil {
+				return nil, nil, nil, err
+			}
+		}
 		f, err := floor(ctx)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		base = append(base, f)
-		start := time.Now()
-		ex, reserved, err := r.provision(ctx)
-		if err != nil {
-			return nil, nil, nil, err
+		if i%2 == 0 {
+			if err := one(); err != nil {
+				return nil, nil, nil, err
+			}
 		}
-		total := time.Since(start)
-		pipe = append(pipe, total)
-		parts.add(ex, reserved, total)
 	}
 	return pipe, base, parts, nil
 }

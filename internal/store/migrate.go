@@ -137,7 +137,9 @@ func MigrateInTx(ctx context.Context, tx pgx.Tx, versionTable string, fsys fs.FS
 	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+versionTable+" (version int4 NOT NULL)"); err != nil {
 		return res, err
 	}
-	err = tx.QueryRow(ctx, "SELECT version FROM "+versionTable).Scan(&res.From)
+	// Not prepared (pgx.QueryExecModeExec): the table is one tenant's, the text would
+	// never be reused.
+	err = tx.QueryRow(ctx, "SELECT version FROM "+versionTable, pgx.QueryExecModeExec).Scan(&res.From)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_, err = tx.Exec(ctx, "INSERT INTO "+versionTable+" (version) VALUES (0)")
 	}
@@ -155,7 +157,7 @@ func MigrateInTx(ctx context.Context, tx pgx.Tx, versionTable string, fsys fs.FS
 		res.To++
 	}
 	if res.To != res.From {
-		_, err = tx.Exec(ctx, "UPDATE "+versionTable+" SET version = $1", res.To)
+		_, err = tx.Exec(ctx, "UPDATE "+versionTable+" SET version = $1", pgx.QueryExecModeExec, res.To)
 	}
 	return res, err
 }

@@ -47,7 +47,7 @@ func IssueActivation(ctx context.Context, tx pgx.Tx, n Names, adminEmail, execut
 	err := tx.QueryRow(ctx, `UPDATE `+s+`.users
 		SET activation_token_hash = $2, activation_expires_at = $3, updated_at = now()
 		WHERE lower(email) = lower($1) AND status = 'PENDING_ACTIVATION'
-		RETURNING id`,
+		RETURNING id`, oneShot,
 		adminEmail, HashActivationToken(a.Token), a.ExpiresAt).Scan(&a.UserID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Activation{}, &fault.InvariantError{Op: op, Msg: "no admin user pending activation"}
@@ -56,7 +56,7 @@ func IssueActivation(ctx context.Context, tx pgx.Tx, n Names, adminEmail, execut
 		return Activation{}, fault.FromDB(op, err)
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO `+s+`.audit_logs (actor, user_id, action, entity_type, entity_id, details)
-		VALUES ($1, $2, 'user.activation_issued', 'user', $2, $3)`,
-		systemActor, a.UserID, map[string]any{"executionArn": executionArn, "expiresAt": a.ExpiresAt.UTC().Format(time.RFC3339)})
+		VALUES ($1, $2, 'user.activation_issued', 'user', $2, $3::text::jsonb)`, oneShot,
+		systemActor, a.UserID, jsonText(map[string]any{"executionArn": executionArn, "expiresAt": a.ExpiresAt.UTC().Format(time.RFC3339)}))
 	return a, fault.FromDB(op, err)
 }

@@ -36,7 +36,7 @@ func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, er
 // Version is the tenant schema's migration version (0 when never migrated).
 func Version(ctx context.Context, db store.DB, n Names) (int32, error) {
 	var v int32
-	err := db.QueryRow(ctx, `SELECT version FROM `+pgx.Identifier{n.Schema, VersionTableName}.Sanitize()).Scan(&v)
+	err := db.QueryRow(ctx, `SELECT version FROM `+pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), oneShot).Scan(&v)
 	return v, fault.FromDB("read tenant migration version", err)
 }
 
@@ -50,6 +50,6 @@ func LatestVersion() int32 {
 func AdminCount(ctx context.Context, db store.DB, n Names) (int, error) {
 	var count int
 	s := n.schemaIdent()
-	err := db.QueryRow(ctx, `SELECT count(*) FROM `+s+`.users u JOIN `+s+`.roles r ON r.id = u.role_id WHERE r.name = 'admin'`).Scan(&count)
+	err := db.QueryRow(ctx, `SELECT count(*) FROM `+s+`.users u JOIN `+s+`.roles r ON r.id = u.role_id WHERE r.name = 'admin'`, oneShot).Scan(&count)
 	return count, fault.FromDB("count tenant admins", err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -58,7 +59,7 @@ func Seed(ctx context.Context, tx pgx.Tx, n Names, admin Admin, executionArn str
 			d[k] = v
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO `+s+`.audit_logs (actor, action, entity_type, entity_id, details)
-			VALUES ($1, $2, $3, $4, $5)`, systemActor, action, entity, id, d)
+			VALUES ($1, $2, $3, $4, $5::text::jsonb)`, oneShot, systemActor, action, entity, id, jsonText(d))
 		return fault.FromDB(op, err)
 	}
 
@@ -70,7 +71,7 @@ func Seed(ctx context.Context, tx pgx.Tx, n Names, admin Admin, executionArn str
 		// return the existing id without changing the row.
 		err := tx.QueryRow(ctx, `INSERT INTO `+s+`.roles (name, description, permissions) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-			RETURNING id, (xmax = 0)`, r.name, r.description, r.permissions).Scan(&id, &inserted)
+			RETURNING id, (xmax = 0)`, oneShot, r.name, r.description, r.permissions).Scan(&id, &inserted)
 		if err != nil {
 			return res, fault.FromDB(op, err)
 		}
@@ -86,7 +87,7 @@ func Seed(ctx context.Context, tx pgx.Tx, n Names, admin Admin, executionArn str
 	}
 
 	var userID uuid.UUID
-	err := tx.QueryRow(ctx, `SELECT id FROM `+s+`.users WHERE lower(email) = lower($1)`, admin.Email).Scan(&userID)
+	err := tx.QueryRow(ctx, `SELECT id FROM `+s+`.users WHERE lower(email) = lower($1)`, oneShot, admin.Email).Scan(&userID)
 	switch {
 	case err == nil:
 		res.AdminUserID = userID.String()
@@ -100,7 +101,7 @@ func Seed(ctx context.Context, tx pgx.Tx, n Names, admin Admin, executionArn str
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO `+s+`.users (email, first_name, last_name, password_hash, role_id, status)
 		VALUES ($1, $2, $3, $4, $5, 'PENDING_ACTIVATION') RETURNING id`,
-		admin.Email, admin.FirstName, admin.LastName, hash, adminRole).Scan(&userID)
+		oneShot, admin.Email, admin.FirstName, admin.LastName, hash, adminRole).Scan(&userID)
 	if err != nil {
 		return res, fault.FromDB(op, err)
 	}
@@ -134,4 +135,11 @@ func UnusablePasswordHash() (string, error) {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// jsonText is an audit row's details as JSON text, for a statement sent without preparing
+// (oneShot), where pgx has no column type to encode a map by. The values are strings.
+func jsonText(details map[string]any) string {
+	b, _ := json.Marshal(details)
+	return string(b)
 }

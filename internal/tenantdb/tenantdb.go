@@ -31,6 +31,12 @@ func For(t tenant.Tenant) (Names, error) {
 	return Names{TenantID: t.ID, Schema: t.SchemaName}, nil
 }
 
+// oneShot, as a query's first argument, makes pgx send a statement that names one
+// tenant's schema without preparing it first: its text is unique to the tenant, so a
+// prepared statement would cost a round trip of its own, be used once or twice, and take
+// a place in the connection's statement cache (and the server's memory) per tenant.
+const oneShot = pgx.QueryExecModeExec
+
 // Role is the name of the tenant's role.
 func (n Names) Role() string { return n.Schema }
 
