@@ -42,7 +42,8 @@ type Summary struct {
 // Page is one page of List.
 type Page struct {
 	// Total counts the tenants matching the status filter, in the same snapshot as Tenants,
-	// up to exactCountCap; beyond it, it is the planner's estimate and TotalEstimated is set.
+	// up to exactCountCap; beyond it, or where the planner expects more than countBelow, it
+	// is the planner's estimate and TotalEstimated is set.
 	Total          int64
 	TotalEstimated bool
 	Tenants        []Summary
@@ -90,8 +91,10 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 	args = append(args, string(q.Status))
 	estimateOf := fmt.Sprintf("$%d", len(args))
 	// One statement, one round trip: the count and the page come from one snapshot, and the
-	// outer join keeps the count when the page is empty. The estimate is taken in the
-	// one-row total subquery, so it runs once, and only past the cap.
+	// outer join keeps the count when the page is empty. The planner's estimate comes first,
+	// in a one-row subquery so that it runs once: where it expects far more tenants than the
+	// cap, nothing is counted at all; else they are counted up to the cap, and the estimate
+	// stands in only past it.
 	rows, err := s.pool.Query(ctx, `
 		WITH page AS (
 			SELECT id, name, status, schema_name, created_at, updated_at FROM tenants
@@ -101,9 +104,14 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 		)
 		SELECT total.n, total.estimated, page.id, page.name, page.status, coalesce(page.schema_name, ''), page.created_at, page.updated_at
 		FROM (
-			SELECT CASE WHEN c.n > `+capSQL+` THEN greatest(tenant_count_estimate(`+estimateOf+`), `+capSQL+` + 1) ELSE c.n END AS n,
-			       c.n > `+capSQL+` AS estimated
-			FROM (SELECT count(*) AS n FROM (SELECT 1 FROM tenants WHERE true`+filter+` LIMIT `+capSQL+` + 1) AS capped) AS c
+			SELECT CASE WHEN x.counted IS NULL OR x.counted > `+capSQL+` THEN greatest(x.estimate, `+capSQL+` + 1) ELSE x.counted END AS n,
+			       x.counted IS NULL OR x.counted > `+capSQL+` AS estimated
+			FROM (
+				SELECT e.n AS estimate, CASE WHEN e.n > `+countBelowSQL+` THEN NULL ELSE (
+					SELECT count(*) FROM (SELECT 1 FROM tenants WHERE true`+filter+` LIMIT `+capSQL+` + 1) AS capped
+				) END AS counted
+				FROM (SELECT tenant_count_estimate(`+estimateOf+`) AS n) AS e
+			) AS x
 		) AS total
 		LEFT JOIN page ON true
 		ORDER BY page.created_at DESC, page.id DESC`, args...)
@@ -145,7 +153,14 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 // migration), never below the cap the exact count just passed, and flagged as an estimate.
 const exactCountCap = 1000
 
-var capSQL = fmt.Sprint(exactCountCap)
+// countBelow is the planner's estimate past which nothing is counted: the cap would be
+// passed anyway, unless the statistics are off tenfold (autovacuum keeps them fresh).
+const countBelow = 10 * exactCountCap
+
+var (
+	capSQL        = fmt.Sprint(exactCountCap)
+	countBelowSQL = fmt.Sprint(countBelow)
+)
 
 // cursor is the keyset position after the last row of a page.
 type cursor struct {
