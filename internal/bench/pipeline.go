@@ -24,6 +24,9 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
+// benchKeep is how many executions the bench's runner remembers.
+const benchKeep = 100
+
 // pipelineRig is the real pipeline on the bench database: every step handler, e-mail to a
 // local SES outbox, contracts to the Stellar RPC double, the ASL engine on a fast clock.
 type pipelineRig struct {
@@ -58,7 +61,9 @@ func startPipeline(ctx context.Context, dbURL string) (*pipelineRig, error) {
 		return nil, err
 	}
 	rig.store = store.New(rig.stack.Pool)
-	rig.runner, err = execution.NewRunner(rig.stack.Catalog, execution.Options{Clock: asl.NewFastClock()})
+	// The runner remembers fewer executions than a run provisions, so that the run reaches
+	// the steady state a long-lived local engine is in (make dev keeps 1,000).
+	rig.runner, err = execution.NewRunner(rig.stack.Catalog, execution.Options{Clock: asl.NewFastClock(), Keep: benchKeep})
 	if err != nil {
 		rig.close()
 		return nil, err
