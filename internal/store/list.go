@@ -154,8 +154,9 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 const exactCountCap = 1000
 
 // countBelow is the planner's estimate past which nothing is counted: the cap would be
-// passed anyway, unless the statistics are off tenfold (autovacuum keeps them fresh).
-const countBelow = 10 * exactCountCap
+// passed anyway, unless the statistics are off twofold (autovacuum re-analyses a table
+// after a tenth of its rows change, so they are rarely off by more than that).
+const countBelow = 2 * exactCountCap
 
 var (
 	capSQL        = fmt.Sprint(exactCountCap)
