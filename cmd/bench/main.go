@@ -30,6 +30,7 @@ func main() {
 	flag.IntVar(&cfg.ListRequests, "list-requests", 500, "requests per list percentile")
 	flag.IntVar(&cfg.StartupRuns, "startup", 5, "start every function binary this many times (0 skips it)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the latency runs' CPU profile to this file (go tool pprof)")
+	flag.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile after the throughput run to this file (go tool pprof)")
 	out := flag.String("out", "bench/results", "directory for the JSON result")
 	flag.Parse()
 

@@ -33,6 +33,9 @@ type Config struct {
 	// CPUProfile, when set, is the file the one-at-a-time latency runs' CPU profile goes to
 	// (go tool pprof reads it).
 	CPUProfile string
+	// MemProfile, when set, is the file a heap profile goes to after the first throughput
+	// run (go tool pprof -sample_index=inuse_space reads what the process holds).
+	MemProfile string
 	// Progress, when set, gets a line as each phase starts.
 	Progress io.Writer
 }
@@ -197,6 +200,9 @@ func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, db *scra
 	}
 	peak := peakMiB()
 	rssFull := residentMiB()
+	if err := writeHeapProfile(cfg.MemProfile); err != nil {
+		return nil, err
+	}
 	d := d1 + d2
 	tp := newResult(pipelineThroughput(cfg.C), perMinute(cfg.N, d), "tenants/min",
 		floor.tpm[cfg.C], fmt.Sprintf("floor %d workers", cfg.C))
@@ -262,6 +268,22 @@ func residentMiB() float64 {
 	runtime.GC()
 	debug.FreeOSMemory()
 	return procStatusMiB("VmRSS")
+}
+
+// writeHeapProfile writes the heap profile to path, once (the scale phase's second run
+// leaves it); an empty path writes nothing.
+func writeHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: heap profile: %w", err)
+	}
+	return errors.Join(pprof.WriteHeapProfile(f), f.Close())
 }
 
 // resetPeak starts a new peak-resident-memory window (VmHWM), where Linux allows it.

@@ -41,6 +41,16 @@ func WithAutoVerify() Option {
 	return func(o *Outbox) { o.autoVerify = true }
 }
 
+// WithLimit keeps the newest n messages in memory (default 1,000); older ones stay only as
+// .eml files, when there is a directory.
+func WithLimit(n int) Option {
+	return func(o *Outbox) {
+		if n > 0 {
+			o.limit = n
+		}
+	}
+}
+
 // New returns an Outbox that writes each accepted message to dir as an .eml file, creating dir
 // when missing; an empty dir keeps messages in memory only.
 func New(dir string, opts ...Option) (*Outbox, error) {

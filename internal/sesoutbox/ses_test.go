@@ -578,8 +578,7 @@ PHA+R3LDvMOfZTwvcD4=
 
 func TestMemoryIsBounded(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, WithAutoVerify())
-	f.outbox.limit = 3
+	f := newFixture(t, WithAutoVerify(), WithLimit(3))
 	var ids []string
 	for i := range 5 {
 		ids = append(ids, f.send(t, sent{from: "a@example.com", to: []string{"b@example.com"}, subject: fmt.Sprint(i), text: "x"}))
