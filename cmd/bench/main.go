@@ -27,7 +27,7 @@ func main() {
 	flag.IntVar(&cfg.FloorN, "floor", 100, "floor tenants per floor measurement")
 	flag.IntVar(&cfg.Scale, "scale", 10000, "tenants, with schemas, to repeat the pipeline figures at (0 skips it)")
 	list := flag.String("list", "10000", "control-plane sizes to measure the list route at, comma-separated (\"\" skips it)")
-	flag.IntVar(&cfg.ListRequests, "list-requests", 500, "requests per list percentile")
+	flag.IntVar(&cfg.ListRequests, "list-requests", 2000, "requests per list percentile")
 	flag.IntVar(&cfg.StartupRuns, "startup", 5, "start every function binary this many times (0 skips it)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the latency runs' CPU profile to this file (go tool pprof)")
 	flag.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile after the throughput run to this file (go tool pprof)")
