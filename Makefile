@@ -110,7 +110,7 @@ bench-profile: ## CPU profile of 200 one-at-a-time provisionings, its top functi
 	go run ./cmd/bench -n 20 -r 200 -floor 20 -scale 0 -list "" -startup 0 -out .local/bench -cpuprofile .local/bench-latency.pprof
 	go tool pprof -top -nodecount=25 .local/bench-latency.pprof
 
-bench-go: ## Run the Go micro-benchmarks (per-tenant database steps, password hashing)
+bench-go: ## Run the Go micro-benchmarks (per-tenant database steps, one step's fixed cost, password hashing)
 	@DB_NAME= infra/local/postgres.sh
 	@$(AWS_ENV) infra/local/moto.sh
 	$(AWS_ENV) go test -run '^$$' -bench . -benchmem -count=1 ./...
