@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/healthstack/tenant-provisioning/internal/bench"
 )
@@ -45,7 +46,8 @@ func main() {
 		}
 		cfg.ListSizes = append(cfg.ListSizes, n)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Stopped by Ctrl-C or a kill, it still drops its database and the roles it made.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
