@@ -42,25 +42,26 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
 	if err != nil {
 		return res, &fault.InvariantError{Op: op, Msg: "embedded migrations missing", Err: err}
 	}
-	err = RunMigrations(ctx, conn.Conn(), VersionTable, sub, nil, &res)
+	err = migrateWithTern(ctx, conn.Conn(), sub, &res)
 	return res, fault.FromDB(op, err)
 }
 
-// RunMigrations applies every migration in fsys on conn with tern, recording the version
-// in versionTable; data is available to the SQL templates. If a migration fails, conn is
+// migrateWithTern applies the control plane's migrations on conn with tern, each in its
+// own transaction, recording the version in VersionTable. If a migration fails, conn is
 // closed: tern holds a session-level advisory lock that an aborted transaction can leave
 // behind, and a closed connection is the one sure way to let it go (the pool discards it).
-func RunMigrations(ctx context.Context, conn *pgx.Conn, versionTable string, fsys fs.FS, data map[string]string, res *MigrationResult) (err error) {
+// (Tenant migrations run inside a step's transaction instead: MigrateInTx.)
+func migrateWithTern(ctx context.Context, conn *pgx.Conn, fsys fs.FS, res *MigrationResult) (err error) {
 	defer func() {
 		if err != nil {
 			_ = conn.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	m, err := migrate.NewMigratorEx(ctx, conn, versionTable, &migrate.MigratorOptions{DisableTx: conn.PgConn().TxStatus() == 'T'})
+	m, err := migrate.NewMigratorEx(ctx, conn, VersionTable, &migrate.MigratorOptions{})
 	if err != nil {
 		return err
 	}
-	if err := appendMigrations(m, fsys, data); err != nil {
+	if err := appendMigrations(m, fsys, nil); err != nil {
 		return &fault.InvariantError{Op: "load migrations", Msg: "invalid migration files", Err: err}
 	}
 	if res.From, err = m.GetCurrentVersion(ctx); err != nil {
