@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,50 +47,20 @@ func floorTenant(ctx context.Context, conn *pgx.Conn, n tenantdb.Names) error {
 func (d *scratchDB) floorRun(ctx context.Context, count, workers int) (time.Duration, error) {
 	names := floorNames(count + workers)
 	d.floorRoles = append(d.floorRoles, schemaNames(names)...)
-	conns := make([]*pgx.Conn, workers)
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close(context.Background())
-			}
-		}
-	}()
-	for i := range conns {
-		c, err := pgx.Connect(ctx, d.url)
-		if err != nil {
-			return 0, err
-		}
-		conns[i] = c
+	conns, closeAll, err := connect(ctx, d.url, workers)
+	if err != nil {
+		return 0, err
+	}
+	defer closeAll()
+	for i, c := range conns {
 		if err := floorTenant(ctx, c, names[count+i]); err != nil {
 			return 0, fmt.Errorf("bench: floor warm-up: %w", err)
 		}
 	}
-	jobs := make(chan tenantdb.Names)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range jobs {
-				if err := floorTenant(ctx, c, n); err != nil {
-					errs <- err
-					for range jobs {
-					}
-					return
-				}
-			}
-		}()
-	}
-	for _, n := range names[:count] {
-		jobs <- n
-	}
-	close(jobs)
-	wg.Wait()
+	err = inParallel(count, workers, func(w, i int) error { return floorTenant(ctx, conns[w], names[i]) })
 	elapsed := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("bench: floor: %w", err)
 	}
 	return elapsed, nil
@@ -120,10 +89,11 @@ func hashOnly(count int) (time.Duration, error) {
 // floorSampler returns a function that provisions one floor tenant on a warm connection of
 // its own and says how long it took; close ends the connection.
 func (d *scratchDB) floorSampler(ctx context.Context) (sample func(context.Context) (time.Duration, error), close func(), err error) {
-	conn, err := pgx.Connect(ctx, d.url)
+	conns, closeAll, err := connect(ctx, d.url, 1)
 	if err != nil {
 		return nil, nil, err
 	}
+	conn := conns[0]
 	sample = func(ctx context.Context) (time.Duration, error) {
 		n := floorNames(1)[0]
 		d.floorRoles = append(d.floorRoles, n.Schema)
@@ -134,8 +104,8 @@ func (d *scratchDB) floorSampler(ctx context.Context) (sample func(context.Conte
 		return time.Since(start), nil
 	}
 	if _, err := sample(ctx); err != nil { // warm-up, untimed
-		conn.Close(ctx)
+		closeAll()
 		return nil, nil, err
 	}
-	return sample, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
+	return sample, closeAll, nil
 }

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,26 +108,9 @@ func (r *pipelineRig) provision(ctx context.Context) (*asl.Execution, time.Durat
 
 // throughput provisions n tenants with at most c at a time and returns the wall time.
 func (r *pipelineRig) throughput(ctx context.Context, n, c int) (time.Duration, error) {
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if _, _, err := r.provision(ctx); err != nil {
-					once.Do(func() { firstErr = err })
-					next.Store(int64(n))
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return time.Since(start), firstErr
+	err := inParallel(n, c, func(_, _ int) error { _, _, err := r.provision(ctx); return err })
+	return time.Since(start), err
 }
 
 // latencies provisions runs tenants one at a time and returns each one's end-to-end time

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
@@ -22,55 +22,35 @@ import (
 const populateBatch = 5
 
 // populate brings the control plane to size ACTIVE tenants, each with its schema, role and
-// tables made by the steps' own code (tenantdb.CreateSchema and Migrate) and the nine
+// tables made by the steps' own code (tenantdb.CreateSchema and Migrate) and the eight
 // COMPLETED rows of its provisioning log. The seed rows and the admin's argon2id hash are
 // left out: they add no relation, and hashing 10,000 passwords would double the time.
 // Each worker's connection is closed at the end, with all the catalog it cached.
 func populate(ctx context.Context, dbURL string, size, workers int, progress func(string, ...any)) (int, error) {
-	conn, err := pgx.Connect(ctx, dbURL)
+	conns, closeAll, err := connect(ctx, dbURL, workers)
 	if err != nil {
 		return 0, err
 	}
+	defer closeAll()
 	var have int
-	err = conn.QueryRow(ctx, "SELECT count(*) FROM tenants").Scan(&have)
-	conn.Close(ctx)
-	if err != nil || have >= size {
+	if err := conns[0].QueryRow(ctx, "SELECT count(*) FROM tenants").Scan(&have); err != nil || have >= size {
 		return 0, err
 	}
 	todo := size - have
-	var next, done atomic.Int64
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			conn, err := pgx.Connect(ctx, dbURL)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer conn.Close(context.WithoutCancel(ctx))
-			for {
-				first := next.Add(populateBatch) - populateBatch
-				if first >= int64(todo) {
-					return
-				}
-				count := min(populateBatch, todo-int(first))
-				if err := populateTenants(ctx, conn, have+int(first), count); err != nil {
-					errs <- err
-					next.Store(int64(todo))
-					return
-				}
-				if n := done.Add(int64(count)); n%1000 < populateBatch {
-					progress("scale: %d of %d tenants created", n, todo)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	var done atomic.Int64
+	batches := (todo + populateBatch - 1) / populateBatch
+	err = inParallel(batches, workers, func(w, b int) error {
+		first := b * populateBatch
+		count := min(populateBatch, todo-first)
+		if err := populateTenants(ctx, conns[w], have+first, count); err != nil {
+			return err
+		}
+		if n := done.Add(int64(count)); n%1000 < populateBatch {
+			progress("scale: %d of %d tenants created", n, todo)
+		}
+		return nil
+	})
+	if err != nil {
 		return 0, fmt.Errorf("bench: populate: %w", err)
 	}
 	return todo, nil
@@ -109,8 +89,9 @@ func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) erro
 }
 
 // pipelineSteps are the steps a provisioned tenant's log holds.
-var pipelineSteps = []string{"CREATE_TENANT_RECORD", "CREATE_SCHEMA", "RUN_MIGRATIONS", "SEED_ROLES_AND_USER",
-	"DEPLOY_SOROBAN_CONTRACT", "STORE_CONTRACT_ADDRESS", "SEND_WELCOME_EMAIL", "ACTIVATE_TENANT"}
+var pipelineSteps = []string{store.StepCreateTenantRecord, store.StepCreateSchema, store.StepRunMigrations,
+	store.StepSeedRolesAndUser, store.StepDeploySorobanContract, store.StepStoreContractAddress,
+	store.StepSendWelcomeEmail, store.StepActivateTenant}
 
 // catalogFacts is what PostgreSQL holds for the tenants: relations in the database, its
 // size, and the largest catalog cache among the pipeline pool's idle connections.
