@@ -45,7 +45,7 @@ LAMBDAS := \
 	SendWelcomeEmailFunction:step-send-welcome-email \
 	ActivateTenantFunction:step-activate-tenant \
 	RollbackFunction:rollback \
-	MigrateFunction:migrate \
+	MigrateControlPlaneFunction:migrate-control-plane \
 	CreateTenantFunction:api-create-tenant \
 	ListTenantsFunction:api-list-tenants \
 	GetTenantFunction:api-get-tenant \
@@ -81,7 +81,7 @@ lambda-api: postgres ## Serve every function on the Lambda Invoke API at 127.0.0
 	@$(WITH_AWS_EMULATOR) go run ./cmd/lambda-api
 
 migrate: postgres ## Migrate the control plane at DATABASE_URL
-	go run ./cmd/migrate
+	go run ./cmd/migrate-control-plane
 
 lint: ## gofmt check and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

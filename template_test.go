@@ -23,10 +23,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/cfntemplate"
 )
 
 // --- the template ---------------------------------------------------------------------
@@ -186,8 +186,8 @@ func scalars(n *yaml.Node) []string {
 type mainInfo struct {
 	dir       string
 	kind      string // "steps", "api" or "migrate"
-	email     bool   // bootstrap.Steps(bootstrap.Email)
-	contracts bool   // bootstrap.Steps(bootstrap.Contracts)
+	email     bool   // wiring.Steps(wiring.Email)
+	contracts bool   // wiring.Steps(wiring.Contracts)
 	handler   string // the method handed to lambda.Start…
 	route     string // api: "POST /admin/tenants", from the package comment
 	state     string // steps: the state machine state, from the package comment
@@ -212,21 +212,21 @@ func readMain(t *testing.T, dir string) mainInfo {
 			return true
 		}
 		switch pkgFunc(call.Fun) {
-		case "bootstrap.Steps":
+		case "wiring.Steps":
 			info.kind = "steps"
 			for _, a := range call.Args {
 				switch pkgFunc(a) {
-				case "bootstrap.Email":
+				case "wiring.Email":
 					info.email = true
-				case "bootstrap.Contracts":
+				case "wiring.Contracts":
 					info.contracts = true
 				default:
-					t.Errorf("functions/%s: bootstrap.Steps(%s) is a need this test does not know; teach it the permissions it takes", dir, pkgFunc(a))
+					t.Errorf("functions/%s: wiring.Steps(%s) is a need this test does not know; teach it the permissions it takes", dir, pkgFunc(a))
 				}
 			}
-		case "bootstrap.API":
+		case "wiring.API":
 			info.kind = "api"
-		case "bootstrap.PoolFromEnv":
+		case "wiring.PoolFromEnv":
 			info.kind = "migrate"
 		case "lambda.Start", "lambda.StartWithOptions":
 			if sel, ok := call.Args[0].(*ast.SelectorExpr); ok {
@@ -236,7 +236,7 @@ func readMain(t *testing.T, dir string) mainInfo {
 		return true
 	})
 	if info.kind == "" {
-		t.Fatalf("functions/%s/main.go: no bootstrap.Steps, bootstrap.API or bootstrap.PoolFromEnv; teach this test what it needs", dir)
+		t.Fatalf("functions/%s/main.go: no wiring.Steps, wiring.API or wiring.PoolFromEnv; teach this test what it needs", dir)
 	}
 	doc := strings.Join(strings.Fields(f.Doc.Text()), " ")
 	if m := routeDoc.FindStringSubmatch(doc); m != nil {
@@ -350,14 +350,14 @@ func sdkActions(t *testing.T, dir, recvType, iamPrefix string) map[string][]stri
 
 // apiStatesActions returns, for each admin API handler method, the Step Functions actions
 // it may call: through the Starter or ExecutionDescriber it uses (internal/api), the
-// workflow adapter internal/bootstrap wires for each, and the workflow.Client method that
+// workflow adapter internal/wiring wires for each, and the workflow.Client method that
 // adapter calls (internal/workflow).
 func apiStatesActions(t *testing.T) map[string][]string {
 	t.Helper()
-	// internal/bootstrap/api.go: cfg.Starter, cfg.Describer = workflowStarter{…}, workflowDescriber{…}
+	// internal/wiring/api.go: cfg.Starter, cfg.Describer = workflowStarter{…}, workflowDescriber{…}
 	adapters := map[string]string{} // api.Config field → adapter type
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join("internal", "bootstrap", "api.go"), nil, 0)
+	f, err := parser.ParseFile(fset, filepath.Join("internal", "wiring", "api.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,9 +390,9 @@ func apiStatesActions(t *testing.T) map[string][]string {
 			}
 			adapter, ok := adapters[cfgField]
 			if !ok {
-				t.Fatalf("internal/bootstrap/api.go wires no adapter for api.Config.%s", cfgField)
+				t.Fatalf("internal/wiring/api.go wires no adapter for api.Config.%s", cfgField)
 			}
-			for _, arefs := range methodRefs(t, filepath.Join("internal", "bootstrap"), adapter) {
+			for _, arefs := range methodRefs(t, filepath.Join("internal", "wiring"), adapter) {
 				for r := range arefs {
 					if cm, ok := strings.CutPrefix(r, "c."); ok {
 						actions = append(actions, client[cm]...)
@@ -543,7 +543,7 @@ func TestDefinitionSubstitutions(t *testing.T) {
 	}
 	subs := get(sm, "Properties", "DefinitionSubstitutions")
 	defined := map[string]bool{}
-	code := functions.Substitutions(functions.Catalog(nil))
+	code := invoke.Substitutions(invoke.Catalog(nil))
 	for _, k := range keys(subs) {
 		defined[k] = true
 		if !used[k] {
@@ -554,7 +554,7 @@ func TestDefinitionSubstitutions(t *testing.T) {
 			t.Errorf("DefinitionSubstitutions.%s is not !GetAtt <a function of the template>.Arn", k)
 		}
 		if code[k] != fn {
-			t.Errorf("DefinitionSubstitutions.%s names %s; internal/functions resolves it to %q", k, fn, code[k])
+			t.Errorf("DefinitionSubstitutions.%s names %s; internal/local/invoke resolves it to %q", k, fn, code[k])
 		}
 	}
 	for k := range used {
@@ -679,10 +679,10 @@ func TestFunctionsAreBuiltByTheMakefile(t *testing.T) {
 	for dir, ids := range byDir {
 		t.Errorf("%v build functions/%s, which has no main.go", ids, dir)
 	}
-	code := append(functions.Names(functions.Catalog(nil)), functions.Names(functions.APICatalog(nil))...)
+	code := append(invoke.Names(invoke.Catalog(nil)), invoke.Names(invoke.APICatalog(nil))...)
 	for _, id := range code {
 		if !slices.Contains(ids, id) {
-			t.Errorf("internal/functions names %s, which the template does not define", id)
+			t.Errorf("internal/local/invoke names %s, which the template does not define", id)
 		}
 	}
 }
@@ -799,7 +799,7 @@ func capability(g grant, dbSecret, deployerSecret, stateMachineArn *yaml.Node) s
 }
 
 // (d) Each function may do exactly what its main wires: everyone reads the database secret;
-// bootstrap.Email sends e-mail; bootstrap.Contracts reads the deployer secret; an API route
+// wiring.Email sends e-mail; wiring.Contracts reads the deployer secret; an API route
 // given STATE_MACHINE_ARN may call the Step Functions actions its handler reaches. Nothing
 // else, and nothing missing.
 func TestLeastPrivilegeMatchesTheCode(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 	"github.com/stellar/go/keypair"
 	"gopkg.in/yaml.v3"
 
-	"github.com/healthstack/tenant-provisioning/internal/cfntemplate"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/cfntemplate"
 )
 
 // samEnvFile is the --env-vars file for `sam local`, which the events go with.
@@ -34,9 +34,9 @@ var localOnlyVars = []string{"APP_ENV", "AWS_ENDPOINT_URL", "DATABASE_URL", "SOR
 
 // What each function's main loads besides the database (functions/*/main.go).
 var (
-	emailFunctions    = []string{functions.SendWelcomeEmail, functions.Rollback}
-	contractFunctions = []string{functions.DeploySorobanContract}
-	workflowFunctions = []string{functions.CreateTenant, functions.GetProvisioningStatus}
+	emailFunctions    = []string{invoke.SendWelcomeEmail, invoke.Rollback}
+	contractFunctions = []string{invoke.DeploySorobanContract}
+	workflowFunctions = []string{invoke.CreateTenant, invoke.GetProvisioningStatus}
 )
 
 // TestSamLocalEnvFile loads every function's settings from infra/sam-local/env.json as the
@@ -51,7 +51,7 @@ func TestSamLocalEnvFile(t *testing.T) {
 	if err := decodeStrict(raw, &file); err != nil {
 		t.Fatalf("%s: every section must map names to strings: %v", samEnvFile, err)
 	}
-	all := append(functions.Names(functions.Catalog(nil)), functions.Names(functions.APICatalog(nil))...)
+	all := append(invoke.Names(invoke.Catalog(nil)), invoke.Names(invoke.APICatalog(nil))...)
 	all = append(all, migrateFunction)
 	for section := range file {
 		if section != "Parameters" && !slices.Contains(all, section) {

@@ -24,17 +24,17 @@ import (
 	"github.com/stellar/go/keypair"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
-	"github.com/healthstack/tenant-provisioning/internal/awstest"
-	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
-	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
+	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
-	"github.com/healthstack/tenant-provisioning/internal/sesoutbox"
-	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/store"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
-	"github.com/healthstack/tenant-provisioning/internal/testlog"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
@@ -108,7 +108,7 @@ func decodeStrict(raw []byte, v any) error {
 }
 
 // fixture is what the functions run on, wired as their mains wire them
-// (internal/bootstrap), with local stand-ins for the outside services: a throw-away
+// (internal/wiring), with local stand-ins for the outside services: a throw-away
 // PostgreSQL database, the SES v2 outbox for e-mail, the Stellar RPC double for contracts,
 // and Step Functions in the AWS API emulator (AWS_ENDPOINT_URL).
 type fixture struct {
@@ -152,7 +152,7 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	t.Cleanup(func() { rpcSrv.Close(); _ = double.Close() })
 	signer := fixtureDeployer(t)
 	double.Fund(signer.Address(), 10_000_0000000)
-	deployer, err := bootstrap.NewDeployer(ctx, config.Soroban{
+	deployer, err := wiring.NewDeployer(ctx, config.Soroban{
 		RPCURL: rpcSrv.URL, Network: "local", Passphrase: config.PassphraseLocal,
 		DeployerSeed: signer.Seed(), ConfirmTimeout: 30 * time.Second,
 	}, aws.Config{}, f.pool)
@@ -164,7 +164,7 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	// Step Functions: the definition SAM deploys, as a state machine of the test's own in
 	// the emulator (which never runs it: the test invokes each step itself).
 	sfnAPI := sfn.NewFromConfig(awstest.Config(t))
-	f.stateMachineArn = createStateMachine(ctx, t, sfnAPI, functions.Names(functions.Catalog(f.steps)))
+	f.stateMachineArn = createStateMachine(ctx, t, sfnAPI, invoke.Names(invoke.Catalog(f.steps)))
 	if f.workflow, err = workflow.New(sfnAPI, f.stateMachineArn); err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +176,8 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.catalog = functions.Catalog(f.steps)
-	for name, fn := range functions.APICatalog(h) {
+	f.catalog = invoke.Catalog(f.steps)
+	for name, fn := range invoke.APICatalog(h) {
 		f.catalog[name] = fn
 	}
 	return f
@@ -209,7 +209,7 @@ func createStateMachine(ctx context.Context, t *testing.T, c *sfn.Client, names 
 	return arn
 }
 
-// starter starts executions for the create route, as bootstrap.API wires it.
+// starter starts executions for the create route, as wiring.API wires it.
 type starter struct{ c *workflow.Client }
 
 func (s starter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
@@ -217,7 +217,7 @@ func (s starter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
 	return api.Started{ExecutionArn: e.Arn, AlreadyStarted: e.AlreadyStarted}, err
 }
 
-// describer reads executions for the status route, as bootstrap.API wires it, except that
+// describer reads executions for the status route, as wiring.API wires it, except that
 // an execution of the state machine the events name (the deployed one, in the events'
 // account) is read from the test's own state machine, where the test started the execution
 // of the same name.

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/healthstack/tenant-provisioning/internal/bench"
+	"github.com/healthstack/tenant-provisioning/internal/local/bench"
 )
 
 // listMin keeps the deep page (half way through) a page away from the first one.

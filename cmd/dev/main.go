@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/devserver"
+	"github.com/healthstack/tenant-provisioning/internal/local/devserver"
 )
 
 func main() {

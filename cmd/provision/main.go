@@ -18,11 +18,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/healthstack/tenant-provisioning/internal/asl"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/devstack"
-	"github.com/healthstack/tenant-provisioning/internal/execution"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/local/asl"
+	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
+	"github.com/healthstack/tenant-provisioning/internal/local/execution"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )

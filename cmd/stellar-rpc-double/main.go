@@ -1,4 +1,4 @@
-// Command stellar-rpc-double serves the in-memory Stellar RPC double (internal/stellarrpc) on
+// Command stellar-rpc-double serves the in-memory Stellar RPC double (internal/local/stellarrpc) on
 // a local address for the dev stack: the real JSON-RPC protocol, no network, state lost on
 // exit. Each call is logged as JSON on stderr with its method and outcome.
 package main
@@ -20,7 +20,7 @@ import (
 	"github.com/stellar/go/network"
 	"github.com/stellar/go/strkey"
 
-	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
+	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 )
 
 var passphrases = map[string]string{

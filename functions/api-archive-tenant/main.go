@@ -4,10 +4,10 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
-	h, closePool := bootstrap.API()
+	h, closePool := wiring.API()
 	lambda.StartWithOptions(h.ArchiveTenant, lambda.WithEnableSIGTERM(closePool))
 }

@@ -4,10 +4,10 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
-	steps, closePool := bootstrap.Steps(bootstrap.Contracts)
+	steps, closePool := wiring.Steps(wiring.Contracts)
 	lambda.StartWithOptions(steps.DeploySorobanContract, lambda.WithEnableSIGTERM(closePool))
 }

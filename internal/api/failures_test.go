@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
 // logLines returns the log records with the given message.

@@ -21,8 +21,8 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
-	"github.com/healthstack/tenant-provisioning/internal/testlog"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
 )
 
 const scope = "tenants/admin"

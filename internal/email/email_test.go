@@ -11,8 +11,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/healthstack/tenant-provisioning/internal/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 )
 
 // recordingClient is the real SES v2 client, pointed at the emulator, with a middleware

@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/healthstack/tenant-provisioning/internal/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 )
 
 // uniqueAddress gives each test its own mailbox on its own domain, so tests sharing one

@@ -12,8 +12,8 @@ import (
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
-	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 )
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
-	"github.com/healthstack/tenant-provisioning/internal/testlog"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
 )
 
 type env struct {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
 var twoMigrations = fstest.MapFS{

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/healthstack/tenant-provisioning/internal/store"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
 func TestMigrateIsRepeatable(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
 
-	"github.com/healthstack/tenant-provisioning/internal/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 )
 
 // The Wait keeps executions RUNNING on an emulator that does run definitions (LocalStack);

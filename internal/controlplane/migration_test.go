@@ -1,4 +1,4 @@
-package migration
+package controlplane
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/healthstack/tenant-provisioning/internal/store"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
 func TestPlainInvocationMigrates(t *testing.T) {

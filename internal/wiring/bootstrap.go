@@ -1,6 +1,6 @@
-// Package bootstrap builds, once per Lambda container, what every function needs: the
+// Package wiring builds, once per Lambda container, what every function needs: the
 // logger, the configuration, the AWS clients and the database pool. Mains stay wiring only.
-package bootstrap
+package wiring
 
 import (
 	"context"

@@ -11,7 +11,7 @@ import (
 )
 
 // The definition deployed to AWS, run as is with its real substitution names.
-const provisioningFile = "../../statemachine/provisioning.asl.json"
+const provisioningFile = "../../../statemachine/provisioning.asl.json"
 
 const tenantID = "0190f5c2-7a3e-7c41-9a52-1b2c3d4e5f60"
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/healthstack/tenant-provisioning/internal/asl"
-	"github.com/healthstack/tenant-provisioning/internal/execution"
+	"github.com/healthstack/tenant-provisioning/internal/local/asl"
+	"github.com/healthstack/tenant-provisioning/internal/local/execution"
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
 

@@ -27,14 +27,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
-	"github.com/healthstack/tenant-provisioning/internal/asl"
-	"github.com/healthstack/tenant-provisioning/internal/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/email"
-	"github.com/healthstack/tenant-provisioning/internal/execution"
-	"github.com/healthstack/tenant-provisioning/internal/functions"
-	"github.com/healthstack/tenant-provisioning/internal/lambdaapi"
+	"github.com/healthstack/tenant-provisioning/internal/local/asl"
+	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
+	"github.com/healthstack/tenant-provisioning/internal/local/execution"
+	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdaapi"
+	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
-	"github.com/healthstack/tenant-provisioning/internal/sesoutbox"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 )
 
@@ -136,7 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	// Every function, as `sam local start-lambda` serves them: the steps and the API routes.
-	all := functions.APICatalog(handler)
+	all := invoke.APICatalog(handler)
 	maps.Copy(all, catalog)
 	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err

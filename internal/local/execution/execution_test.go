@@ -17,17 +17,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/google/uuid"
 
-	"github.com/healthstack/tenant-provisioning/internal/asl"
-	"github.com/healthstack/tenant-provisioning/internal/awstest"
-	"github.com/healthstack/tenant-provisioning/internal/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/email"
-	"github.com/healthstack/tenant-provisioning/internal/faultinject"
-	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/local/asl"
+	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
+	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
-	"github.com/healthstack/tenant-provisioning/internal/testlog"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/faultinject"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
 )
 
 // world is the whole local pipeline: real handlers on a fresh PostgreSQL database, SES in
@@ -104,14 +104,14 @@ var happyRoute = []string{"CreateTenantRecord", "CreateSchema", "RunMigrations",
 
 // stepOf maps each Task state to its function and its provisioning_logs step name.
 var stepOf = map[string]struct{ function, step string }{
-	"CreateTenantRecord":    {functions.CreateTenantRecord, store.StepCreateTenantRecord},
-	"CreateSchema":          {functions.CreateSchema, store.StepCreateSchema},
-	"RunMigrations":         {functions.RunMigrations, store.StepRunMigrations},
-	"SeedRolesAndUser":      {functions.SeedRolesAndUser, store.StepSeedRolesAndUser},
-	"DeploySorobanContract": {functions.DeploySorobanContract, store.StepDeploySorobanContract},
-	"StoreContractAddress":  {functions.StoreContractAddress, store.StepStoreContractAddress},
-	"SendWelcomeEmail":      {functions.SendWelcomeEmail, store.StepSendWelcomeEmail},
-	"ActivateTenant":        {functions.ActivateTenant, store.StepActivateTenant},
+	"CreateTenantRecord":    {invoke.CreateTenantRecord, store.StepCreateTenantRecord},
+	"CreateSchema":          {invoke.CreateSchema, store.StepCreateSchema},
+	"RunMigrations":         {invoke.RunMigrations, store.StepRunMigrations},
+	"SeedRolesAndUser":      {invoke.SeedRolesAndUser, store.StepSeedRolesAndUser},
+	"DeploySorobanContract": {invoke.DeploySorobanContract, store.StepDeploySorobanContract},
+	"StoreContractAddress":  {invoke.StoreContractAddress, store.StepStoreContractAddress},
+	"SendWelcomeEmail":      {invoke.SendWelcomeEmail, store.StepSendWelcomeEmail},
+	"ActivateTenant":        {invoke.ActivateTenant, store.StepActivateTenant},
 }
 
 func (w *world) schemaAndRole(name string) (bool, bool) {
@@ -244,8 +244,8 @@ func TestFailingRollbackFailsTheExecutionWithBothErrors(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	tn, exec, _ := w.provision("Stubborn Clinic", map[string]faultinject.Plan{
-		functions.RunMigrations: {Permanent: true},
-		functions.Rollback:      {Transient: 1000},
+		invoke.RunMigrations: {Permanent: true},
+		invoke.Rollback:      {Transient: 1000},
 	})
 	route := exec.Route()
 	if exec.Status != asl.StatusFailed || exec.Error != "RollbackFailed" || route[len(route)-1] != "RollbackFailed" {
@@ -274,7 +274,7 @@ func TestExecutionsCarryNoPersonalData(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	_, ok, admin := w.provision("Private Clinic", nil)
-	_, failed, _ := w.provision("Private Failing Clinic", map[string]faultinject.Plan{functions.ActivateTenant: {Permanent: true}})
+	_, failed, _ := w.provision("Private Failing Clinic", map[string]faultinject.Plan{invoke.ActivateTenant: {Permanent: true}})
 	var token string
 	for _, m := range awstest.SentTo(t, admin) {
 		if l := regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Body); l != nil {
@@ -329,8 +329,8 @@ func TestRunnerForgetsOldFinishedExecutionsOnly(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	catalog := maps.Clone(w.stack.Catalog)
-	hold := &blockFirst{Handler: catalog[functions.CreateTenantRecord], release: make(chan struct{})}
-	catalog[functions.CreateTenantRecord] = hold
+	hold := &blockFirst{Handler: catalog[invoke.CreateTenantRecord], release: make(chan struct{})}
+	catalog[invoke.CreateTenantRecord] = hold
 	runner, err := NewRunner(catalog, Options{Clock: asl.NewFastClock(), Keep: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -15,10 +15,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/healthstack/tenant-provisioning/internal/asl"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
-	"github.com/healthstack/tenant-provisioning/internal/functions"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/local/asl"
+	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
 // failSwitch makes ActivateTenant fail permanently once switched on.
@@ -88,7 +88,7 @@ func TestLocalStackOverHTTP(t *testing.T) {
 		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
 		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
 		Wrap: func(c map[string]lambda.Handler) map[string]lambda.Handler {
-			c[functions.ActivateTenant] = failSwitch{Handler: c[functions.ActivateTenant], on: fail}
+			c[invoke.ActivateTenant] = failSwitch{Handler: c[invoke.ActivateTenant], on: fail}
 			return c
 		},
 	})

@@ -1,8 +1,8 @@
-// Package functions is the catalogue of the pipeline's Lambda functions by their SAM
+// Package invoke is the catalogue of the pipeline's Lambda functions by their SAM
 // logical ids, each wrapped by aws-lambda-go exactly as the Lambda runtime wraps it (same
 // JSON decoding, same error types). Local runners call functions through it, so what runs
 // locally is what runs in AWS.
-package functions
+package invoke
 
 import (
 	"sort"

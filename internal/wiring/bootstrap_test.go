@@ -1,4 +1,4 @@
-package bootstrap
+package wiring
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/healthstack/tenant-provisioning/internal/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/secrets"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
 // Deployed, the pool's credentials come from a Secrets Manager secret in RDS's shape, and

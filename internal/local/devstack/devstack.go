@@ -23,15 +23,15 @@ import (
 	"github.com/stellar/go/keypair"
 
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
-	"github.com/healthstack/tenant-provisioning/internal/bootstrap"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/email"
-	"github.com/healthstack/tenant-provisioning/internal/functions"
+	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
-	"github.com/healthstack/tenant-provisioning/internal/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // Contracts says where contracts go.
@@ -108,7 +108,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			s.note("e-mail: SES at %s (moto: %[1]s/moto-api/data.json, LocalStack: %[1]s/_aws/ses)", ep)
 		}
 	} else {
-		s.Unconfigured[functions.SendWelcomeEmail] = "e-mail is not configured (set AWS_ENDPOINT_URL, SES_FROM_ADDRESS and APP_BASE_URL)"
+		s.Unconfigured[invoke.SendWelcomeEmail] = "e-mail is not configured (set AWS_ENDPOINT_URL, SES_FROM_ADDRESS and APP_BASE_URL)"
 	}
 
 	if d, err := s.contracts(ctx, o); err != nil {
@@ -116,10 +116,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	} else if d != nil {
 		opts = append(opts, pipeline.WithContracts(d))
 	} else {
-		s.Unconfigured[functions.DeploySorobanContract] = "contract deployment is not configured"
+		s.Unconfigured[invoke.DeploySorobanContract] = "contract deployment is not configured"
 	}
 	s.Steps = pipeline.New(s.Pool, o.Log, opts...)
-	s.Catalog = functions.Catalog(s.Steps)
+	s.Catalog = invoke.Catalog(s.Steps)
 	return s, nil
 }
 
@@ -145,7 +145,7 @@ func emailFromEnv(ctx context.Context) (*pipeline.EmailSettings, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := bootstrap.AWSConfig(ctx)
+	awsCfg, err := wiring.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -174,12 +174,12 @@ func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDepl
 		if err != nil {
 			return nil, err
 		}
-		awsCfg, err := bootstrap.AWSConfig(ctx)
+		awsCfg, err := wiring.AWSConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
 		s.note("contracts: Stellar RPC at %s (%s)", cfg.RPCURL, cfg.Network)
-		return bootstrap.NewDeployer(ctx, cfg, awsCfg, s.Pool)
+		return wiring.NewDeployer(ctx, cfg, awsCfg, s.Pool)
 	}
 	return s.localDouble(o.StellarAddr)
 }

@@ -1,7 +1,7 @@
-// Package migration is the migrate function: it brings the control plane to the newest
+// Package controlplane is the migrate function: it brings the control plane to the newest
 // migration version when invoked directly, and as a CloudFormation custom resource on every
 // deploy, so a new release never runs against an old schema.
-package migration
+package controlplane
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package functions
+package invoke
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
-	"github.com/healthstack/tenant-provisioning/internal/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
 // Through aws-lambda-go's own handler wrapper, each function still returns the typed error
