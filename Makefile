@@ -30,27 +30,13 @@ WITH_AWS_EMULATOR = if $(AWS_ENV) infra/local/moto.sh; then \
 
 # Lambda builds: keep GOARCH in sync with template.yaml's Architectures.
 GOARCH_LAMBDA ?= arm64
-FUNCTIONS := $(notdir $(wildcard functions/*))
+FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 LAMBDA_BUILD = GOOS=linux GOARCH=$(GOARCH_LAMBDA) CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -ldflags="-s -w"
-# template.yaml's functions, <LogicalId>:<folder under functions/>. `sam build` (BuildMethod:
-# makefile) runs `make build-<LogicalId>` with ARTIFACTS_DIR set; `make build` runs them all
-# into build/<LogicalId>/, the layout of .aws-sam/build/.
-LAMBDAS := \
-	CreateTenantRecordFunction:step-create-tenant-record \
-	CreateSchemaFunction:step-create-schema \
-	RunMigrationsFunction:step-run-migrations \
-	SeedRolesAndUserFunction:step-seed-roles-and-user \
-	DeploySorobanContractFunction:step-deploy-soroban-contract \
-	StoreContractAddressFunction:step-store-contract-address \
-	SendWelcomeEmailFunction:step-send-welcome-email \
-	ActivateTenantFunction:step-activate-tenant \
-	RollbackFunction:rollback \
-	MigrateControlPlaneFunction:migrate-control-plane \
-	CreateTenantFunction:api-create-tenant \
-	ListTenantsFunction:api-list-tenants \
-	GetTenantFunction:api-get-tenant \
-	GetProvisioningStatusFunction:api-get-provisioning-status \
-	ArchiveTenantFunction:api-archive-tenant
+# template.yaml's functions, <LogicalId>:<folder under functions/>, from the catalogue
+# (internal/catalog; `go generate ./internal/catalog` rewrites the file). `sam build`
+# (BuildMethod: makefile) runs `make build-<LogicalId>` with ARTIFACTS_DIR set; `make build`
+# runs them all into build/<LogicalId>/, the layout of .aws-sam/build/.
+include functions/catalog.mk
 LAMBDA_IDS := $(foreach l,$(LAMBDAS),$(firstword $(subst :, ,$(l))))
 lambda_dir = $(lastword $(subst :, ,$(filter $(1):%,$(LAMBDAS))))
 ARTIFACTS_DIR ?= build/$*

@@ -23,8 +23,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/cfntemplate"
 )
@@ -543,7 +544,12 @@ func TestDefinitionSubstitutions(t *testing.T) {
 	}
 	subs := get(sm, "Properties", "DefinitionSubstitutions")
 	defined := map[string]bool{}
-	code := invoke.Substitutions(invoke.Catalog(nil))
+	code := handlers.Substitutions(handlers.Pipeline(nil))
+	for _, f := range catalog.All() {
+		if f.State != "" && code[f.Substitution()] != f.LogicalID {
+			t.Errorf("the local runners resolve ${%s} to %q, the catalogue says %s", f.Substitution(), code[f.Substitution()], f.LogicalID)
+		}
+	}
 	for _, k := range keys(subs) {
 		defined[k] = true
 		if !used[k] {
@@ -554,7 +560,7 @@ func TestDefinitionSubstitutions(t *testing.T) {
 			t.Errorf("DefinitionSubstitutions.%s is not !GetAtt <a function of the template>.Arn", k)
 		}
 		if code[k] != fn {
-			t.Errorf("DefinitionSubstitutions.%s names %s; internal/local/invoke resolves it to %q", k, fn, code[k])
+			t.Errorf("DefinitionSubstitutions.%s names %s; internal/local/handlers resolves it to %q", k, fn, code[k])
 		}
 	}
 	for k := range used {
@@ -679,10 +685,82 @@ func TestFunctionsAreBuiltByTheMakefile(t *testing.T) {
 	for dir, ids := range byDir {
 		t.Errorf("%v build functions/%s, which has no main.go", ids, dir)
 	}
-	code := append(invoke.Names(invoke.Catalog(nil)), invoke.Names(invoke.APICatalog(nil))...)
+	code := append(handlers.Names(handlers.Pipeline(nil)), handlers.Names(handlers.API(nil))...)
 	for _, id := range code {
 		if !slices.Contains(ids, id) {
-			t.Errorf("internal/local/invoke names %s, which the template does not define", id)
+			t.Errorf("internal/local/handlers names %s, which the template does not define", id)
+		}
+	}
+}
+
+// The catalogue (internal/catalog) is the one declaration of each function: the
+// definition's Task states, template.yaml's functions, the Makefile's builds, the folders
+// under functions/, the API routes and the local handlers must all say what it says.
+func TestCatalogIsTheOneDeclaration(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	ids := tpl.functions()
+	builds := makeTargets(t, ids)
+	_, def := aslPlaceholders(t)
+	states, _ := def["States"].(map[string]any)
+	_, sm := stateMachine(t, tpl)
+	local := handlers.Pipeline(nil)
+	for id, h := range handlers.API(nil) {
+		local[id] = h
+	}
+
+	declared := map[string]catalog.Function{}
+	taskStates := map[string]bool{}
+	for _, f := range catalog.All() {
+		if _, dup := declared[f.LogicalID]; dup {
+			t.Errorf("the catalogue declares %s twice", f.LogicalID)
+		}
+		declared[f.LogicalID] = f
+		if !slices.Contains(ids, f.LogicalID) {
+			t.Errorf("catalogue: %s is not a function of template.yaml", f.LogicalID)
+		}
+		if b, ok := builds[f.LogicalID]; ok && b.dir != f.Dir {
+			t.Errorf("catalogue: %s is built from functions/%s, make build-%s builds functions/%s", f.LogicalID, f.Dir, f.LogicalID, b.dir)
+		}
+		if _, err := os.Stat(filepath.Join("functions", f.Dir, "main.go")); err != nil {
+			t.Errorf("catalogue: %s has no functions/%s/main.go", f.LogicalID, f.Dir)
+		}
+		if f.State != "" || f.Route != "" {
+			if local[f.LogicalID] == nil {
+				t.Errorf("catalogue: %s has no handler in internal/local/handlers", f.LogicalID)
+			}
+		}
+		if f.State != "" {
+			taskStates[f.State] = true
+			st, _ := states[f.State].(map[string]any)
+			res, _ := st["Resource"].(string)
+			if st["Type"] != "Task" || res != "${"+f.Substitution()+"}" {
+				t.Errorf("catalogue: state %s should be a Task on ${%s}; the definition has %v on %q", f.State, f.Substitution(), st["Type"], res)
+			}
+			if fn, _ := getAtt(get(sm, "Properties", "DefinitionSubstitutions", f.Substitution())); fn != f.LogicalID {
+				t.Errorf("catalogue: DefinitionSubstitutions.%s is %q, want %s.Arn", f.Substitution(), fn, f.LogicalID)
+			}
+		}
+		if f.Route != "" {
+			if got := routesOf(tpl, f.LogicalID); !slices.Equal(got, []string{f.Route}) {
+				t.Errorf("catalogue: %s serves %s; template.yaml routes %v to it", f.LogicalID, f.Route, got)
+			}
+		}
+	}
+	for _, id := range ids {
+		if _, ok := declared[id]; !ok {
+			t.Errorf("template.yaml's %s is not in the catalogue (internal/catalog)", id)
+		}
+	}
+	for name, raw := range states {
+		st, _ := raw.(map[string]any)
+		if st["Type"] == "Task" && !taskStates[name] {
+			t.Errorf("the definition's Task %s is not in the catalogue", name)
+		}
+	}
+	for id := range local {
+		if _, ok := declared[id]; !ok {
+			t.Errorf("internal/local/handlers serves %s, which the catalogue does not declare", id)
 		}
 	}
 }
@@ -1365,5 +1443,38 @@ func TestSamconfig(t *testing.T) {
 		if env != "default" && overrides["DbDeletionProtection"] != "true" {
 			t.Errorf("%s: DbDeletionProtection must be true", env)
 		}
+	}
+}
+
+// What a Lambda carries is only what ships: no function's main reaches, even indirectly,
+// a package that runs only on a developer machine (internal/local/...) or only in tests
+// (internal/testkit/...). Read as sam build builds it (linux/arm64, lambda.norpc).
+func TestLambdasShipNoLocalOrTestCode(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./functions/...")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list ./functions/...: %v", err)
+	}
+	const module = "github.com/healthstack/tenant-provisioning/"
+	forbidden := []string{module + "internal/local/", module + "internal/testkit/"}
+	mains := 0
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		mains++
+		for _, dep := range fields[1:] {
+			for _, f := range forbidden {
+				if strings.HasPrefix(dep, f) {
+					t.Errorf("%s depends on %s, which must not ship in a Lambda", strings.TrimPrefix(fields[0], module), strings.TrimPrefix(dep, module))
+				}
+			}
+		}
+	}
+	if want := len(catalog.All()); mains != want {
+		t.Errorf("go list found %d functions, the catalogue declares %d", mains, want)
 	}
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/stellar/go/keypair"
 	"gopkg.in/yaml.v3"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/cfntemplate"
 )
 
@@ -34,9 +35,9 @@ var localOnlyVars = []string{"APP_ENV", "AWS_ENDPOINT_URL", "DATABASE_URL", "SOR
 
 // What each function's main loads besides the database (functions/*/main.go).
 var (
-	emailFunctions    = []string{invoke.SendWelcomeEmail, invoke.Rollback}
-	contractFunctions = []string{invoke.DeploySorobanContract}
-	workflowFunctions = []string{invoke.CreateTenant, invoke.GetProvisioningStatus}
+	emailFunctions    = []string{catalog.SendWelcomeEmail.LogicalID, catalog.Rollback.LogicalID}
+	contractFunctions = []string{catalog.DeploySorobanContract.LogicalID}
+	workflowFunctions = []string{catalog.CreateTenant.LogicalID, catalog.GetProvisioningStatus.LogicalID}
 )
 
 // TestSamLocalEnvFile loads every function's settings from infra/sam-local/env.json as the
@@ -51,7 +52,7 @@ func TestSamLocalEnvFile(t *testing.T) {
 	if err := decodeStrict(raw, &file); err != nil {
 		t.Fatalf("%s: every section must map names to strings: %v", samEnvFile, err)
 	}
-	all := append(invoke.Names(invoke.Catalog(nil)), invoke.Names(invoke.APICatalog(nil))...)
+	all := append(handlers.Names(handlers.Pipeline(nil)), handlers.Names(handlers.API(nil))...)
 	all = append(all, migrateFunction)
 	for section := range file {
 		if section != "Parameters" && !slices.Contains(all, section) {

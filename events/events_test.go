@@ -26,7 +26,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -50,15 +51,15 @@ const (
 
 // migrateFunction is the logical id of the function behind the control plane's
 // Custom::Migrations resource; the pipeline catalogues do not include it.
-const migrateFunction = "MigrateControlPlaneFunction"
+var migrateFunction = catalog.MigrateControlPlane.LogicalID
 
 // The routes of the admin API functions, as in internal/api/openapi.json (checked below).
 var apiOperations = map[string]string{
-	invoke.CreateTenant:          "createTenant",
-	invoke.ListTenants:           "listTenants",
-	invoke.GetTenant:             "getTenant",
-	invoke.GetProvisioningStatus: "getProvisioningStatus",
-	invoke.ArchiveTenant:         "archiveTenant",
+	catalog.CreateTenant.LogicalID:          "createTenant",
+	catalog.ListTenants.LogicalID:           "listTenants",
+	catalog.GetTenant.LogicalID:             "getTenant",
+	catalog.GetProvisioningStatus.LogicalID: "getProvisioningStatus",
+	catalog.ArchiveTenant.LogicalID:         "archiveTenant",
 }
 
 func TestEveryEventRunsOnItsFunction(t *testing.T) {
@@ -70,17 +71,17 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 	evs := loadEvents(t)
 
 	var claim pipeline.CreateTenantRecordInput
-	if err := decodeStrict(evs[invoke.CreateTenantRecord].raw, &claim); err != nil {
-		t.Fatalf("%s: %v", invoke.CreateTenantRecord, err)
+	if err := decodeStrict(evs[catalog.CreateTenantRecord.LogicalID].raw, &claim); err != nil {
+		t.Fatalf("%s: %v", catalog.CreateTenantRecord.LogicalID, err)
 	}
 	eventsStateMachine, ok := stateMachineOf(claim.ExecutionArn)
 	if !ok {
-		t.Fatalf("%s: executionArn %q is not a Step Functions execution ARN", invoke.CreateTenantRecord, claim.ExecutionArn)
+		t.Fatalf("%s: executionArn %q is not a Step Functions execution ARN", catalog.CreateTenantRecord.LogicalID, claim.ExecutionArn)
 	}
 	f := newFixture(ctx, t, eventsStateMachine)
 
 	// Exactly one event per function.
-	want := append(invoke.Names(f.catalog), migrateFunction)
+	want := append(handlers.Names(f.catalog), migrateFunction)
 	got := slices.Sorted(maps.Keys(evs))
 	for _, name := range want {
 		if _, ok := evs[name]; !ok {
@@ -164,11 +165,11 @@ func checkShapes(t *testing.T, evs map[string]event) {
 	for name, ev := range evs {
 		var v any
 		switch name {
-		case invoke.CreateTenantRecord:
+		case catalog.CreateTenantRecord.LogicalID:
 			v = new(pipeline.CreateTenantRecordInput)
-		case invoke.StoreContractAddress:
+		case catalog.StoreContractAddress.LogicalID:
 			v = new(pipeline.StoreContractAddressInput)
-		case invoke.Rollback:
+		case catalog.Rollback.LogicalID:
 			v = new(pipeline.RollbackInput)
 		case migrateFunction:
 			v = new(cfnRequest)
@@ -228,15 +229,15 @@ func checkStateInputs(t *testing.T, evs map[string]event) {
 		var id string
 		_ = json.Unmarshal(in["tenantId"], &id)
 		wantID := exampleTenantID
-		if fn == invoke.Rollback {
+		if fn == catalog.Rollback.LogicalID {
 			wantID = rollbackTenantID
 		}
 		if id != wantID {
 			t.Errorf("%s: tenantId %q, want %s", ev.path, id, wantID)
 		}
 	}
-	if tasks != len(invoke.Names(invoke.Catalog(nil))) {
-		t.Errorf("the state machine has %d Tasks, the catalogue %d functions", tasks, len(invoke.Names(invoke.Catalog(nil))))
+	if tasks != len(handlers.Names(handlers.Pipeline(nil))) {
+		t.Errorf("the state machine has %d Tasks, the catalogue %d functions", tasks, len(handlers.Names(handlers.Pipeline(nil))))
 	}
 }
 
@@ -392,7 +393,7 @@ func (r *run) tenant(id string) tenant.Tenant {
 // contractID is the contract id StoreContractAddressFunction's event stores.
 func (r *run) contractID() string {
 	var in pipeline.StoreContractAddressInput
-	_ = json.Unmarshal(r.evs[invoke.StoreContractAddress].raw, &in)
+	_ = json.Unmarshal(r.evs[catalog.StoreContractAddress.LogicalID].raw, &in)
 	return in.ContractID
 }
 
@@ -454,14 +455,14 @@ func (r *run) rollback() {
 	}
 
 	var out pipeline.RollbackOutput
-	r.invoke(invoke.Rollback, &out)
+	r.invoke(catalog.Rollback.LogicalID, &out)
 	name := r.schemaName(rollbackTenantID)
 	wantUndone := []string{"schema " + name + " dropped", "role " + name + " dropped"}
 	if out.Status != string(tenant.StatusFailed) || out.Outcome != "clean" || !slices.Equal(out.Undone, wantUndone) || !out.AdminNotified {
 		r.t.Errorf("Rollback: %+v, want FAILED, clean, %v undone, admin notified", out, wantUndone)
 	}
 	var failure pipeline.RollbackInput
-	_ = json.Unmarshal(r.evs[invoke.Rollback].raw, &failure)
+	_ = json.Unmarshal(r.evs[catalog.Rollback.LogicalID].raw, &failure)
 	tn := r.tenant(rollbackTenantID)
 	if want := pipeline.SanitizeError(failure.Error); tn.Status != tenant.StatusFailed || tn.ProvisioningError != want {
 		r.t.Errorf("after Rollback the tenant is %s with error %q, want FAILED with %q", tn.Status, tn.ProvisioningError, want)
@@ -489,7 +490,7 @@ func (r *run) onboard(claim pipeline.CreateTenantRecordInput) {
 	}
 
 	var claimed pipeline.CreateTenantRecordOutput
-	r.invoke(invoke.CreateTenantRecord, &claimed)
+	r.invoke(catalog.CreateTenantRecord.LogicalID, &claimed)
 	schema := r.schemaName(exampleTenantID)
 	if claimed.TenantID != exampleTenantID || claimed.SchemaName != schema || claimed.Status != string(tenant.StatusProvisioning) {
 		r.t.Errorf("CreateTenantRecord: %+v", claimed)
@@ -499,41 +500,41 @@ func (r *run) onboard(claim pipeline.CreateTenantRecordInput) {
 	}
 
 	var created pipeline.CreateSchemaOutput
-	r.invoke(invoke.CreateSchema, &created)
+	r.invoke(catalog.CreateSchema.LogicalID, &created)
 	if !created.Created || created.SchemaName != schema {
 		r.t.Errorf("CreateSchema: %+v", created)
 	}
 	var migrated pipeline.RunMigrationsOutput
-	r.invoke(invoke.RunMigrations, &migrated)
+	r.invoke(catalog.RunMigrations.LogicalID, &migrated)
 	if migrated.FromVersion != 0 || migrated.ToVersion < 1 {
 		r.t.Errorf("RunMigrations: %+v", migrated)
 	}
 	var seeded tenantdb.SeedResult
-	r.invoke(invoke.SeedRolesAndUser, &seeded)
+	r.invoke(catalog.SeedRolesAndUser.LogicalID, &seeded)
 	if !seeded.AdminCreated || seeded.RolesCreated == 0 {
 		r.t.Errorf("SeedRolesAndUser: %+v", seeded)
 	}
 
 	var deployed soroban.Result
-	r.invoke(invoke.DeploySorobanContract, &deployed)
+	r.invoke(catalog.DeploySorobanContract.LogicalID, &deployed)
 	contract := r.contractID()
 	if !deployed.Created || deployed.ContractID != contract {
 		r.t.Errorf("DeploySorobanContract deployed %s (created %v); StoreContractAddressFunction's event stores %s",
 			deployed.ContractID, deployed.Created, contract)
 	}
 	var stored pipeline.StoreContractAddressOutput
-	r.invoke(invoke.StoreContractAddress, &stored)
+	r.invoke(catalog.StoreContractAddress.LogicalID, &stored)
 	if got := r.tenant(exampleTenantID).ContractID; got != contract || stored.ContractID != contract {
 		r.t.Errorf("the tenant's contract is %q (output %q), want %s", got, stored.ContractID, contract)
 	}
 
 	var sent pipeline.SendWelcomeEmailOutput
-	r.invoke(invoke.SendWelcomeEmail, &sent)
+	r.invoke(catalog.SendWelcomeEmail.LogicalID, &sent)
 	if mail := r.f.sentTo(exampleAdmin); sent.MessageID == "" || len(mail) != 1 {
 		r.t.Errorf("SendWelcomeEmail: %+v; the outbox has %q for the admin", sent, mail)
 	}
 	var activated pipeline.ActivateTenantOutput
-	r.invoke(invoke.ActivateTenant, &activated)
+	r.invoke(catalog.ActivateTenant.LogicalID, &activated)
 	if activated.Status != string(tenant.StatusActive) || r.tenant(exampleTenantID).Status != tenant.StatusActive {
 		r.t.Errorf("ActivateTenant: %+v", activated)
 	}
@@ -550,7 +551,7 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		StatusURL    string    `json:"statusUrl"`
 		Message      string    `json:"message"`
 	}
-	resp := r.call(invoke.CreateTenant, http.StatusAccepted, &created)
+	resp := r.call(catalog.CreateTenant.LogicalID, http.StatusAccepted, &created)
 	if created.Status != "queued" || created.TenantID.Version() != 7 || resp.Headers["Location"] != "/admin/tenants/"+created.TenantID.String() {
 		r.t.Errorf("CreateTenant: %+v, Location %q", created, resp.Headers["Location"])
 	}
@@ -574,13 +575,13 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		} `json:"tenants"`
 		NextCursor *string `json:"nextCursor"`
 	}
-	r.call(invoke.ListTenants, http.StatusOK, &list)
+	r.call(catalog.ListTenants.LogicalID, http.StatusOK, &list)
 	if list.Total != 1 || len(list.Tenants) != 1 || list.Tenants[0].ID != exampleTenantID || list.Tenants[0].Status != "ACTIVE" {
 		r.t.Errorf("ListTenants (status=ACTIVE): %+v, want the example tenant alone", list)
 	}
 
 	var got map[string]any
-	r.call(invoke.GetTenant, http.StatusOK, &got)
+	r.call(catalog.GetTenant.LogicalID, http.StatusOK, &got)
 	if got["id"] != exampleTenantID || got["status"] != "ACTIVE" || got["adminEmail"] != exampleAdmin ||
 		got["sorobanContractId"] != r.contractID() || got["executionArn"] != claim.ExecutionArn {
 		r.t.Errorf("GetTenant: %v", got)
@@ -606,7 +607,7 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		Execution            json.RawMessage `json:"execution"`
 		ExecutionStatusError string          `json:"executionStatusError"`
 	}
-	r.call(invoke.GetProvisioningStatus, http.StatusOK, &status)
+	r.call(catalog.GetProvisioningStatus.LogicalID, http.StatusOK, &status)
 	var steps []string
 	for _, l := range status.Logs {
 		if l.Status != "COMPLETED" {
@@ -624,7 +625,7 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		ArchivedAt      string `json:"archivedAt"`
 		AlreadyArchived bool   `json:"alreadyArchived"`
 	}
-	r.call(invoke.ArchiveTenant, http.StatusOK, &archived)
+	r.call(catalog.ArchiveTenant.LogicalID, http.StatusOK, &archived)
 	if archived.Status != "archived" || archived.AlreadyArchived || r.tenant(exampleTenantID).Status != tenant.StatusArchived {
 		r.t.Errorf("ArchiveTenant: %+v", archived)
 	}

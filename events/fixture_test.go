@@ -26,7 +26,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -164,7 +164,7 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	// Step Functions: the definition SAM deploys, as a state machine of the test's own in
 	// the emulator (which never runs it: the test invokes each step itself).
 	sfnAPI := sfn.NewFromConfig(awstest.Config(t))
-	f.stateMachineArn = createStateMachine(ctx, t, sfnAPI, invoke.Names(invoke.Catalog(f.steps)))
+	f.stateMachineArn = createStateMachine(ctx, t, sfnAPI, handlers.Names(handlers.Pipeline(f.steps)))
 	if f.workflow, err = workflow.New(sfnAPI, f.stateMachineArn); err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +176,8 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.catalog = invoke.Catalog(f.steps)
-	for name, fn := range invoke.APICatalog(h) {
+	f.catalog = handlers.Pipeline(f.steps)
+	for name, fn := range handlers.API(h) {
 		f.catalog[name] = fn
 	}
 	return f

@@ -23,7 +23,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdaapi"
 )
 
@@ -56,7 +56,7 @@ func run(addr string, log *slog.Logger) error {
 		fmt.Printf("note: %s answers ConfigError: %s\n", fn, why)
 	}
 	srv := &http.Server{Addr: addr, Handler: lambdaapi.New(stack.Catalog, log), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("Lambda Invoke API on http://%s: %s\n", addr, strings.Join(invoke.Names(stack.Catalog), ", "))
+	fmt.Printf("Lambda Invoke API on http://%s: %s\n", addr, strings.Join(handlers.Names(stack.Catalog), ", "))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {

@@ -1,4 +1,4 @@
-// Command migrate is the Lambda that brings the control plane's tables to the newest
+// Command migrate-control-plane is the Lambda that brings the control plane's tables to the newest
 // migration version: as a CloudFormation custom resource on every deploy, or invoked directly.
 package main
 

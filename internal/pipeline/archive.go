@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -27,7 +28,7 @@ type ArchiveResult struct {
 // loses every privilege. Archiving twice is harmless; a tenant still PENDING or
 // PROVISIONING is a ConflictError, since its execution would race the archive.
 func (s *Steps) Archive(ctx context.Context, id uuid.UUID) (ArchiveResult, error) {
-	const op = store.StepArchive
+	op := catalog.ArchiveTenant.Log
 	res := ArchiveResult{TenantID: id.String(), Status: string(tenant.StatusArchived)}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := store.Lock(ctx, tx, id)

@@ -6,9 +6,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
-	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
@@ -26,7 +26,7 @@ func WithContracts(d ContractDeployer) Option {
 // deployed (the contract id follows from the tenant id). Its output carries the contract id
 // for StoreContractAddress, and the step's log keeps it even if a later step fails.
 func (s *Steps) DeploySorobanContract(ctx context.Context, in TenantInput) (soroban.Result, error) {
-	const op = store.StepDeploySorobanContract
+	op := catalog.DeploySorobanContract.Log
 	return run(ctx, s, op, in.TenantID, func(ctx context.Context, _ pgx.Tx, t tenant.Tenant) (soroban.Result, error) {
 		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
 			return soroban.Result{}, err

@@ -10,6 +10,7 @@ import (
 	"github.com/stellar/go/keypair"
 
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
@@ -98,7 +99,7 @@ func TestDeploySorobanContractErrors(t *testing.T) {
 		t.Errorf("RPC unavailable: %v", err)
 	}
 	logs := e.logRows(tn.ID)
-	if last := logs[len(logs)-1]; last.Step != store.StepDeploySorobanContract || last.Status != store.LogFailed || last.Attempt != 2 {
+	if last := logs[len(logs)-1]; last.Step != catalog.DeploySorobanContract.Log || last.Status != store.LogFailed || last.Attempt != 2 {
 		t.Errorf("last log = %+v", last)
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
-	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
@@ -54,7 +54,7 @@ type SendWelcomeEmailOutput struct {
 // token exists only in that e-mail. Re-running sends a new link and voids the old one; if
 // sending fails, the new token is not stored either.
 func (s *Steps) SendWelcomeEmail(ctx context.Context, in TenantInput) (SendWelcomeEmailOutput, error) {
-	const op = store.StepSendWelcomeEmail
+	op := catalog.SendWelcomeEmail.Log
 	return runInSchema(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
 		var out SendWelcomeEmailOutput
 		if s.email.Mailer == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -188,7 +189,7 @@ func TestWelcomeEmailRejectedLeavesNoToken(t *testing.T) {
 		t.Error("a token was stored for an e-mail that was never sent")
 	}
 	logs := e.logRows(tn.ID)
-	if last := logs[len(logs)-1]; last.Step != store.StepSendWelcomeEmail || last.Status != store.LogFailed || !strings.Contains(last.Error, "MessageRejected") {
+	if last := logs[len(logs)-1]; last.Step != catalog.SendWelcomeEmail.Log || last.Status != store.LogFailed || !strings.Contains(last.Error, "MessageRejected") {
 		t.Errorf("last log = %+v", last)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
@@ -74,22 +75,22 @@ type stepCase struct {
 // dbSteps are the database steps in pipeline order (the contract deploy and the e-mail
 // step, which come with other packages, are left out).
 var dbSteps = []stepCase{
-	{store.StepCreateTenantRecord, func(ctx context.Context, s *Steps, id string) (any, error) {
+	{catalog.CreateTenantRecord.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
 		return s.CreateTenantRecord(ctx, CreateTenantRecordInput{TenantID: id, ExecutionArn: executionArn(id)})
 	}},
-	{store.StepCreateSchema, func(ctx context.Context, s *Steps, id string) (any, error) {
+	{catalog.CreateSchema.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
 		return s.CreateSchema(ctx, TenantInput{TenantID: id})
 	}},
-	{store.StepRunMigrations, func(ctx context.Context, s *Steps, id string) (any, error) {
+	{catalog.RunMigrations.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
 		return s.RunMigrations(ctx, TenantInput{TenantID: id})
 	}},
-	{store.StepSeedRolesAndUser, func(ctx context.Context, s *Steps, id string) (any, error) {
+	{catalog.SeedRolesAndUser.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
 		return s.SeedRolesAndUser(ctx, TenantInput{TenantID: id})
 	}},
-	{store.StepStoreContractAddress, func(ctx context.Context, s *Steps, id string) (any, error) {
+	{catalog.StoreContractAddress.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
 		return s.StoreContractAddress(ctx, StoreContractAddressInput{TenantID: id, ContractID: testContractID})
 	}},
-	{store.StepActivateTenant, func(ctx context.Context, s *Steps, id string) (any, error) {
+	{catalog.ActivateTenant.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
 		return s.ActivateTenant(ctx, TenantInput{TenantID: id})
 	}},
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -99,7 +100,7 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 // doneStatus is how a successful attempt is logged: the rollback's success is that the
 // tenant was rolled back.
 func doneStatus(step string) string {
-	if step == store.StepRollback {
+	if step == catalog.Rollback.Log {
 		return store.LogRolledBack
 	}
 	return store.LogCompleted

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -48,7 +49,7 @@ type RollbackOutput struct {
 // it is harmless: it keeps the first recorded error and does not notify twice. It refuses
 // to touch an ACTIVE or ARCHIVED tenant.
 func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput, error) {
-	const op = store.StepRollback
+	op := catalog.Rollback.Log
 	msg := SanitizeError(in.Error)
 	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RollbackOutput, error) {
 		out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -37,7 +38,7 @@ type CreateTenantRecordOutput struct {
 // execution is a no-op; a tenant claimed by another execution, or no longer PENDING, is a
 // ConflictError.
 func (s *Steps) CreateTenantRecord(ctx context.Context, in CreateTenantRecordInput) (CreateTenantRecordOutput, error) {
-	const op = store.StepCreateTenantRecord
+	op := catalog.CreateTenantRecord.Log
 	if in.ExecutionArn == "" {
 		if _, err := parseTenantID(op, in.TenantID); err != nil {
 			return CreateTenantRecordOutput{}, err
@@ -70,7 +71,7 @@ type CreateSchemaOutput struct {
 
 // CreateSchema creates the tenant's schema and its NOLOGIN role limited to that schema.
 func (s *Steps) CreateSchema(ctx context.Context, in TenantInput) (CreateSchemaOutput, error) {
-	return runInSchema(ctx, s, store.StepCreateSchema, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
+	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
 		created, err := tenantdb.CreateSchema(ctx, tx, n)
 		return CreateSchemaOutput{SchemaName: n.Schema, RoleName: n.Role(), Created: created}, err
 	})
@@ -85,7 +86,7 @@ type RunMigrationsOutput struct {
 
 // RunMigrations brings the tenant's tables to the newest migration version.
 func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
-	return runInSchema(ctx, s, store.StepRunMigrations, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
+	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
 		res, err := tenantdb.Migrate(ctx, tx, n)
 		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
 	})
@@ -93,7 +94,7 @@ func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigration
 
 // SeedRolesAndUser creates the default roles and the admin user, pending activation.
 func (s *Steps) SeedRolesAndUser(ctx context.Context, in TenantInput) (tenantdb.SeedResult, error) {
-	return runInSchema(ctx, s, store.StepSeedRolesAndUser, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
+	return runInSchema(ctx, s, catalog.SeedRolesAndUser.Log, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
 		admin := tenantdb.Admin{Email: t.AdminEmail, FirstName: t.AdminFirstName, LastName: t.AdminLastName}
 		return tenantdb.Seed(ctx, tx, n, admin, t.ExecutionArn)
 	})
@@ -117,7 +118,7 @@ var contractIDPattern = regexp.MustCompile(`^C[A-Z2-7]{55}$`)
 // no-op; a different id for a tenant that already has one is an InvariantError (a second
 // contract would mean the deploy step broke its idempotency).
 func (s *Steps) StoreContractAddress(ctx context.Context, in StoreContractAddressInput) (StoreContractAddressOutput, error) {
-	const op = store.StepStoreContractAddress
+	op := catalog.StoreContractAddress.Log
 	if !contractIDPattern.MatchString(in.ContractID) {
 		if _, err := parseTenantID(op, in.TenantID); err != nil {
 			return StoreContractAddressOutput{}, err
@@ -148,7 +149,7 @@ type ActivateTenantOutput struct {
 
 // ActivateTenant marks the tenant ACTIVE; an ACTIVE tenant stays as it is.
 func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTenantOutput, error) {
-	const op = store.StepActivateTenant
+	op := catalog.ActivateTenant.Log
 	var reservedAt time.Time // set when this attempt activates; the metric waits for the commit
 	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
 		out := ActivateTenantOutput{TenantID: t.ID.String(), Status: string(tenant.StatusActive)}
@@ -176,7 +177,7 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 // readyToActivate checks what an ACTIVE tenant must have, so that no retry, manual
 // invocation or reordered definition can activate a half-provisioned tenant.
 func readyToActivate(ctx context.Context, tx pgx.Tx, t tenant.Tenant) error {
-	const op = store.StepActivateTenant
+	op := catalog.ActivateTenant.Log
 	n, err := tenantdb.For(t)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -92,7 +93,7 @@ func TestEachStepIsIdempotent(t *testing.T) {
 			if after := e.state(tn.ID); !reflect.DeepEqual(before, after) {
 				t.Errorf("state changed on the second run:\nbefore %+v\n after %+v", before, after)
 			}
-			if st.name != store.StepCreateSchema && st.name != store.StepSeedRolesAndUser && st.name != store.StepRunMigrations {
+			if st.name != catalog.CreateSchema.Log && st.name != catalog.SeedRolesAndUser.Log && st.name != catalog.RunMigrations.Log {
 				if !reflect.DeepEqual(first, second) {
 					t.Errorf("outputs differ: %+v vs %+v", first, second)
 				}
@@ -114,7 +115,7 @@ func TestStepRecoversAfterCrashMidway(t *testing.T) {
 	tn := e.reserve("Crashy Clinic")
 	e.runSteps(tn.ID, 2)
 	// Simulate the crash: the attempt was opened, the migration transaction never committed.
-	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, store.StepRunMigrations); err != nil {
+	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.RunMigrations.Log); err != nil {
 		t.Fatal(err)
 	}
 	e.runSteps(tn.ID, len(dbSteps)) // re-runs from the start: every earlier step is a no-op
@@ -185,7 +186,7 @@ func assertRolledBack(t *testing.T, e *env, id uuid.UUID, wantErr string) {
 	}
 	logs := e.logRows(id)
 	last := logs[len(logs)-1]
-	if last.Step != store.StepRollback || last.Status != store.LogRolledBack {
+	if last.Step != catalog.Rollback.Log || last.Status != store.LogRolledBack {
 		t.Errorf("last log = %s, want ROLLBACK ROLLED_BACK", describeLogs(logs))
 	}
 	for _, l := range logs {
@@ -211,15 +212,15 @@ func TestRollbackClosesAnInterruptedAttempt(t *testing.T) {
 	tn := e.reserve("Timed Out Clinic")
 	e.runSteps(tn.ID, 3)
 	// The seed attempt's Lambda timed out: its row stays IN_PROGRESS and nothing committed.
-	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, store.StepSeedRolesAndUser); err != nil {
+	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.SeedRolesAndUser.Log); err != nil {
 		t.Fatal(err)
 	}
 	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: &CaughtError{Error: "States.Timeout", Cause: ""}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.FailedStep != store.StepSeedRolesAndUser {
-		t.Errorf("failed step = %q, want %s", out.FailedStep, store.StepSeedRolesAndUser)
+	if out.FailedStep != catalog.SeedRolesAndUser.Log {
+		t.Errorf("failed step = %q, want %s", out.FailedStep, catalog.SeedRolesAndUser.Log)
 	}
 	assertRolledBack(t, e, tn.ID, "States.Timeout")
 }
@@ -336,7 +337,7 @@ func TestStepErrors(t *testing.T) {
 	var sawFailed bool
 	for _, l := range logs {
 		// invalid_schema_name: the migrations ran into the missing schema.
-		if l.Status == store.LogFailed && l.Step == store.StepRunMigrations && strings.Contains(l.Error, "SQLSTATE 3F000") {
+		if l.Status == store.LogFailed && l.Step == catalog.RunMigrations.Log && strings.Contains(l.Error, "SQLSTATE 3F000") {
 			sawFailed = true
 		}
 	}
@@ -625,7 +626,7 @@ func TestStepsEmitMetrics(t *testing.T) {
 			failures++
 		case ev["ProvisioningDuration"] != nil:
 			provisioned++
-		case ev["Rollbacks"] != nil && ev["FailedStep"] == store.StepActivateTenant:
+		case ev["Rollbacks"] != nil && ev["FailedStep"] == catalog.ActivateTenant.Log:
 			rollbacks++
 		}
 	}

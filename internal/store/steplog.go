@@ -15,20 +15,6 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
-// Step names as they appear in provisioning_logs and the status API.
-const (
-	StepCreateTenantRecord    = "CREATE_TENANT_RECORD"
-	StepCreateSchema          = "CREATE_SCHEMA"
-	StepRunMigrations         = "RUN_MIGRATIONS"
-	StepSeedRolesAndUser      = "SEED_ROLES_AND_USER"
-	StepDeploySorobanContract = "DEPLOY_SOROBAN_CONTRACT"
-	StepStoreContractAddress  = "STORE_CONTRACT_ADDRESS"
-	StepSendWelcomeEmail      = "SEND_WELCOME_EMAIL"
-	StepActivateTenant        = "ACTIVATE_TENANT"
-	StepRollback              = "ROLLBACK"
-	StepArchive               = "ARCHIVE"
-)
-
 // Log statuses.
 const (
 	LogInProgress = "IN_PROGRESS"

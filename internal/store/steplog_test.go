@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -27,12 +28,12 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 		t.Fatal(err)
 	}
 	for want := 1; want <= 2; want++ {
-		run, err := store.StartStep(ctx, pool, tn.ID, store.StepCreateSchema)
+		run, err := store.StartStep(ctx, pool, tn.ID, catalog.CreateSchema.Log)
 		if err != nil || run.Attempt != want {
 			t.Fatalf("attempt %d: got %+v, %v", want, run, err)
 		}
 	}
-	if _, err := store.StartStep(ctx, pool, uuid.New(), store.StepCreateSchema); !errors.As(err, new(*fault.NotFoundError)) {
+	if _, err := store.StartStep(ctx, pool, uuid.New(), catalog.CreateSchema.Log); !errors.As(err, new(*fault.NotFoundError)) {
 		t.Errorf("unknown tenant: %v, want a NotFoundError", err)
 	}
 
@@ -47,7 +48,7 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 	}
 	for _, c := range cases {
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := c.start(ctx, tx, tn.ID, store.StepSeedRolesAndUser); err != nil {
+			if _, err := c.start(ctx, tx, tn.ID, catalog.SeedRolesAndUser.Log); err != nil {
 				return err
 			}
 			var got string

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
 // run is one execution in progress. Only its goroutine touches it, apart from live.
@@ -476,7 +478,7 @@ func (r *run) attempt(ctx context.Context, v *visit, retries int) (any, error) {
 		return nil, err
 	}
 	if res.err != nil {
-		f := &failure{name: res.err.Type, cause: lambdaCause(res.err)}
+		f := &failure{name: res.err.Type, cause: lambdarun.Cause(res.err)}
 		r.record(Event{Type: LambdaFunctionFailed, StateName: s.name, Error: f.name, Cause: f.cause}, nil)
 		return nil, f
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
@@ -58,6 +58,10 @@ func populate(ctx context.Context, dbURL string, size, workers int, progress fun
 
 // populateTenants creates count tenants numbered from first in one transaction.
 func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) error {
+	var steps []string // what a provisioned tenant's log holds
+	for _, s := range catalog.Steps {
+		steps = append(steps, s.Log)
+	}
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		for i := first; i < first+count; i++ {
 			id := uuid.New()
@@ -74,7 +78,7 @@ func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) erro
 			}
 			if _, err := tx.Exec(ctx, `
 				INSERT INTO provisioning_logs (tenant_id, step, status, attempt, duration_ms)
-				SELECT $1, step, 'COMPLETED', 1, 5 FROM unnest($2::text[]) AS step`, id, pipelineSteps); err != nil {
+				SELECT $1, step, 'COMPLETED', 1, 5 FROM unnest($2::text[]) AS step`, id, steps); err != nil {
 				return err
 			}
 			if _, err := tenantdb.CreateSchema(ctx, tx, n); err != nil {
@@ -87,11 +91,6 @@ func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) erro
 		return nil
 	})
 }
-
-// pipelineSteps are the steps a provisioned tenant's log holds.
-var pipelineSteps = []string{store.StepCreateTenantRecord, store.StepCreateSchema, store.StepRunMigrations,
-	store.StepSeedRolesAndUser, store.StepDeploySorobanContract, store.StepStoreContractAddress,
-	store.StepSendWelcomeEmail, store.StepActivateTenant}
 
 // catalogFacts is what PostgreSQL holds for the tenants: relations in the database, its
 // size, and the largest catalog cache among the pipeline pool's idle connections.

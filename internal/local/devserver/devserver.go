@@ -31,7 +31,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/local/execution"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdaapi"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -136,7 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	// Every function, as `sam local start-lambda` serves them: the steps and the API routes.
-	all := invoke.APICatalog(handler)
+	all := handlers.API(handler)
 	maps.Copy(all, catalog)
 	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err

@@ -15,9 +15,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
@@ -88,7 +88,7 @@ func TestLocalStackOverHTTP(t *testing.T) {
 		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
 		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
 		Wrap: func(c map[string]lambda.Handler) map[string]lambda.Handler {
-			c[invoke.ActivateTenant] = failSwitch{Handler: c[invoke.ActivateTenant], on: fail}
+			c[catalog.ActivateTenant.LogicalID] = failSwitch{Handler: c[catalog.ActivateTenant.LogicalID], on: fail}
 			return c
 		},
 	})

@@ -23,10 +23,11 @@ import (
 	"github.com/stellar/go/keypair"
 
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/email"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
@@ -108,7 +109,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			s.note("e-mail: SES at %s (moto: %[1]s/moto-api/data.json, LocalStack: %[1]s/_aws/ses)", ep)
 		}
 	} else {
-		s.Unconfigured[invoke.SendWelcomeEmail] = "e-mail is not configured (set AWS_ENDPOINT_URL, SES_FROM_ADDRESS and APP_BASE_URL)"
+		s.Unconfigured[catalog.SendWelcomeEmail.LogicalID] = "e-mail is not configured (set AWS_ENDPOINT_URL, SES_FROM_ADDRESS and APP_BASE_URL)"
 	}
 
 	if d, err := s.contracts(ctx, o); err != nil {
@@ -116,10 +117,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	} else if d != nil {
 		opts = append(opts, pipeline.WithContracts(d))
 	} else {
-		s.Unconfigured[invoke.DeploySorobanContract] = "contract deployment is not configured"
+		s.Unconfigured[catalog.DeploySorobanContract.LogicalID] = "contract deployment is not configured"
 	}
 	s.Steps = pipeline.New(s.Pool, o.Log, opts...)
-	s.Catalog = invoke.Catalog(s.Steps)
+	s.Catalog = handlers.Pipeline(s.Steps)
 	return s, nil
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
 
@@ -53,7 +53,7 @@ const DefaultKeep = 1000
 // NewRunner loads the provisioning definition with the catalogue's functions as the
 // ${…FunctionArn} substitutions, and refuses to run if any Task has no handler.
 func NewRunner(catalog map[string]lambda.Handler, o Options) (*Runner, error) {
-	m, err := asl.Load(statemachine.Provisioning, invoke.Substitutions(catalog))
+	m, err := asl.Load(statemachine.Provisioning, handlers.Substitutions(catalog))
 	if err != nil {
 		return nil, err
 	}

@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
-	"github.com/healthstack/tenant-provisioning/internal/local/invoke"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -104,14 +104,14 @@ var happyRoute = []string{"CreateTenantRecord", "CreateSchema", "RunMigrations",
 
 // stepOf maps each Task state to its function and its provisioning_logs step name.
 var stepOf = map[string]struct{ function, step string }{
-	"CreateTenantRecord":    {invoke.CreateTenantRecord, store.StepCreateTenantRecord},
-	"CreateSchema":          {invoke.CreateSchema, store.StepCreateSchema},
-	"RunMigrations":         {invoke.RunMigrations, store.StepRunMigrations},
-	"SeedRolesAndUser":      {invoke.SeedRolesAndUser, store.StepSeedRolesAndUser},
-	"DeploySorobanContract": {invoke.DeploySorobanContract, store.StepDeploySorobanContract},
-	"StoreContractAddress":  {invoke.StoreContractAddress, store.StepStoreContractAddress},
-	"SendWelcomeEmail":      {invoke.SendWelcomeEmail, store.StepSendWelcomeEmail},
-	"ActivateTenant":        {invoke.ActivateTenant, store.StepActivateTenant},
+	"CreateTenantRecord":    {catalog.CreateTenantRecord.LogicalID, catalog.CreateTenantRecord.Log},
+	"CreateSchema":          {catalog.CreateSchema.LogicalID, catalog.CreateSchema.Log},
+	"RunMigrations":         {catalog.RunMigrations.LogicalID, catalog.RunMigrations.Log},
+	"SeedRolesAndUser":      {catalog.SeedRolesAndUser.LogicalID, catalog.SeedRolesAndUser.Log},
+	"DeploySorobanContract": {catalog.DeploySorobanContract.LogicalID, catalog.DeploySorobanContract.Log},
+	"StoreContractAddress":  {catalog.StoreContractAddress.LogicalID, catalog.StoreContractAddress.Log},
+	"SendWelcomeEmail":      {catalog.SendWelcomeEmail.LogicalID, catalog.SendWelcomeEmail.Log},
+	"ActivateTenant":        {catalog.ActivateTenant.LogicalID, catalog.ActivateTenant.Log},
 }
 
 func (w *world) schemaAndRole(name string) (bool, bool) {
@@ -244,8 +244,8 @@ func TestFailingRollbackFailsTheExecutionWithBothErrors(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	tn, exec, _ := w.provision("Stubborn Clinic", map[string]faultinject.Plan{
-		invoke.RunMigrations: {Permanent: true},
-		invoke.Rollback:      {Transient: 1000},
+		catalog.RunMigrations.LogicalID: {Permanent: true},
+		catalog.Rollback.LogicalID:      {Transient: 1000},
 	})
 	route := exec.Route()
 	if exec.Status != asl.StatusFailed || exec.Error != "RollbackFailed" || route[len(route)-1] != "RollbackFailed" {
@@ -274,7 +274,7 @@ func TestExecutionsCarryNoPersonalData(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	_, ok, admin := w.provision("Private Clinic", nil)
-	_, failed, _ := w.provision("Private Failing Clinic", map[string]faultinject.Plan{invoke.ActivateTenant: {Permanent: true}})
+	_, failed, _ := w.provision("Private Failing Clinic", map[string]faultinject.Plan{catalog.ActivateTenant.LogicalID: {Permanent: true}})
 	var token string
 	for _, m := range awstest.SentTo(t, admin) {
 		if l := regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Body); l != nil {
@@ -328,10 +328,10 @@ func (b *blockFirst) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 func TestRunnerForgetsOldFinishedExecutionsOnly(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	catalog := maps.Clone(w.stack.Catalog)
-	hold := &blockFirst{Handler: catalog[invoke.CreateTenantRecord], release: make(chan struct{})}
-	catalog[invoke.CreateTenantRecord] = hold
-	runner, err := NewRunner(catalog, Options{Clock: asl.NewFastClock(), Keep: 1})
+	fns := maps.Clone(w.stack.Catalog)
+	hold := &blockFirst{Handler: fns[catalog.CreateTenantRecord.LogicalID], release: make(chan struct{})}
+	fns[catalog.CreateTenantRecord.LogicalID] = hold
+	runner, err := NewRunner(fns, Options{Clock: asl.NewFastClock(), Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

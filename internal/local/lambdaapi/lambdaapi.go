@@ -6,16 +6,14 @@ package lambdaapi
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
 // maxPayload is Lambda's limit for a synchronous invocation's request.
@@ -30,12 +28,6 @@ type Server struct {
 // New serves functions, addressed by the keys of the map (SAM logical ids).
 func New(functions map[string]lambda.Handler, log *slog.Logger) *Server {
 	return &Server{functions: functions, log: log}
-}
-
-// errorBody is what Lambda returns for a function error, and what SDKs read back.
-type errorBody struct {
-	ErrorMessage string `json:"errorMessage"`
-	ErrorType    string `json:"errorType"`
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -69,46 +61,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "Event":
 		// Asynchronous: accepted now, run detached from the request.
-		go func() { _, _ = Invoke(context.WithoutCancel(r.Context()), h, payload) }()
+		go func() { _, _ = lambdarun.Invoke(context.WithoutCancel(r.Context()), h, payload) }()
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	out, ferr := Invoke(r.Context(), h, payload)
+	out, ferr := lambdarun.Invoke(r.Context(), h, payload)
 	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 	w.Header().Set("Content-Type", "application/json")
 	if ferr != nil {
-		s.log.InfoContext(r.Context(), "invocation failed", "function", fn, "errorType", ferr.ErrorType)
+		s.log.InfoContext(r.Context(), "invocation failed", "function", fn, "errorType", ferr.Type)
 		w.Header().Set("X-Amz-Function-Error", "Unhandled")
 		_ = json.NewEncoder(w).Encode(ferr)
 		return
 	}
 	s.log.InfoContext(r.Context(), "invocation succeeded", "function", fn)
 	_, _ = w.Write(out)
-}
-
-// Invoke runs a handler the way the Lambda runtime does and reports a failure as Lambda
-// would: the error's type name (aws-lambda-go's rule) and message; a panic as the panic
-// value's type name.
-func Invoke(ctx context.Context, h lambda.Handler, payload []byte) (out []byte, ferr *errorBody) {
-	defer func() {
-		if p := recover(); p != nil {
-			ferr = &errorBody{ErrorMessage: fmt.Sprint(p), ErrorType: panicType(p)}
-		}
-	}()
-	out, err := h.Invoke(ctx, payload)
-	if err != nil {
-		return nil, &errorBody{ErrorMessage: err.Error(), ErrorType: fault.Name(err)}
-	}
-	return out, nil
-}
-
-// panicType names a panic value as aws-lambda-go does (lambda/errors.go).
-func panicType(p any) string {
-	t := reflect.TypeOf(p)
-	if t.Kind() == reflect.Pointer {
-		return t.Elem().Name()
-	}
-	return t.Name()
 }
 
 // functionName accepts a name or a full or partial ARN

@@ -51,7 +51,7 @@ func TestInvokeThroughTheSDK(t *testing.T) {
 		{"by logical id", "CreateSchemaFunction", `{"tenantId":"t1"}`, `{"tenantId":"t1"}`, ""},
 		{"by ARN", "arn:aws:lambda:us-east-1:012345678901:function:CreateSchemaFunction", `{"tenantId":"t2"}`, `{"tenantId":"t2"}`, ""},
 		{"typed error", "CreateSchemaFunction", `{"mode":"fail"}`, `{"errorMessage":"database unavailable","errorType":"TransientError"}`, "Unhandled"},
-		{"panic", "CreateSchemaFunction", `{"mode":"panic"}`, `{"errorMessage":"boom","errorType":"string"}`, "Unhandled"},
+		{"panic", "CreateSchemaFunction", `{"mode":"panic"}`, `{"errorMessage":"boom","errorType":"string","stackTrace":[{`, "Unhandled"},
 		{"malformed payload", "CreateSchemaFunction", `{"tenantId":`, `"errorType":`, "Unhandled"},
 	}
 	for _, c := range cases {

@@ -1,4 +1,4 @@
-package invoke
+package handlers
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 
 // Through aws-lambda-go's own handler wrapper, each function still returns the typed error
 // whose name Step Functions matches: no function wraps it on the way out.
-func TestCatalogKeepsErrorTypes(t *testing.T) {
+func TestHandlersKeepErrorTypes(t *testing.T) {
 	t.Parallel()
 	pool := testdb.New(t)
-	c := Catalog(pipeline.New(pool, slog.New(slog.DiscardHandler)))
+	c := Pipeline(pipeline.New(pool, slog.New(slog.DiscardHandler)))
 	if len(c) != 9 {
 		t.Errorf("catalog has %d functions: %v", len(c), Names(c))
 	}

@@ -1,0 +1,18 @@
+# Generated from internal/catalog by `go generate ./internal/catalog`; do not edit.
+# template.yaml's functions as <LogicalId>:<folder under functions/>.
+LAMBDAS := \
+	CreateTenantRecordFunction:step-create-tenant-record \
+	CreateSchemaFunction:step-create-schema \
+	RunMigrationsFunction:step-run-migrations \
+	SeedRolesAndUserFunction:step-seed-roles-and-user \
+	DeploySorobanContractFunction:step-deploy-soroban-contract \
+	StoreContractAddressFunction:step-store-contract-address \
+	SendWelcomeEmailFunction:step-send-welcome-email \
+	ActivateTenantFunction:step-activate-tenant \
+	RollbackFunction:rollback \
+	CreateTenantFunction:api-create-tenant \
+	ListTenantsFunction:api-list-tenants \
+	GetTenantFunction:api-get-tenant \
+	GetProvisioningStatusFunction:api-get-provisioning-status \
+	ArchiveTenantFunction:api-archive-tenant \
+	MigrateControlPlaneFunction:migrate-control-plane

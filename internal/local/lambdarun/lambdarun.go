@@ -1,0 +1,110 @@
+// Package lambdarun runs a handler the way the Lambda Go runtime (aws-lambda-go) runs it,
+// and reports a failure the way the Lambda service reports it to its caller: the error
+// payload with the type name Step Functions matches in ErrorEquals. The local ASL engine
+// and the local Lambda Invoke API both call functions through it.
+package lambdarun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+)
+
+// Invoke runs h on payload. A returned error or a panic becomes the payload the runtime
+// would have sent: errorType is the reflect name of the error value, pointer dereferenced,
+// package dropped, wrappers not unwrapped (aws-lambda-go's lambda/errors.go); a panic also
+// carries its stack, from the panic up to the handler's entry.
+func Invoke(ctx context.Context, h lambda.Handler, payload []byte) (out []byte, fnErr *messages.InvokeResponse_Error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, fnErr = nil, panicResponse(v, panicStack())
+		}
+	}()
+	out, err := h.Invoke(ctx, payload)
+	if err != nil {
+		return nil, errorResponse(err)
+	}
+	return out, nil
+}
+
+// Cause is the Cause Step Functions shows for a failed Lambda function: the error payload
+// as the runtime marshalled it.
+func Cause(e *messages.InvokeResponse_Error) string {
+	b, err := json.Marshal(e)
+	if err != nil {
+		b, _ = json.Marshal(messages.InvokeResponse_Error{Type: "Runtime.SerializationError", Message: err.Error()})
+	}
+	return string(b)
+}
+
+func errorResponse(err error) *messages.InvokeResponse_Error {
+	if ive, ok := err.(messages.InvokeResponse_Error); ok {
+		return &ive
+	}
+	return &messages.InvokeResponse_Error{Message: err.Error(), Type: typeName(err)}
+}
+
+func panicResponse(v any, stack []*messages.InvokeResponse_Error_StackFrame) *messages.InvokeResponse_Error {
+	if ive, ok := v.(messages.InvokeResponse_Error); ok {
+		return &ive
+	}
+	return &messages.InvokeResponse_Error{Message: fmt.Sprintf("%v", v), Type: typeName(v), StackTrace: stack}
+}
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t.Kind() == reflect.Pointer {
+		return t.Elem().Name()
+	}
+	return t.Name()
+}
+
+var invokeFunction = reflect.TypeFor[marker]().PkgPath() + ".Invoke"
+
+// marker only names this package's import path for invokeFunction.
+type marker struct{}
+
+// panicStack lists the frames from the panic up to Invoke, formatted as aws-lambda-go
+// reports them.
+func panicStack() []*messages.InvokeResponse_Error_StackFrame {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	var out []*messages.InvokeResponse_Error_StackFrame
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == invokeFunction:
+			return out
+		case panicking:
+			out = append(out, stackFrame(f))
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
+// stackFrame is aws-lambda-go's formatFrame: the path from the module root, the function
+// without its package.
+func stackFrame(f runtime.Frame) *messages.InvokeResponse_Error_StackFrame {
+	path, label := f.File, f.Function
+	i := len(path)
+	for n, g := 0, strings.Count(label, "/")+2; n < g; n++ {
+		if i = strings.LastIndex(path[:i], "/"); i == -1 {
+			break
+		}
+	}
+	path = path[i+1:]
+	label = label[strings.LastIndex(label, "/")+1:]
+	label = label[strings.Index(label, ".")+1:]
+	return &messages.InvokeResponse_Error_StackFrame{Path: path, Line: int32(f.Line), Label: label}
+}
