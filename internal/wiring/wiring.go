@@ -1,0 +1,189 @@
+// Package wiring builds, once per Lambda container, what every function needs: the
+// logger, the configuration, the AWS clients and the database pool. Mains stay wiring only.
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/email"
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/secrets"
+)
+
+// Logger is the functions' logger: JSON when the function's log format is JSON (as the
+// template configures it), with the invocation's request id on every line.
+func Logger() *slog.Logger {
+	return lambdacontext.NewLogger(lambdacontext.WithFunctionARN())
+}
+
+// AWSConfig loads the SDK configuration the standard way: region and credentials from the
+// Lambda environment, and AWS_ENDPOINT_URL (LocalStack, moto_server) when set.
+func AWSConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return cfg, fmt.Errorf("aws config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Pool opens the database pool. With DB_SECRET_ARN the credentials come from Secrets
+// Manager, cached, and re-read when a connection attempt fails (rotation); host, port and
+// database name come from the secret when it has them, else from DB_HOST, DB_PORT, DB_NAME.
+// With APP_ENV=local, DATABASE_URL is used as it is.
+func Pool(ctx context.Context, cfg config.Database, awsCfg aws.Config) (*pgxpool.Pool, error) {
+	if cfg.SecretARN == "" {
+		return database.Open(ctx, database.Config{DSN: cfg.URL, MaxConns: cfg.MaxConns})
+	}
+	cache := secrets.NewCache(secretsmanager.NewFromConfig(awsCfg), 0)
+	creds, err := cache.DBCredentials(ctx, cfg.SecretARN, false)
+	if err != nil {
+		return nil, err
+	}
+	dsn, err := secretDSN(cfg, creds)
+	if err != nil {
+		return nil, err
+	}
+	return database.Open(ctx, database.Config{
+		DSN:      dsn,
+		MaxConns: cfg.MaxConns,
+		Credentials: func(ctx context.Context, refresh bool) (string, string, error) {
+			c, err := cache.DBCredentials(ctx, cfg.SecretARN, refresh)
+			return c.Username, c.Password.Reveal(), err
+		},
+	})
+}
+
+// secretDSN is the connection string without credentials: those are supplied per
+// connection, so they never sit in a string that could be logged.
+func secretDSN(cfg config.Database, c secrets.DBCredentials) (string, error) {
+	host, port, name := cfg.Host, cfg.Port, cfg.Name
+	if c.Host != "" {
+		host = c.Host
+	}
+	if c.Port != 0 {
+		port = c.Port
+	}
+	if c.DBName != "" {
+		name = c.DBName
+	}
+	if host == "" || name == "" {
+		return "", fmt.Errorf("config: the database secret has no host or dbname; set DB_HOST and DB_NAME")
+	}
+	q := url.Values{"sslmode": {cfg.SSLMode}}
+	if cfg.SSLRootCert != "" {
+		q.Set("sslrootcert", cfg.SSLRootCert)
+	}
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/" + name, RawQuery: q.Encode()}
+	return u.String(), nil
+}
+
+// Exit ends a container whose start-up failed. Lambda reports the init error and retries
+// the invocation in a fresh container.
+func Exit(log *slog.Logger, err error) {
+	attrs := []any{"error", err.Error(), "errorType", fault.Name(err)}
+	var ce *fault.ConfigError
+	if errors.As(err, &ce) && ce.Variable != "" {
+		attrs = append(attrs, "variable", ce.Variable)
+	}
+	log.Error("start-up failed", attrs...)
+	os.Exit(1)
+}
+
+// Need names an optional part of the pipeline a function uses.
+type Need int
+
+// The optional parts: SES e-mail, and the Soroban contract deployer.
+const (
+	Email Need = iota + 1
+	Contracts
+)
+
+// Steps builds the pipeline steps for a step function's main, with the optional parts it
+// needs, and returns the function that closes the pool on SIGTERM. A start-up failure ends
+// the process.
+func Steps(needs ...Need) (*pipeline.Steps, func()) {
+	ctx := context.Background()
+	log := Logger()
+	steps, pool, err := NewSteps(ctx, log, needs...)
+	if err != nil {
+		Exit(log, err)
+	}
+	return steps, pool.Close
+}
+
+// NewSteps reads the configuration and builds the steps and their pool.
+func NewSteps(ctx context.Context, log *slog.Logger, needs ...Need) (*pipeline.Steps, *pgxpool.Pool, error) {
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := PoolFromConfig(ctx, awsCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var opts []pipeline.Option
+	for _, n := range needs {
+		var opt pipeline.Option
+		switch n {
+		case Email:
+			opt, err = emailOption(awsCfg)
+		case Contracts:
+			opt, err = contractsOption(ctx, awsCfg, pool)
+		}
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		opts = append(opts, opt)
+	}
+	return pipeline.New(pool, log, opts...), pool, nil
+}
+
+func emailOption(awsCfg aws.Config) (pipeline.Option, error) {
+	cfg, err := config.LoadEmail()
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.WithEmail(pipeline.EmailSettings{
+		Mailer:            email.NewSender(sesv2.NewFromConfig(awsCfg), cfg.From, cfg.ConfigurationSet),
+		AppBaseURL:        cfg.AppBaseURL,
+		TenantURLTemplate: cfg.TenantURLTemplate,
+		OpsAddress:        cfg.OpsAddress,
+		ActivationTTL:     cfg.ActivationTTL,
+	}), nil
+}
+
+// PoolFromEnv reads the database and AWS configuration and opens the pool.
+func PoolFromEnv(ctx context.Context) (*pgxpool.Pool, error) {
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return PoolFromConfig(ctx, awsCfg)
+}
+
+// PoolFromConfig reads the database configuration and opens the pool.
+func PoolFromConfig(ctx context.Context, awsCfg aws.Config) (*pgxpool.Pool, error) {
+	dbCfg, err := config.LoadDatabase()
+	if err != nil {
+		return nil, err
+	}
+	return Pool(ctx, dbCfg, awsCfg)
+}

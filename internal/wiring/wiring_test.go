@@ -1,0 +1,88 @@
+package wiring
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/secrets"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
+)
+
+// Deployed, the pool's credentials come from a Secrets Manager secret in RDS's shape, and
+// a rotated secret is picked up by the next connection without a restart.
+func TestPoolFromSecretFollowsRotation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, dbURL := testdb.NewWithURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awsCfg := awstest.Config(t)
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	secret := func(user string) *string {
+		b, _ := json.Marshal(map[string]any{"username": user, "password": "not-checked-by-trust-auth",
+			"host": u.Hostname(), "port": u.Port(), "dbname": strings.TrimPrefix(u.Path, "/"), "engine": "postgres"})
+		return aws.String(string(b))
+	}
+	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(awstest.UniqueName("db")), SecretString: secret("rotated_away_role")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := Pool(ctx, config.Database{SecretARN: *created.ARN, SSLMode: "disable", Port: 5432}, awsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := pool.Ping(ctx); err == nil || !strings.Contains(err.Error(), "28000") {
+		t.Fatalf("ping with a role that does not exist: %v", err)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: created.ARN, SecretString: secret("postgres")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+	var db string
+	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil || "/"+db != u.Path {
+		t.Errorf("connected to %q (%v), want %s from the secret", db, err, u.Path)
+	}
+}
+
+func TestSecretDSN(t *testing.T) {
+	t.Parallel()
+	cfg := config.Database{Host: "env-host", Port: 5432, Name: "env-db", SSLMode: "verify-full", SSLRootCert: "/opt/rds ca.pem"}
+	cases := []struct {
+		name    string
+		cfg     config.Database
+		creds   secrets.DBCredentials
+		want    string
+		wantErr bool
+	}{
+		{"settings from env", cfg, secrets.DBCredentials{Username: "u", Password: secrets.NewValue("p")},
+			"postgres://env-host:5432/env-db?sslmode=verify-full&sslrootcert=%2Fopt%2Frds+ca.pem", false},
+		{"secret wins", cfg, secrets.DBCredentials{Host: "db.internal", Port: 6432, DBName: "app"},
+			"postgres://db.internal:6432/app?sslmode=verify-full&sslrootcert=%2Fopt%2Frds+ca.pem", false},
+		{"no host anywhere", config.Database{Port: 5432, Name: "x", SSLMode: "require"}, secrets.DBCredentials{}, "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := secretDSN(c.cfg, c.creds)
+			if (err != nil) != c.wantErr || got != c.want {
+				t.Errorf("secretDSN = %q, %v; want %q", got, err, c.want)
+			}
+			if strings.Contains(got, "p@") || strings.Contains(got, ":p") {
+				t.Errorf("credentials in the DSN: %s", got)
+			}
+		})
+	}
+}
