@@ -147,7 +147,7 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	}
 
 	// Contracts: the deployer the Lambda builds from SOROBAN_DEPLOYER_SEED, on the double.
-	double := stellarrpc.New(stellarrpc.LocalNetworkPassphrase)
+	double := stellarrpc.New(config.PassphraseLocal)
 	rpcSrv := httptest.NewServer(double)
 	t.Cleanup(func() { rpcSrv.Close(); _ = double.Close() })
 	signer := fixtureDeployer(t)

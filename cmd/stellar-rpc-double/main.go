@@ -17,16 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stellar/go/network"
 	"github.com/stellar/go/strkey"
 
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 )
-
-var passphrases = map[string]string{
-	"local":   stellarrpc.LocalNetworkPassphrase,
-	"testnet": network.TestNetworkPassphrase,
-}
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -41,7 +36,7 @@ func main() {
 func run(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("stellar-rpc-double", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
-	networkName := fs.String("network", "local", "network whose passphrase to sign with: local or testnet")
+	networkName := fs.String("network", "local", "network whose passphrase to sign with: local, testnet, futurenet or mainnet")
 	protocolVersion := fs.Int("protocol", stellarrpc.DefaultProtocolVersion, "protocol version to report")
 	balance := fs.Int64("balance", 10_000_0000000, "balance in stroops of each -fund account")
 	var fund []string
@@ -58,9 +53,9 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		return err
 	}
-	passphrase, ok := passphrases[*networkName]
+	passphrase, ok := config.NetworkPassphrase(*networkName)
 	if !ok {
-		return fmt.Errorf("-network %q: want local or testnet", *networkName)
+		return fmt.Errorf("-network %q: want local, testnet, futurenet or mainnet", *networkName)
 	}
 
 	double := stellarrpc.New(passphrase, stellarrpc.WithProtocolVersion(*protocolVersion), stellarrpc.WithLogger(log))

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -10,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stellar/go/network"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
 // Local reports whether the process runs on a developer machine (APP_ENV=local). Only then
@@ -52,11 +57,11 @@ func LoadDatabase() (Database, error) {
 		db.URL = "" // never mix: the secret is the source of credentials
 	case db.URL != "" && Local():
 	case db.URL != "":
-		return db, fmt.Errorf("config: DATABASE_URL is honoured only with APP_ENV=local; deployed functions read DB_SECRET_ARN")
+		return db, bad("DATABASE_URL", "is honoured only with APP_ENV=local; deployed functions read DB_SECRET_ARN")
 	case Local():
-		return db, fmt.Errorf("config: DATABASE_URL is not set (a postgres:// URL; see .env.example)")
+		return db, notSet("DATABASE_URL", "a postgres:// URL; see .env.example")
 	default:
-		return db, fmt.Errorf("config: DB_SECRET_ARN is not set (the database credentials secret; for local use set APP_ENV=local and DATABASE_URL)")
+		return db, notSet("DB_SECRET_ARN", "the database credentials secret; for local use set APP_ENV=local and DATABASE_URL")
 	}
 	var err error
 	if db.Port, err = intEnv("DB_PORT", 5432, 1, 65535); err != nil {
@@ -70,7 +75,7 @@ func LoadDatabase() (Database, error) {
 	switch db.SSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:
-		return db, fmt.Errorf("config: DB_SSLMODE must be one of disable, allow, prefer, require, verify-ca, verify-full")
+		return db, bad("DB_SSLMODE", "must be one of disable, allow, prefer, require, verify-ca, verify-full")
 	}
 	return db, nil
 }
@@ -114,7 +119,7 @@ func LoadEmail() (Email, error) {
 	if v := os.Getenv("ACTIVATION_TTL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 10*time.Minute || d > 30*24*time.Hour {
-			return e, fmt.Errorf("config: ACTIVATION_TTL must be a duration between 10m and 720h")
+			return e, bad("ACTIVATION_TTL", "must be a duration between 10m and 720h")
 		}
 		e.ActivationTTL = d
 	}
@@ -130,10 +135,10 @@ type Workflow struct {
 func LoadWorkflow() (Workflow, error) {
 	w := Workflow{StateMachineARN: os.Getenv("STATE_MACHINE_ARN")}
 	if w.StateMachineARN == "" {
-		return w, fmt.Errorf("config: STATE_MACHINE_ARN is not set")
+		return w, notSet("STATE_MACHINE_ARN", "")
 	}
 	if !strings.HasPrefix(w.StateMachineARN, "arn:") || !strings.Contains(w.StateMachineARN, ":stateMachine:") {
-		return w, fmt.Errorf("config: STATE_MACHINE_ARN is not a state machine ARN")
+		return w, bad("STATE_MACHINE_ARN", "is not a state machine ARN")
 	}
 	return w, nil
 }
@@ -152,7 +157,7 @@ func intEnv(name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("config: %s must be an integer between %d and %d", name, lo, hi)
+		return 0, bad(name, "must be an integer between %d and %d", lo, hi)
 	}
 	return n, nil
 }
@@ -160,38 +165,42 @@ func intEnv(name string, def, lo, hi int) (int, error) {
 func requireAddress(name, v string, required bool) error {
 	if v == "" {
 		if required {
-			return fmt.Errorf("config: %s is not set", name)
+			return notSet(name, "")
 		}
 		return nil
 	}
 	if a, err := mail.ParseAddress(v); err != nil || a.Address != v {
-		return fmt.Errorf("config: %s must be a plain e-mail address", name)
+		return bad(name, "must be a plain e-mail address")
 	}
 	return nil
 }
 
 func requireURL(name, v string) error {
 	if v == "" {
-		return fmt.Errorf("config: %s is not set", name)
+		return notSet(name, "")
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("config: %s must be an absolute http(s) URL", name)
+		return bad(name, "must be an absolute http(s) URL")
 	}
 	return nil
 }
 
-// Stellar network passphrases, which also select the network a transaction is valid on.
-const (
-	PassphraseMainnet   = "Public Global Stellar Network ; September 2015"
-	PassphraseTestnet   = "Test SDF Network ; September 2015"
-	PassphraseFuturenet = "Test SDF Future Network ; October 2022"
-	PassphraseLocal     = "Standalone Network ; February 2017"
-)
+// PassphraseLocal is a standalone network's passphrase (stellar/quickstart --local, and
+// our Stellar RPC double); stellar/go/network exports the public networks' only.
+const PassphraseLocal = "Standalone Network ; February 2017"
 
+// passphrases are the networks SOROBAN_NETWORK may name. A passphrase also selects the
+// network a signed transaction is valid on.
 var passphrases = map[string]string{
-	"mainnet": PassphraseMainnet, "testnet": PassphraseTestnet,
-	"futurenet": PassphraseFuturenet, "local": PassphraseLocal,
+	"mainnet": network.PublicNetworkPassphrase, "testnet": network.TestNetworkPassphrase,
+	"futurenet": network.FutureNetworkPassphrase, "local": PassphraseLocal,
+}
+
+// NetworkPassphrase is the passphrase of a network SOROBAN_NETWORK may name.
+func NetworkPassphrase(name string) (string, bool) {
+	p, ok := passphrases[name]
+	return p, ok
 }
 
 // Soroban holds what the contract deployment needs.
@@ -230,34 +239,34 @@ func LoadSoroban() (Soroban, error) {
 	}
 	var ok bool
 	if s.Passphrase, ok = passphrases[s.Network]; !ok {
-		return s, fmt.Errorf("config: SOROBAN_NETWORK must be one of mainnet, testnet, futurenet, local")
+		return s, bad("SOROBAN_NETWORK", "must be one of mainnet, testnet, futurenet, local")
 	}
 	if p := os.Getenv("SOROBAN_NETWORK_PASSPHRASE"); p != "" && p != s.Passphrase {
-		return s, fmt.Errorf("config: SOROBAN_NETWORK_PASSPHRASE is not the %s passphrase", s.Network)
+		return s, bad("SOROBAN_NETWORK_PASSPHRASE", "is not the %s passphrase", s.Network)
 	}
 	host := strings.ToLower(s.RPCURL)
-	for network, marker := range map[string]string{"testnet": "testnet", "futurenet": "futurenet", "mainnet": "mainnet"} {
-		if network != s.Network && strings.Contains(host, marker) {
-			return s, fmt.Errorf("config: SOROBAN_NETWORK is %s but SOROBAN_RPC_URL looks like a %s endpoint", s.Network, network)
+	for name, marker := range map[string]string{"testnet": "testnet", "futurenet": "futurenet", "mainnet": "mainnet"} {
+		if name != s.Network && strings.Contains(host, marker) {
+			return s, bad("SOROBAN_NETWORK", "is %s but SOROBAN_RPC_URL looks like a %s endpoint", s.Network, name)
 		}
 	}
 	if s.Network == "mainnet" && (strings.Contains(host, "localhost") || strings.Contains(host, "127.0.0.1")) {
-		return s, fmt.Errorf("config: SOROBAN_NETWORK is mainnet but SOROBAN_RPC_URL is a local endpoint")
+		return s, bad("SOROBAN_NETWORK", "is mainnet but SOROBAN_RPC_URL is a local endpoint")
 	}
 	switch {
 	case s.DeployerSecretARN != "":
 	case Local() && os.Getenv("SOROBAN_DEPLOYER_SEED") != "":
 		s.DeployerSeed = os.Getenv("SOROBAN_DEPLOYER_SEED")
 	default:
-		return s, fmt.Errorf("config: DEPLOYER_SECRET_ARN is not set (for local use set APP_ENV=local and SOROBAN_DEPLOYER_SEED)")
+		return s, notSet("DEPLOYER_SECRET_ARN", "for local use set APP_ENV=local and SOROBAN_DEPLOYER_SEED")
 	}
 	if s.WasmHash != "" && !isHex(s.WasmHash, 64) {
-		return s, fmt.Errorf("config: SOROBAN_WASM_HASH must be 64 hex digits")
+		return s, bad("SOROBAN_WASM_HASH", "must be 64 hex digits")
 	}
 	if v := os.Getenv("SOROBAN_CONFIRM_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > 10*time.Minute {
-			return s, fmt.Errorf("config: SOROBAN_CONFIRM_TIMEOUT must be a duration between 1s and 10m")
+			return s, bad("SOROBAN_CONFIRM_TIMEOUT", "must be a duration between 1s and 10m")
 		}
 		s.ConfirmTimeout = d
 	}
@@ -286,4 +295,23 @@ type API struct {
 // LoadAPI reads the admin API settings.
 func LoadAPI() API {
 	return API{RequiredScope: envOr("ADMIN_SCOPE", "tenants/admin")}
+}
+
+// ErrNotSet is wrapped by the ConfigError of a variable that is not set, for a caller to
+// tell an absent optional setting from a malformed one.
+var ErrNotSet = errors.New("not set")
+
+// notSet is the error for a required variable that is missing; hint says what to set.
+func notSet(variable, hint string) error {
+	msg := variable + " is not set"
+	if hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return &fault.ConfigError{Op: "config", Variable: variable, Msg: msg, Err: ErrNotSet}
+}
+
+// bad is the error for a variable that is missing or malformed: a ConfigError naming it,
+// so a function that cannot start says which setting to fix (never its value).
+func bad(variable, format string, args ...any) error {
+	return &fault.ConfigError{Op: "config", Variable: variable, Msg: variable + " " + fmt.Sprintf(format, args...)}
 }

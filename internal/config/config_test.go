@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stellar/go/network"
 )
 
 // Tests here set process environment, so they do not run in parallel.
@@ -148,14 +150,14 @@ func TestLoadSoroban(t *testing.T) {
 		wantErr string
 	}{
 		{"testnet", base, ""},
-		{"passphrase restated", with("SOROBAN_NETWORK_PASSPHRASE", PassphraseTestnet), ""},
+		{"passphrase restated", with("SOROBAN_NETWORK_PASSPHRASE", network.TestNetworkPassphrase), ""},
 		{"local network with a local seed", with("SOROBAN_NETWORK", "local", "SOROBAN_RPC_URL", "http://127.0.0.1:8000", "APP_ENV", "local",
 			"DEPLOYER_SECRET_ARN", "", "SOROBAN_DEPLOYER_SEED", "SXXX"), ""},
 		{"wasm path instead of hash", with("SOROBAN_WASM_HASH", "", "SOROBAN_WASM_PATH", "contracts/anchor.wasm"), ""},
 		{"mainnet passphrase on a testnet url", with("SOROBAN_NETWORK", "mainnet"), "looks like a testnet endpoint"},
 		{"testnet on a mainnet url", with("SOROBAN_RPC_URL", "https://rpc.mainnet.example"), "looks like a mainnet endpoint"},
 		{"mainnet on localhost", with("SOROBAN_NETWORK", "mainnet", "SOROBAN_RPC_URL", "http://localhost:8000"), "local endpoint"},
-		{"passphrase contradicts network", with("SOROBAN_NETWORK_PASSPHRASE", PassphraseMainnet), "not the testnet passphrase"},
+		{"passphrase contradicts network", with("SOROBAN_NETWORK_PASSPHRASE", network.PublicNetworkPassphrase), "not the testnet passphrase"},
 		{"unknown network", with("SOROBAN_NETWORK", "moon"), "SOROBAN_NETWORK must be"},
 		{"no rpc url", with("SOROBAN_RPC_URL", ""), "SOROBAN_RPC_URL is not set"},
 		{"seed outside local", with("DEPLOYER_SECRET_ARN", "", "SOROBAN_DEPLOYER_SEED", "SXXX"), "DEPLOYER_SECRET_ARN is not set"},

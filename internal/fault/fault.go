@@ -85,9 +85,11 @@ func (e *InvariantError) Unwrap() error { return e.Err }
 // ConfigError means the function is not configured to do its job (missing setting or
 // secret). Permanent for this execution.
 type ConfigError struct {
-	Op  string
-	Msg string
-	Err error
+	Op string
+	// Variable names the environment variable that is missing or malformed, when one is.
+	Variable string
+	Msg      string
+	Err      error
 }
 
 func (e *ConfigError) Error() string { return format(e.Op, e.Msg) }

@@ -11,6 +11,7 @@ import (
 
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
@@ -21,12 +22,12 @@ import (
 // withContracts wires the deploy step to a Stellar RPC double through the real rpcclient.
 func withContracts(t *testing.T, e *env) *stellarrpc.Server {
 	t.Helper()
-	double := stellarrpc.New(stellarrpc.LocalNetworkPassphrase)
+	double := stellarrpc.New(config.PassphraseLocal)
 	srv := httptest.NewServer(double)
 	t.Cleanup(func() { srv.Close(); double.Close() })
 	signer := keypair.MustRandom()
 	double.Fund(signer.Address(), 10_000_0000000)
-	d, err := soroban.New(soroban.Config{RPC: client.NewClient(srv.URL, nil), Passphrase: stellarrpc.LocalNetworkPassphrase,
+	d, err := soroban.New(soroban.Config{RPC: client.NewClient(srv.URL, nil), Passphrase: config.PassphraseLocal,
 		Signer: signer, Wasm: anchor.Wasm, Lock: database.AdvisoryLocker{Pool: e.pool},
 		ConfirmTimeout: 3 * time.Second, PollInterval: 5 * time.Millisecond})
 	if err != nil {

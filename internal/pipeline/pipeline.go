@@ -76,7 +76,11 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 		if err != nil {
 			return err
 		}
-		log = log.With("executionArn", t.ExecutionArn)
+		arn := t.ExecutionArn
+		if arn == "" {
+			arn, _ = ctx.Value(executionKey{}).(string)
+		}
+		log = log.With("executionArn", arn)
 		if out, err = work(ctx, tx, t); err != nil {
 			return err
 		}
@@ -95,6 +99,20 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 	}
 	metrics.Step(ctx, log, "step completed", step, metrics.Success, time.Since(attempt.Started))
 	return out, nil
+}
+
+type executionKey struct{}
+
+// withExecution names the execution an attempt runs for, for its log line, where the
+// tenant row does not name one yet.
+func withExecution(ctx context.Context, executionArn string) context.Context {
+	return context.WithValue(ctx, executionKey{}, executionArn)
+}
+
+// tenantLog is the logger for lines about t as a whole (provisioned, rolled back): they
+// carry the tenant and its execution, as every step attempt's line does.
+func (s *Steps) tenantLog(t tenant.Tenant) *slog.Logger {
+	return s.log.With("tenantId", t.ID.String(), "executionArn", t.ExecutionArn)
 }
 
 // doneStatus is how a successful attempt is logged: the rollback's success is that the

@@ -51,7 +51,9 @@ type RollbackOutput struct {
 func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput, error) {
 	op := catalog.Rollback.Log
 	msg := SanitizeError(in.Error)
+	log := s.log
 	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RollbackOutput, error) {
+		log = s.tenantLog(t)
 		out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}
 		if err := requireStatus(op, t, tenant.StatusPending, tenant.StatusProvisioning, tenant.StatusFailed); err != nil {
 			return out, err
@@ -119,7 +121,7 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 		out.Outcome = "dirty"
 	}
 	if err == nil {
-		metrics.RolledBack(ctx, s.log, out.FailedStep)
+		metrics.RolledBack(ctx, log, out.FailedStep)
 	}
 	return out, err
 }

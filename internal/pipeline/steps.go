@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"time"
 
@@ -45,6 +46,8 @@ func (s *Steps) CreateTenantRecord(ctx context.Context, in CreateTenantRecordInp
 		}
 		return CreateTenantRecordOutput{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "executionArn", Message: "is required"}}}
 	}
+	// The tenant row names no execution until this step claims it: its line names the claimant.
+	ctx = withExecution(ctx, in.ExecutionArn)
 	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (CreateTenantRecordOutput, error) {
 		out := CreateTenantRecordOutput{TenantID: t.ID.String(), Status: string(tenant.StatusProvisioning)}
 		switch {
@@ -151,6 +154,7 @@ type ActivateTenantOutput struct {
 func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTenantOutput, error) {
 	op := catalog.ActivateTenant.Log
 	var reservedAt time.Time // set when this attempt activates; the metric waits for the commit
+	var log *slog.Logger
 	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
 		out := ActivateTenantOutput{TenantID: t.ID.String(), Status: string(tenant.StatusActive)}
 		if t.Status == tenant.StatusActive {
@@ -165,11 +169,11 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 		if err := store.Activate(ctx, tx, t.ID); err != nil {
 			return out, err
 		}
-		reservedAt = t.CreatedAt
+		reservedAt, log = t.CreatedAt, s.tenantLog(t)
 		return out, nil
 	})
 	if err == nil && !reservedAt.IsZero() {
-		metrics.Provisioned(ctx, s.log, time.Since(reservedAt))
+		metrics.Provisioned(ctx, log, time.Since(reservedAt))
 	}
 	return out, err
 }

@@ -619,6 +619,12 @@ func TestStepsEmitMetrics(t *testing.T) {
 		if json.Unmarshal([]byte(line), &ev) != nil || ev["_aws"] == nil {
 			continue
 		}
+		// Every line is about one tenant and names it and its execution, so ops can
+		// follow a tenant (or an execution) through the logs and the metrics.
+		id, _ := ev["tenantId"].(string)
+		if (id != ok.ID.String() && id != bad.ID.String()) || ev["executionArn"] != executionArn(id) {
+			t.Errorf("%q: tenantId %v, executionArn %v; want the tenant's and its execution's", ev["msg"], ev["tenantId"], ev["executionArn"])
+		}
 		switch {
 		case ev["StepDuration"] != nil && ev["Outcome"] == "success":
 			steps++
@@ -633,5 +639,4 @@ func TestStepsEmitMetrics(t *testing.T) {
 	if steps != len(dbSteps)+2+1 || failures != 1 || provisioned != 1 || rollbacks != 1 {
 		t.Errorf("metrics: %d successful steps, %d failed, %d provisioned, %d rollbacks", steps, failures, provisioned, rollbacks)
 	}
-	_ = ok
 }

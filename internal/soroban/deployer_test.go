@@ -16,6 +16,7 @@ import (
 	"github.com/stellar/go/xdr"
 
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
@@ -24,7 +25,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/wasm"
 )
 
-const localPassphrase = stellarrpc.LocalNetworkPassphrase
+const localPassphrase = config.PassphraseLocal
 
 // network is the Stellar RPC double with a funded deployer, reached through the real
 // rpcclient, and the deployers' shared lock on a real PostgreSQL.

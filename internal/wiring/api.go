@@ -2,9 +2,12 @@ package wiring
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/config"
@@ -17,31 +20,47 @@ import (
 // (for create and status) and the archive operation. It returns the function that closes
 // the pool on SIGTERM. A start-up failure ends the process.
 func API() (*api.Handler, func()) {
-	ctx := context.Background()
 	log := Logger()
-	awsCfg, err := AWSConfig(ctx)
+	h, pool, err := NewAPI(context.Background(), log)
 	if err != nil {
 		Exit(log, err)
+	}
+	return h, pool.Close
+}
+
+// NewAPI reads the configuration, then builds the handler and its pool. Only the routes
+// that start or describe executions are given STATE_MACHINE_ARN (and the IAM permission
+// that goes with it): unset, the route runs without Step Functions; set but malformed, it
+// is a ConfigError naming the variable, before anything is opened.
+func NewAPI(ctx context.Context, log *slog.Logger) (*api.Handler, *pgxpool.Pool, error) {
+	wf, err := config.LoadWorkflow()
+	hasWorkflow := err == nil
+	if err != nil && !errors.Is(err, config.ErrNotSet) {
+		return nil, nil, err
+	}
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	pool, err := PoolFromConfig(ctx, awsCfg)
 	if err != nil {
-		Exit(log, err)
+		return nil, nil, err
 	}
 	cfg := api.Config{Store: store.New(pool), Archiver: pipeline.New(pool, log), Log: log, RequiredScope: config.LoadAPI().RequiredScope}
-	// Only the routes that start or describe executions are given STATE_MACHINE_ARN (and
-	// the IAM permission that goes with it).
-	if wf, err := config.LoadWorkflow(); err == nil {
+	if hasWorkflow {
 		client, err := workflow.New(sfn.NewFromConfig(awsCfg), wf.StateMachineARN)
 		if err != nil {
-			Exit(log, err)
+			pool.Close()
+			return nil, nil, err
 		}
 		cfg.Starter, cfg.Describer = workflowStarter{client}, workflowDescriber{client}
 	}
 	h, err := api.New(cfg)
 	if err != nil {
-		Exit(log, err)
+		pool.Close()
+		return nil, nil, err
 	}
-	return h, pool.Close
+	return h, pool, nil
 }
 
 type workflowStarter struct{ c *workflow.Client }

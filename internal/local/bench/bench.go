@@ -12,11 +12,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/healthstack/tenant-provisioning/internal/local/scratchdb"
 )
 
 // Config says what to measure.
 type Config struct {
-	AdminURL string // server to create the bench database on; empty: AdminURL()
+	AdminURL string // server to create the bench database on; empty: scratchdb.AdminURL()
 	N        int    // pipeline tenants for throughput
 	C        int    // pipeline concurrency
 	R        int    // pipeline runs for latency
@@ -67,7 +69,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	if cfg.AdminURL == "" {
-		cfg.AdminURL = AdminURL()
+		cfg.AdminURL = scratchdb.AdminURL()
 	}
 	rep = Report{
 		Timestamp: time.Now().UTC(),
@@ -83,12 +85,12 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		defer cancel()
 		err = errors.Join(err, db.drop(cctx))
 	}()
-	if rep.Machine.PostgresVersion, rep.Machine.Fsync, err = serverFacts(ctx, db.url); err != nil {
+	if rep.Machine.PostgresVersion, rep.Machine.Fsync, err = serverFacts(ctx, db.URL); err != nil {
 		return rep, err
 	}
 	// The pipeline migrates the control plane; start it first so the floor runs on the
 	// same database in the same state.
-	rig, err := startPipeline(ctx, db.url)
+	rig, err := startPipeline(ctx, db.URL)
 	if err != nil {
 		return rep, err
 	}
@@ -131,7 +133,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		rep.Results = append(rep.Results, list...)
 	}
 	if cfg.StartupRuns > 0 {
-		startup, err := measureStartup(ctx, cfg, db.url, cfg.StartupRuns)
+		startup, err := measureStartup(ctx, cfg, db.URL, cfg.StartupRuns)
 		if err != nil {
 			return rep, err
 		}
@@ -150,7 +152,7 @@ type floorFigures struct {
 func perMinute(count int, d time.Duration) float64 { return float64(count) / d.Minutes() }
 func ms(d time.Duration) float64                   { return float64(d) / float64(time.Millisecond) }
 
-func measureFloor(ctx context.Context, cfg Config, db *scratchDB) (floorFigures, error) {
+func measureFloor(ctx context.Context, cfg Config, db *benchDB) (floorFigures, error) {
 	f := floorFigures{tpm: map[int]float64{}}
 	hashes := min(cfg.FloorN, 20)
 	cfg.progress("argon2id hash alone ×%d", hashes)
@@ -185,7 +187,7 @@ func measureFloor(ctx context.Context, cfg Config, db *scratchDB) (floorFigures,
 	return f, nil
 }
 
-func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, db *scratchDB, floor floorFigures) ([]Result, error) {
+func measurePipeline(ctx context.Context, cfg Config, rig *pipelineRig, db *benchDB, floor floorFigures) ([]Result, error) {
 	cfg.progress("pipeline: warm-up")
 	if _, err := rig.throughput(ctx, cfg.C, cfg.C); err != nil {
 		return nil, err

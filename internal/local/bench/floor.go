@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/local/scratchdb"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
 
@@ -16,7 +17,7 @@ func floorNames(count int) []tenantdb.Names {
 	out := make([]tenantdb.Names, count)
 	for i := range out {
 		id := uuid.New()
-		out[i] = tenantdb.Names{TenantID: id, Schema: "t_benchfloor_" + randomHex(6)}
+		out[i] = tenantdb.Names{TenantID: id, Schema: "t_benchfloor_" + scratchdb.RandomHex(6)}
 	}
 	return out
 }
@@ -44,10 +45,10 @@ func floorTenant(ctx context.Context, conn *pgx.Conn, n tenantdb.Names) error {
 
 // floorRun provisions count floor tenants with workers connections, each warmed by one
 // untimed tenant first, and returns the wall time of the timed part.
-func (d *scratchDB) floorRun(ctx context.Context, count, workers int) (time.Duration, error) {
+func (d *benchDB) floorRun(ctx context.Context, count, workers int) (time.Duration, error) {
 	names := floorNames(count + workers)
 	d.floorRoles = append(d.floorRoles, schemaNames(names)...)
-	conns, closeAll, err := connect(ctx, d.url, workers)
+	conns, closeAll, err := connect(ctx, d.URL, workers)
 	if err != nil {
 		return 0, err
 	}
@@ -88,8 +89,8 @@ func hashOnly(count int) (time.Duration, error) {
 
 // floorSampler returns a function that provisions one floor tenant on a warm connection of
 // its own and says how long it took; close ends the connection.
-func (d *scratchDB) floorSampler(ctx context.Context) (sample func(context.Context) (time.Duration, error), close func(), err error) {
-	conns, closeAll, err := connect(ctx, d.url, 1)
+func (d *benchDB) floorSampler(ctx context.Context) (sample func(context.Context) (time.Duration, error), close func(), err error) {
+	conns, closeAll, err := connect(ctx, d.URL, 1)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/local/execution"
+	"github.com/healthstack/tenant-provisioning/internal/local/scratchdb"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -43,7 +44,7 @@ func startPipeline(ctx context.Context, dbURL string) (*pipelineRig, error) {
 	if err != nil {
 		return nil, err
 	}
-	rig := &pipelineRig{outbox: httptest.NewServer(box), prefix: randomHex(4)}
+	rig := &pipelineRig{outbox: httptest.NewServer(box), prefix: scratchdb.RandomHex(4)}
 	ses := sesv2.New(sesv2.Options{Region: "local", BaseEndpoint: aws.String(rig.outbox.URL), Credentials: aws.AnonymousCredentials{}})
 	rig.stack, err = devstack.Start(ctx, devstack.Options{
 		DatabaseURL: dbURL,

@@ -124,14 +124,14 @@ func readCatalogFacts(ctx context.Context, pool *pgxpool.Pool) (catalogFacts, er
 
 // measureScale brings the installation to cfg.Scale tenants and runs the pipeline's
 // throughput and latency again, each against its figure at the start of the run.
-func measureScale(ctx context.Context, cfg Config, rig *pipelineRig, db *scratchDB, at0 []Result) ([]Result, error) {
+func measureScale(ctx context.Context, cfg Config, rig *pipelineRig, db *benchDB, at0 []Result) ([]Result, error) {
 	facts0, err := readCatalogFacts(ctx, rig.stack.Pool)
 	if err != nil {
 		return nil, err
 	}
 	cfg.progress("scale: creating tenants, with schemas, up to %d", cfg.Scale)
 	start := time.Now()
-	made, err := populate(ctx, db.url, cfg.Scale, max(2, cfg.C), cfg.progress)
+	made, err := populate(ctx, db.URL, cfg.Scale, max(2, cfg.C), cfg.progress)
 	if err != nil {
 		return nil, err
 	}

@@ -199,7 +199,7 @@ func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	s.Stellar = stellarrpc.New(stellarrpc.LocalNetworkPassphrase, stellarrpc.WithNotFoundPolls(0))
+	s.Stellar = stellarrpc.New(config.PassphraseLocal, stellarrpc.WithNotFoundPolls(0))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("Stellar RPC double: %w", err)
@@ -213,7 +213,7 @@ func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
 	s.note("contracts: Stellar RPC double at %s (local network; set SOROBAN_RPC_URL for a real one)", url)
 	return soroban.New(soroban.Config{
 		RPC:          client.NewClient(url, nil),
-		Passphrase:   stellarrpc.LocalNetworkPassphrase,
+		Passphrase:   config.PassphraseLocal,
 		Signer:       signer,
 		Wasm:         anchor.Wasm,
 		Lock:         database.AdvisoryLocker{Pool: s.Pool},

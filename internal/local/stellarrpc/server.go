@@ -21,10 +21,6 @@ import (
 	"github.com/stellar/go/xdr"
 )
 
-// LocalNetworkPassphrase is the passphrase of a standalone network (stellar/quickstart
-// --local), for a dev stack that must not be mistaken for testnet.
-const LocalNetworkPassphrase = "Standalone Network ; February 2017"
-
 // DefaultProtocolVersion is what getNetwork reports unless WithProtocolVersion says otherwise:
 // the first protocol with contract constructors.
 const DefaultProtocolVersion = 22

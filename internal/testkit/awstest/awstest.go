@@ -20,8 +20,12 @@ import (
 )
 
 // Endpoint is the emulator's URL; a test that needs it fails, clearly, when it is not set.
+// Under -short (the unit tests alone) such a test is skipped.
 func Endpoint(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs an AWS API emulator: an integration test, which -short leaves out")
+	}
 	ep := os.Getenv("AWS_ENDPOINT_URL")
 	if ep == "" {
 		t.Fatal("awstest: AWS_ENDPOINT_URL is not set. These tests call AWS APIs through an emulator:\n" +

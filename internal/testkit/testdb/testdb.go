@@ -1,34 +1,21 @@
 // Package testdb gives each test its own PostgreSQL database with the control plane
 // migrated, so integration tests run in parallel against a real server without sharing
-// state. It is imported by tests only.
+// state. It is imported by tests only. Under `go test -short` (make test-short) the tests
+// that need it are skipped: that mode is the unit tests alone; make test and CI run all.
 package testdb
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
+	"errors"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/local/scratchdb"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 )
-
-// DefaultURL is the machine's local PostgreSQL (trust authentication).
-const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// AdminURL is the server tests create their databases on: TEST_DATABASE_URL, or DefaultURL.
-func AdminURL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
 
 // New creates a fresh database, migrates the control plane and returns a pool on it. The
 // database, and the tenant roles created in it (roles are cluster-wide), are dropped when
@@ -43,80 +30,45 @@ func New(t testing.TB) *pgxpool.Pool {
 // opens its own connections.
 func NewWithURL(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: an integration test, which -short leaves out")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	adminURL := AdminURL()
-	admin := connectAdmin(ctx, t, adminURL)
-	defer admin.Close(ctx)
-
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	name := "test_" + hex.EncodeToString(suffix)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("testdb: create database: %v", err)
-	}
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		t.Fatalf("testdb: TEST_DATABASE_URL must be a postgres:// URL: %v", err)
-	}
-	u.Path = "/" + name
-	dbURL := u.String()
-	pool, err := database.Open(ctx, database.Config{DSN: dbURL, MaxConns: 8})
+	db := create(ctx, t, scratchdb.AdminURL())
+	pool, err := database.Open(ctx, database.Config{DSN: db.URL, MaxConns: 8})
 	if err != nil {
 		t.Fatalf("testdb: open pool: %v", err)
 	}
-	t.Cleanup(func() { drop(t, adminURL, name, pool) })
+	t.Cleanup(func() {
+		pool.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := db.Drop(ctx); err != nil {
+			t.Errorf("testdb: %v", err)
+		}
+	})
 	if _, err := store.Migrate(ctx, pool); err != nil {
 		t.Fatalf("testdb: migrate control plane: %v", err)
 	}
-	return pool, dbURL
+	return pool, db.URL
 }
 
-func connectAdmin(ctx context.Context, t testing.TB, adminURL string) *pgx.Conn {
+// create makes the scratch database; without a server it fails the test saying what is
+// missing and how to start it, never skips (outside -short).
+func create(ctx context.Context, t testing.TB, adminURL string) *scratchdb.DB {
 	t.Helper()
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		t.Fatalf("testdb: PostgreSQL is not reachable at %s: %v\n"+
+	db, err := scratchdb.Create(ctx, adminURL, "test")
+	switch {
+	case errors.Is(err, scratchdb.ErrUnreachable):
+		t.Fatalf("testdb: %v\n"+
 			"Integration tests need a real PostgreSQL. Start the local one with\n"+
 			"  pg_ctlcluster --skip-systemctl-redirect 15 main start\n"+
-			"or point TEST_DATABASE_URL at a server where this user may CREATE DATABASE and CREATE ROLE.",
-			redact(adminURL), err)
+			"or point TEST_DATABASE_URL at a server where this user may CREATE DATABASE and CREATE ROLE.", err)
+	case err != nil:
+		t.Fatalf("testdb: %v", err)
 	}
-	return conn
-}
-
-func drop(t testing.TB, adminURL, name string, pool *pgxpool.Pool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var roles []string
-	rows, err := pool.Query(ctx, `SELECT schema_name FROM tenants WHERE schema_name IS NOT NULL`)
-	if err == nil {
-		roles, _ = pgx.CollectRows(rows, pgx.RowTo[string])
-	}
-	pool.Close()
-	admin, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		t.Errorf("testdb: cleanup: %v", err)
-		return
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		t.Errorf("testdb: drop database %s: %v", name, err)
-	}
-	for _, r := range roles {
-		// The role's grants lived in the dropped database, so nothing holds it any more.
-		if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
-			t.Errorf("testdb: drop role %s: %v", r, err)
-		}
-	}
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
+	return db
 }
 
 // Exists reports whether a schema and a role with this name exist.

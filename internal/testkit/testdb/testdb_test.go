@@ -28,7 +28,7 @@ func TestUnreachableServerFailsClearly(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		connectAdmin(context.Background(), rec, "postgres://postgres:topsecret@127.0.0.1:1/postgres?connect_timeout=2")
+		create(context.Background(), rec, "postgres://postgres:topsecret@127.0.0.1:1/postgres?connect_timeout=2")
 	}()
 	<-done
 	for _, want := range []string{"PostgreSQL is not reachable at", "127.0.0.1:1", "pg_ctlcluster", "TEST_DATABASE_URL"} {

@@ -1,0 +1,94 @@
+package wiring
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+)
+
+// Nothing here needs PostgreSQL: configuration is checked before anything is opened, and
+// DATABASE_URL points at a port where no server listens.
+const closedDB = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"
+
+// A route given a malformed STATE_MACHINE_ARN does not start: it is a ConfigError that
+// names the variable, returned before the pool is opened. Unset, the route runs without
+// Step Functions (only the create and status routes are given it).
+func TestNewAPIRefusesAMalformedStateMachineARN(t *testing.T) {
+	for _, c := range []struct{ name, arn string }{
+		{"not an ARN", "tenant-provisioning"},
+		{"a function's ARN", "arn:aws:lambda:us-east-1:123456789012:function:tenant-provisioning"},
+		{"an execution's ARN", "arn:aws:states:us-east-1:123456789012:execution:tenant-provisioning:x"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("APP_ENV", "local")
+			t.Setenv("DATABASE_URL", closedDB)
+			t.Setenv("STATE_MACHINE_ARN", c.arn)
+			h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler))
+			var ce *fault.ConfigError
+			if !errors.As(err, &ce) || ce.Variable != "STATE_MACHINE_ARN" || h != nil || pool != nil {
+				t.Fatalf("NewAPI = %v, %v, %v; want a ConfigError naming STATE_MACHINE_ARN", h, pool, err)
+			}
+			if got := fault.Name(err); got != "ConfigError" {
+				t.Errorf("error type %q, want ConfigError", got)
+			}
+			if strings.Contains(err.Error(), c.arn) {
+				t.Errorf("the error repeats the value: %v", err)
+			}
+		})
+	}
+	t.Run("unset", func(t *testing.T) {
+		t.Setenv("APP_ENV", "local")
+		t.Setenv("DATABASE_URL", closedDB)
+		t.Setenv("STATE_MACHINE_ARN", "")
+		// The pool connects on first use, so the route is built without a server.
+		h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler))
+		if err != nil || h == nil {
+			t.Fatalf("NewAPI with STATE_MACHINE_ARN unset: %v", err)
+		}
+		pool.Close()
+	})
+}
+
+// The built function itself: a malformed STATE_MACHINE_ARN ends the process at start-up
+// with exit status 1 and a JSON log line naming the error type and the variable.
+func TestAPIFunctionExitsOnAMalformedStateMachineARN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a function binary")
+	}
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../functions/api-create-tenant").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"APP_ENV=local", "DATABASE_URL=" + closedDB, "STATE_MACHINE_ARN=tenant-provisioning",
+		"AWS_REGION=us-east-1", "AWS_LAMBDA_LOG_FORMAT=JSON"}
+	var stderr, stdout bytes.Buffer
+	cmd.Stderr, cmd.Stdout = &stderr, &stdout
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("run: %v, want exit status 1\n%s%s", err, stdout.String(), stderr.String())
+	}
+	var line struct {
+		Msg       string `json:"message"`
+		ErrorType string `json:"errorType"`
+		Variable  string `json:"variable"`
+	}
+	logs := stdout.String() + stderr.String()
+	for l := range strings.Lines(logs) {
+		if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "start-up failed" {
+			break
+		}
+	}
+	if line.Msg != "start-up failed" || line.ErrorType != "ConfigError" || line.Variable != "STATE_MACHINE_ARN" {
+		t.Errorf("start-up log = %+v; want ConfigError naming STATE_MACHINE_ARN in:\n%s", line, logs)
+	}
+}
