@@ -415,8 +415,10 @@ func configVars(t *testing.T) map[string]map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readers := map[string]bool{"os.Getenv": true, "envOr": true, "intEnv": true, "os.LookupEnv": true}
+	// getenv: a loader's lookup function parameter (LoadEmail hands loadEmail os.Getenv).
+	readers := map[string]bool{"os.Getenv": true, "envOr": true, "intEnv": true, "os.LookupEnv": true, "getenv": true}
 	out := map[string]map[string]bool{}
+	calls := map[string][]string{} // function → the functions of the file it calls
 	for _, d := range f.Decls {
 		fn, ok := d.(*ast.FuncDecl)
 		if !ok || fn.Recv != nil {
@@ -431,6 +433,7 @@ func configVars(t *testing.T) map[string]map[string]bool {
 			name := pkgFunc(call.Fun)
 			if id, ok := call.Fun.(*ast.Ident); ok {
 				name = id.Name
+				calls[fn.Name.Name] = append(calls[fn.Name.Name], name)
 			}
 			if lit, ok := call.Args[0].(*ast.BasicLit); ok && readers[name] && lit.Kind == token.STRING {
 				v, _ := strconv.Unquote(lit.Value)
@@ -439,6 +442,19 @@ func configVars(t *testing.T) map[string]map[string]bool {
 			return true
 		})
 		out[fn.Name.Name] = vars
+	}
+	// A loader reads what the helpers it calls read.
+	for changed := true; changed; {
+		changed = false
+		for fn, callees := range calls {
+			for _, c := range callees {
+				for v := range out[c] {
+					if !out[fn][v] {
+						out[fn][v], changed = true, true
+					}
+				}
+			}
+		}
 	}
 	return out
 }

@@ -93,13 +93,27 @@ type Email struct {
 }
 
 // LoadEmail reads the e-mail settings.
-func LoadEmail() (Email, error) {
+func LoadEmail() (Email, error) { return loadEmail(os.Getenv) }
+
+// LoadLocalEmail is LoadEmail on a developer machine, whose stack brings its own mail
+// server: SES_FROM_ADDRESS and APP_BASE_URL default to from and appBaseURL.
+func LoadLocalEmail(from, appBaseURL string) (Email, error) {
+	defaults := map[string]string{"SES_FROM_ADDRESS": from, "APP_BASE_URL": appBaseURL}
+	return loadEmail(func(name string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return defaults[name]
+	})
+}
+
+func loadEmail(getenv func(string) string) (Email, error) {
 	e := Email{
-		From:              os.Getenv("SES_FROM_ADDRESS"),
-		ConfigurationSet:  os.Getenv("SES_CONFIGURATION_SET"),
-		OpsAddress:        os.Getenv("OPS_EMAIL"),
-		AppBaseURL:        strings.TrimSuffix(os.Getenv("APP_BASE_URL"), "/"),
-		TenantURLTemplate: os.Getenv("TENANT_URL_TEMPLATE"),
+		From:              getenv("SES_FROM_ADDRESS"),
+		ConfigurationSet:  getenv("SES_CONFIGURATION_SET"),
+		OpsAddress:        getenv("OPS_EMAIL"),
+		AppBaseURL:        strings.TrimSuffix(getenv("APP_BASE_URL"), "/"),
+		TenantURLTemplate: getenv("TENANT_URL_TEMPLATE"),
 		ActivationTTL:     72 * time.Hour,
 	}
 	if err := requireAddress("SES_FROM_ADDRESS", e.From, true); err != nil {
@@ -116,7 +130,7 @@ func LoadEmail() (Email, error) {
 	} else if err := requireURL("TENANT_URL_TEMPLATE", strings.NewReplacer("{tenantId}", "x", "{slug}", "x").Replace(e.TenantURLTemplate)); err != nil {
 		return e, err
 	}
-	if v := os.Getenv("ACTIVATION_TTL"); v != "" {
+	if v := getenv("ACTIVATION_TTL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 10*time.Minute || d > 30*24*time.Hour {
 			return e, bad("ACTIVATION_TTL", "must be a duration between 10m and 720h")

@@ -35,11 +35,12 @@ func (s *Steps) Archive(ctx context.Context, id uuid.UUID) (ArchiveResult, error
 		if err != nil {
 			return err
 		}
-		switch t.Status {
-		case tenant.StatusArchived:
+		switch {
+		case t.Status == tenant.StatusArchived:
 			res.AlreadyArchived, res.ArchivedAt = true, *t.ArchivedAt
 			return nil
-		case tenant.StatusPending, tenant.StatusProvisioning:
+		case !t.Status.CanBecome(tenant.StatusArchived):
+			// PENDING or PROVISIONING: its execution would race the archive.
 			return &fault.ConflictError{Op: op, Msg: "tenant is still being provisioned"}
 		}
 		if t.SchemaName != "" {

@@ -132,3 +132,11 @@ func requireStatus(op string, t tenant.Tenant, allowed ...tenant.Status) error {
 	}
 	return &fault.InvariantError{Op: op, Msg: "tenant is " + string(t.Status) + ", expected " + string(allowed[0])}
 }
+
+// requireTransition refuses, before any work, a move the tenant lifecycle does not allow.
+func requireTransition(op string, t tenant.Tenant, to tenant.Status) error {
+	if t.Status.CanBecome(to) {
+		return nil
+	}
+	return &fault.InvariantError{Op: op, Msg: "tenant is " + string(t.Status) + " and cannot become " + string(to)}
+}

@@ -55,7 +55,7 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RollbackOutput, error) {
 		log = s.tenantLog(t)
 		out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}
-		if err := requireStatus(op, t, tenant.StatusPending, tenant.StatusProvisioning, tenant.StatusFailed); err != nil {
+		if err := requireTransition(op, t, tenant.StatusFailed); err != nil {
 			return out, err
 		}
 		failed, err := store.LastFailedStep(ctx, tx, t.ID)

@@ -160,7 +160,7 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 		if t.Status == tenant.StatusActive {
 			return out, nil
 		}
-		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
+		if err := requireTransition(op, t, tenant.StatusActive); err != nil {
 			return out, err
 		}
 		if err := readyToActivate(ctx, tx, t); err != nil {

@@ -212,8 +212,8 @@ func decodeCursor(s string, status tenant.Status) (cursor, error) {
 // through after all), and the execution owns it from then on.
 func (s *Store) FailReservation(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE tenants SET status = 'FAILED', provisioning_error = $2, completed_at = now(), updated_at = now()
-		WHERE id = $1 AND status = 'PENDING'`, id, Truncate(reason, MaxErrorLen))
+		UPDATE tenants SET status = $3, provisioning_error = $2, completed_at = now(), updated_at = now()
+		WHERE id = $1 AND status = $4`, id, Truncate(reason, MaxErrorLen), string(tenant.StatusFailed), string(tenant.StatusPending))
 	if err != nil {
 		return false, fault.FromDB("fail reservation", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
@@ -105,8 +106,8 @@ func FinishStep(ctx context.Context, db DB, run StepRun, status string, result a
 // FAILED, so the log does not show them running forever after a rollback.
 func CloseOpenSteps(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, reason string) error {
 	_, err := tx.Exec(ctx, `
-		UPDATE provisioning_logs SET status = 'FAILED', error = $2
-		WHERE tenant_id = $1 AND status = 'IN_PROGRESS' AND step <> 'ROLLBACK'`, tenantID, reason)
+		UPDATE provisioning_logs SET status = $3, error = $2
+		WHERE tenant_id = $1 AND status = $4 AND step <> $5`, tenantID, reason, LogFailed, LogInProgress, catalog.Rollback.Log)
 	return fault.FromDB("close open steps", err)
 }
 
@@ -115,8 +116,8 @@ func LastFailedStep(ctx context.Context, db DB, tenantID uuid.UUID) (string, err
 	var step string
 	err := db.QueryRow(ctx, `
 		SELECT step FROM provisioning_logs
-		WHERE tenant_id = $1 AND status IN ('FAILED', 'IN_PROGRESS') AND step NOT IN ('ROLLBACK', 'ARCHIVE')
-		ORDER BY id DESC LIMIT 1`, tenantID).Scan(&step)
+		WHERE tenant_id = $1 AND status IN ($2, $3) AND step NOT IN ($4, $5)
+		ORDER BY id DESC LIMIT 1`, tenantID, LogFailed, LogInProgress, catalog.Rollback.Log, catalog.ArchiveTenant.Log).Scan(&step)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -153,8 +154,8 @@ func Truncate(s string, n int) string {
 func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID) (bool, error) {
 	var notified bool
 	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM provisioning_logs
-		WHERE tenant_id = $1 AND step = 'ROLLBACK' AND status = 'ROLLED_BACK' AND result @> '{"adminNotified": true}')`,
-		tenantID).Scan(&notified)
+		WHERE tenant_id = $1 AND step = $2 AND status = $3 AND result @> '{"adminNotified": true}')`,
+		tenantID, catalog.Rollback.Log, LogRolledBack).Scan(&notified)
 	return notified, fault.FromDB("check failure notice", err)
 }
 
@@ -163,8 +164,8 @@ func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID) (bool, err
 func DeployedContract(ctx context.Context, db DB, tenantID uuid.UUID) (string, error) {
 	var id string
 	err := db.QueryRow(ctx, `SELECT coalesce(result->>'contractId', '') FROM provisioning_logs
-		WHERE tenant_id = $1 AND step = 'DEPLOY_SOROBAN_CONTRACT' AND status = 'COMPLETED'
-		ORDER BY id DESC LIMIT 1`, tenantID).Scan(&id)
+		WHERE tenant_id = $1 AND step = $2 AND status = $3
+		ORDER BY id DESC LIMIT 1`, tenantID, catalog.DeploySorobanContract.Log, LogCompleted).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

@@ -56,9 +56,9 @@ func (s *Store) Reserve(ctx context.Context, reg tenant.Registration) (tenant.Te
 	}
 	t, err := scanTenant(s.pool.QueryRow(ctx, `
 		INSERT INTO tenants (id, name, slug, status, admin_email, admin_first_name, admin_last_name)
-		VALUES ($1, $2, $3, 'PENDING', $4, $5, $6)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		RETURNING `+tenantColumns,
-		id, reg.Name, tenant.Slug(reg.Name), reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName))
+		id, reg.Name, tenant.Slug(reg.Name), string(tenant.StatusPending), reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName))
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "tenants_live_name_key" {
@@ -90,10 +90,9 @@ func Lock(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tenant.Tenant, error) {
 
 // Claim moves a PENDING tenant to PROVISIONING for one execution.
 func Claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, executionArn, schemaName string) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE tenants SET status = 'PROVISIONING', execution_arn = $2, schema_name = $3, updated_at = now()
-		WHERE id = $1`, id, executionArn, schemaName)
-	return fault.FromDB("claim tenant", err)
+	_, err := move(ctx, tx, "claim tenant", id, tenant.StatusProvisioning,
+		`execution_arn = $4, schema_name = $5`, executionArn, schemaName)
+	return err
 }
 
 // SetContract records the tenant's Soroban contract id.
@@ -104,27 +103,43 @@ func SetContract(ctx context.Context, tx pgx.Tx, id uuid.UUID, contractID string
 
 // Activate marks the tenant ACTIVE and provisioning complete.
 func Activate(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE tenants SET status = 'ACTIVE', provisioning_error = NULL, completed_at = now(), updated_at = now()
-		WHERE id = $1`, id)
-	return fault.FromDB("activate tenant", err)
+	_, err := move(ctx, tx, "activate tenant", id, tenant.StatusActive,
+		`provisioning_error = NULL, completed_at = now()`)
+	return err
 }
 
 // MarkFailed marks the tenant FAILED with a sanitised error. The first recorded error is
 // kept: a re-run rollback must not replace the cause with its own.
 func MarkFailed(ctx context.Context, tx pgx.Tx, id uuid.UUID, sanitizedErr string) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE tenants SET status = 'FAILED', provisioning_error = coalesce(provisioning_error, $2),
-			completed_at = coalesce(completed_at, now()), updated_at = now()
-		WHERE id = $1`, id, sanitizedErr)
-	return fault.FromDB("mark tenant failed", err)
+	_, err := move(ctx, tx, "mark tenant failed", id, tenant.StatusFailed,
+		`provisioning_error = coalesce(provisioning_error, $4), completed_at = coalesce(completed_at, now())`, sanitizedErr)
+	return err
 }
 
 // Archive soft-deletes the tenant.
 func Archive(ctx context.Context, tx pgx.Tx, id uuid.UUID) (time.Time, error) {
-	var at time.Time
-	err := tx.QueryRow(ctx, `
-		UPDATE tenants SET status = 'ARCHIVED', archived_at = now(), updated_at = now()
-		WHERE id = $1 RETURNING archived_at`, id).Scan(&at)
-	return at, fault.FromDB("archive tenant", err)
+	at, err := move(ctx, tx, "archive tenant", id, tenant.StatusArchived, `archived_at = now()`)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return *at, nil
+}
+
+// move sets the tenant's status to `to`, with the further assignments in set (whose
+// parameters start at $4), only from a status the lifecycle table allows (tenant.Sources),
+// and returns the row's archived_at. A tenant in any other status is left as it is: that
+// is an InvariantError, since every caller checked the status under the row lock first.
+func move(ctx context.Context, tx pgx.Tx, op string, id uuid.UUID, to tenant.Status, set string, args ...any) (archivedAt *time.Time, err error) {
+	var from []string
+	for _, st := range tenant.Sources(to) {
+		from = append(from, string(st))
+	}
+	err = tx.QueryRow(ctx, `
+		UPDATE tenants SET status = $2, updated_at = now(), `+set+`
+		WHERE id = $1 AND status = ANY($3)
+		RETURNING archived_at`, append([]any{id, string(to), from}, args...)...).Scan(&archivedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &fault.InvariantError{Op: op, Msg: "the tenant's status does not allow it to become " + string(to)}
+	}
+	return archivedAt, fault.FromDB(op, err)
 }

@@ -161,13 +161,19 @@ func emailOption(awsCfg aws.Config) (pipeline.Option, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pipeline.WithEmail(pipeline.EmailSettings{
-		Mailer:            email.NewSender(sesv2.NewFromConfig(awsCfg), cfg.From, cfg.ConfigurationSet),
+	return pipeline.WithEmail(EmailSettings(cfg, sesv2.NewFromConfig(awsCfg))), nil
+}
+
+// EmailSettings are the e-mail steps' settings: cfg's, sent through SES v2 by client
+// (AWS, an emulator, or the dev stack's outbox).
+func EmailSettings(cfg config.Email, client *sesv2.Client) pipeline.EmailSettings {
+	return pipeline.EmailSettings{
+		Mailer:            email.NewSender(client, cfg.From, cfg.ConfigurationSet),
 		AppBaseURL:        cfg.AppBaseURL,
 		TenantURLTemplate: cfg.TenantURLTemplate,
 		OpsAddress:        cfg.OpsAddress,
 		ActivationTTL:     cfg.ActivationTTL,
-	}), nil
+	}
 }
 
 // PoolFromEnv reads the database and AWS configuration and opens the pool.

@@ -16,7 +16,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -27,15 +26,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
-	"github.com/healthstack/tenant-provisioning/internal/email"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/local/execution"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdaapi"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
-	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // AdminScope is the scope the admin routes require, locally as behind the JWT authorizer.
@@ -97,13 +96,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 		ses := sesv2.New(sesv2.Options{Region: "local", BaseEndpoint: aws.String(s.OutboxURL), Credentials: aws.AnonymousCredentials{}})
-		opts.Email = &pipeline.EmailSettings{
-			Mailer:            email.NewSender(ses, "noreply@tenant-provisioning.localhost", ""),
-			AppBaseURL:        envOr("APP_BASE_URL", "http://localhost:3000"),
-			TenantURLTemplate: envOr("TENANT_URL_TEMPLATE", envOr("APP_BASE_URL", "http://localhost:3000")+"/t/{tenantId}"),
-			OpsAddress:        os.Getenv("OPS_EMAIL"),
-			ActivationTTL:     72 * time.Hour,
+		mailCfg, err := config.LoadLocalEmail("noreply@tenant-provisioning.localhost", "http://localhost:3000")
+		if err != nil {
+			return nil, err
 		}
+		mail := wiring.EmailSettings(mailCfg, ses)
+		opts.Email = &mail
 	}
 	if s.Stack, err = devstack.Start(ctx, opts); err != nil {
 		return nil, err
@@ -185,13 +183,6 @@ func newToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 // runnerStarter starts executions in the local engine for the API, as workflow.Client

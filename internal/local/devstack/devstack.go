@@ -26,7 +26,6 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
-	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -157,13 +156,8 @@ func emailFromEnv(ctx context.Context) (*pipeline.EmailSettings, error) {
 			return nil, fmt.Errorf("register the sender with the SES emulator at AWS_ENDPOINT_URL: %w", err)
 		}
 	}
-	return &pipeline.EmailSettings{
-		Mailer:            email.NewSender(ses, cfg.From, cfg.ConfigurationSet),
-		AppBaseURL:        cfg.AppBaseURL,
-		TenantURLTemplate: cfg.TenantURLTemplate,
-		OpsAddress:        cfg.OpsAddress,
-		ActivationTTL:     cfg.ActivationTTL,
-	}, nil
+	mail := wiring.EmailSettings(cfg, ses)
+	return &mail, nil
 }
 
 func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDeployer, error) {
