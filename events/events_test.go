@@ -443,7 +443,7 @@ func (r *run) rollback() {
 	if _, err := s.CreateTenantRecord(ctx, pipeline.CreateTenantRecordInput{TenantID: rollbackTenantID, ExecutionArn: arn}); err != nil {
 		r.t.Fatal(err)
 	}
-	in := pipeline.TenantInput{TenantID: rollbackTenantID}
+	in := pipeline.TenantInput{TenantID: rollbackTenantID, ExecutionArn: arn}
 	if _, err := s.CreateSchema(ctx, in); err != nil {
 		r.t.Fatal(err)
 	}
@@ -592,12 +592,14 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		TenantName    string `json:"tenantName"`
 		OverallStatus string `json:"overallStatus"`
 		Logs          []struct {
-			Step       string  `json:"step"`
-			Status     string  `json:"status"`
-			Attempt    int     `json:"attempt"`
-			DurationMS *int    `json:"durationMs"`
-			Error      *string `json:"error"`
-			CreatedAt  string  `json:"createdAt"`
+			Step         string          `json:"step"`
+			Status       string          `json:"status"`
+			Attempt      int             `json:"attempt"`
+			ExecutionArn *string         `json:"executionArn"`
+			DurationMS   *int            `json:"durationMs"`
+			Error        *string         `json:"error"`
+			CreatedAt    string          `json:"createdAt"`
+			Rollback     json.RawMessage `json:"rollback"`
 		} `json:"logs"`
 		ExecutionArn         *string         `json:"executionArn"`
 		CreatedAt            string          `json:"createdAt"`

@@ -397,7 +397,7 @@ func (e *env) active(t *testing.T, name string) uuid.UUID {
 			return e.steps.SeedRolesAndUser(ctx, in)
 		},
 		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
-			return e.steps.StoreContractAddress(ctx, pipeline.StoreContractAddressInput{TenantID: in.TenantID, ContractID: testContractID})
+			return e.steps.StoreContractAddress(ctx, pipeline.StoreContractAddressInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn, ContractID: testContractID})
 		},
 		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
 			return e.steps.ActivateTenant(ctx, in)
@@ -433,7 +433,7 @@ func (e *env) archived(t *testing.T, name string) uuid.UUID {
 }
 
 func pipelineInput(id uuid.UUID) pipeline.TenantInput {
-	return pipeline.TenantInput{TenantID: id.String()}
+	return pipeline.TenantInput{TenantID: id.String(), ExecutionArn: executionArn(id)}
 }
 
 // failingArchiver fails with an error whose text must never reach a response.

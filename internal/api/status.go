@@ -2,13 +2,16 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
@@ -35,12 +38,20 @@ type statusBody struct {
 
 // logBody is one attempt of one step. Its error text was sanitised when stored.
 type logBody struct {
-	Step       string    `json:"step"`
-	Status     string    `json:"status"`
-	Attempt    int       `json:"attempt"`
-	DurationMS *int      `json:"durationMs"`
-	Error      *string   `json:"error"`
-	CreatedAt  time.Time `json:"createdAt"`
+	Step         string    `json:"step"`
+	Status       string    `json:"status"`
+	Attempt      int       `json:"attempt"`
+	ExecutionArn *string   `json:"executionArn"`
+	DurationMS   *int      `json:"durationMs"`
+	Error        *string   `json:"error"`
+	CreatedAt    time.Time `json:"createdAt"`
+	// Rollback is what a finished rollback left: clean, or dirty with what remains.
+	Rollback *rollbackBody `json:"rollback,omitempty"`
+}
+
+type rollbackBody struct {
+	Outcome   string   `json:"outcome"`
+	Remaining []string `json:"remaining"`
 }
 
 type executionBody struct {
@@ -78,13 +89,29 @@ func (h *Handler) GetProvisioningStatus(ctx context.Context, req events.APIGatew
 		}
 		for _, l := range logs {
 			body.Logs = append(body.Logs, logBody{Step: l.Step, Status: l.Status, Attempt: l.Attempt,
-				DurationMS: l.DurationMS, Error: optional(l.Error), CreatedAt: l.CreatedAt.UTC()})
+				ExecutionArn: optional(l.ExecutionArn), DurationMS: l.DurationMS, Error: optional(l.Error),
+				CreatedAt: l.CreatedAt.UTC(), Rollback: rollbackOf(l)})
 		}
 		if h.describer != nil && t.ExecutionArn != "" {
 			body.Execution, body.ExecutionStatusError = h.describe(c, t.ExecutionArn)
 		}
 		return reply{status: http.StatusOK, body: body}, nil
 	})
+}
+
+// rollbackOf reads the outcome a finished rollback recorded with its log row.
+func rollbackOf(l store.StepLog) *rollbackBody {
+	if l.Step != catalog.Rollback.Log || l.Status != store.LogRolledBack || len(l.Result) == 0 {
+		return nil
+	}
+	var r rollbackBody
+	if json.Unmarshal(l.Result, &r) != nil || r.Outcome == "" {
+		return nil
+	}
+	if r.Remaining == nil {
+		r.Remaining = []string{}
+	}
+	return &r
 }
 
 // describe asks for the execution's status. Its failure is reported in the body, not as the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 )
 
 type tenantResponse struct {
@@ -121,12 +122,17 @@ type statusResponse struct {
 	// ProvisioningError is set only for FAILED tenants.
 	ProvisioningError *string `json:"provisioningError"`
 	Logs              []struct {
-		Step       string    `json:"step"`
-		Status     string    `json:"status"`
-		Attempt    int       `json:"attempt"`
-		DurationMS *int      `json:"durationMs"`
-		Error      *string   `json:"error"`
-		CreatedAt  time.Time `json:"createdAt"`
+		Step         string    `json:"step"`
+		Status       string    `json:"status"`
+		Attempt      int       `json:"attempt"`
+		ExecutionArn *string   `json:"executionArn"`
+		DurationMS   *int      `json:"durationMs"`
+		Error        *string   `json:"error"`
+		CreatedAt    time.Time `json:"createdAt"`
+		Rollback     *struct {
+			Outcome   string   `json:"outcome"`
+			Remaining []string `json:"remaining"`
+		} `json:"rollback"`
 	} `json:"logs"`
 	Execution *struct {
 		Status    string     `json:"status"`
@@ -216,6 +222,41 @@ func TestGetProvisioningStatus(t *testing.T) {
 			t.Errorf("logs = %+v", b.Logs)
 		}
 	})
+
+	// A finished rollback shows whether it left anything behind: clean, or dirty with what
+	// stays (a contract, which no one can remove from the ledger).
+	for _, c := range []struct {
+		name         string
+		withContract bool
+		want         string
+	}{{"rolled back clean", false, "clean"}, {"rolled back dirty", true, "dirty"}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			id := e.provisioning(t, "Status "+c.name)
+			in := pipelineInput(id)
+			if c.withContract {
+				if _, err := e.steps.StoreContractAddress(e.ctx, pipeline.StoreContractAddressInput{
+					TenantID: in.TenantID, ExecutionArn: in.ExecutionArn, ContractID: testContractID}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := e.steps.Rollback(e.ctx, pipeline.RollbackInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn,
+				Error: &pipeline.CaughtError{Error: "InvariantError"}}); err != nil {
+				t.Fatal(err)
+			}
+			b := status(t, nil, id)
+			last := b.Logs[len(b.Logs)-1]
+			if last.Step != "ROLLBACK" || last.Status != "ROLLED_BACK" || last.Rollback == nil || last.Rollback.Outcome != c.want ||
+				(len(last.Rollback.Remaining) > 0) != c.withContract || last.ExecutionArn == nil || *last.ExecutionArn != executionArn(id) {
+				t.Errorf("rollback log = %+v, rollback %+v; want outcome %s", last, last.Rollback, c.want)
+			}
+			for _, l := range b.Logs[:len(b.Logs)-1] {
+				if l.Rollback != nil {
+					t.Errorf("%s carries a rollback outcome", l.Step)
+				}
+			}
+		})
+	}
 
 	t.Run("failed shows its cause", func(t *testing.T) {
 		t.Parallel()

@@ -37,7 +37,7 @@ func BenchmarkStepOverhead(b *testing.B) {
 	e := newEnv(b)
 	tn := e.reserve("Overhead Clinic")
 	e.runSteps(tn.ID, 5) // up to and including StoreContractAddress
-	in := StoreContractAddressInput{TenantID: tn.ID.String(), ContractID: testContractID}
+	in := StoreContractAddressInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), ContractID: testContractID}
 	for b.Loop() {
 		if _, err := e.steps.StoreContractAddress(e.ctx, in); err != nil {
 			b.Fatal(err)

@@ -27,7 +27,7 @@ func WithContracts(d ContractDeployer) Option {
 // for StoreContractAddress, and the step's log keeps it even if a later step fails.
 func (s *Steps) DeploySorobanContract(ctx context.Context, in TenantInput) (soroban.Result, error) {
 	op := catalog.DeploySorobanContract.Log
-	return run(ctx, s, op, in.TenantID, func(ctx context.Context, _ pgx.Tx, t tenant.Tenant) (soroban.Result, error) {
+	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, _ pgx.Tx, t tenant.Tenant) (soroban.Result, error) {
 		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
 			return soroban.Result{}, err
 		}

@@ -43,18 +43,18 @@ func TestDeploySorobanContractStep(t *testing.T) {
 	double := withContracts(t, e)
 	tn := e.reserve("Contract Step Clinic")
 	e.runSteps(tn.ID, 4)
-	out, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	out, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := double.Instance(out.ContractID); !ok || !out.Created {
 		t.Fatalf("output = %+v; contract on the ledger: %v", out, ok)
 	}
-	again, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	again, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if err != nil || again.ContractID != out.ContractID || again.Created {
 		t.Errorf("re-run = %+v, %v", again, err)
 	}
-	if _, err := e.steps.StoreContractAddress(e.ctx, StoreContractAddressInput{TenantID: tn.ID.String(), ContractID: out.ContractID}); err != nil {
+	if _, err := e.steps.StoreContractAddress(e.ctx, StoreContractAddressInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), ContractID: out.ContractID}); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.state(tn.ID); st.ContractID != out.ContractID {
@@ -70,11 +70,11 @@ func TestRollbackReportsADeployedContract(t *testing.T) {
 	withContracts(t, e)
 	tn := e.reserve("Half Deployed Clinic")
 	e.runSteps(tn.ID, 4)
-	out, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	out, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: &CaughtError{Error: "States.Timeout"}})
+	rb, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: &CaughtError{Error: "States.Timeout"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,13 +89,13 @@ func TestDeploySorobanContractErrors(t *testing.T) {
 	e := newEnv(t)
 	tn := e.reserve("Unconfigured Contract Clinic")
 	e.runSteps(tn.ID, 4)
-	_, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	_, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if fault.Name(err) != "ConfigError" {
 		t.Errorf("without a deployer: %v", err)
 	}
 	double := withContracts(t, e)
 	double.Inject(stellarrpc.Fault{Method: "getNetwork", Kind: stellarrpc.FaultUnavailable})
-	_, err = e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	_, err = e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if fault.Name(err) != "TransientError" {
 		t.Errorf("RPC unavailable: %v", err)
 	}

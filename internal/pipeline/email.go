@@ -55,7 +55,7 @@ type SendWelcomeEmailOutput struct {
 // sending fails, the new token is not stored either.
 func (s *Steps) SendWelcomeEmail(ctx context.Context, in TenantInput) (SendWelcomeEmailOutput, error) {
 	op := catalog.SendWelcomeEmail.Log
-	return runInSchema(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
+	return runInSchema(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
 		var out SendWelcomeEmailOutput
 		if s.email.Mailer == nil {
 			return out, &fault.ConfigError{Op: op, Msg: "e-mail is not configured"}

@@ -87,7 +87,7 @@ func TestSendWelcomeEmail(t *testing.T) {
 	tn, addr := e.reserveFor("Welcome Clinic", "Quinnzz")
 	e.runSteps(tn.ID, 4)
 	before := time.Now()
-	out, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	out, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSendWelcomeEmail(t *testing.T) {
 	}
 
 	// Running the step again sends a new link and voids the first.
-	if _, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String()}); err != nil {
+	if _, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())}); err != nil {
 		t.Fatal(err)
 	}
 	sent = awstest.SentTo(t, addr)
@@ -160,7 +160,7 @@ func TestWelcomeEmailEscapesNames(t *testing.T) {
 	e := newEmailEnv(t, true)
 	tn, addr := e.reserveFor("<script>alert(1)</script> Clinic", "<b>Bob</b>")
 	e.runSteps(tn.ID, 4)
-	if _, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String()}); err != nil {
+	if _, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())}); err != nil {
 		t.Fatal(err)
 	}
 	sent := awstest.SentTo(t, addr)
@@ -181,7 +181,7 @@ func TestWelcomeEmailRejectedLeavesNoToken(t *testing.T) {
 	e := newEmailEnv(t, false) // the sender identity is not verified: SES rejects the message
 	tn, _ := e.reserveFor("Rejected Clinic", "Quinnzz")
 	e.runSteps(tn.ID, 4)
-	_, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	_, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if fault.Name(err) != "ConfigError" {
 		t.Fatalf("error = %v (%s), want ConfigError", err, fault.Name(err))
 	}
@@ -199,11 +199,11 @@ func TestSendWelcomeEmailNeedsConfiguration(t *testing.T) {
 	e := newEnv(t) // no e-mail settings
 	tn := e.reserve("Unconfigured Clinic")
 	e.runSteps(tn.ID, 4)
-	_, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	_, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if fault.Name(err) != "ConfigError" {
 		t.Fatalf("error = %v (%s), want ConfigError", err, fault.Name(err))
 	}
-	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String()})
+	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	if err != nil || out.AdminNotified || out.NotificationError != "e-mail is not configured" {
 		t.Errorf("rollback without e-mail = %+v, %v", out, err)
 	}
@@ -214,11 +214,11 @@ func TestRollbackNotifiesAdminAndOps(t *testing.T) {
 	e := newEmailEnv(t, true)
 	tn, addr := e.reserveFor("Failing Clinic", "Quinnzz")
 	e.runSteps(tn.ID, 4)
-	if _, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String()}); err != nil {
+	if _, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())}); err != nil {
 		t.Fatal(err)
 	}
 	caught := &CaughtError{Error: "InvariantError", Cause: `{"errorMessage":"ACTIVATE_TENANT: tenant is FAILED, expected PROVISIONING","errorType":"InvariantError"}`}
-	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: caught})
+	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: caught})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestRollbackNotifiesAdminAndOps(t *testing.T) {
 	}
 
 	// A retried rollback does not notify again.
-	again, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: caught})
+	again, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: caught})
 	if err != nil || !again.AdminNotified || again.OpsNotified {
 		t.Errorf("second rollback = %+v, %v", again, err)
 	}
@@ -262,7 +262,7 @@ func TestRollbackCompletesWhenNoticesFail(t *testing.T) {
 	e := newEmailEnv(t, false)
 	tn, _ := e.reserveFor("Unlucky Clinic", "Quinnzz")
 	e.runSteps(tn.ID, 3)
-	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: &CaughtError{Error: "TransientError"}})
+	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: &CaughtError{Error: "TransientError"}})
 	if err != nil {
 		t.Fatalf("rollback failed because of the notice: %v", err)
 	}

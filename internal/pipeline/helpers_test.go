@@ -79,19 +79,19 @@ var dbSteps = []stepCase{
 		return s.CreateTenantRecord(ctx, CreateTenantRecordInput{TenantID: id, ExecutionArn: executionArn(id)})
 	}},
 	{catalog.CreateSchema.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
-		return s.CreateSchema(ctx, TenantInput{TenantID: id})
+		return s.CreateSchema(ctx, TenantInput{TenantID: id, ExecutionArn: executionArn(id)})
 	}},
 	{catalog.RunMigrations.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
-		return s.RunMigrations(ctx, TenantInput{TenantID: id})
+		return s.RunMigrations(ctx, TenantInput{TenantID: id, ExecutionArn: executionArn(id)})
 	}},
 	{catalog.SeedRolesAndUser.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
-		return s.SeedRolesAndUser(ctx, TenantInput{TenantID: id})
+		return s.SeedRolesAndUser(ctx, TenantInput{TenantID: id, ExecutionArn: executionArn(id)})
 	}},
 	{catalog.StoreContractAddress.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
-		return s.StoreContractAddress(ctx, StoreContractAddressInput{TenantID: id, ContractID: testContractID})
+		return s.StoreContractAddress(ctx, StoreContractAddressInput{TenantID: id, ExecutionArn: executionArn(id), ContractID: testContractID})
 	}},
 	{catalog.ActivateTenant.Log, func(ctx context.Context, s *Steps, id string) (any, error) {
-		return s.ActivateTenant(ctx, TenantInput{TenantID: id})
+		return s.ActivateTenant(ctx, TenantInput{TenantID: id, ExecutionArn: executionArn(id)})
 	}},
 }
 

@@ -58,7 +58,7 @@ func parseTenantID(op, raw string) (uuid.UUID, error) {
 // run executes one attempt of step for the tenant: it logs IN_PROGRESS, runs work in a
 // transaction holding the tenant's row lock, commits the COMPLETED log row with the work,
 // or records FAILED on its own. The returned error is always a fault taxonomy value.
-func run[Out any](ctx context.Context, s *Steps, step, rawID string,
+func run[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string,
 	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error),
 ) (Out, error) {
 	var out Out
@@ -66,21 +66,24 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 	if err != nil {
 		return out, err
 	}
-	attempt, err := store.StartStep(ctx, s.pool, id, step)
+	if executionArn == "" {
+		return out, &fault.ValidationError{Op: step, Fields: []fault.FieldError{{Field: "executionArn", Message: "is required"}}}
+	}
+	// Only the tenant's own execution gets an attempt: a second execution started with the
+	// same input is refused here, before anything is written.
+	attempt, err := store.StartStep(ctx, s.pool, id, step, executionArn)
 	if err != nil {
 		return out, err
 	}
-	log := s.log.With("tenantId", id.String(), "step", step, "attempt", attempt.Attempt)
+	log := s.log.With("tenantId", id.String(), "executionArn", executionArn, "step", step, "attempt", attempt.Attempt)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := store.Lock(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		arn := t.ExecutionArn
-		if arn == "" {
-			arn, _ = ctx.Value(executionKey{}).(string)
+		if !t.OwnedBy(executionArn) { // claimed by another since StartStep
+			return &fault.ConflictError{Op: step, Msg: "the tenant belongs to another execution"}
 		}
-		log = log.With("executionArn", arn)
 		if out, err = work(ctx, tx, t); err != nil {
 			return err
 		}
@@ -99,14 +102,6 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID string,
 	}
 	metrics.Step(ctx, log, "step completed", step, metrics.Success, time.Since(attempt.Started))
 	return out, nil
-}
-
-type executionKey struct{}
-
-// withExecution names the execution an attempt runs for, for its log line, where the
-// tenant row does not name one yet.
-func withExecution(ctx context.Context, executionArn string) context.Context {
-	return context.WithValue(ctx, executionKey{}, executionArn)
 }
 
 // tenantLog is the logger for lines about t as a whole (provisioned, rolled back): they

@@ -24,15 +24,26 @@ type CaughtError struct {
 
 // RollbackInput is the failed execution's state: the tenant id and the caught error.
 type RollbackInput struct {
-	TenantID string       `json:"tenantId"`
-	Error    *CaughtError `json:"error,omitempty"`
+	TenantID     string       `json:"tenantId"`
+	ExecutionArn string       `json:"executionArn"`
+	Error        *CaughtError `json:"error,omitempty"`
 }
+
+// Rollback outcomes.
+const (
+	OutcomeClean   = "clean"
+	OutcomeDirty   = "dirty"
+	OutcomeSkipped = "skipped"
+)
 
 // RollbackOutput says what the rollback undid and what it could not.
 type RollbackOutput struct {
-	TenantID   string   `json:"tenantId"`
-	Status     string   `json:"status"`
-	Outcome    string   `json:"outcome"` // "clean", or "dirty" when something stays behind
+	TenantID string `json:"tenantId"`
+	Status   string `json:"status"`
+	// Outcome is "clean" when nothing stays behind, "dirty" when something does (Remaining
+	// says what), or "skipped" when the tenant belongs to another execution and this
+	// rollback left it untouched.
+	Outcome    string   `json:"outcome"`
 	FailedStep string   `json:"failedStep,omitempty"`
 	Undone     []string `json:"undone"`
 	Remaining  []string `json:"remaining"`
@@ -48,22 +59,36 @@ type RollbackOutput struct {
 // FAILED with the sanitised error, logs ROLLED_BACK and sends the failure notices. Re-running
 // it is harmless: it keeps the first recorded error and does not notify twice. It refuses
 // to touch an ACTIVE or ARCHIVED tenant.
+//
+// A rollback acts only for the execution that owns the tenant. The rollback of any other
+// execution (one started by hand with the tenant's input, whose claim was refused) leaves
+// the tenant, its schema, role and log untouched and reports the outcome "skipped"; that
+// execution then fails with its own error.
 func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput, error) {
 	op := catalog.Rollback.Log
 	msg := SanitizeError(in.Error)
+	if id, err := parseTenantID(op, in.TenantID); err == nil && in.ExecutionArn != "" {
+		t, err := store.New(s.pool).Get(ctx, id)
+		if err == nil && !t.OwnedBy(in.ExecutionArn) {
+			s.log.InfoContext(ctx, "rollback skipped: the tenant belongs to another execution",
+				"tenantId", id.String(), "executionArn", in.ExecutionArn)
+			return RollbackOutput{TenantID: id.String(), Status: string(t.Status), Outcome: OutcomeSkipped,
+				Undone: []string{}, Remaining: []string{}}, nil
+		}
+	}
 	log := s.log
-	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RollbackOutput, error) {
+	out, err := run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RollbackOutput, error) {
 		log = s.tenantLog(t)
 		out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}
 		if err := requireTransition(op, t, tenant.StatusFailed); err != nil {
 			return out, err
 		}
-		failed, err := store.LastFailedStep(ctx, tx, t.ID)
+		failed, err := store.LastFailedStep(ctx, tx, t.ID, in.ExecutionArn)
 		if err != nil {
 			return out, err
 		}
 		out.FailedStep = failed
-		if err := store.CloseOpenSteps(ctx, tx, t.ID, "interrupted; rolled back"); err != nil {
+		if err := store.CloseOpenSteps(ctx, tx, t.ID, in.ExecutionArn, "interrupted; rolled back"); err != nil {
 			return out, err
 		}
 		if t.SchemaName != "" {
@@ -94,6 +119,11 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 			// log (and on the tenant row when it was stored) for whoever follows up.
 			out.Remaining = append(out.Remaining, "soroban contract "+contract+" stays on the ledger")
 		}
+		// Decided here, inside the transaction, so the ROLLED_BACK row records it.
+		out.Outcome = OutcomeClean
+		if len(out.Remaining) > 0 {
+			out.Outcome = OutcomeDirty
+		}
 		if msg == "" {
 			msg = "provisioning failed"
 			if failed != "" {
@@ -104,7 +134,7 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 			return out, err
 		}
 		// A retried rollback must not send the admin a second notice.
-		notified, err := store.RollbackNotified(ctx, tx, t.ID)
+		notified, err := store.RollbackNotified(ctx, tx, t.ID, in.ExecutionArn)
 		if err != nil || notified {
 			out.AdminNotified = notified
 			return out, err
@@ -116,10 +146,6 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 		out.AdminNotified, out.OpsNotified, out.NotificationError = s.notifyFailure(ctx, t, failed, cause)
 		return out, nil
 	})
-	out.Outcome = "clean"
-	if len(out.Remaining) > 0 {
-		out.Outcome = "dirty"
-	}
 	if err == nil {
 		metrics.RolledBack(ctx, log, out.FailedStep)
 	}

@@ -19,6 +19,9 @@ import (
 // TenantInput is the state every step receives: the tenant id, nothing personal.
 type TenantInput struct {
 	TenantID string `json:"tenantId"`
+	// ExecutionArn is the execution the step runs in ($$.Execution.Id): a step acts only
+	// for the execution that owns the tenant.
+	ExecutionArn string `json:"executionArn"`
 }
 
 // CreateTenantRecordInput adds the execution that claims the tenant ($$.Execution.Id).
@@ -40,25 +43,15 @@ type CreateTenantRecordOutput struct {
 // ConflictError.
 func (s *Steps) CreateTenantRecord(ctx context.Context, in CreateTenantRecordInput) (CreateTenantRecordOutput, error) {
 	op := catalog.CreateTenantRecord.Log
-	if in.ExecutionArn == "" {
-		if _, err := parseTenantID(op, in.TenantID); err != nil {
-			return CreateTenantRecordOutput{}, err
-		}
-		return CreateTenantRecordOutput{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "executionArn", Message: "is required"}}}
-	}
-	// The tenant row names no execution until this step claims it: its line names the claimant.
-	ctx = withExecution(ctx, in.ExecutionArn)
-	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (CreateTenantRecordOutput, error) {
+	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (CreateTenantRecordOutput, error) {
 		out := CreateTenantRecordOutput{TenantID: t.ID.String(), Status: string(tenant.StatusProvisioning)}
 		switch {
 		case t.Status == tenant.StatusPending:
 			out.SchemaName = tenant.SchemaName(t.Name, t.ID)
 			return out, store.Claim(ctx, tx, t.ID, in.ExecutionArn, out.SchemaName)
-		case t.Status == tenant.StatusProvisioning && t.ExecutionArn == in.ExecutionArn:
+		case t.Status == tenant.StatusProvisioning: // claimed by this execution already (run checks the owner)
 			out.SchemaName = t.SchemaName
 			return out, nil
-		case t.Status == tenant.StatusProvisioning:
-			return out, &fault.ConflictError{Op: op, Msg: "tenant is being provisioned by another execution"}
 		default:
 			return out, &fault.ConflictError{Op: op, Msg: "tenant is " + string(t.Status) + ", not PENDING"}
 		}
@@ -74,7 +67,7 @@ type CreateSchemaOutput struct {
 
 // CreateSchema creates the tenant's schema and its NOLOGIN role limited to that schema.
 func (s *Steps) CreateSchema(ctx context.Context, in TenantInput) (CreateSchemaOutput, error) {
-	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
+	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
 		created, err := tenantdb.CreateSchema(ctx, tx, n)
 		return CreateSchemaOutput{SchemaName: n.Schema, RoleName: n.Role(), Created: created}, err
 	})
@@ -89,7 +82,7 @@ type RunMigrationsOutput struct {
 
 // RunMigrations brings the tenant's tables to the newest migration version.
 func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
-	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
+	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
 		res, err := tenantdb.Migrate(ctx, tx, n)
 		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
 	})
@@ -97,7 +90,7 @@ func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigration
 
 // SeedRolesAndUser creates the default roles and the admin user, pending activation.
 func (s *Steps) SeedRolesAndUser(ctx context.Context, in TenantInput) (tenantdb.SeedResult, error) {
-	return runInSchema(ctx, s, catalog.SeedRolesAndUser.Log, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
+	return runInSchema(ctx, s, catalog.SeedRolesAndUser.Log, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
 		admin := tenantdb.Admin{Email: t.AdminEmail, FirstName: t.AdminFirstName, LastName: t.AdminLastName}
 		return tenantdb.Seed(ctx, tx, n, admin, t.ExecutionArn)
 	})
@@ -105,8 +98,9 @@ func (s *Steps) SeedRolesAndUser(ctx context.Context, in TenantInput) (tenantdb.
 
 // StoreContractAddressInput carries the contract id the deploy step produced.
 type StoreContractAddressInput struct {
-	TenantID   string `json:"tenantId"`
-	ContractID string `json:"contractId"`
+	TenantID     string `json:"tenantId"`
+	ExecutionArn string `json:"executionArn"`
+	ContractID   string `json:"contractId"`
 }
 
 // StoreContractAddressOutput echoes the stored contract id.
@@ -128,7 +122,7 @@ func (s *Steps) StoreContractAddress(ctx context.Context, in StoreContractAddres
 		}
 		return StoreContractAddressOutput{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "contractId", Message: "must be a Soroban contract address (C…, 56 characters)"}}}
 	}
-	return run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (StoreContractAddressOutput, error) {
+	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (StoreContractAddressOutput, error) {
 		out := StoreContractAddressOutput{ContractID: in.ContractID}
 		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
 			return out, err
@@ -155,7 +149,7 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 	op := catalog.ActivateTenant.Log
 	var reservedAt time.Time // set when this attempt activates; the metric waits for the commit
 	var log *slog.Logger
-	out, err := run(ctx, s, op, in.TenantID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
+	out, err := run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
 		out := ActivateTenantOutput{TenantID: t.ID.String(), Status: string(tenant.StatusActive)}
 		if t.Status == tenant.StatusActive {
 			return out, nil
@@ -210,10 +204,10 @@ func readyToActivate(ctx context.Context, tx pgx.Tx, t tenant.Tenant) error {
 // runInSchema is run for the steps that work inside the tenant's schema. The tenant must
 // be PROVISIONING: a step that runs late, after a rollback, must not recreate what the
 // rollback removed.
-func runInSchema[Out any](ctx context.Context, s *Steps, step, rawID string,
+func runInSchema[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string,
 	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (Out, error),
 ) (Out, error) {
-	return run(ctx, s, step, rawID, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error) {
+	return run(ctx, s, step, rawID, executionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error) {
 		var zero Out
 		if err := requireStatus(step, t, tenant.StatusProvisioning); err != nil {
 			return zero, err

@@ -115,7 +115,7 @@ func TestStepRecoversAfterCrashMidway(t *testing.T) {
 	tn := e.reserve("Crashy Clinic")
 	e.runSteps(tn.ID, 2)
 	// Simulate the crash: the attempt was opened, the migration transaction never committed.
-	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.RunMigrations.Log); err != nil {
+	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.RunMigrations.Log, executionArn(tn.ID.String())); err != nil {
 		t.Fatal(err)
 	}
 	e.runSteps(tn.ID, len(dbSteps)) // re-runs from the start: every earlier step is a no-op
@@ -138,7 +138,7 @@ func TestRollbackAfterEachStep(t *testing.T) {
 			tn := e.reserve("Rollback Clinic")
 			e.runSteps(tn.ID, n)
 			caught := &CaughtError{Error: "TransientError", Cause: `{"errorMessage":"deploy contract: rpc unavailable for dr.quinn.zz9@clinic-example.org\ngoroutine 1 [running]:","errorType":"TransientError"}`}
-			out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: caught})
+			out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: caught})
 			if err != nil {
 				t.Fatalf("rollback: %v", err)
 			}
@@ -158,7 +158,7 @@ func TestRollbackAfterEachStep(t *testing.T) {
 
 			// A retried rollback changes nothing and keeps the first error.
 			before := e.state(tn.ID)
-			if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: &CaughtError{Error: "States.Timeout"}}); err != nil {
+			if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: &CaughtError{Error: "States.Timeout"}}); err != nil {
 				t.Fatalf("second rollback: %v", err)
 			}
 			if after := e.state(tn.ID); !reflect.DeepEqual(before, after) {
@@ -212,10 +212,10 @@ func TestRollbackClosesAnInterruptedAttempt(t *testing.T) {
 	tn := e.reserve("Timed Out Clinic")
 	e.runSteps(tn.ID, 3)
 	// The seed attempt's Lambda timed out: its row stays IN_PROGRESS and nothing committed.
-	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.SeedRolesAndUser.Log); err != nil {
+	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.SeedRolesAndUser.Log, executionArn(tn.ID.String())); err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: &CaughtError{Error: "States.Timeout", Cause: ""}})
+	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: &CaughtError{Error: "States.Timeout", Cause: ""}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestRollbackRefusesLiveTenants(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	active := e.provision("Active Clinic")
-	_, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: active.ID.String(), Error: &CaughtError{Error: "X"}})
+	_, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: active.ID.String(), ExecutionArn: executionArn(active.ID.String()), Error: &CaughtError{Error: "X"}})
 	assertFault[*fault.InvariantError](t, err)
 	if st := e.state(active.ID); st.Status != "ACTIVE" || !st.SchemaExists || !st.RoleExists {
 		t.Errorf("rollback touched an active tenant: %+v", st)
@@ -246,9 +246,9 @@ func TestForeignObjectsAreLeftAlone(t *testing.T) {
 	if _, err := e.pool.Exec(e.ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: tn.ID.String()})
+	_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
 	assertFault[*fault.InvariantError](t, err)
-	_, err = e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), Error: &CaughtError{Error: "InvariantError"}})
+	_, err = e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: &CaughtError{Error: "InvariantError"}})
 	assertFault[*fault.InvariantError](t, err)
 	if schema, _ := testdbExists(t, e, name); !schema {
 		t.Error("rollback dropped a schema it did not create")
@@ -263,7 +263,7 @@ func TestStepErrors(t *testing.T) {
 	e.runSteps(other.ID, 1)
 	failed := e.reserve("Failed Clinic")
 	e.runSteps(failed.ID, 3)
-	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: failed.ID.String()}); err != nil {
+	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: failed.ID.String(), ExecutionArn: executionArn(failed.ID.String())}); err != nil {
 		t.Fatal(err)
 	}
 	unknown := uuid.Must(uuid.NewV7()).String()
@@ -276,11 +276,11 @@ func TestStepErrors(t *testing.T) {
 		want string
 	}{
 		{"malformed tenant id", func() error {
-			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: "'; DROP TABLE tenants; --"})
+			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: "'; DROP TABLE tenants; --", ExecutionArn: executionArn("'; DROP TABLE tenants; --")})
 			return err
 		}, "ValidationError"},
 		{"unknown tenant", func() error {
-			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: unknown})
+			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: unknown, ExecutionArn: executionArn(unknown)})
 			return err
 		}, "NotFoundError"},
 		{"claim without execution", func() error {
@@ -296,27 +296,27 @@ func TestStepErrors(t *testing.T) {
 			return err
 		}, "ConflictError"},
 		{"schema before claim", func() error {
-			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: pending.ID.String()})
+			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: pending.ID.String(), ExecutionArn: executionArn(pending.ID.String())})
 			return err
 		}, "InvariantError"},
 		{"schema after rollback", func() error {
-			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: failed.ID.String()})
+			_, err := e.steps.CreateSchema(e.ctx, TenantInput{TenantID: failed.ID.String(), ExecutionArn: executionArn(failed.ID.String())})
 			return err
 		}, "InvariantError"},
 		{"migrations before schema", func() error {
-			_, err := e.steps.RunMigrations(e.ctx, TenantInput{TenantID: other.ID.String()})
+			_, err := e.steps.RunMigrations(e.ctx, TenantInput{TenantID: other.ID.String(), ExecutionArn: executionArn(other.ID.String())})
 			return err
 		}, "InvariantError"},
 		{"malformed contract id", func() error {
-			_, err := e.steps.StoreContractAddress(e.ctx, StoreContractAddressInput{TenantID: other.ID.String(), ContractID: "C123"})
+			_, err := e.steps.StoreContractAddress(e.ctx, StoreContractAddressInput{TenantID: other.ID.String(), ExecutionArn: executionArn(other.ID.String()), ContractID: "C123"})
 			return err
 		}, "ValidationError"},
 		{"activate a failed tenant", func() error {
-			_, err := e.steps.ActivateTenant(e.ctx, TenantInput{TenantID: failed.ID.String()})
+			_, err := e.steps.ActivateTenant(e.ctx, TenantInput{TenantID: failed.ID.String(), ExecutionArn: executionArn(failed.ID.String())})
 			return err
 		}, "InvariantError"},
 		{"database call cancelled", func() error {
-			_, err := e.steps.CreateSchema(cancelled, TenantInput{TenantID: other.ID.String()})
+			_, err := e.steps.CreateSchema(cancelled, TenantInput{TenantID: other.ID.String(), ExecutionArn: executionArn(other.ID.String())})
 			return err
 		}, "TransientError"},
 	}
@@ -351,7 +351,7 @@ func TestStoreContractAddressKeepsTheFirstContract(t *testing.T) {
 	e := newEnv(t)
 	tn := e.reserve("Contract Clinic")
 	e.runSteps(tn.ID, 5)
-	_, err := e.steps.StoreContractAddress(e.ctx, StoreContractAddressInput{TenantID: tn.ID.String(), ContractID: "C" + strings.Repeat("A", 55)})
+	_, err := e.steps.StoreContractAddress(e.ctx, StoreContractAddressInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), ContractID: "C" + strings.Repeat("A", 55)})
 	assertFault[*fault.InvariantError](t, err)
 	if st := e.state(tn.ID); st.ContractID != testContractID {
 		t.Errorf("contract = %q", st.ContractID)
@@ -374,7 +374,7 @@ func TestReserveRejectsDuplicateNames(t *testing.T) {
 		}
 	}
 	// The name is free again once the first tenant failed and was rolled back.
-	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: first.ID.String()}); err != nil {
+	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: first.ID.String(), ExecutionArn: executionArn(first.ID.String())}); err != nil {
 		t.Fatal(err)
 	}
 	e.reserve("Mercy General")
@@ -539,7 +539,7 @@ func TestArchive(t *testing.T) {
 	assertFault[*fault.NotFoundError](t, err)
 
 	failed := e.reserve("Failed Then Archived")
-	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: failed.ID.String()}); err != nil {
+	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: failed.ID.String(), ExecutionArn: executionArn(failed.ID.String())}); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := e.steps.Archive(e.ctx, failed.ID); err != nil || res.AccessRevoked {
@@ -566,11 +566,11 @@ func TestNoPersonalDataOutsideTheDatabase(t *testing.T) {
 		record(st.run(e.ctx, e.steps, tn.ID.String()))
 		record(st.run(e.ctx, e.steps, tn.ID.String()))
 	}
-	record(e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String()}))
+	record(e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())}))
 	record(e.steps.Archive(e.ctx, tn.ID))
 	failing := e.reserve("Privacy Failure Clinic")
 	e.runSteps(failing.ID, 4)
-	record(e.steps.Rollback(e.ctx, RollbackInput{TenantID: failing.ID.String(),
+	record(e.steps.Rollback(e.ctx, RollbackInput{TenantID: failing.ID.String(), ExecutionArn: executionArn(failing.ID.String()),
 		Error: &CaughtError{Error: "InvariantError", Cause: "user " + reg.AdminEmail + " password=hunter2 at postgres://app:s3cret@db/x"}}))
 	for _, id := range []uuid.UUID{tn.ID, failing.ID} {
 		for _, l := range e.logRows(id) {
@@ -607,10 +607,10 @@ func TestStepsEmitMetrics(t *testing.T) {
 	ok := e.provision("Metrics Clinic")
 	bad := e.reserve("Metrics Failure Clinic")
 	e.runSteps(bad.ID, 2)
-	if _, err := e.steps.ActivateTenant(e.ctx, TenantInput{TenantID: bad.ID.String()}); err == nil {
+	if _, err := e.steps.ActivateTenant(e.ctx, TenantInput{TenantID: bad.ID.String(), ExecutionArn: executionArn(bad.ID.String())}); err == nil {
 		t.Fatal("activating an unprovisioned tenant succeeded")
 	}
-	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: bad.ID.String()}); err != nil {
+	if _, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: bad.ID.String(), ExecutionArn: executionArn(bad.ID.String())}); err != nil {
 		t.Fatal(err)
 	}
 	var steps, failures, provisioned, rollbacks int

@@ -29,52 +29,78 @@ const MaxErrorLen = 500
 
 // StepRun is one attempt of one step, opened by StartStep.
 type StepRun struct {
-	ID       int64
-	TenantID uuid.UUID
-	Step     string
-	Attempt  int
-	Started  time.Time
+	ID           int64
+	TenantID     uuid.UUID
+	Step         string
+	ExecutionArn string // empty for an attempt no execution makes (archiving)
+	Attempt      int
+	Started      time.Time
 }
 
 // StepLog is one provisioning_logs row.
 type StepLog struct {
-	ID         int64
-	Step       string
-	Status     string
-	Attempt    int
-	Result     json.RawMessage
-	Error      string
-	DurationMS *int
-	CreatedAt  time.Time
+	ID           int64
+	Step         string
+	Status       string
+	Attempt      int
+	ExecutionArn string // empty for an attempt no execution made (archiving)
+	Result       json.RawMessage
+	Error        string
+	DurationMS   *int
+	CreatedAt    time.Time
 }
 
-// StartStep records an IN_PROGRESS attempt, committed on its own so that an attempt that
-// dies mid-way stays visible. A missing tenant is a NotFoundError.
+// StartStep records an IN_PROGRESS attempt of step for the execution executionArn,
+// committed on its own so that an attempt that dies mid-way stays visible. Only the
+// tenant's own execution gets one (tenant.Tenant.OwnedBy, the same rule in SQL): for any
+// other, nothing is written and the answer is a ConflictError. A missing tenant is a
+// NotFoundError. Attempts are counted per step and execution.
 //
 // This commit alone does not wait for its WAL flush (synchronous_commit off, for this
 // transaction only). The row is a progress marker: the step's own commit, synchronous,
 // flushes the WAL up to and including it, and what a server crash in between can lose is
 // the marker of an attempt that the crash ended anyway. Each step saves one flush, which on
 // a busy disk costs milliseconds.
-func StartStep(ctx context.Context, pool *pgxpool.Pool, tenantID uuid.UUID, step string) (StepRun, error) {
-	return startStep(ctx, pool, tenantID, step, asyncCommit)
+func StartStep(ctx context.Context, pool *pgxpool.Pool, tenantID uuid.UUID, step, executionArn string) (StepRun, error) {
+	return startStep(ctx, pool, tenantID, step, executionArn)
 }
 
-// asyncCommit turns synchronous_commit off for the rest of the statement's transaction.
-// HAVING, not WHERE: it runs once for the single group, even when no row matches.
-const asyncCommit = `HAVING set_config('synchronous_commit', 'off', true) IS NOT NULL`
+func startStep(ctx context.Context, pool DB, tenantID uuid.UUID, step, executionArn string) (StepRun, error) {
+	op := "start " + step
+	run := StepRun{TenantID: tenantID, Step: step, ExecutionArn: executionArn, Started: time.Now()}
+	err := pool.QueryRow(ctx, `
+		INSERT INTO provisioning_logs (tenant_id, step, status, attempt, execution_arn)
+		SELECT t.id, $2, $4,
+		       (SELECT count(*) + 1 FROM provisioning_logs l WHERE l.tenant_id = t.id AND l.step = $2 AND l.execution_arn = $3),
+		       $3
+		FROM tenants t
+		WHERE t.id = $1
+		  AND (t.execution_arn = $3
+		       OR t.execution_arn IS NULL
+		          AND $3 LIKE '%:' || t.id::text || CASE WHEN t.retries = 0 THEN '' ELSE '-r' || t.retries END)
+		  AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+		RETURNING id, attempt`, tenantID, step, executionArn, LogInProgress).Scan(&run.ID, &run.Attempt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var exists bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)`, tenantID).Scan(&exists); err != nil {
+			return run, fault.FromDB(op, err)
+		}
+		if !exists {
+			return run, &fault.NotFoundError{Op: op, Msg: "tenant not found"}
+		}
+		return run, &fault.ConflictError{Op: op, Msg: "the tenant belongs to another execution"}
+	}
+	return run, fault.FromDB(op, err)
+}
 
-// StartStepIn records the attempt inside tx: it commits, durably, with the rest of tx.
+// StartStepIn records an attempt that no execution makes (archiving) inside tx: it
+// commits, durably, with the rest of tx.
 func StartStepIn(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, step string) (StepRun, error) {
-	return startStep(ctx, tx, tenantID, step, "")
-}
-
-func startStep(ctx context.Context, db DB, tenantID uuid.UUID, step, having string) (StepRun, error) {
 	run := StepRun{TenantID: tenantID, Step: step, Started: time.Now()}
-	err := db.QueryRow(ctx, `
+	err := tx.QueryRow(ctx, `
 		INSERT INTO provisioning_logs (tenant_id, step, status, attempt)
-		SELECT $1, $2, 'IN_PROGRESS', count(*) + 1 FROM provisioning_logs WHERE tenant_id = $1 AND step = $2 `+having+`
-		RETURNING id, attempt`, tenantID, step).Scan(&run.ID, &run.Attempt)
+		SELECT $1, $2, $3, count(*) + 1 FROM provisioning_logs WHERE tenant_id = $1 AND step = $2
+		RETURNING id, attempt`, tenantID, step, LogInProgress).Scan(&run.ID, &run.Attempt)
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: no such tenant
@@ -104,20 +130,21 @@ func FinishStep(ctx context.Context, db DB, run StepRun, status string, result a
 
 // CloseOpenSteps marks attempts that never finished (a timed-out or crashed invocation) as
 // FAILED, so the log does not show them running forever after a rollback.
-func CloseOpenSteps(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, reason string) error {
+func CloseOpenSteps(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, executionArn, reason string) error {
 	_, err := tx.Exec(ctx, `
 		UPDATE provisioning_logs SET status = $3, error = $2
-		WHERE tenant_id = $1 AND status = $4 AND step <> $5`, tenantID, reason, LogFailed, LogInProgress, catalog.Rollback.Log)
+		WHERE tenant_id = $1 AND execution_arn = $6 AND status = $4 AND step <> $5`,
+		tenantID, reason, LogFailed, LogInProgress, catalog.Rollback.Log, executionArn)
 	return fault.FromDB("close open steps", err)
 }
 
-// LastFailedStep is the step of the newest failed attempt, or "" when none failed.
-func LastFailedStep(ctx context.Context, db DB, tenantID uuid.UUID) (string, error) {
+// LastFailedStep is the step of the execution's newest failed attempt, or "" when none failed.
+func LastFailedStep(ctx context.Context, db DB, tenantID uuid.UUID, executionArn string) (string, error) {
 	var step string
 	err := db.QueryRow(ctx, `
 		SELECT step FROM provisioning_logs
-		WHERE tenant_id = $1 AND status IN ($2, $3) AND step NOT IN ($4, $5)
-		ORDER BY id DESC LIMIT 1`, tenantID, LogFailed, LogInProgress, catalog.Rollback.Log, catalog.ArchiveTenant.Log).Scan(&step)
+		WHERE tenant_id = $1 AND execution_arn = $6 AND status IN ($2, $3) AND step NOT IN ($4, $5)
+		ORDER BY id DESC LIMIT 1`, tenantID, LogFailed, LogInProgress, catalog.Rollback.Log, catalog.ArchiveTenant.Log, executionArn).Scan(&step)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -127,14 +154,14 @@ func LastFailedStep(ctx context.Context, db DB, tenantID uuid.UUID) (string, err
 // Logs returns a tenant's provisioning log, oldest first.
 func (s *Store) Logs(ctx context.Context, tenantID uuid.UUID) ([]StepLog, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, step, status, attempt, result, coalesce(error, ''), duration_ms, created_at
+		SELECT id, step, status, attempt, coalesce(execution_arn, ''), result, coalesce(error, ''), duration_ms, created_at
 		FROM provisioning_logs WHERE tenant_id = $1 ORDER BY id`, tenantID)
 	if err != nil {
 		return nil, fault.FromDB("read provisioning log", err)
 	}
 	logs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StepLog, error) {
 		var l StepLog
-		err := row.Scan(&l.ID, &l.Step, &l.Status, &l.Attempt, &l.Result, &l.Error, &l.DurationMS, &l.CreatedAt)
+		err := row.Scan(&l.ID, &l.Step, &l.Status, &l.Attempt, &l.ExecutionArn, &l.Result, &l.Error, &l.DurationMS, &l.CreatedAt)
 		return l, err
 	})
 	return logs, fault.FromDB("read provisioning log", err)
@@ -149,13 +176,13 @@ func Truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// RollbackNotified reports whether an earlier rollback of the tenant already sent the admin
-// the failure notice.
-func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID) (bool, error) {
+// RollbackNotified reports whether an earlier rollback of the execution already sent the
+// admin the failure notice (a retry's failure is news again).
+func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID, executionArn string) (bool, error) {
 	var notified bool
 	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM provisioning_logs
-		WHERE tenant_id = $1 AND step = $2 AND status = $3 AND result @> '{"adminNotified": true}')`,
-		tenantID, catalog.Rollback.Log, LogRolledBack).Scan(&notified)
+		WHERE tenant_id = $1 AND execution_arn = $4 AND step = $2 AND status = $3 AND result @> '{"adminNotified": true}')`,
+		tenantID, catalog.Rollback.Log, LogRolledBack, executionArn).Scan(&notified)
 	return notified, fault.FromDB("check failure notice", err)
 }
 

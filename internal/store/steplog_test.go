@@ -27,13 +27,14 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
+	own := "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:" + tn.ExecutionName()
 	for want := 1; want <= 2; want++ {
-		run, err := store.StartStep(ctx, pool, tn.ID, catalog.CreateSchema.Log)
+		run, err := store.StartStep(ctx, pool, tn.ID, catalog.CreateSchema.Log, own)
 		if err != nil || run.Attempt != want {
 			t.Fatalf("attempt %d: got %+v, %v", want, run, err)
 		}
 	}
-	if _, err := store.StartStep(ctx, pool, uuid.New(), catalog.CreateSchema.Log); !errors.As(err, new(*fault.NotFoundError)) {
+	if _, err := store.StartStep(ctx, pool, uuid.New(), catalog.CreateSchema.Log, own); !errors.As(err, new(*fault.NotFoundError)) {
 		t.Errorf("unknown tenant: %v, want a NotFoundError", err)
 	}
 
@@ -43,7 +44,9 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 		start func(context.Context, pgx.Tx, uuid.UUID, string) (store.StepRun, error)
 		want  string
 	}{
-		{"StartStep's statement, first attempt of a step", store.StartStepAsyncIn, "off"},
+		{"StartStep's statement, first attempt of a step", func(ctx context.Context, tx pgx.Tx, id uuid.UUID, step string) (store.StepRun, error) {
+			return store.StartStepAsyncIn(ctx, tx, id, step, own)
+		}, "off"},
 		{"StartStepIn commits with its transaction, durably", store.StartStepIn, "on"},
 	}
 	for _, c := range cases {
@@ -63,5 +66,79 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 		if err == nil || err.Error() != "roll back" {
 			t.Fatalf("%s: %v", c.name, err)
 		}
+	}
+}
+
+// Only the tenant's own execution starts attempts: the one named for its current attempt
+// until one claims it, then the claimant. Any other gets a ConflictError and writes
+// nothing. Attempts are counted per execution.
+func TestStartStepOnlyForTheTenantsExecution(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	reg, err := tenant.Registration{Name: "Owner Clinic", AdminEmail: "a@example.org", AdminFirstName: "A", AdminLastName: "B"}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := store.New(pool).Reserve(ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "arn:aws:states:us-east-1:000000000000:execution:"
+	own := prefix + "tenant-provisioning:" + tn.ID.String()
+	sameNameElsewhere := prefix + "other-machine:" + tn.ID.String()
+	cases := []struct {
+		name, arn string
+		claimed   bool // after the own execution claimed the tenant
+		owner     bool
+	}{
+		{"named for the tenant, before the claim", own, false, true},
+		{"another name, before the claim", prefix + "tenant-provisioning:console-run", false, false},
+		{"a retry's name before any retry", prefix + "tenant-provisioning:" + tn.ID.String() + "-r1", false, false},
+		{"a name that only contains the id", prefix + "tenant-provisioning:" + tn.ID.String() + "x", false, false},
+		{"the claimant", own, true, true},
+		{"the same name on another state machine, after the claim", sameNameElsewhere, true, false},
+	}
+	claimed := false
+	for _, c := range cases {
+		if c.claimed && !claimed {
+			if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				return store.Claim(ctx, tx, tn.ID, own, tenant.SchemaName(tn.Name, tn.ID))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			claimed = true
+		}
+		var before int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM provisioning_logs WHERE tenant_id = $1`, tn.ID).Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		run, err := store.StartStep(ctx, pool, tn.ID, catalog.CreateSchema.Log, c.arn)
+		var after int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM provisioning_logs WHERE tenant_id = $1`, tn.ID).Scan(&after); err != nil {
+			t.Fatal(err)
+		}
+		got, gerr := store.New(pool).Get(ctx, tn.ID)
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		if got.OwnedBy(c.arn) != c.owner {
+			t.Errorf("%s: Tenant.OwnedBy = %v, want %v (the SQL and Go rules must agree)", c.name, !c.owner, c.owner)
+		}
+		switch {
+		case c.owner && (err != nil || run.ExecutionArn != c.arn || after != before+1):
+			t.Errorf("%s: %+v, %v; rows %d → %d", c.name, run, err, before, after)
+		case !c.owner && (!errors.As(err, new(*fault.ConflictError)) || after != before):
+			t.Errorf("%s: %v, rows %d → %d; want a ConflictError and nothing written", c.name, err, before, after)
+		}
+	}
+	// Two attempts of the own execution, before and after the claim: numbered 1 and 2.
+	var attempts []int
+	rows, err := pool.Query(ctx, `SELECT attempt FROM provisioning_logs WHERE tenant_id = $1 AND execution_arn = $2 ORDER BY id`, tn.ID, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(attempts) != 2 || attempts[1] != 2 {
+		t.Errorf("attempts of the own execution: %v, %v", attempts, err)
 	}
 }

@@ -126,10 +126,11 @@ func TestProvisioningHappyPath(t *testing.T) {
 	}
 	sameJSON(t, []byte(p.calls["CreateTenantRecord"].all()[0]), `{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`"}`)
 	sameJSON(t, []byte(p.calls["StoreContractAddress"].all()[0]),
-		`{"tenantId": "`+tenantID+`", "contractId": "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"}`)
+		`{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`", "contractId": "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"}`)
+	// Every step is told its execution, so it acts only for the tenant's own.
 	for _, step := range steps[1:] {
 		if step != "StoreContractAddress" {
-			sameJSON(t, []byte(p.calls[step].all()[0]), `{"tenantId": "`+tenantID+`"}`)
+			sameJSON(t, []byte(p.calls[step].all()[0]), `{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`"}`)
 		}
 	}
 	if len(p.calls["Rollback"].all()) != 0 || len(clock.Sleeps()) != 0 {
@@ -207,7 +208,8 @@ func TestProvisioningPermanentFailureRollsBack(t *testing.T) {
 		t.Fatalf("Rollback ran %d times", len(rollback))
 	}
 	errJSON, _ := json.Marshal(map[string]string{"Error": "InvariantError", "Cause": cause})
-	sameJSON(t, []byte(rollback[0]), `{"tenantId": "`+tenantID+`", "error": `+string(errJSON)+`}`)
+	arn := "arn:aws:states:eu-west-1:123456789012:execution:tenant-provisioning:" + tenantID
+	sameJSON(t, []byte(rollback[0]), `{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`", "error": `+string(errJSON)+`}`)
 	for _, step := range steps[4:] {
 		if n := len(p.calls[step].all()); n != 0 {
 			t.Errorf("%s ran after the failure", step)

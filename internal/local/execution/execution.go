@@ -75,13 +75,19 @@ func NewRunner(catalog map[string]lambda.Handler, o Options) (*Runner, error) {
 // only, as the API does in AWS. Starting a tenant's execution again returns the existing
 // one, with started false.
 func (r *Runner) Start(ctx context.Context, tenantID uuid.UUID) (run *asl.Running, started bool, err error) {
-	name := tenantID.String()
+	return r.StartNamed(ctx, tenantID.String(), tenantID)
+}
+
+// StartNamed begins an execution of that name for the tenant, as an admin's retry
+// (<tenantId>-r<N>) or the console's "New execution" with the tenant's input does. Names
+// are unique, as in Step Functions: a name already started returns that execution.
+func (r *Runner) StartNamed(ctx context.Context, name string, tenantID uuid.UUID) (run *asl.Running, started bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if run, ok := r.runs[name]; ok {
 		return run, false, nil
 	}
-	input, _ := json.Marshal(map[string]string{"tenantId": name})
+	input, _ := json.Marshal(map[string]string{"tenantId": tenantID.String()})
 	opts := asl.RunOptions{Name: name, Handlers: r.handlers, Clock: r.clock, StateMachineName: StateMachineName}
 	if r.onEvent != nil {
 		opts.OnEvent = func(ev asl.Event) { r.onEvent(name, ev) }

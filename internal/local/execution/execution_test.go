@@ -379,3 +379,88 @@ func TestRunnerForgetsOldFinishedExecutionsOnly(t *testing.T) {
 		t.Errorf("held execution ended %s: %s", ex.Status, ex.Cause)
 	}
 }
+
+// A second execution for a tenant that is being provisioned, as the console's "New
+// execution" with the tenant's input starts one: its claim is refused, its rollback leaves
+// the tenant alone and it ends FAILED with the ConflictError; the tenant's own execution
+// then reaches ACTIVE with its schema and role intact.
+func TestASecondExecutionLeavesTheTenantAlone(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	fns := maps.Clone(w.stack.Catalog)
+	// The owner waits in RunMigrations, after CreateSchema: mid-provisioning.
+	hold := &blockFirst{Handler: fns[catalog.RunMigrations.LogicalID], release: make(chan struct{})}
+	fns[catalog.RunMigrations.LogicalID] = hold
+	runner, err := NewRunner(fns, Options{Clock: asl.NewFastClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(w.stack.Pool)
+	reg, err := tenant.Registration{Name: "Contested Clinic", AdminEmail: awstest.UniqueName("admin") + "@clinic.example",
+		AdminFirstName: "Quinnzz", AdminLastName: "Medicinezz"}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := st.Reserve(w.ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, _, err := runner.Start(w.ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !hold.once.Load() {
+		select {
+		case <-owner.Done():
+			t.Fatalf("the owner's execution ended before RunMigrations: %+v", owner.Snapshot())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	intruder, _, err := runner.StartNamed(w.ctx, "console-"+uuid.NewString(), tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := intruder.Wait()
+	if ex.Status != asl.StatusFailed || ex.Error != "ConflictError" ||
+		!slices.Equal(ex.Route(), []string{"CreateTenantRecord", "Rollback", "ProvisioningFailed"}) {
+		t.Fatalf("second execution: %s %s via %v (%s)", ex.Status, ex.Error, ex.Route(), ex.Cause)
+	}
+	var rollback pipeline.RollbackOutput
+	for _, ev := range ex.Events {
+		if ev.Type == asl.LambdaFunctionSucceeded && ev.StateName == "Rollback" {
+			if err := json.Unmarshal(ev.Output, &rollback); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if rollback.Outcome != pipeline.OutcomeSkipped {
+		t.Errorf("the second execution's rollback: %+v, want outcome skipped", rollback)
+	}
+	mid, err := st.Get(w.ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mid.Status != tenant.StatusProvisioning || mid.ExecutionArn != owner.Snapshot().Arn || mid.ProvisioningError != "" {
+		t.Errorf("after the second execution the tenant is %s, owned by %s, error %q", mid.Status, mid.ExecutionArn, mid.ProvisioningError)
+	}
+	if schema, role := w.schemaAndRole(mid.SchemaName); !schema || !role {
+		t.Errorf("after the second execution: schema %v, role %v; both must survive", schema, role)
+	}
+	var foreign int
+	if err := w.stack.Pool.QueryRow(w.ctx, `SELECT count(*) FROM provisioning_logs WHERE tenant_id = $1 AND execution_arn = $2`,
+		tn.ID, ex.Arn).Scan(&foreign); err != nil || foreign != 0 {
+		t.Errorf("the second execution wrote %d log rows (%v)", foreign, err)
+	}
+
+	close(hold.release)
+	if ex := owner.Wait(); ex.Status != asl.StatusSucceeded {
+		t.Fatalf("the owner's execution: %s %s (%s)", ex.Status, ex.Error, ex.Cause)
+	}
+	final, err := st.Get(w.ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if schema, role := w.schemaAndRole(final.SchemaName); final.Status != tenant.StatusActive || !schema || !role {
+		t.Errorf("tenant %s, schema %v, role %v; want ACTIVE with both", final.Status, schema, role)
+	}
+}
