@@ -774,6 +774,21 @@ func TestCatalogIsTheOneDeclaration(t *testing.T) {
 			t.Errorf("the definition's Task %s is not in the catalogue", name)
 		}
 	}
+	// The happy path, StartAt along each Next, runs the steps in catalog.Steps' order.
+	var path, order []string
+	for name, _ := def["StartAt"].(string); name != "" && len(path) <= len(states); {
+		st, _ := states[name].(map[string]any)
+		if st["Type"] == "Task" {
+			path = append(path, name)
+		}
+		name, _ = st["Next"].(string)
+	}
+	for _, f := range catalog.Steps {
+		order = append(order, f.State)
+	}
+	if !slices.Equal(path, order) {
+		t.Errorf("the definition runs %v; catalog.Steps lists %v", path, order)
+	}
 	for id := range local {
 		if _, ok := declared[id]; !ok {
 			t.Errorf("internal/local/handlers serves %s, which the catalogue does not declare", id)

@@ -528,15 +528,15 @@ func (r *run) onboard(claim pipeline.CreateTenantRecordInput) {
 		r.t.Errorf("the tenant's contract is %q (output %q), want %s", got, stored.ContractID, contract)
 	}
 
-	var sent pipeline.SendWelcomeEmailOutput
-	r.invoke(catalog.SendWelcomeEmail.LogicalID, &sent)
-	if mail := r.f.sentTo(exampleAdmin); sent.MessageID == "" || len(mail) != 1 {
-		r.t.Errorf("SendWelcomeEmail: %+v; the outbox has %q for the admin", sent, mail)
-	}
 	var activated pipeline.ActivateTenantOutput
 	r.invoke(catalog.ActivateTenant.LogicalID, &activated)
 	if activated.Status != string(tenant.StatusActive) || r.tenant(exampleTenantID).Status != tenant.StatusActive {
 		r.t.Errorf("ActivateTenant: %+v", activated)
+	}
+	var sent pipeline.SendWelcomeEmailOutput
+	r.invoke(catalog.SendWelcomeEmail.LogicalID, &sent)
+	if mail := r.f.sentTo(exampleAdmin); sent.MessageID == "" || len(mail) != 1 {
+		r.t.Errorf("SendWelcomeEmail: %+v; the outbox has %q for the admin", sent, mail)
 	}
 }
 

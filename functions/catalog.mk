@@ -7,8 +7,8 @@ LAMBDAS := \
 	SeedRolesAndUserFunction:step-seed-roles-and-user \
 	DeploySorobanContractFunction:step-deploy-soroban-contract \
 	StoreContractAddressFunction:step-store-contract-address \
-	SendWelcomeEmailFunction:step-send-welcome-email \
 	ActivateTenantFunction:step-activate-tenant \
+	SendWelcomeEmailFunction:step-send-welcome-email \
 	RollbackFunction:rollback \
 	CreateTenantFunction:api-create-tenant \
 	ListTenantsFunction:api-list-tenants \

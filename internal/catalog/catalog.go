@@ -37,10 +37,10 @@ var (
 		State: "DeploySorobanContract", Log: "DEPLOY_SOROBAN_CONTRACT"}
 	StoreContractAddress = Function{LogicalID: "StoreContractAddressFunction", Dir: "step-store-contract-address",
 		State: "StoreContractAddress", Log: "STORE_CONTRACT_ADDRESS"}
-	SendWelcomeEmail = Function{LogicalID: "SendWelcomeEmailFunction", Dir: "step-send-welcome-email",
-		State: "SendWelcomeEmail", Log: "SEND_WELCOME_EMAIL"}
 	ActivateTenant = Function{LogicalID: "ActivateTenantFunction", Dir: "step-activate-tenant",
 		State: "ActivateTenant", Log: "ACTIVATE_TENANT"}
+	SendWelcomeEmail = Function{LogicalID: "SendWelcomeEmailFunction", Dir: "step-send-welcome-email",
+		State: "SendWelcomeEmail", Log: "SEND_WELCOME_EMAIL"}
 	Rollback = Function{LogicalID: "RollbackFunction", Dir: "rollback",
 		State: "Rollback", Log: "ROLLBACK"}
 )
@@ -66,7 +66,7 @@ var MigrateControlPlane = Function{LogicalID: "MigrateControlPlaneFunction", Dir
 
 // Steps are the provisioning steps in pipeline order (Rollback is not one of them).
 var Steps = []Function{CreateTenantRecord, CreateSchema, RunMigrations, SeedRolesAndUser,
-	DeploySorobanContract, StoreContractAddress, SendWelcomeEmail, ActivateTenant}
+	DeploySorobanContract, StoreContractAddress, ActivateTenant, SendWelcomeEmail}
 
 // API lists the admin API's functions.
 var API = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant}

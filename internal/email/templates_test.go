@@ -96,10 +96,14 @@ func TestRender(t *testing.T) {
 			name:    "failure notice",
 			build:   func() (Message, error) { return FailureNoticeMessage(adminAddress, failureNotice()) },
 			subject: "Setting up " + evilTenant + " could not be completed",
-			text:    []string{"Hello " + evilFirst + ",", evilTenant, referenceID, "partial setup has been removed", "team has been notified", "support"},
+			// Truthful: the setup is removed, but the registration (with the admin's name
+			// and address) is kept on the FAILED tenant for a retry.
+			text: []string{"Hello " + evilFirst + ",", evilTenant, referenceID, "including any accounts, has been removed",
+				"We have kept your organisation's registration", "team has been notified", "support"},
 			html: []string{"<title>Setting up " + evilTenantHTML + " could not be completed</title>",
-				"Hello " + evilFirstHTML + ",", evilTenantHTML, referenceID, "partial setup has been removed", "team has been notified", "support"},
-			absent: append([]string{adminAddress}, technicalWords...),
+				"Hello " + evilFirstHTML + ",", evilTenantHTML, referenceID, "including any accounts, has been removed",
+				"We have kept your organisation's registration", "team has been notified", "support"},
+			absent: append([]string{adminAddress, "no account or data has been kept"}, technicalWords...),
 		},
 		{
 			name:    "operations failure",

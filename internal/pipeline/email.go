@@ -49,13 +49,15 @@ type SendWelcomeEmailOutput struct {
 	ActivationExpiresAt time.Time `json:"activationExpiresAt"`
 }
 
-// SendWelcomeEmail issues the admin a fresh single-use activation token (stored only as a
-// hash, replacing any earlier one) and e-mails the tenant URL and activation link. The
-// token exists only in that e-mail. Re-running sends a new link and voids the old one; if
-// sending fails, the new token is not stored either.
+// SendWelcomeEmail issues the admin of an ACTIVE tenant a fresh single-use activation token
+// (stored only as a hash, replacing any earlier one) and e-mails the tenant URL and
+// activation link. The token exists only in that e-mail. Re-running sends a new link and
+// voids the old one; if sending fails, the new token is not stored either. It runs after
+// ActivateTenant, so an admin who got an activation link never hears that the tenant
+// could not be set up.
 func (s *Steps) SendWelcomeEmail(ctx context.Context, in TenantInput) (SendWelcomeEmailOutput, error) {
 	op := catalog.SendWelcomeEmail.Log
-	return runInSchema(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
+	return runInSchema(ctx, s, op, in.TenantID, in.ExecutionArn, tenant.StatusActive, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
 		var out SendWelcomeEmailOutput
 		if s.email.Mailer == nil {
 			return out, &fault.ConfigError{Op: op, Msg: "e-mail is not configured"}

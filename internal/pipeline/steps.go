@@ -67,7 +67,7 @@ type CreateSchemaOutput struct {
 
 // CreateSchema creates the tenant's schema and its NOLOGIN role limited to that schema.
 func (s *Steps) CreateSchema(ctx context.Context, in TenantInput) (CreateSchemaOutput, error) {
-	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
+	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
 		created, err := tenantdb.CreateSchema(ctx, tx, n)
 		return CreateSchemaOutput{SchemaName: n.Schema, RoleName: n.Role(), Created: created}, err
 	})
@@ -82,7 +82,7 @@ type RunMigrationsOutput struct {
 
 // RunMigrations brings the tenant's tables to the newest migration version.
 func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
-	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
+	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
 		res, err := tenantdb.Migrate(ctx, tx, n)
 		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
 	})
@@ -90,7 +90,7 @@ func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigration
 
 // SeedRolesAndUser creates the default roles and the admin user, pending activation.
 func (s *Steps) SeedRolesAndUser(ctx context.Context, in TenantInput) (tenantdb.SeedResult, error) {
-	return runInSchema(ctx, s, catalog.SeedRolesAndUser.Log, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
+	return runInSchema(ctx, s, catalog.SeedRolesAndUser.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
 		admin := tenantdb.Admin{Email: t.AdminEmail, FirstName: t.AdminFirstName, LastName: t.AdminLastName}
 		return tenantdb.Seed(ctx, tx, n, admin, t.ExecutionArn)
 	})
@@ -202,14 +202,14 @@ func readyToActivate(ctx context.Context, tx pgx.Tx, t tenant.Tenant) error {
 }
 
 // runInSchema is run for the steps that work inside the tenant's schema. The tenant must
-// be PROVISIONING: a step that runs late, after a rollback, must not recreate what the
-// rollback removed.
-func runInSchema[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string,
+// be in status (PROVISIONING for all but the welcome e-mail, which follows activation): a
+// step that runs late, after a rollback, must not recreate what the rollback removed.
+func runInSchema[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string, status tenant.Status,
 	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (Out, error),
 ) (Out, error) {
 	return run(ctx, s, step, rawID, executionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error) {
 		var zero Out
-		if err := requireStatus(step, t, tenant.StatusProvisioning); err != nil {
+		if err := requireStatus(step, t, status); err != nil {
 			return zero, err
 		}
 		n, err := tenantdb.For(t)

@@ -17,7 +17,7 @@ const tenantID = "0190f5c2-7a3e-7c41-9a52-1b2c3d4e5f60"
 
 var steps = []string{
 	"CreateTenantRecord", "CreateSchema", "RunMigrations", "SeedRolesAndUser",
-	"DeploySorobanContract", "StoreContractAddress", "SendWelcomeEmail", "ActivateTenant",
+	"DeploySorobanContract", "StoreContractAddress", "ActivateTenant", "SendWelcomeEmail",
 }
 
 // InvariantError and RollbackError stand for the pipeline's permanent errors.

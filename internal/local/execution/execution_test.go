@@ -100,7 +100,7 @@ func (w *world) provision(name string, faults map[string]faultinject.Plan) (tena
 }
 
 var happyRoute = []string{"CreateTenantRecord", "CreateSchema", "RunMigrations", "SeedRolesAndUser",
-	"DeploySorobanContract", "StoreContractAddress", "SendWelcomeEmail", "ActivateTenant", "Provisioned"}
+	"DeploySorobanContract", "StoreContractAddress", "ActivateTenant", "SendWelcomeEmail", "Provisioned"}
 
 // stepOf maps each Task state to its function and its provisioning_logs step name.
 var stepOf = map[string]struct{ function, step string }{
@@ -198,11 +198,12 @@ func TestTransientFaultInEachStepIsRetried(t *testing.T) {
 	}
 }
 
-// A permanent failure in any step goes straight to Rollback and then ProvisioningFailed:
-// the tenant ends FAILED with its error, no schema or role is left, and the admin is told.
+// A permanent failure in any step up to ActivateTenant goes straight to Rollback and then
+// ProvisioningFailed: the tenant ends FAILED with its error, no schema or role is left, and
+// the admin is told, never having been sent an activation link first.
 func TestPermanentFaultInEachStepRollsBack(t *testing.T) {
 	t.Parallel()
-	for i, state := range happyRoute[:len(happyRoute)-1] {
+	for i, state := range happyRoute[:len(happyRoute)-2] { // all but SendWelcomeEmail, after activation
 		t.Run(state, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
@@ -227,7 +228,10 @@ func TestPermanentFaultInEachStepRollsBack(t *testing.T) {
 			}
 			var notice bool
 			for _, m := range awstest.SentTo(t, admin) {
-				notice = notice || strings.Contains(m.Body, tn.ID.String()) && !strings.Contains(m.Body, "activate#")
+				notice = notice || strings.Contains(m.Body, tn.ID.String())
+				if strings.Contains(m.Body, "activate#") {
+					t.Error("the admin was sent an activation link for a tenant that was then rolled back")
+				}
 			}
 			if !notice {
 				t.Error("no failure notice to the admin")
@@ -236,6 +240,25 @@ func TestPermanentFaultInEachStepRollsBack(t *testing.T) {
 				t.Errorf("%d notices to ops", n)
 			}
 		})
+	}
+}
+
+// The welcome e-mail comes after activation: when it still fails after its retries the
+// tenant stays ACTIVE, nothing is rolled back and no failure notice goes out; the
+// execution ends WelcomeEmailNotSent so that operations see it.
+func TestWelcomeEmailFailureLeavesTheTenantActive(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tn, exec, admin := w.provision("Unwelcomed Clinic", map[string]faultinject.Plan{catalog.SendWelcomeEmail.LogicalID: {Permanent: true}})
+	wantRoute := append(slices.Clone(happyRoute[:len(happyRoute)-1]), "WelcomeEmailNotSent")
+	if exec.Status != asl.StatusFailed || !slices.Equal(exec.Route(), wantRoute) || exec.Error != "InvariantError" {
+		t.Fatalf("execution %s %s via %v, want FAILED via %v", exec.Status, exec.Error, exec.Route(), wantRoute)
+	}
+	if schema, role := w.schemaAndRole(tn.SchemaName); tn.Status != tenant.StatusActive || !schema || !role {
+		t.Errorf("tenant %s, schema %v, role %v; want ACTIVE with both", tn.Status, schema, role)
+	}
+	if n := len(awstest.SentTo(t, admin)); n != 0 {
+		t.Errorf("%d e-mails to the admin, want none: no welcome, and no failure notice for an ACTIVE tenant", n)
 	}
 }
 
