@@ -37,7 +37,7 @@ var localOnlyVars = []string{"APP_ENV", "AWS_ENDPOINT_URL", "DATABASE_URL", "SOR
 var (
 	emailFunctions    = []string{catalog.SendWelcomeEmail.LogicalID, catalog.Rollback.LogicalID}
 	contractFunctions = []string{catalog.DeploySorobanContract.LogicalID}
-	workflowFunctions = []string{catalog.CreateTenant.LogicalID, catalog.GetProvisioningStatus.LogicalID}
+	workflowFunctions = []string{catalog.CreateTenant.LogicalID, catalog.GetProvisioningStatus.LogicalID, catalog.RetryTenant.LogicalID}
 )
 
 // TestSamLocalEnvFile loads every function's settings from infra/sam-local/env.json as the

@@ -60,6 +60,7 @@ var apiOperations = map[string]string{
 	catalog.GetTenant.LogicalID:             "getTenant",
 	catalog.GetProvisioningStatus.LogicalID: "getProvisioningStatus",
 	catalog.ArchiveTenant.LogicalID:         "archiveTenant",
+	catalog.RetryTenant.LogicalID:           "retryTenant",
 }
 
 func TestEveryEventRunsOnItsFunction(t *testing.T) {
@@ -276,7 +277,11 @@ func checkAPIEvents(t *testing.T, evs map[string]event) {
 			continue
 		}
 		method, template, _ := strings.Cut(routeKey, " ")
-		wantPath := strings.Replace(template, "{id}", exampleTenantID, 1)
+		id := exampleTenantID
+		if fn == catalog.RetryTenant.LogicalID {
+			id = rollbackTenantID // the one that is FAILED once rolled back
+		}
+		wantPath := strings.Replace(template, "{id}", id, 1)
 		check := func(what string, got, want any) {
 			if got != want {
 				t.Errorf("%s: %s is %v, want %v", ev.path, what, got, want)
@@ -308,7 +313,7 @@ func checkAPIEvents(t *testing.T, evs map[string]event) {
 			}
 		}
 		if strings.Contains(template, "{id}") {
-			check("pathParameters.id", req.PathParameters["id"], exampleTenantID)
+			check("pathParameters.id", req.PathParameters["id"], id)
 		} else if req.PathParameters != nil {
 			t.Errorf("%s: pathParameters on a route without parameters", ev.path)
 		}
@@ -630,6 +635,20 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 	r.call(catalog.ArchiveTenant.LogicalID, http.StatusOK, &archived)
 	if archived.Status != "archived" || archived.AlreadyArchived || r.tenant(exampleTenantID).Status != tenant.StatusArchived {
 		r.t.Errorf("ArchiveTenant: %+v", archived)
+	}
+
+	// The rolled-back tenant is retried: reserved again, under its first retry's execution.
+	var retried struct {
+		TenantID     uuid.UUID `json:"tenantId"`
+		ExecutionArn string    `json:"executionArn"`
+		Status       string    `json:"status"`
+		StatusURL    string    `json:"statusUrl"`
+		Message      string    `json:"message"`
+	}
+	r.call(catalog.RetryTenant.LogicalID, http.StatusAccepted, &retried)
+	want, _ := r.f.workflowArn(rollbackTenantID + "-r1")
+	if tn := r.tenant(rollbackTenantID); retried.ExecutionArn != want || tn.Status != tenant.StatusPending || tn.Retries != 1 {
+		r.t.Errorf("RetryTenant: %+v (want execution %s); tenant %s after %d retries", retried, want, tn.Status, tn.Retries)
 	}
 }
 

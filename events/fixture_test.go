@@ -209,11 +209,11 @@ func createStateMachine(ctx context.Context, t *testing.T, c *sfn.Client, names 
 	return arn
 }
 
-// starter starts executions for the create route, as wiring.API wires it.
+// starter starts executions for the create and retry routes, as wiring.API wires it.
 type starter struct{ c *workflow.Client }
 
-func (s starter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
-	e, err := s.c.Start(ctx, id)
+func (s starter) Start(ctx context.Context, id uuid.UUID, name string) (api.Started, error) {
+	e, err := s.c.StartNamed(ctx, id, name)
 	return api.Started{ExecutionArn: e.Arn, AlreadyStarted: e.AlreadyStarted}, err
 }
 

@@ -15,4 +15,5 @@ LAMBDAS := \
 	GetTenantFunction:api-get-tenant \
 	GetProvisioningStatusFunction:api-get-provisioning-status \
 	ArchiveTenantFunction:api-archive-tenant \
+	RetryTenantFunction:api-retry-tenant \
 	MigrateControlPlaneFunction:migrate-control-plane

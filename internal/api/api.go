@@ -19,7 +19,9 @@ import (
 // Starter starts the provisioning execution of a reserved tenant (Step Functions in AWS,
 // the local engine on a developer machine).
 type Starter interface {
-	Start(ctx context.Context, tenantID uuid.UUID) (Started, error)
+	// Start starts the execution called name (tenant.ExecutionName: the tenant id, or
+	// <id>-r<N> for an admin's Nth retry) with the tenant's id as its only input.
+	Start(ctx context.Context, tenantID uuid.UUID, name string) (Started, error)
 }
 
 // Started is the execution a Start created or found.

@@ -64,7 +64,7 @@ func (h *Handler) CreateTenant(ctx context.Context, req events.APIGatewayV2HTTPR
 			return reply{}, err
 		}
 		c.tenantID = &t.ID
-		started, err := h.start(c, t.ID)
+		started, err := h.start(c, t)
 		if err != nil {
 			return reply{}, err
 		}
@@ -84,9 +84,10 @@ func (h *Handler) CreateTenant(ctx context.Context, req events.APIGatewayV2HTTPR
 
 // start starts the tenant's execution. When that fails the reservation is marked FAILED:
 // left PENDING, it would hold the name for a tenant no execution will ever provision.
-func (h *Handler) start(c *call, id uuid.UUID) (Started, error) {
+func (h *Handler) start(c *call, t tenant.Tenant) (Started, error) {
+	id := t.ID
 	ctx, cancel := context.WithTimeout(c.ctx, startTimeout)
-	started, err := h.starter.Start(ctx, id)
+	started, err := h.starter.Start(ctx, id, t.ExecutionName())
 	cancel()
 	if err == nil {
 		return started, nil
@@ -107,11 +108,11 @@ func (h *Handler) start(c *call, id uuid.UUID) (Started, error) {
 	}
 	// No longer PENDING: an execution has claimed the tenant, so the start went through and
 	// only its answer was lost. Report the execution rather than a failure.
-	t, err := h.store.Get(ctx, id)
-	if err != nil || t.ExecutionArn == "" {
+	now, err := h.store.Get(ctx, id)
+	if err != nil || now.ExecutionArn == "" {
 		return Started{}, notStarted
 	}
-	return Started{ExecutionArn: t.ExecutionArn, AlreadyStarted: true}, nil
+	return Started{ExecutionArn: now.ExecutionArn, AlreadyStarted: true}, nil
 }
 
 // readRegistration decodes and normalizes the body of a create request.
@@ -253,8 +254,11 @@ var stageBase = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*$`)
 
 // stagePrefix keeps the URLs it returns relative yet usable behind a named stage. A prefix
 // with anything but plain path characters is dropped rather than echoed into a header.
-func stagePrefix(rawPath string) string {
-	p, ok := strings.CutSuffix(rawPath, "/admin/tenants")
+func stagePrefix(rawPath string) string { return stagePrefixOf(rawPath, "/admin/tenants") }
+
+// stagePrefixOf is stagePrefix for a request to route (the path without a stage).
+func stagePrefixOf(rawPath, route string) string {
+	p, ok := strings.CutSuffix(rawPath, route)
 	if !ok || !stageBase.MatchString(p) {
 		return ""
 	}

@@ -96,7 +96,7 @@ func TestCreateTenantCannotReleaseReservation(t *testing.T) {
 // poolClosingStarter fails the start and takes the database away with it.
 type poolClosingStarter struct{ e *env }
 
-func (s poolClosingStarter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
+func (s poolClosingStarter) Start(ctx context.Context, id uuid.UUID, name string) (api.Started, error) {
 	s.e.pool.Close()
 	return api.Started{}, context.DeadlineExceeded
 }

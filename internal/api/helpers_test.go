@@ -44,15 +44,18 @@ type starter struct {
 
 	mu      sync.Mutex
 	started []uuid.UUID
+	names   []string
 }
 
-func executionArn(id uuid.UUID) string {
-	return "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:" + id.String()
+func executionArn(id uuid.UUID) string { return executionArnNamed(id.String()) }
+
+func executionArnNamed(name string) string {
+	return "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:" + name
 }
 
-func (s *starter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
+func (s *starter) Start(ctx context.Context, id uuid.UUID, name string) (api.Started, error) {
 	if s.claim != nil {
-		if _, err := s.claim.CreateTenantRecord(ctx, pipeline.CreateTenantRecordInput{TenantID: id.String(), ExecutionArn: executionArn(id)}); err != nil {
+		if _, err := s.claim.CreateTenantRecord(ctx, pipeline.CreateTenantRecordInput{TenantID: id.String(), ExecutionArn: executionArnNamed(name)}); err != nil {
 			return api.Started{}, err
 		}
 	}
@@ -62,7 +65,8 @@ func (s *starter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.started = append(s.started, id)
-	return api.Started{ExecutionArn: executionArn(id)}, nil
+	s.names = append(s.names, name)
+	return api.Started{ExecutionArn: executionArnNamed(name)}, nil
 }
 
 func (s *starter) has(id uuid.UUID) bool {

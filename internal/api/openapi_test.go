@@ -323,13 +323,14 @@ func TestOpenAPICoverage(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"POST", "/admin/tenants"}, {"GET", "/admin/tenants"},
 		{"GET", "/admin/tenants/{id}"}, {"DELETE", "/admin/tenants/{id}"}, {"GET", "/admin/tenants/{id}/provisioning-status"},
+		{"POST", "/admin/tenants/{id}/retry"},
 	}
 	concrete := func(p string, u uuid.UUID) string { return strings.Replace(p, "{id}", u.String(), 1) }
 	var cases []coverageCase
 	for _, r := range routes {
 		send := func(t *testing.T, h *api.Handler, edit func(*events.APIGatewayV2HTTPRequest)) response {
 			req := request(r.method, concrete(r.path, fx.active))
-			if r.method == "POST" {
+			if r.method == "POST" && r.path == "/admin/tenants" {
 				req = createRequest(registrationJSON(e.name("Coverage")))
 			}
 			if edit != nil {
@@ -409,6 +410,16 @@ func TestOpenAPICoverage(t *testing.T) {
 		}},
 		coverageCase{"archive provisioning", 409, func(t *testing.T, e *env, fx *fixtures) response {
 			return e.do(t, nil, request("DELETE", id(fx.provisioning)))
+		}},
+		coverageCase{"retry", 202, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("POST", id(e.failed(t, e.name("Coverage Retry")))+"/retry"))
+		}},
+		coverageCase{"retry active", 409, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("POST", id(fx.active)+"/retry"))
+		}},
+		coverageCase{"retry start fails", 503, func(t *testing.T, e *env, fx *fixtures) response {
+			h := e.handler(func(c *api.Config) { c.Starter = &starter{fail: &fault.TransientError{Op: "start", Msg: "throttled"}} })
+			return e.do(t, h, request("POST", id(e.failed(t, e.name("Coverage Retry")))+"/retry"))
 		}},
 	)
 

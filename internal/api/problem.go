@@ -25,6 +25,7 @@ const (
 	ProblemPayloadTooLarge      = problemBase + "payload-too-large"
 	ProblemUnsupportedMediaType = problemBase + "unsupported-media-type"
 	ProblemNotStarted           = problemBase + "provisioning-not-started"
+	ProblemNotRetryable         = problemBase + "not-retryable"
 	ProblemUnavailable          = problemBase + "unavailable"
 	ProblemInternal             = problemBase + "internal"
 )
@@ -42,6 +43,7 @@ var problemTitles = map[string]string{
 	ProblemPayloadTooLarge:      "Request body too large",
 	ProblemUnsupportedMediaType: "Unsupported media type",
 	ProblemNotStarted:           "Provisioning not started",
+	ProblemNotRetryable:         "Tenant cannot be retried",
 	ProblemUnavailable:          "Service unavailable",
 	ProblemInternal:             "Internal error",
 }

@@ -75,6 +75,8 @@ func (h *Handler) match(path string) (map[string]LambdaHandler, string, string) 
 		return map[string]LambdaHandler{http.MethodGet: h.GetTenant, http.MethodDelete: h.ArchiveTenant}, "/admin/tenants/{id}", id
 	case len(segs) == 2 && segs[1] == "provisioning-status":
 		return map[string]LambdaHandler{http.MethodGet: h.GetProvisioningStatus}, "/admin/tenants/{id}/provisioning-status", id
+	case len(segs) == 2 && segs[1] == "retry":
+		return map[string]LambdaHandler{http.MethodPost: h.RetryTenant}, "/admin/tenants/{id}/retry", id
 	}
 	return nil, "", ""
 }

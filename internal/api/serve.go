@@ -28,6 +28,7 @@ var (
 	routeGetTenant     = route{"GetTenant", "/admin/tenants/{id}"}
 	routeProvisioning  = route{"GetProvisioningStatus", "/admin/tenants/{id}/provisioning-status"}
 	routeArchiveTenant = route{"ArchiveTenant", "/admin/tenants/{id}"}
+	routeRetryTenant   = route{"RetryTenant", "/admin/tenants/{id}/retry"}
 )
 
 // pathParamID is the tenant id's path parameter, as API Gateway's route keys name it.

@@ -58,6 +58,8 @@ var (
 		Route: "GET /admin/tenants/{id}/provisioning-status"}
 	ArchiveTenant = Function{LogicalID: "ArchiveTenantFunction", Dir: "api-archive-tenant",
 		Route: "DELETE /admin/tenants/{id}", Log: "ARCHIVE"}
+	RetryTenant = Function{LogicalID: "RetryTenantFunction", Dir: "api-retry-tenant",
+		Route: "POST /admin/tenants/{id}/retry"}
 )
 
 // MigrateControlPlane brings the control plane's tables to the newest version, as a
@@ -69,7 +71,7 @@ var Steps = []Function{CreateTenantRecord, CreateSchema, RunMigrations, SeedRole
 	DeploySorobanContract, StoreContractAddress, ActivateTenant, SendWelcomeEmail}
 
 // API lists the admin API's functions.
-var API = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant}
+var API = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant, RetryTenant}
 
 // All lists every function of the product: what template.yaml defines and make build builds.
 func All() []Function {

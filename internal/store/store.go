@@ -116,6 +116,38 @@ func MarkFailed(ctx context.Context, tx pgx.Tx, id uuid.UUID, sanitizedErr strin
 	return err
 }
 
+// Retry re-reserves a FAILED tenant for an admin's retry: PENDING again, its retry count
+// up by one (so its next execution is <id>-r<N>, which alone may claim it), the earlier
+// execution and error cleared; the log keeps every earlier attempt. A tenant in any other
+// status is a ConflictError, as is a name another live tenant has taken meanwhile; a
+// missing one is a NotFoundError.
+func (s *Store) Retry(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) {
+	const op = "retry tenant"
+	t, err := scanTenant(s.pool.QueryRow(ctx, `
+		UPDATE tenants SET status = $2, retries = retries + 1, execution_arn = NULL, provisioning_error = NULL,
+			completed_at = NULL, updated_at = now()
+		WHERE id = $1 AND status = $3
+		RETURNING `+tenantColumns, id, string(tenant.StatusPending), string(tenant.StatusFailed)))
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return t, nil
+	case errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "tenants_live_name_key":
+		now, gerr := s.Get(ctx, id) // still FAILED: the caller tells this conflict by it
+		if gerr != nil {
+			return now, gerr
+		}
+		return now, &fault.ConflictError{Op: op, Msg: "another live tenant has this name now", Err: err}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return t, fault.FromDB(op, err)
+	}
+	now, err := s.Get(ctx, id)
+	if err != nil {
+		return now, err
+	}
+	return now, &fault.ConflictError{Op: op, Msg: "tenant is " + string(now.Status) + "; only a FAILED tenant can be retried"}
+}
+
 // Archive soft-deletes the tenant.
 func Archive(ctx context.Context, tx pgx.Tx, id uuid.UUID) (time.Time, error) {
 	at, err := move(ctx, tx, "archive tenant", id, tenant.StatusArchived, `archived_at = now()`)

@@ -9,13 +9,14 @@ import "slices"
 //	PENDING      reserved by the API; claimed by one execution, or failed by its rollback
 //	PROVISIONING claimed by one execution; ACTIVE at the end, or FAILED by its rollback
 //	ACTIVE       provisioned; an admin may archive it
-//	FAILED       rolled back; an admin may archive it
+//	FAILED       rolled back; an admin may retry it (a new reservation: PENDING again, for the
+//	             execution <id>-r<N>) or archive it
 //	ARCHIVED     soft-deleted; final
 var lifecycle = map[Status][]Status{
 	StatusPending:      {StatusProvisioning, StatusFailed},
 	StatusProvisioning: {StatusActive, StatusFailed},
 	StatusActive:       {StatusArchived},
-	StatusFailed:       {StatusArchived},
+	StatusFailed:       {StatusPending, StatusArchived},
 	StatusArchived:     nil,
 }
 

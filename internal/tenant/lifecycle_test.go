@@ -6,8 +6,8 @@ import (
 )
 
 // The table's shape, not a copy of it: every status is reachable from PENDING, ARCHIVED
-// is the only end, ACTIVE is reached only through PROVISIONING, and nothing comes back to
-// PENDING (a reservation is made once).
+// is the only end, ACTIVE is reached only through PROVISIONING, and only a FAILED tenant
+// comes back to PENDING (an admin's retry); an ACTIVE one never does.
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	reached := map[Status]bool{StatusPending: true}
@@ -33,8 +33,8 @@ func TestLifecycle(t *testing.T) {
 	if got := Sources(StatusActive); !slices.Equal(got, []Status{StatusProvisioning, StatusActive}) {
 		t.Errorf("ACTIVE is reached from %v, want PROVISIONING (or ACTIVE again)", got)
 	}
-	if got := Sources(StatusPending); !slices.Equal(got, []Status{StatusPending}) {
-		t.Errorf("PENDING is reached from %v; a tenant is reserved once", got)
+	if got := Sources(StatusPending); !slices.Equal(got, []Status{StatusPending, StatusFailed}) {
+		t.Errorf("PENDING is reached from %v; want a reservation, or a retry of a FAILED tenant", got)
 	}
 	cases := []struct {
 		from, to Status
@@ -45,6 +45,8 @@ func TestLifecycle(t *testing.T) {
 		{StatusFailed, StatusFailed, true},
 		{StatusPending, StatusActive, false},
 		{StatusActive, StatusFailed, false},
+		{StatusFailed, StatusPending, true},
+		{StatusActive, StatusPending, false},
 		{StatusArchived, StatusActive, false},
 		{StatusProvisioning, StatusArchived, false},
 		{Status("BOGUS"), Status("BOGUS"), false},

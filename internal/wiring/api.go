@@ -65,8 +65,8 @@ func NewAPI(ctx context.Context, log *slog.Logger) (*api.Handler, *pgxpool.Pool,
 
 type workflowStarter struct{ c *workflow.Client }
 
-func (w workflowStarter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
-	e, err := w.c.Start(ctx, id)
+func (w workflowStarter) Start(ctx context.Context, id uuid.UUID, name string) (api.Started, error) {
+	e, err := w.c.StartNamed(ctx, id, name)
 	return api.Started{ExecutionArn: e.Arn, AlreadyStarted: e.AlreadyStarted}, err
 }
 

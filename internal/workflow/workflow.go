@@ -109,6 +109,15 @@ type input struct {
 // AlreadyStarted, and leaves it to the caller what a closed execution means. An execution
 // of the same name whose input is not this tenant's is a *fault.ConflictError.
 func (c *Client) Start(ctx context.Context, tenantID uuid.UUID) (Execution, error) {
+	return c.StartNamed(ctx, tenantID, tenantID.String())
+}
+
+// StartNamed is Start for the execution called name: an admin's retry of a FAILED tenant
+// runs as <tenantId>-r<N> (tenant.ExecutionName), each attempt under a name of its own.
+func (c *Client) StartNamed(ctx context.Context, tenantID uuid.UUID, name string) (Execution, error) {
+	if !validName(name) {
+		return Execution{}, &fault.ValidationError{Op: opStart, Fields: []fault.FieldError{{Field: "name", Message: "is not a valid execution name"}}}
+	}
 	if tenantID == uuid.Nil {
 		return Execution{}, &fault.ValidationError{Op: opStart, Fields: []fault.FieldError{{Field: "tenantId", Message: "must not be the nil UUID"}}}
 	}
@@ -116,7 +125,7 @@ func (c *Client) Start(ctx context.Context, tenantID uuid.UUID) (Execution, erro
 	calledAt := time.Now()
 	out, err := c.api.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(c.stateMachineArn),
-		Name:            aws.String(tenantID.String()),
+		Name:            aws.String(name),
 		Input:           aws.String(string(payload)),
 	})
 	if err == nil {
@@ -129,16 +138,16 @@ func (c *Client) Start(ctx context.Context, tenantID uuid.UUID) (Execution, erro
 		}, nil
 	}
 	if _, ok := errors.AsType[*types.ExecutionAlreadyExists](err); ok {
-		return c.existing(ctx, tenantID, err)
+		return c.existing(ctx, tenantID, name, err)
 	}
 	return Execution{}, classify(opStart, err)
 }
 
 // existing returns the execution StartExecution would not start again, if it is this
 // tenant's. alreadyExists is StartExecution's refusal, kept as the cause of a conflict.
-func (c *Client) existing(ctx context.Context, tenantID uuid.UUID, alreadyExists error) (Execution, error) {
+func (c *Client) existing(ctx context.Context, tenantID uuid.UUID, name string, alreadyExists error) (Execution, error) {
 	out, err := c.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{
-		ExecutionArn: aws.String(c.executionPrefix + tenantID.String()),
+		ExecutionArn: aws.String(c.executionPrefix + name),
 	})
 	if err != nil {
 		return Execution{}, classify(opExisting, err)

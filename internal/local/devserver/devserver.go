@@ -189,8 +189,8 @@ func newToken() string {
 // does in Step Functions.
 type runnerStarter struct{ r *execution.Runner }
 
-func (a runnerStarter) Start(ctx context.Context, id uuid.UUID) (api.Started, error) {
-	run, started, err := a.r.Start(ctx, id)
+func (a runnerStarter) Start(ctx context.Context, id uuid.UUID, name string) (api.Started, error) {
+	run, started, err := a.r.StartNamed(ctx, name, id)
 	if err != nil {
 		return api.Started{}, err
 	}

@@ -139,6 +139,29 @@ func TestLocalStackOverHTTP(t *testing.T) {
 		t.Errorf("the failure is not visible in the status: %v", failed)
 	}
 
+	// Once the cause is fixed, an admin retries the FAILED tenant: a new execution takes it
+	// to ACTIVE, and its log keeps the first execution's attempts beside the retry's.
+	fail.Store(false)
+	doomedID, _ := doomed["tenantId"].(string)
+	code, _, retried := admin.do("POST", "/admin/tenants/"+doomedID+"/retry", "")
+	if code != http.StatusAccepted || !strings.HasSuffix(fmt.Sprint(retried["executionArn"]), ":"+doomedID+"-r1") {
+		t.Fatalf("retry = %d %v", code, retried)
+	}
+	active := admin.waitFor(retried["statusUrl"].(string), "ACTIVE")
+	executions := map[string]bool{}
+	for _, l := range active["logs"].([]any) {
+		executions[fmt.Sprint(l.(map[string]any)["executionArn"])] = true
+	}
+	if len(executions) != 2 || !executions[fmt.Sprint(retried["executionArn"])] {
+		t.Errorf("the log after the retry holds the attempts of %v, want both executions", executions)
+	}
+	if code, _, body := admin.do("POST", "/admin/tenants/"+doomedID+"/retry", ""); code != http.StatusConflict {
+		t.Errorf("retry of an ACTIVE tenant = %d %v, want 409", code, body)
+	}
+	if n := len(srv.Outbox.SentTo("bob@doomed.example")); n != 2 {
+		t.Errorf("%d e-mails to the retried tenant's admin, want the failure notice and then the welcome", n)
+	}
+
 	// The execution can be followed state by state.
 	resp, err := http.Get(srv.APIURL + "/executions/" + id)
 	if err != nil {

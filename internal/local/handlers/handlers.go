@@ -21,6 +21,7 @@ func API(h *api.Handler) map[string]lambda.Handler {
 		catalog.GetTenant.LogicalID:             lambda.NewHandler(h.GetTenant),
 		catalog.GetProvisioningStatus.LogicalID: lambda.NewHandler(h.GetProvisioningStatus),
 		catalog.ArchiveTenant.LogicalID:         lambda.NewHandler(h.ArchiveTenant),
+		catalog.RetryTenant.LogicalID:           lambda.NewHandler(h.RetryTenant),
 	}
 }
 
