@@ -227,6 +227,9 @@ func readMain(t *testing.T, dir string) mainInfo {
 			}
 		case "wiring.API":
 			info.kind = "api"
+		case "wiring.Reconciler":
+			// It rolls tenants back (with the failure notices) and describes executions.
+			info.kind, info.email = "reconcile", true
 		case "wiring.PoolFromEnv":
 			info.kind = "migrate"
 		case "lambda.Start", "lambda.StartWithOptions":
@@ -237,7 +240,7 @@ func readMain(t *testing.T, dir string) mainInfo {
 		return true
 	})
 	if info.kind == "" {
-		t.Fatalf("functions/%s/main.go: no wiring.Steps, wiring.API or wiring.PoolFromEnv; teach this test what it needs", dir)
+		t.Fatalf("functions/%s/main.go: no wiring.Steps, wiring.API, wiring.Reconciler or wiring.PoolFromEnv; teach this test what it needs", dir)
 	}
 	doc := strings.Join(strings.Fields(f.Doc.Text()), " ")
 	if m := routeDoc.FindStringSubmatch(doc); m != nil {
@@ -945,6 +948,9 @@ func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
 				want[a] = true
 			}
 		}
+		if info.kind == "reconcile" {
+			want["states:DescribeExecution"] = true
+		}
 		got := map[string]bool{}
 		for _, g := range grants(t, tpl, get(tpl.resource(id), "Properties", "Policies")) {
 			if strings.Contains(g.action, "*") {
@@ -1044,6 +1050,9 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 			if len(apiActions[info.handler]) > 0 {
 				loaders = append(loaders, "LoadWorkflow")
 			}
+		}
+		if info.kind == "reconcile" {
+			loaders = append(loaders, "LoadWorkflow")
 		}
 		allowed := map[string]bool{}
 		for _, l := range loaders {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/cfntemplate"
 )
 
@@ -52,8 +51,10 @@ func TestSamLocalEnvFile(t *testing.T) {
 	if err := decodeStrict(raw, &file); err != nil {
 		t.Fatalf("%s: every section must map names to strings: %v", samEnvFile, err)
 	}
-	all := append(handlers.Names(handlers.Pipeline(nil)), handlers.Names(handlers.API(nil))...)
-	all = append(all, migrateFunction)
+	var all []string
+	for _, f := range catalog.All() {
+		all = append(all, f.LogicalID)
+	}
 	for section := range file {
 		if section != "Parameters" && !slices.Contains(all, section) {
 			t.Errorf("%s: section %s is neither Parameters nor a function", samEnvFile, section)

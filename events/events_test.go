@@ -29,6 +29,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
@@ -111,6 +112,7 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 	r.rollback()
 	r.onboard(claim)
 	r.adminAPI(claim)
+	r.reconcile()
 	r.migrate()
 
 	for _, name := range got {
@@ -649,6 +651,20 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 	want, _ := r.f.workflowArn(rollbackTenantID + "-r1")
 	if tn := r.tenant(rollbackTenantID); retried.ExecutionArn != want || tn.Status != tenant.StatusPending || tn.Retries != 1 {
 		r.t.Errorf("RetryTenant: %+v (want execution %s); tenant %s after %d retries", retried, want, tn.Status, tn.Retries)
+	}
+}
+
+// reconcile runs the schedule's event once the tenants look stale: the created tenant and
+// the retried one have their executions running in the emulator, so both are left alone.
+func (r *run) reconcile() {
+	r.t.Helper()
+	if _, err := r.f.pool.Exec(r.ctx, `UPDATE tenants SET updated_at = now() - interval '1 hour' WHERE status IN ('PENDING', 'PROVISIONING')`); err != nil {
+		r.t.Fatal(err)
+	}
+	var rep reconcile.Report
+	r.invoke(catalog.Reconcile.LogicalID, &rep)
+	if rep.Checked != 2 || rep.StillRunning != 2 || len(rep.RolledBack)+len(rep.ReservationsFailed)+len(rep.NeedsOperator)+len(rep.Errors) != 0 {
+		r.t.Errorf("ReconcileFunction: %+v, want both pending tenants left to their running executions", rep)
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
@@ -164,7 +165,7 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	// Step Functions: the definition SAM deploys, as a state machine of the test's own in
 	// the emulator (which never runs it: the test invokes each step itself).
 	sfnAPI := sfn.NewFromConfig(awstest.Config(t))
-	f.stateMachineArn = createStateMachine(ctx, t, sfnAPI, handlers.Names(handlers.Pipeline(f.steps)))
+	f.stateMachineArn = createStateMachine(t, handlers.Names(handlers.Pipeline(f.steps)))
 	if f.workflow, err = workflow.New(sfnAPI, f.stateMachineArn); err != nil {
 		t.Fatal(err)
 	}
@@ -180,12 +181,16 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	for name, fn := range handlers.API(h) {
 		f.catalog[name] = fn
 	}
+	rec := &reconcile.Reconciler{Store: f.store, Rollback: f.steps, Executions: f.workflow, Log: log}
+	for name, fn := range handlers.Reconcile(rec) {
+		f.catalog[name] = fn
+	}
 	return f
 }
 
 // createStateMachine creates the provisioning state machine under a name of the test's
 // own, with each ${<LogicalId>Arn} substituted as SAM's DefinitionSubstitutions would.
-func createStateMachine(ctx context.Context, t *testing.T, c *sfn.Client, names []string) string {
+func createStateMachine(t *testing.T, names []string) string {
 	t.Helper()
 	def := string(statemachine.Provisioning)
 	for _, name := range names {
@@ -194,18 +199,7 @@ func createStateMachine(ctx context.Context, t *testing.T, c *sfn.Client, names 
 	if strings.Contains(def, "${") {
 		t.Fatalf("the state machine definition names a function the catalogue lacks")
 	}
-	out, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name:       aws.String(awstest.UniqueName("tenant-provisioning")),
-		Definition: aws.String(def),
-		RoleArn:    aws.String("arn:aws:iam::123456789012:role/tenant-provisioning-state-machine"),
-	})
-	if err != nil {
-		t.Fatalf("CreateStateMachine in the AWS API emulator: %v", err)
-	}
-	arn := aws.ToString(out.StateMachineArn)
-	t.Cleanup(func() {
-		_, _ = c.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: &arn})
-	})
+	_, arn := awstest.StateMachine(t, def)
 	return arn
 }
 

@@ -16,4 +16,5 @@ LAMBDAS := \
 	GetProvisioningStatusFunction:api-get-provisioning-status \
 	ArchiveTenantFunction:api-archive-tenant \
 	RetryTenantFunction:api-retry-tenant \
+	ReconcileFunction:reconcile \
 	MigrateControlPlaneFunction:migrate-control-plane

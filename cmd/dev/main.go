@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/local/devserver"
@@ -24,6 +25,8 @@ func main() {
 	flag.StringVar(&cfg.StellarAddr, "stellar", "127.0.0.1:8000", "Stellar RPC double (unless SOROBAN_RPC_URL is set)")
 	flag.StringVar(&cfg.OutboxAddr, "outbox", "127.0.0.1:4579", "local SES v2 outbox (unless AWS_ENDPOINT_URL is set)")
 	flag.StringVar(&cfg.OutboxDir, "outbox-dir", ".local/outbox", "where sent e-mail is saved as .eml")
+	flag.DurationVar(&cfg.ReconcileEvery, "reconcile-every", 30*time.Second, "run the reconciler this often, as the schedule does in AWS (0: never)")
+	flag.DurationVar(&cfg.ReconcileStaleAfter, "reconcile-stale-after", 0, "how long a PENDING or PROVISIONING tenant must sit untouched before the reconciler looks at it (0: its default, 5m)")
 	flag.Parse()
 	cfg.AdminToken = os.Getenv("DEV_API_TOKEN")
 	cfg.Outbox = os.Getenv("AWS_ENDPOINT_URL") == ""
@@ -56,6 +59,9 @@ func run(cfg devserver.Config) error {
 	fmt.Printf("Lambda Invoke API:  %s\n", srv.InvokeURL)
 	fmt.Printf("admin API:          %s/admin/tenants\n", srv.APIURL)
 	fmt.Printf("executions:         %s/executions\n", srv.APIURL)
+	if cfg.ReconcileEvery > 0 {
+		fmt.Printf("reconciler:         every %s (-reconcile-every)\n", cfg.ReconcileEvery)
+	}
 	if cfg.AdminToken == "" {
 		fmt.Printf("admin token:        %s   (set DEV_API_TOKEN to choose one)\n", srv.AdminToken)
 	} else {

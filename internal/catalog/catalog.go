@@ -66,6 +66,9 @@ var (
 // CloudFormation custom resource on every deploy.
 var MigrateControlPlane = Function{LogicalID: "MigrateControlPlaneFunction", Dir: "migrate-control-plane"}
 
+// Reconcile runs on a schedule and closes what no execution will (internal/reconcile).
+var Reconcile = Function{LogicalID: "ReconcileFunction", Dir: "reconcile"}
+
 // Steps are the provisioning steps in pipeline order (Rollback is not one of them).
 var Steps = []Function{CreateTenantRecord, CreateSchema, RunMigrations, SeedRolesAndUser,
 	DeploySorobanContract, StoreContractAddress, ActivateTenant, SendWelcomeEmail}
@@ -77,7 +80,7 @@ var API = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus
 func All() []Function {
 	all := append(append([]Function{}, Steps...), Rollback)
 	all = append(all, API...)
-	return append(all, MigrateControlPlane)
+	return append(all, Reconcile, MigrateControlPlane)
 }
 
 // ByLogicalID finds a function; ok is false for an id the catalogue does not declare.

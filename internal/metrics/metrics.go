@@ -59,3 +59,13 @@ func RolledBack(ctx context.Context, log *slog.Logger, failedStep string) {
 	emit(ctx, log, "tenant rolled back", [][]string{{"FailedStep"}}, []metric{{"Rollbacks", "Count"}},
 		slog.String("FailedStep", failedStep), slog.Int("Rollbacks", 1))
 }
+
+// Reconciled records one reconcile run as its one log line: the reservations it failed,
+// the tenants it rolled back, and those it could not settle (an error, or a state that
+// needs an operator), which an alarm watches.
+func Reconciled(ctx context.Context, log *slog.Logger, checked, reservationsFailed, rolledBack, unsettled int) {
+	emit(ctx, log, "reconcile run", [][]string{{}},
+		[]metric{{"ReconcileReservationsFailed", "Count"}, {"ReconcileRolledBack", "Count"}, {"ReconcileUnsettled", "Count"}},
+		slog.Int("checked", checked), slog.Int("ReconcileReservationsFailed", reservationsFailed),
+		slog.Int("ReconcileRolledBack", rolledBack), slog.Int("ReconcileUnsettled", unsettled))
+}

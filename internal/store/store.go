@@ -116,6 +116,20 @@ func MarkFailed(ctx context.Context, tx pgx.Tx, id uuid.UUID, sanitizedErr strin
 	return err
 }
 
+// Stale lists up to limit PENDING or PROVISIONING tenants whose row has not changed for
+// olderThan, oldest first: the reconciler's work list.
+func (s *Store) Stale(ctx context.Context, olderThan time.Duration, limit int) ([]tenant.Tenant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants
+		WHERE status IN ($1, $2) AND updated_at < now() - $3::interval
+		ORDER BY updated_at LIMIT $4`,
+		string(tenant.StatusPending), string(tenant.StatusProvisioning), olderThan, limit)
+	if err != nil {
+		return nil, fault.FromDB("list stale tenants", err)
+	}
+	ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tenant.Tenant, error) { return scanTenant(row) })
+	return ts, fault.FromDB("list stale tenants", err)
+}
+
 // Retry re-reserves a FAILED tenant for an admin's retry: PENDING again, its retry count
 // up by one (so its next execution is <id>-r<N>, which alone may claim it), the earlier
 // execution and error cleared; the log keeps every earlier attempt. A tenant in any other

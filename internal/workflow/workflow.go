@@ -203,6 +203,29 @@ func (c *Client) Describe(ctx context.Context, executionArn string) (Status, err
 	}, nil
 }
 
+// ExecutionArn is the ARN of this state machine's execution called name.
+func (c *Client) ExecutionArn(name string) (string, error) {
+	if !validName(name) {
+		return "", &fault.ValidationError{Op: opArn, Fields: []fault.FieldError{{Field: "name", Message: "is not a valid execution name"}}}
+	}
+	return c.executionPrefix + name, nil
+}
+
+// ExecutionStatus is the status of this state machine's execution called name (RUNNING,
+// SUCCEEDED, FAILED, TIMED_OUT, ABORTED), or "" when there is none: never started, or
+// gone from Step Functions' history.
+func (c *Client) ExecutionStatus(ctx context.Context, name string) (string, error) {
+	arn, err := c.ExecutionArn(name)
+	if err != nil {
+		return "", err
+	}
+	s, err := c.Describe(ctx, arn)
+	if _, ok := errors.AsType[*fault.NotFoundError](err); ok {
+		return "", nil
+	}
+	return s.Status, err
+}
+
 // ExecutionArn returns the ARN Step Functions gives the Standard execution called name of
 // the state machine: arn:<partition>:states:<region>:<account>:stateMachine:<sm> becomes
 // arn:<partition>:states:<region>:<account>:execution:<sm>:<name>. A malformed state

@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -29,21 +28,7 @@ const definition = `{
 // newStateMachine creates a state machine of its own for the test, on the emulator.
 func newStateMachine(t *testing.T) (*sfn.Client, string) {
 	t.Helper()
-	api := sfn.NewFromConfig(awstest.Config(t))
-	out, err := api.CreateStateMachine(t.Context(), &sfn.CreateStateMachineInput{
-		Name:       aws.String(awstest.UniqueName("tenant-provisioning")),
-		Definition: aws.String(definition),
-		RoleArn:    aws.String("arn:aws:iam::123456789012:role/test"),
-	})
-	if err != nil {
-		t.Fatalf("CreateStateMachine: %v", err)
-	}
-	arn := aws.ToString(out.StateMachineArn)
-	t.Cleanup(func() {
-		// t.Context() is already cancelled when cleanups run.
-		_, _ = api.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: &arn})
-	})
-	return api, arn
+	return awstest.StateMachine(t, definition)
 }
 
 func newClient(t *testing.T) (*Client, *sfn.Client, string) {

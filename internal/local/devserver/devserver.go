@@ -33,6 +33,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdaapi"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
+	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
@@ -58,17 +59,24 @@ type Config struct {
 	Clock asl.Clock
 	// Wrap, if set, wraps the functions before they run (tests inject faults with it).
 	Wrap func(catalog map[string]lambda.Handler) map[string]lambda.Handler
+	// ReconcileEvery runs the reconciler on a timer, as the schedule does in AWS (0: only
+	// when invoked, through the Lambda Invoke API or Server.Reconciler).
+	ReconcileEvery time.Duration
+	// ReconcileStaleAfter is the reconciler's StaleAfter (0: its default).
+	ReconcileStaleAfter time.Duration
 }
 
 // Server is the running stack.
 type Server struct {
-	Stack  *devstack.Stack
-	Runner *execution.Runner
-	Outbox *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
+	Stack      *devstack.Stack
+	Runner     *execution.Runner
+	Reconciler *reconcile.Reconciler
+	Outbox     *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
 	// URLs of what it serves, and the tokens.
 	APIURL, InvokeURL, OutboxURL string
 	AdminToken, ViewerToken      string
 	servers                      []*http.Server
+	stopReconcile                func()
 }
 
 // Start brings the stack up; Close takes it down.
@@ -133,17 +141,48 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.APIURL, err = s.serve(cfg.APIAddr, mux); err != nil {
 		return nil, err
 	}
-	// Every function, as `sam local start-lambda` serves them: the steps and the API routes.
+	s.Reconciler = &reconcile.Reconciler{Store: store.New(s.Stack.Pool), Rollback: s.Stack.Steps, Executions: s.Runner,
+		Log: cfg.Log, StaleAfter: cfg.ReconcileStaleAfter}
+	if cfg.ReconcileEvery > 0 {
+		s.reconcileEvery(cfg.ReconcileEvery)
+	}
+	// Every function, as `sam local start-lambda` serves them: the steps, the API routes
+	// and the reconciler.
 	all := handlers.API(handler)
 	maps.Copy(all, catalog)
+	maps.Copy(all, handlers.Reconcile(s.Reconciler))
 	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
+// reconcileEvery runs the reconciler every d until Close.
+func (s *Server) reconcileEvery(d time.Duration) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				// Its report is in its log line; a failed run is tried again next tick.
+				_, _ = s.Reconciler.Run(context.Background(), reconcile.Input{})
+			}
+		}
+	}()
+	s.stopReconcile = func() { close(stop); <-done }
+}
+
 // Close stops the servers and the stack.
 func (s *Server) Close() {
+	if s.stopReconcile != nil {
+		s.stopReconcile()
+	}
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
@@ -78,6 +80,20 @@ func (c client) waitFor(path, want string) map[string]any {
 	}
 }
 
+// waitForExecution polls the status route until the tenant's execution has status want.
+func (c client) waitForExecution(path, want string) {
+	c.t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, _, body := c.do("GET", path, "")
+		if ex, _ := body["execution"].(map[string]any); ex["status"] == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: the execution never reached %s: %v", path, want, body["execution"])
+		}
+	}
+}
+
 // The local stack driven over HTTP the way an admin would: create, follow, read, list,
 // archive; a second tenant that fails ends FAILED with its error in the status.
 func TestLocalStackOverHTTP(t *testing.T) {
@@ -111,6 +127,7 @@ func TestLocalStackOverHTTP(t *testing.T) {
 	}
 	id, _ := created["tenantId"].(string)
 	status := admin.waitFor(created["statusUrl"].(string), "ACTIVE")
+	admin.waitForExecution(created["statusUrl"].(string), "SUCCEEDED") // the welcome follows activation
 	if logs, _ := status["logs"].([]any); len(logs) < 8 {
 		t.Errorf("status logs: %v", status["logs"])
 	}
@@ -158,6 +175,7 @@ func TestLocalStackOverHTTP(t *testing.T) {
 	if code, _, body := admin.do("POST", "/admin/tenants/"+doomedID+"/retry", ""); code != http.StatusConflict {
 		t.Errorf("retry of an ACTIVE tenant = %d %v, want 409", code, body)
 	}
+	admin.waitForExecution(retried["statusUrl"].(string), "SUCCEEDED") // the welcome follows activation
 	if n := len(srv.Outbox.SentTo("bob@doomed.example")); n != 2 {
 		t.Errorf("%d e-mails to the retried tenant's admin, want the failure notice and then the welcome", n)
 	}
@@ -204,5 +222,47 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 	}
 	if count[http.StatusAccepted] != 1 || count[http.StatusConflict] != n-1 {
 		t.Errorf("status codes: %v", count)
+	}
+}
+
+// make dev runs the reconciler on a timer, as the schedule does in AWS: a reservation whose
+// execution was never started (the API died in between) ends FAILED by itself.
+func TestReconcilerRunsOnATimer(t *testing.T) {
+	t.Parallel()
+	_, url := testdb.NewWithURL(t)
+	srv, err := Start(context.Background(), Config{
+		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
+		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
+		ReconcileEvery: 20 * time.Millisecond, ReconcileStaleAfter: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	reg, err := tenant.Registration{Name: "Orphan Clinic", AdminEmail: "o@orphan.example", AdminFirstName: "O", AdminLastName: "P"}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(srv.Stack.Pool)
+	tn, err := st.Reserve(context.Background(), reg) // reserved, and no execution started
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := st.Get(context.Background(), tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == tenant.StatusFailed {
+			if got.ProvisioningError != "provisioning was never started" {
+				t.Errorf("error %q", got.ProvisioningError)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphaned reservation is still %s", got.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

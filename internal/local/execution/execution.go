@@ -132,6 +132,22 @@ func finished(run *asl.Running) bool {
 	}
 }
 
+// ExecutionArn is the ARN the local engine gives the execution called name (its default
+// region and account), so the reconciler can name an execution that never started.
+func (r *Runner) ExecutionArn(name string) (string, error) {
+	return "arn:aws:states:local:000000000000:execution:" + StateMachineName + ":" + name, nil
+}
+
+// ExecutionStatus is the status of the execution called name, or "" when this Runner has
+// none (never started, or forgotten), as the reconciler asks Step Functions.
+func (r *Runner) ExecutionStatus(_ context.Context, name string) (string, error) {
+	run, ok := r.Get(name)
+	if !ok {
+		return "", nil
+	}
+	return string(run.Snapshot().Status), nil
+}
+
 // Get returns the execution of that name (a tenant id).
 func (r *Runner) Get(name string) (*asl.Running, bool) {
 	r.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 )
 
 // API maps the admin API functions' logical ids to their handlers on h.
@@ -39,6 +40,11 @@ func Pipeline(s *pipeline.Steps) map[string]lambda.Handler {
 		catalog.ActivateTenant.LogicalID:        lambda.NewHandler(s.ActivateTenant),
 		catalog.Rollback.LogicalID:              lambda.NewHandler(s.Rollback),
 	}
+}
+
+// Reconcile is the reconcile function's handler, by its logical id.
+func Reconcile(r *reconcile.Reconciler) map[string]lambda.Handler {
+	return map[string]lambda.Handler{catalog.Reconcile.LogicalID: lambda.NewHandler(r.Run)}
 }
 
 // Substitutions maps each ${<LogicalId>Arn} of the state machine definition to the

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 // Endpoint is the emulator's URL; a test that needs it fails, clearly, when it is not set.
@@ -152,4 +153,27 @@ func SentTo(t testing.TB, address string) []SentEmail {
 		}
 	}
 	return out
+}
+
+// StateMachine creates a Standard state machine with definition in the emulator, under a
+// name of the test's own, and deletes it when the test ends. Executions of it stay RUNNING
+// until stopped (moto does not run definitions), which is what tests of starting, finding
+// and stopping executions need.
+func StateMachine(t testing.TB, definition string) (*sfn.Client, string) {
+	t.Helper()
+	api := sfn.NewFromConfig(Config(t))
+	out, err := api.CreateStateMachine(context.Background(), &sfn.CreateStateMachineInput{
+		Name:       aws.String(UniqueName("tenant-provisioning")),
+		Definition: aws.String(definition),
+		RoleArn:    aws.String("arn:aws:iam::123456789012:role/tenant-provisioning-state-machine"),
+	})
+	if err != nil {
+		t.Fatalf("awstest: CreateStateMachine in the AWS API emulator: %v", err)
+	}
+	arn := aws.ToString(out.StateMachineArn)
+	t.Cleanup(func() {
+		// The test's context is already cancelled when cleanups run.
+		_, _ = api.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: &arn})
+	})
+	return api, arn
 }

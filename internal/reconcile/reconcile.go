@@ -1,0 +1,178 @@
+// Package reconcile closes what no execution will: a reservation whose execution never
+// started, or ended before claiming it, and a tenant left PROVISIONING by an execution
+// that ended ABORTED, TIMED_OUT or FAILED without a rollback that went through. It runs
+// on a schedule (EventBridge Scheduler in AWS, a timer in make dev), acts through the
+// pipeline's own rollback as the execution that owned the tenant, and is idempotent: a
+// second run finds nothing more to do.
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/metrics"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+)
+
+// Execution statuses, as Step Functions reports them.
+const (
+	Running   = "RUNNING"
+	Succeeded = "SUCCEEDED"
+	Failed    = "FAILED"
+	TimedOut  = "TIMED_OUT"
+	Aborted   = "ABORTED"
+)
+
+// Executions reports on the provisioning state machine's executions by name.
+// workflow.Client is one, on Step Functions; make dev's is the local engine's.
+type Executions interface {
+	// ExecutionStatus is the execution's status, or "" when no execution has that name.
+	ExecutionStatus(ctx context.Context, name string) (string, error)
+	// ExecutionArn is the ARN of the execution called name.
+	ExecutionArn(name string) (string, error)
+}
+
+// Rollbacker is the pipeline's rollback (pipeline.Steps.Rollback).
+type Rollbacker interface {
+	Rollback(ctx context.Context, in pipeline.RollbackInput) (pipeline.RollbackOutput, error)
+}
+
+// Defaults: a tenant is looked at once its row has not changed for StaleAfter (an
+// execution claims its reservation within seconds, and a running one is left alone anyway),
+// and at most Batch tenants per run, oldest first, so one run stays well inside its timeout.
+const (
+	DefaultStaleAfter = 5 * time.Minute
+	DefaultBatch      = 100
+)
+
+// Reconciler is the reconcile function.
+type Reconciler struct {
+	Store      *store.Store
+	Rollback   Rollbacker
+	Executions Executions
+	Log        *slog.Logger
+	StaleAfter time.Duration // 0: DefaultStaleAfter
+	Batch      int           // 0: DefaultBatch
+}
+
+// Input is what the schedule sends: nothing the run depends on.
+type Input struct{}
+
+// Report says what one run did, by tenant id only (no personal data).
+type Report struct {
+	Checked            int      `json:"checked"`
+	ReservationsFailed []string `json:"reservationsFailed"` // PENDING, no execution ever started: now FAILED
+	RolledBack         []string `json:"rolledBack"`         // the execution ended without finishing: rolled back
+	StillRunning       int      `json:"stillRunning"`
+	// NeedsOperator lists tenants in a state no rule here resolves (an execution that
+	// SUCCEEDED without activating its tenant): the log line says which and why.
+	NeedsOperator []string      `json:"needsOperator"`
+	Errors        []TenantError `json:"errors"`
+}
+
+// TenantError is a tenant the run could not settle; the next run tries again.
+type TenantError struct {
+	TenantID  string `json:"tenantId"`
+	ErrorType string `json:"errorType"`
+}
+
+// NewReport is an empty report (JSON arrays, not nulls).
+func NewReport() Report {
+	return Report{ReservationsFailed: []string{}, RolledBack: []string{}, NeedsOperator: []string{}, Errors: []TenantError{}}
+}
+
+// reasonNeverStarted becomes the provisioning_error of a reservation no execution took.
+const reasonNeverStarted = "provisioning was never started"
+
+// Run settles every stale PENDING or PROVISIONING tenant it can. A tenant it cannot settle
+// now is reported in Errors and left for the next run; the run itself fails only when it
+// cannot list the tenants.
+func (r *Reconciler) Run(ctx context.Context, _ Input) (Report, error) {
+	rep := NewReport()
+	stale, err := r.Store.Stale(ctx, r.staleAfter(), r.batch())
+	if err != nil {
+		return rep, err
+	}
+	for _, t := range stale {
+		rep.Checked++
+		if err := r.settle(ctx, t, &rep); err != nil {
+			rep.Errors = append(rep.Errors, TenantError{TenantID: t.ID.String(), ErrorType: fault.Name(fault.Classify("reconcile", err))})
+			r.Log.WarnContext(ctx, "reconcile: tenant not settled", "tenantId", t.ID.String(), "status", string(t.Status),
+				"errorType", fault.Name(fault.Classify("reconcile", err)))
+		}
+	}
+	metrics.Reconciled(ctx, r.Log, rep.Checked, len(rep.ReservationsFailed), len(rep.RolledBack), len(rep.NeedsOperator)+len(rep.Errors))
+	return rep, nil
+}
+
+func (r *Reconciler) settle(ctx context.Context, t tenant.Tenant, rep *Report) error {
+	id := t.ID.String()
+	// The execution that owns the tenant: the claimant, or the one named for its attempt.
+	name := t.ExecutionName()
+	arn := t.ExecutionArn
+	if arn == "" {
+		var err error
+		if arn, err = r.Executions.ExecutionArn(name); err != nil {
+			return err
+		}
+	}
+	status, err := r.Executions.ExecutionStatus(ctx, name)
+	if err != nil {
+		return err
+	}
+	log := r.Log.With("tenantId", id, "executionArn", arn, "status", string(t.Status), "executionStatus", status)
+	switch {
+	case status == Running:
+		rep.StillRunning++
+		return nil
+	case status == "" && t.Status == tenant.StatusPending:
+		// Reserved, but the API never got its execution started (it died in between).
+		failed, err := r.Store.FailReservation(ctx, t.ID, reasonNeverStarted)
+		if err != nil {
+			return err
+		}
+		if failed {
+			rep.ReservationsFailed = append(rep.ReservationsFailed, id)
+			log.InfoContext(ctx, "reconcile: reservation never started, marked FAILED")
+		}
+		return nil
+	case status == Succeeded:
+		rep.NeedsOperator = append(rep.NeedsOperator, id)
+		log.ErrorContext(ctx, "reconcile: the execution succeeded but the tenant is not ACTIVE; needs an operator")
+		return nil
+	}
+	// The execution ended (FAILED, TIMED_OUT, ABORTED) or no longer exists, and the tenant
+	// is still in its hands: roll it back as that execution would have.
+	cause := "the execution ended " + status + " before it finished; rolled back by the reconciler"
+	if status == "" {
+		cause = "the execution no longer exists; rolled back by the reconciler"
+	}
+	out, err := r.Rollback.Rollback(ctx, pipeline.RollbackInput{TenantID: id, ExecutionArn: arn,
+		Error: &pipeline.CaughtError{Error: "ExecutionEnded", Cause: cause}})
+	if err != nil {
+		return err
+	}
+	if out.Outcome != pipeline.OutcomeSkipped {
+		rep.RolledBack = append(rep.RolledBack, id)
+		log.InfoContext(ctx, "reconcile: rolled back", "outcome", out.Outcome)
+	}
+	return nil
+}
+
+func (r *Reconciler) staleAfter() time.Duration {
+	if r.StaleAfter > 0 {
+		return r.StaleAfter
+	}
+	return DefaultStaleAfter
+}
+
+func (r *Reconciler) batch() int {
+	if r.Batch > 0 {
+		return r.Batch
+	}
+	return DefaultBatch
+}

@@ -1,0 +1,48 @@
+package wiring
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/reconcile"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/workflow"
+)
+
+// Reconciler builds the reconcile function for its main and returns the function that
+// closes the pool on SIGTERM. A start-up failure ends the process.
+func Reconciler() (*reconcile.Reconciler, func()) {
+	log := Logger()
+	r, pool, err := NewReconciler(context.Background(), log)
+	if err != nil {
+		Exit(log, err)
+	}
+	return r, pool.Close
+}
+
+// NewReconciler reads the configuration, then builds the reconciler: the control plane,
+// the pipeline's rollback (with e-mail, for its failure notices) and the executions of the
+// provisioning state machine (STATE_MACHINE_ARN, required here).
+func NewReconciler(ctx context.Context, log *slog.Logger) (*reconcile.Reconciler, *pgxpool.Pool, error) {
+	wf, err := config.LoadWorkflow()
+	if err != nil {
+		return nil, nil, err
+	}
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := workflow.New(sfn.NewFromConfig(awsCfg), wf.StateMachineARN)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps, pool, err := NewSteps(ctx, log, Email)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &reconcile.Reconciler{Store: store.New(pool), Rollback: steps, Executions: client, Log: log}, pool, nil
+}
