@@ -227,6 +227,12 @@ func readMain(t *testing.T, dir string) mainInfo {
 			}
 		case "wiring.API":
 			info.kind = "api"
+			for _, a := range call.Args {
+				if pkgFunc(a) != "wiring.Email" {
+					t.Errorf("functions/%s: wiring.API(%s) is a need this test does not know; teach it the permissions it takes", dir, pkgFunc(a))
+				}
+				info.email = true
+			}
 		case "wiring.Reconciler":
 			// It rolls tenants back (with the failure notices) and describes executions.
 			info.kind, info.email = "reconcile", true
@@ -1168,6 +1174,17 @@ func TestAdminRoutes(t *testing.T) {
 			authorizer := get(p, "Auth", "Authorizer")
 			if authorizer == nil {
 				authorizer = get(auth, "DefaultAuthorizer")
+			}
+			// The catalogue's one public route (the activation link's) has no authorizer and
+			// its own throttling; every other is behind the JWT authorizer with the scope.
+			if f, _ := catalog.ByLogicalID(id); f.Public {
+				if authorizer == nil || authorizer.Value != "NONE" {
+					t.Errorf("%s: the public route %s must say Auth.Authorizer NONE", id, route)
+				}
+				if get(api, "Properties", "RouteSettings", route, "ThrottlingRateLimit") == nil {
+					t.Errorf("%s: the public route %s has no RouteSettings throttling of its own", id, route)
+				}
+				continue
 			}
 			if authorizer == nil || !jwt(authorizer.Value) {
 				t.Errorf("%s: route %s is not behind a JWT authorizer on JwtIssuer and JwtAudience", id, route)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,8 @@ var apiOperations = map[string]string{
 	catalog.GetProvisioningStatus.LogicalID: "getProvisioningStatus",
 	catalog.ArchiveTenant.LogicalID:         "archiveTenant",
 	catalog.RetryTenant.LogicalID:           "retryTenant",
+	catalog.ResendActivationEmail.LogicalID: "resendActivationEmail",
+	catalog.Activate.LogicalID:              "activateAdmin",
 }
 
 func TestEveryEventRunsOnItsFunction(t *testing.T) {
@@ -302,6 +305,17 @@ func checkAPIEvents(t *testing.T, evs map[string]event) {
 		check("headers.user-agent", req.Headers["user-agent"], rc.HTTP.UserAgent)
 		check("headers.x-forwarded-for", req.Headers["x-forwarded-for"], rc.HTTP.SourceIP)
 		check("headers.content-type", req.Headers["content-type"], "application/json")
+		if f, _ := catalog.ByLogicalID(fn); f.Public {
+			// The public route: API Gateway passes no authorizer, and the body carries the
+			// activation token (a made-up one here, never a real one).
+			if rc.Authorizer != nil || req.Headers["authorization"] != "" {
+				t.Errorf("%s: the public route's event has an authorizer or an Authorization header", ev.path)
+			}
+			check("rawPath", req.RawPath, wantPath)
+			check("requestContext.http.method", rc.HTTP.Method, method)
+			check("headers.content-length", req.Headers["content-length"], strconv.Itoa(len(req.Body)))
+			continue
+		}
 		// Never a real token in the repository: the authorizer has verified it, the
 		// handlers read its claims from requestContext.
 		check("headers.authorization", req.Headers["authorization"], "Bearer <redacted>")
@@ -628,6 +642,8 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		r.t.Errorf("GetProvisioningStatus: %s with steps %v, execution %s %s", status.OverallStatus, steps, status.Execution, status.ExecutionStatusError)
 	}
 
+	r.activation()
+
 	var archived struct {
 		TenantID        string `json:"tenantId"`
 		Status          string `json:"status"`
@@ -651,6 +667,68 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 	want, _ := r.f.workflowArn(rollbackTenantID + "-r1")
 	if tn := r.tenant(rollbackTenantID); retried.ExecutionArn != want || tn.Status != tenant.StatusPending || tn.Retries != 1 {
 		r.t.Errorf("RetryTenant: %+v (want execution %s); tenant %s after %d retries", retried, want, tn.Status, tn.Retries)
+	}
+}
+
+// activation sends the example tenant's admin a new link (the welcome's stops working),
+// then runs the activation event: its made-up token is refused; with the e-mailed link's
+// real token in its place, the same request activates the account.
+func (r *run) activation() {
+	r.t.Helper()
+	var resent struct {
+		TenantID  string `json:"tenantId"`
+		Status    string `json:"status"`
+		ExpiresAt string `json:"expiresAt"`
+	}
+	link := regexp.MustCompile(`activate#tenant=` + exampleTenantID + `&token=([A-Za-z0-9_-]{43})`)
+	tokens := func() map[string]bool {
+		out := map[string]bool{}
+		for _, m := range r.f.outbox.SentTo(exampleAdmin) {
+			if l := link.FindStringSubmatch(m.Text); l != nil {
+				out[l[1]] = true
+			}
+		}
+		return out
+	}
+	welcome := tokens()
+	r.call(catalog.ResendActivationEmail.LogicalID, http.StatusOK, &resent)
+	if resent.TenantID != exampleTenantID || resent.Status != "sent" {
+		r.t.Errorf("ResendActivationEmail: %+v", resent)
+	}
+	var token string
+	for tok := range tokens() {
+		if !welcome[tok] {
+			token = tok
+		}
+	}
+	if len(welcome) != 1 || token == "" {
+		r.t.Fatalf("activation links: %d in the welcome, a new one in the resent e-mail: %v", len(welcome), token != "")
+	}
+	var refused events.APIGatewayV2HTTPResponse
+	r.invoke(catalog.Activate.LogicalID, &refused)
+	if refused.StatusCode != http.StatusBadRequest || !strings.Contains(refused.Body, "invalid-activation") {
+		r.t.Errorf("ActivateAdminFunction with the event's made-up token: %d %s", refused.StatusCode, refused.Body)
+	}
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(r.evs[catalog.Activate.LogicalID].raw, &req); err != nil {
+		r.t.Fatal(err)
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(req.Body), &body); err != nil {
+		r.t.Fatal(err)
+	}
+	body["token"] = token
+	b, _ := json.Marshal(body)
+	req.Body = string(b)
+	req.Headers["content-length"] = strconv.Itoa(len(req.Body))
+	payload, _ := json.Marshal(req)
+	raw, err := r.f.catalog[catalog.Activate.LogicalID].Invoke(r.ctx, payload)
+	var ok events.APIGatewayV2HTTPResponse
+	if err == nil {
+		err = json.Unmarshal(raw, &ok)
+	}
+	if err != nil || ok.StatusCode != http.StatusOK || !strings.Contains(ok.Body, `"activated"`) {
+		r.t.Errorf("ActivateAdminFunction with the link's token: %v %d %s", err, ok.StatusCode, ok.Body)
 	}
 }
 

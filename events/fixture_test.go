@@ -170,7 +170,7 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 		t.Fatal(err)
 	}
 	h, err := api.New(api.Config{
-		Store: f.store, Archiver: f.steps, Log: log, RequiredScope: adminScope,
+		Store: f.store, Archiver: f.steps, Activations: f.steps, Log: log, RequiredScope: adminScope,
 		Starter:   starter{f.workflow},
 		Describer: describer{c: f.workflow, eventsStateMachine: eventsStateMachine, testStateMachine: f.stateMachineArn},
 	})

@@ -16,5 +16,7 @@ LAMBDAS := \
 	GetProvisioningStatusFunction:api-get-provisioning-status \
 	ArchiveTenantFunction:api-archive-tenant \
 	RetryTenantFunction:api-retry-tenant \
+	ResendActivationEmailFunction:api-resend-activation-email \
+	ActivateAdminFunction:api-activate \
 	ReconcileFunction:reconcile \
 	MigrateControlPlaneFunction:migrate-control-plane

@@ -49,6 +49,12 @@ type Archiver interface {
 	Archive(ctx context.Context, id uuid.UUID) (pipeline.ArchiveResult, error)
 }
 
+// Activations redeems and resends admins' activation links; *pipeline.Steps is one.
+type Activations interface {
+	RedeemActivation(ctx context.Context, tenantID uuid.UUID, token, password string) error
+	ResendActivation(ctx context.Context, tenantID uuid.UUID, requestedBy string) (pipeline.ActivationSent, error)
+}
+
 // Config is what the handlers run on.
 type Config struct {
 	Store *store.Store // required
@@ -57,6 +63,8 @@ type Config struct {
 	// missing answers 500 and logs a ConfigError.
 	Starter  Starter
 	Archiver Archiver
+	// Activations is needed by Activate and ResendActivationEmail.
+	Activations Activations
 	// Describer is optional: without it the status route shows the log alone.
 	Describer ExecutionDescriber
 	Log       *slog.Logger // nil logs to slog.Default()
@@ -67,12 +75,13 @@ type Config struct {
 
 // Handler serves the admin routes. Build it once per container.
 type Handler struct {
-	store     *store.Store
-	starter   Starter
-	archiver  Archiver
-	describer ExecutionDescriber
-	log       *slog.Logger
-	scope     string
+	store       *store.Store
+	starter     Starter
+	archiver    Archiver
+	activations Activations
+	describer   ExecutionDescriber
+	log         *slog.Logger
+	scope       string
 }
 
 // New checks cfg and returns the handlers.
@@ -87,6 +96,6 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver,
+	return &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver, activations: cfg.Activations,
 		describer: cfg.Describer, log: log, scope: cfg.RequiredScope}, nil
 }

@@ -14,13 +14,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
 )
@@ -125,7 +129,16 @@ func newEnvOn(t *testing.T, pool *pgxpool.Pool) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	e := &env{t: t, ctx: ctx, pool: pool, store: store.New(pool), steps: pipeline.New(pool, log),
+	// E-mail through SES in the emulator, from a sender of the test's own: activation links
+	// are sent and then read back.
+	ses := sesv2.NewFromConfig(awstest.Config(t))
+	from := awstest.UniqueName("noreply") + "@provisioning.example"
+	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
+		t.Fatal(err)
+	}
+	steps := pipeline.New(pool, log, pipeline.WithEmail(pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""),
+		AppBaseURL: "https://app.health.example", TenantURLTemplate: "https://app.health.example/t/{tenantId}", ActivationTTL: time.Hour}))
+	e := &env{t: t, ctx: ctx, pool: pool, store: store.New(pool), steps: steps,
 		logs: logs, log: log, starter: &starter{}}
 	e.h = e.handler(nil)
 	t.Cleanup(e.checkLeaks)
@@ -135,7 +148,7 @@ func newEnvOn(t *testing.T, pool *pgxpool.Pool) *env {
 // handler builds handlers on the env's database and log; edit changes the config.
 func (e *env) handler(edit func(*api.Config)) *api.Handler {
 	e.t.Helper()
-	cfg := api.Config{Store: e.store, Starter: e.starter, Archiver: e.steps, Log: e.log, RequiredScope: scope}
+	cfg := api.Config{Store: e.store, Starter: e.starter, Archiver: e.steps, Activations: e.steps, Log: e.log, RequiredScope: scope}
 	if edit != nil {
 		edit(&cfg)
 	}

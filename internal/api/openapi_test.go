@@ -323,7 +323,7 @@ func TestOpenAPICoverage(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"POST", "/admin/tenants"}, {"GET", "/admin/tenants"},
 		{"GET", "/admin/tenants/{id}"}, {"DELETE", "/admin/tenants/{id}"}, {"GET", "/admin/tenants/{id}/provisioning-status"},
-		{"POST", "/admin/tenants/{id}/retry"},
+		{"POST", "/admin/tenants/{id}/retry"}, {"POST", "/admin/tenants/{id}/activation-email"},
 	}
 	concrete := func(p string, u uuid.UUID) string { return strings.Replace(p, "{id}", u.String(), 1) }
 	var cases []coverageCase
@@ -416,6 +416,35 @@ func TestOpenAPICoverage(t *testing.T) {
 		}},
 		coverageCase{"retry active", 409, func(t *testing.T, e *env, fx *fixtures) response {
 			return e.do(t, nil, request("POST", id(fx.active)+"/retry"))
+		}},
+		coverageCase{"resend activation", 200, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("POST", id(e.active(t, e.name("Coverage Resend")))+"/activation-email"))
+		}},
+		coverageCase{"resend activation, not active", 409, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("POST", id(fx.provisioning)+"/activation-email"))
+		}},
+		coverageCase{"activate", 200, func(t *testing.T, e *env, fx *fixtures) response {
+			tid := e.activeWelcomed(t, e.name("Coverage Activate"))
+			return e.do(t, nil, activationRequest(tid.String(), e.linkToken(t, tid), goodPassword))
+		}},
+		coverageCase{"activate forged", 400, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, activationRequest(fx.active.String(), forgedToken(), goodPassword))
+		}},
+		coverageCase{"activate too large", 413, func(t *testing.T, e *env, fx *fixtures) response {
+			req := withBody(request("POST", "/activation"), "application/json", strings.Repeat(" ", 16<<10+1))
+			req.RequestContext.Authorizer = nil
+			return e.do(t, nil, req)
+		}},
+		coverageCase{"activate not JSON", 415, func(t *testing.T, e *env, fx *fixtures) response {
+			req := withBody(request("POST", "/activation"), "text/plain", "token")
+			req.RequestContext.Authorizer = nil
+			return e.do(t, nil, req)
+		}},
+		coverageCase{"activate database down", 503, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, fx.down, activationRequest(fx.active.String(), forgedToken(), goodPassword))
+		}},
+		coverageCase{"activate tables missing", 500, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, fx.broken, activationRequest(fx.active.String(), forgedToken(), goodPassword))
 		}},
 		coverageCase{"retry start fails", 503, func(t *testing.T, e *env, fx *fixtures) response {
 			h := e.handler(func(c *api.Config) { c.Starter = &starter{fail: &fault.TransientError{Op: "start", Msg: "throttled"}} })

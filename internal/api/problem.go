@@ -26,6 +26,9 @@ const (
 	ProblemUnsupportedMediaType = problemBase + "unsupported-media-type"
 	ProblemNotStarted           = problemBase + "provisioning-not-started"
 	ProblemNotRetryable         = problemBase + "not-retryable"
+	ProblemInvalidActivation    = problemBase + "invalid-activation"
+	ProblemNotActive            = problemBase + "not-active"
+	ProblemAlreadyActivated     = problemBase + "already-activated"
 	ProblemUnavailable          = problemBase + "unavailable"
 	ProblemInternal             = problemBase + "internal"
 )
@@ -44,6 +47,9 @@ var problemTitles = map[string]string{
 	ProblemUnsupportedMediaType: "Unsupported media type",
 	ProblemNotStarted:           "Provisioning not started",
 	ProblemNotRetryable:         "Tenant cannot be retried",
+	ProblemInvalidActivation:    "Activation link not valid",
+	ProblemNotActive:            "Tenant not active",
+	ProblemAlreadyActivated:     "Account already activated",
 	ProblemUnavailable:          "Service unavailable",
 	ProblemInternal:             "Internal error",
 }

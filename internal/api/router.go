@@ -54,6 +54,9 @@ func (h *Handler) Route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 
 // match finds the routes of path: the handlers by method, the path template and the raw id.
 func (h *Handler) match(path string) (map[string]LambdaHandler, string, string) {
+	if path == "/activation" {
+		return map[string]LambdaHandler{http.MethodPost: h.Activate}, "/activation", ""
+	}
 	rest, ok := strings.CutPrefix(path, "/admin/tenants")
 	switch {
 	case !ok:
@@ -77,6 +80,8 @@ func (h *Handler) match(path string) (map[string]LambdaHandler, string, string) 
 		return map[string]LambdaHandler{http.MethodGet: h.GetProvisioningStatus}, "/admin/tenants/{id}/provisioning-status", id
 	case len(segs) == 2 && segs[1] == "retry":
 		return map[string]LambdaHandler{http.MethodPost: h.RetryTenant}, "/admin/tenants/{id}/retry", id
+	case len(segs) == 2 && segs[1] == "activation-email":
+		return map[string]LambdaHandler{http.MethodPost: h.ResendActivationEmail}, "/admin/tenants/{id}/activation-email", id
 	}
 	return nil, "", ""
 }

@@ -29,6 +29,8 @@ var (
 	routeProvisioning  = route{"GetProvisioningStatus", "/admin/tenants/{id}/provisioning-status"}
 	routeArchiveTenant = route{"ArchiveTenant", "/admin/tenants/{id}"}
 	routeRetryTenant   = route{"RetryTenant", "/admin/tenants/{id}/retry"}
+	routeResendEmail   = route{"ResendActivationEmail", "/admin/tenants/{id}/activation-email"}
+	routeActivate      = route{"Activate", "/activation"}
 )
 
 // pathParamID is the tenant id's path parameter, as API Gateway's route keys name it.
@@ -80,10 +82,27 @@ type reply struct {
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route,
 	fn func(c *call) (reply, error),
 ) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serveAs(ctx, req, rt, true, fn)
+}
+
+// servePublic is serve for the one public route (the activation link's), which has no
+// token to check: the activation token in its body is its only credential.
+func (h *Handler) servePublic(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route,
+	fn func(c *call) (reply, error),
+) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serveAs(ctx, req, rt, false, fn)
+}
+
+func (h *Handler) serveAs(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route, authorize bool,
+	fn func(c *call) (reply, error),
+) (events.APIGatewayV2HTTPResponse, error) {
 	began := time.Now()
 	c := &call{ctx: ctx, req: req, requestID: requestID(req)}
 	var rep reply
-	err := h.authProblem(h.Authorize(req))
+	var err error
+	if authorize {
+		err = h.authProblem(h.Authorize(req))
+	}
 	if err == nil {
 		rep, err = fn(c)
 	}

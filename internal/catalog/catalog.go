@@ -16,7 +16,10 @@ type Function struct {
 	LogicalID string // template.yaml's resource; the definition names it ${<LogicalID>Arn}
 	Dir       string // functions/<Dir>/main.go
 	State     string // the state of provisioning.asl.json it runs as, if any
-	Route     string // the admin HTTP API route it serves, if any ("POST /admin/tenants")
+	Route     string // the HTTP API route it serves, if any ("POST /admin/tenants")
+	// Public marks the one route without the JWT authorizer: the activation link's, whose
+	// activation token is its only credential.
+	Public bool
 	// Log is the step's name in provisioning_logs and in the status API, for the
 	// functions that record their attempts there.
 	Log string
@@ -60,6 +63,10 @@ var (
 		Route: "DELETE /admin/tenants/{id}", Log: "ARCHIVE"}
 	RetryTenant = Function{LogicalID: "RetryTenantFunction", Dir: "api-retry-tenant",
 		Route: "POST /admin/tenants/{id}/retry"}
+	ResendActivationEmail = Function{LogicalID: "ResendActivationEmailFunction", Dir: "api-resend-activation-email",
+		Route: "POST /admin/tenants/{id}/activation-email"}
+	Activate = Function{LogicalID: "ActivateAdminFunction", Dir: "api-activate",
+		Route: "POST /activation", Public: true}
 )
 
 // MigrateControlPlane brings the control plane's tables to the newest version, as a
@@ -74,7 +81,8 @@ var Steps = []Function{CreateTenantRecord, CreateSchema, RunMigrations, SeedRole
 	DeploySorobanContract, StoreContractAddress, ActivateTenant, SendWelcomeEmail}
 
 // API lists the admin API's functions.
-var API = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant, RetryTenant}
+var API = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant, RetryTenant,
+	ResendActivationEmail, Activate}
 
 // All lists every function of the product: what template.yaml defines and make build builds.
 func All() []Function {

@@ -56,32 +56,39 @@ type SendWelcomeEmailOutput struct {
 // ActivateTenant, so an admin who got an activation link never hears that the tenant
 // could not be set up.
 func (s *Steps) SendWelcomeEmail(ctx context.Context, in TenantInput) (SendWelcomeEmailOutput, error) {
-	op := catalog.SendWelcomeEmail.Log
-	return runInSchema(ctx, s, op, in.TenantID, in.ExecutionArn, tenant.StatusActive, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
-		var out SendWelcomeEmailOutput
-		if s.email.Mailer == nil {
-			return out, &fault.ConfigError{Op: op, Msg: "e-mail is not configured"}
-		}
-		a, err := tenantdb.IssueActivation(ctx, tx, n, t.AdminEmail, t.ExecutionArn, s.email.ActivationTTL)
-		if err != nil {
-			return out, err
-		}
-		msg, err := email.WelcomeMessage(t.AdminEmail, email.Welcome{
-			TenantName:     t.Name,
-			AdminFirstName: t.AdminFirstName,
-			TenantURL:      s.tenantURL(t),
-			ActivationURL:  s.activationURL(t.ID, a.Token),
-			ExpiresAt:      a.ExpiresAt,
-		})
-		if err != nil {
-			return out, err
-		}
-		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-		defer cancel()
-		out.MessageID, err = s.email.Mailer.Send(sctx, msg)
-		out.ActivationExpiresAt = a.ExpiresAt
-		return out, err
+	return runInSchema(ctx, s, catalog.SendWelcomeEmail.Log, in.TenantID, in.ExecutionArn, tenant.StatusActive, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
+		return s.sendWelcome(ctx, tx, t, n, t.ExecutionArn)
 	})
+}
+
+// sendWelcome issues a fresh activation token inside tx and e-mails the link; the token
+// is stored only if the e-mail was accepted (tx rolls back otherwise). issuedBy is the
+// execution or the admin request that asked, for the audit row.
+func (s *Steps) sendWelcome(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names, issuedBy string) (SendWelcomeEmailOutput, error) {
+	op := catalog.SendWelcomeEmail.Log
+	var out SendWelcomeEmailOutput
+	if s.email.Mailer == nil {
+		return out, &fault.ConfigError{Op: op, Msg: "e-mail is not configured"}
+	}
+	a, err := tenantdb.IssueActivation(ctx, tx, n, t.AdminEmail, issuedBy, s.email.ActivationTTL)
+	if err != nil {
+		return out, err
+	}
+	msg, err := email.WelcomeMessage(t.AdminEmail, email.Welcome{
+		TenantName:     t.Name,
+		AdminFirstName: t.AdminFirstName,
+		TenantURL:      s.tenantURL(t),
+		ActivationURL:  s.activationURL(t.ID, a.Token),
+		ExpiresAt:      a.ExpiresAt,
+	})
+	if err != nil {
+		return out, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	out.MessageID, err = s.email.Mailer.Send(sctx, msg)
+	out.ActivationExpiresAt = a.ExpiresAt
+	return out, err
 }
 
 func (s *Steps) tenantURL(t tenant.Tenant) string {

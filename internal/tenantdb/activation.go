@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 )
 
 // ActivationTokenBytes is the token's entropy: 256 bits, far beyond guessing.
@@ -59,4 +60,52 @@ func IssueActivation(ctx context.Context, tx pgx.Tx, n Names, adminEmail, execut
 		VALUES ($1, $2, 'user.activation_issued', 'user', $2, $3::text::jsonb)`, oneShot,
 		systemActor, a.UserID, jsonText(map[string]any{"executionArn": executionArn, "expiresAt": a.ExpiresAt.UTC().Format(time.RFC3339)}))
 	return a, fault.FromDB(op, err)
+}
+
+// ErrInvalidActivation means a token matches no account pending activation, or has
+// expired, or was used. Callers answer every such case alike, so that an answer never tells
+// which one it was.
+var ErrInvalidActivation = errors.New("invalid or expired activation token")
+
+// PendingActivation is the account pending activation whose unexpired token this is.
+func PendingActivation(ctx context.Context, db store.DB, n Names, token string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := db.QueryRow(ctx, `SELECT id FROM `+n.schemaIdent()+`.users
+		WHERE activation_token_hash = $1 AND status = 'PENDING_ACTIVATION' AND activation_expires_at > now()`,
+		oneShot, HashActivationToken(token)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, ErrInvalidActivation
+	}
+	return id, fault.FromDB("find activation", err)
+}
+
+// Redeem activates the account whose token this is with passwordHash (HashPassword's),
+// consuming the token: of two concurrent redemptions one wins, the other is
+// ErrInvalidActivation. The activation is audited, without the token or the hash.
+func Redeem(ctx context.Context, tx pgx.Tx, n Names, token, passwordHash string) (uuid.UUID, error) {
+	const op = "redeem activation"
+	s := n.schemaIdent()
+	var id uuid.UUID
+	err := tx.QueryRow(ctx, `UPDATE `+s+`.users
+		SET password_hash = $2, status = 'ACTIVE', activated_at = now(),
+		    activation_token_hash = NULL, activation_expires_at = NULL, updated_at = now()
+		WHERE activation_token_hash = $1 AND status = 'PENDING_ACTIVATION' AND activation_expires_at > now()
+		RETURNING id`, oneShot, HashActivationToken(token), passwordHash).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, ErrInvalidActivation
+	}
+	if err != nil {
+		return uuid.Nil, fault.FromDB(op, err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO `+s+`.audit_logs (actor, user_id, action, entity_type, entity_id, details)
+		VALUES ($1, $2, 'user.activated', 'user', $2, '{}'::jsonb)`, oneShot, id.String(), id)
+	return id, fault.FromDB(op, err)
+}
+
+// AdminPending reports whether the tenant's admin (by e-mail) is still pending activation.
+func AdminPending(ctx context.Context, db store.DB, n Names, adminEmail string) (bool, error) {
+	var pending bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+n.schemaIdent()+`.users
+		WHERE lower(email) = lower($1) AND status = 'PENDING_ACTIVATION')`, oneShot, adminEmail).Scan(&pending)
+	return pending, fault.FromDB("check admin activation", err)
 }

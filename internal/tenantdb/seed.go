@@ -2,15 +2,11 @@ package tenantdb
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
@@ -95,9 +91,9 @@ func Seed(ctx context.Context, tx pgx.Tx, n Names, admin Admin, executionArn str
 	case !errors.Is(err, pgx.ErrNoRows):
 		return res, fault.FromDB(op, err)
 	}
-	hash, err := UnusablePasswordHash()
+	hash, err := UnusablePassword() // no password until the admin activates the account
 	if err != nil {
-		return res, &fault.TransientError{Op: op, Msg: "cannot generate random secret", Err: err}
+		return res, &fault.TransientError{Op: op, Msg: "cannot generate random marker", Err: err}
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO `+s+`.users (email, first_name, last_name, password_hash, role_id, status)
 		VALUES ($1, $2, $3, $4, $5, 'PENDING_ACTIVATION') RETURNING id`,
@@ -107,34 +103,6 @@ func Seed(ctx context.Context, tx pgx.Tx, n Names, admin Admin, executionArn str
 	}
 	res.AdminUserID, res.AdminCreated = userID.String(), true
 	return res, audit("user.created", "user", userID, map[string]any{"role": "admin", "status": "PENDING_ACTIVATION"})
-}
-
-// Argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
-const (
-	argonMemoryKiB = 19 * 1024
-	argonTime      = 2
-	argonThreads   = 1
-	argonKeyLen    = 32
-)
-
-// UnusablePasswordHash hashes 32 random bytes that are then forgotten: the admin account
-// has a well-formed password hash, so no code path treats it as "no password", yet no
-// password can match it until the admin sets one through activation.
-func UnusablePasswordHash() (string, error) {
-	secret := make([]byte, 32)
-	salt := make([]byte, 16)
-	if _, err := rand.Read(secret); err != nil {
-		return "", err
-	}
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	key := argon2.IDKey(secret, salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
-	clear(secret)
-	// PHC string format, as password libraries (alexedwards/argon2id, libsodium) read it.
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 // jsonText is an audit row's details as JSON text, for a statement sent without preparing

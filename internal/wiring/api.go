@@ -3,6 +3,7 @@ package wiring
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -19,9 +20,9 @@ import (
 // API builds the admin API handler for a route's main: the control plane, Step Functions
 // (for create and status) and the archive operation. It returns the function that closes
 // the pool on SIGTERM. A start-up failure ends the process.
-func API() (*api.Handler, func()) {
+func API(needs ...Need) (*api.Handler, func()) {
 	log := Logger()
-	h, pool, err := NewAPI(context.Background(), log)
+	h, pool, err := NewAPI(context.Background(), log, needs...)
 	if err != nil {
 		Exit(log, err)
 	}
@@ -32,7 +33,10 @@ func API() (*api.Handler, func()) {
 // that start or describe executions are given STATE_MACHINE_ARN (and the IAM permission
 // that goes with it): unset, the route runs without Step Functions; set but malformed, it
 // is a ConfigError naming the variable, before anything is opened.
-func NewAPI(ctx context.Context, log *slog.Logger) (*api.Handler, *pgxpool.Pool, error) {
+//
+// needs names the optional parts the route uses, as for the steps: Email for the route that
+// sends activation links.
+func NewAPI(ctx context.Context, log *slog.Logger, needs ...Need) (*api.Handler, *pgxpool.Pool, error) {
 	wf, err := config.LoadWorkflow()
 	hasWorkflow := err == nil
 	if err != nil && !errors.Is(err, config.ErrNotSet) {
@@ -46,7 +50,21 @@ func NewAPI(ctx context.Context, log *slog.Logger) (*api.Handler, *pgxpool.Pool,
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := api.Config{Store: store.New(pool), Archiver: pipeline.New(pool, log), Log: log, RequiredScope: config.LoadAPI().RequiredScope}
+	var opts []pipeline.Option
+	for _, n := range needs {
+		if n != Email {
+			pool.Close()
+			return nil, nil, fmt.Errorf("wiring: an API route needs only Email, not %d", n)
+		}
+		opt, err := emailOption(awsCfg)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		opts = append(opts, opt)
+	}
+	steps := pipeline.New(pool, log, opts...)
+	cfg := api.Config{Store: store.New(pool), Archiver: steps, Activations: steps, Log: log, RequiredScope: config.LoadAPI().RequiredScope}
 	if hasWorkflow {
 		client, err := workflow.New(sfn.NewFromConfig(awsCfg), wf.StateMachineARN)
 		if err != nil {

@@ -177,9 +177,13 @@ func measureFloor(ctx context.Context, cfg Config, db *benchDB) (floorFigures, e
 			f.seqMs = ms(d) / float64(cfg.FloorN)
 		}
 	}
+	// The seed step no longer hashes anything (the admin holds an unusable marker until
+	// activation): the baseline is the floor as it was, with that argon2id hash added.
+	withHash := f.seqMs + hashMs
 	f.results = append(f.results,
-		newResult("floor sequential", f.seqMs, "ms/tenant", hashMs, "argon2id hash alone"),
-		newResult("floor sequential", f.tpm[1], "tenants/min", 60000/hashMs, "argon2id hash alone"))
+		newResult("floor sequential", f.seqMs, "ms/tenant", withHash, "floor plus the argon2id hash provisioning used to compute"),
+		newResult("floor sequential", f.tpm[1], "tenants/min", 60000/withHash, "floor plus the argon2id hash provisioning used to compute"),
+		newResult("argon2id hash alone", hashMs, "ms", f.seqMs, "floor sequential"))
 	for _, w := range workers[1:] {
 		f.results = append(f.results,
 			newResult(fmt.Sprintf("floor %d workers", w), f.tpm[w], "tenants/min", f.tpm[1], "floor sequential"))

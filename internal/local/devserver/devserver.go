@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -123,13 +124,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	handler, err := api.New(api.Config{
 		Store: store.New(s.Stack.Pool), Starter: runnerStarter{s.Runner}, Describer: runnerDescriber{s.Runner},
-		Archiver: s.Stack.Steps, Log: cfg.Log, RequiredScope: AdminScope,
+		Archiver: s.Stack.Steps, Activations: s.Stack.Steps, Log: cfg.Log, RequiredScope: AdminScope,
 	})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", api.ToHTTP(handler.Route, s.claims))
+	// The activation link's public route, and the page the link opens (APP_BASE_URL/activate).
+	mux.Handle("POST /activation", api.ToHTTP(handler.Route, s.claims))
+	mux.HandleFunc("GET /activate", serveActivationPage)
+	mux.HandleFunc("GET /activate.js", serveActivationPage)
 	mux.Handle("/executions", viewer(s.Runner))
 	mux.Handle("/executions/", viewer(s.Runner))
 	mux.Handle("/executions.json", viewer(s.Runner))
@@ -222,6 +227,29 @@ func newToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+//go:embed activate.html
+var activatePage []byte
+
+//go:embed activate.js
+var activateScript []byte
+
+// serveActivationPage serves the page the welcome e-mail's link opens, and its script. The
+// policy allows nothing but this origin's own script and the POST to /activation.
+func serveActivationPage(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if strings.HasSuffix(r.URL.Path, ".js") {
+		h.Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write(activateScript)
+		return
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(activatePage)
 }
 
 // runnerStarter starts executions in the local engine for the API, as workflow.Client

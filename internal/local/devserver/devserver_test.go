@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,5 +265,52 @@ func TestReconcilerRunsOnATimer(t *testing.T) {
 			t.Fatalf("the orphaned reservation is still %s", got.Status)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The welcome e-mail's link works locally: make dev serves the /activate page it opens
+// (which reads the fragment and posts it) and the public /activation route it posts to.
+func TestActivationLinkWorksLocally(t *testing.T) {
+	t.Parallel()
+	_, url := testdb.NewWithURL(t)
+	srv, err := Start(context.Background(), Config{
+		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
+		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
+	_, _, created := admin.do("POST", "/admin/tenants", `{"name":"Link Clinic","adminEmail":"lin@link.example","adminFirstName":"Lin","adminLastName":"K"}`)
+	admin.waitForExecution(created["statusUrl"].(string), "SUCCEEDED")
+	mail := srv.Outbox.SentTo("lin@link.example")
+	if len(mail) != 1 {
+		t.Fatalf("%d e-mails, want the welcome", len(mail))
+	}
+	link := regexp.MustCompile(`(https?://[^/\s]+)(/activate)#tenant=([0-9a-f-]{36})&token=([A-Za-z0-9_-]{43})`).FindStringSubmatch(mail[0].Text)
+	if link == nil {
+		t.Fatalf("no activation link in:\n%s", mail[0].Text)
+	}
+	// The page the link opens, and its script.
+	for path, want := range map[string]string{link[2]: "/activate.js", "/activate.js": "/activation"} {
+		resp, err := http.Get(srv.APIURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(page), want) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+			t.Errorf("GET %s: %d, CSP %q", path, resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	// What the page posts: no bearer token, the fragment's values and the new password.
+	public := client{t: t, base: srv.APIURL}
+	body := `{"tenantId":"` + link[3] + `","token":"` + link[4] + `","password":"a fine local passphrase"}`
+	if code, _, b := public.do("POST", "/activation", body); code != http.StatusOK || b["status"] != "activated" {
+		t.Fatalf("POST /activation = %d %v", code, b)
+	}
+	if code, _, b := public.do("POST", "/activation", body); code != http.StatusBadRequest {
+		t.Errorf("second POST /activation = %d %v, want 400", code, b)
 	}
 }

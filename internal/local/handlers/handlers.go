@@ -23,6 +23,8 @@ func API(h *api.Handler) map[string]lambda.Handler {
 		catalog.GetProvisioningStatus.LogicalID: lambda.NewHandler(h.GetProvisioningStatus),
 		catalog.ArchiveTenant.LogicalID:         lambda.NewHandler(h.ArchiveTenant),
 		catalog.RetryTenant.LogicalID:           lambda.NewHandler(h.RetryTenant),
+		catalog.ResendActivationEmail.LogicalID: lambda.NewHandler(h.ResendActivationEmail),
+		catalog.Activate.LogicalID:              lambda.NewHandler(h.Activate),
 	}
 }
 

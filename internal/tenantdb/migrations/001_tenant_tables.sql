@@ -14,8 +14,8 @@ CREATE TABLE {{.schema}}.users (
     email                 text NOT NULL CHECK (octet_length(email) <= 254),
     first_name            text NOT NULL,
     last_name             text NOT NULL,
-    -- Always a slow, salted hash (argon2id). Until activation it hashes a random secret
-    -- nobody knows, so the account has no usable password.
+    -- A slow, salted hash (argon2id). Until activation, from migration 2 on, an unusable
+    -- marker instead (see 002_unusable_password.sql).
     password_hash         text NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
     role_id               uuid NOT NULL REFERENCES {{.schema}}.roles (id),
     status                text NOT NULL DEFAULT 'PENDING_ACTIVATION'

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+)
+
+type activatedBody struct {
+	Status string `json:"status"`
+}
+
+// invalidActivation is the one answer for every link that does not work: it never says
+// whether the tenant, the token, its expiry or an earlier use was the reason.
+func invalidActivation(err error) *problemError {
+	return newProblem(http.StatusBadRequest, ProblemInvalidActivation,
+		"This activation link is not valid: it may have expired, been used or been replaced. Ask your platform administrator for a new one.").because(err)
+}
+
+// Activate serves POST /activation, the public route behind the welcome e-mail's link: it
+// takes {"tenantId", "token", "password"} and, if the token is the admin's current one and
+// unexpired, sets the password (argon2id) and activates the account, once. The token is
+// the only credential; API Gateway throttles the route. Any bad link is the same 400.
+func (h *Handler) Activate(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.servePublic(ctx, req, routeActivate, func(c *call) (reply, error) {
+		if h.activations == nil {
+			return reply{}, &fault.ConfigError{Op: "activate", Msg: "no Activations configured"}
+		}
+		if !isJSON(header(req, "content-type")) {
+			return reply{}, newProblem(http.StatusUnsupportedMediaType, ProblemUnsupportedMediaType,
+				"The body must be sent as application/json (UTF-8).")
+		}
+		body, err := requestBody(req)
+		if err != nil {
+			return reply{}, err
+		}
+		in, ok := decodeActivation(body)
+		if !ok {
+			return reply{}, newProblem(http.StatusBadRequest, ProblemMalformedBody,
+				"The body must be one JSON object with the string fields tenantId, token and password, each once.")
+		}
+		id, err := uuid.Parse(in.TenantID)
+		if err != nil || len(in.TenantID) != 36 || len(in.Token) != 43 {
+			return reply{}, invalidActivation(err)
+		}
+		c.tenantID = &id
+		err = h.activations.RedeemActivation(ctx, id, in.Token, in.Password)
+		if errors.Is(err, pipeline.ErrInvalidActivation) {
+			return reply{}, invalidActivation(err)
+		}
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{status: http.StatusOK, body: activatedBody{Status: "activated"}}, nil
+	})
+}
+
+type activationRequest struct {
+	TenantID string `json:"tenantId"`
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+// decodeActivation reads exactly one object with the three string fields and nothing else
+// (keys matched exactly, each once), as decodeRegistration does for a registration.
+func decodeActivation(body []byte) (activationRequest, bool) {
+	var in activationRequest
+	if !utf8.Valid(body) {
+		return in, false
+	}
+	fields := map[string]*string{"tenantId": &in.TenantID, "token": &in.Token, "password": &in.Password}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return in, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return in, false
+		}
+		key, _ := tok.(string)
+		dst, known := fields[key]
+		if !known {
+			return in, false
+		}
+		delete(fields, key)
+		if err := dec.Decode(dst); err != nil {
+			return in, false
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') || len(fields) != 0 {
+		return in, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return in, false
+	}
+	return in, true
+}
+
+type resentBody struct {
+	TenantID  uuid.UUID `json:"tenantId"`
+	Status    string    `json:"status"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// ResendActivationEmail serves POST /admin/tenants/{id}/activation-email: it e-mails the
+// admin of an ACTIVE tenant a new activation link, which voids the earlier one. 409 when
+// the tenant is not ACTIVE or its admin has activated already.
+func (h *Handler) ResendActivationEmail(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serve(ctx, req, routeResendEmail, func(c *call) (reply, error) {
+		if h.activations == nil {
+			return reply{}, &fault.ConfigError{Op: "resend activation", Msg: "no Activations configured"}
+		}
+		id, err := c.pathID()
+		if err != nil {
+			return reply{}, err
+		}
+		sent, err := h.activations.ResendActivation(ctx, id, "admin-api:"+c.requestID)
+		switch {
+		case errors.Is(err, pipeline.ErrNotActive):
+			return reply{}, newProblem(http.StatusConflict, ProblemNotActive,
+				"Only an ACTIVE tenant's admin can be sent an activation link.").because(err)
+		case errors.Is(err, pipeline.ErrAlreadyActivated):
+			return reply{}, newProblem(http.StatusConflict, ProblemAlreadyActivated,
+				"The tenant's admin has activated their account already.").because(err)
+		case err != nil:
+			return reply{}, err
+		}
+		return reply{status: http.StatusOK, body: resentBody{TenantID: id, Status: "sent", ExpiresAt: sent.ActivationExpiresAt.UTC()}}, nil
+	})
+}

@@ -1,0 +1,189 @@
+package api_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
+)
+
+const goodPassword = "a long passphrase, easy to remember"
+
+// activeWelcomed is an ACTIVE tenant whose welcome e-mail went out, as the pipeline's last
+// step sends it.
+func (e *env) activeWelcomed(t *testing.T, name string) uuid.UUID {
+	t.Helper()
+	id := e.active(t, name)
+	if _, err := e.steps.SendWelcomeEmail(e.ctx, pipelineInput(id)); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// linkToken follows the newest activation link e-mailed for the tenant: what the admin
+// clicks, https://…/activate#tenant=<id>&token=<token>.
+func (e *env) linkToken(t *testing.T, id uuid.UUID) string {
+	t.Helper()
+	link := regexp.MustCompile(`/activate#tenant=` + id.String() + `&amp;token=([A-Za-z0-9_-]{43})`)
+	var token string
+	for _, m := range awstest.SentTo(t, adminEmail) {
+		if l := link.FindStringSubmatch(m.Body); l != nil {
+			token = l[1] // SentTo lists the oldest first
+		}
+	}
+	if token == "" {
+		t.Fatalf("no activation link for tenant %s was e-mailed", id)
+	}
+	return token
+}
+
+func activationRequest(id, token, password string) events.APIGatewayV2HTTPRequest {
+	b, _ := json.Marshal(map[string]string{"tenantId": id, "token": token, "password": password})
+	req := withBody(request("POST", "/activation"), "application/json", string(b))
+	req.RequestContext.Authorizer = nil // the public route: no JWT, as API Gateway passes it
+	return req
+}
+
+// account is the admin's row in the tenant's users table.
+type account struct {
+	Status, PasswordHash string
+	TokenHash            []byte
+	ActivatedAt          *time.Time
+}
+
+func (e *env) account(t *testing.T, id uuid.UUID) account {
+	t.Helper()
+	tn := e.tenantRow(t, id.String())
+	var a account
+	err := e.pool.QueryRow(e.ctx, `SELECT status, password_hash, activation_token_hash, activated_at FROM `+
+		pgx.Identifier{tn.SchemaName}.Sanitize()+`.users`).Scan(&a.Status, &a.PasswordHash, &a.TokenHash, &a.ActivatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func forgedToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// The welcome e-mail's link redeemed as the activation page posts it: the password is set
+// (argon2id) and the account active, once. A second redeem, a forged, an expired or a
+// replaced token, an unknown tenant: the same 400, with nothing changed.
+func TestActivation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sameRefusal := func(t *testing.T, req events.APIGatewayV2HTTPRequest) {
+		t.Helper()
+		p := e.do(t, nil, req).problem(400, "invalid-activation")
+		if !strings.Contains(p.Detail, "Ask your platform administrator for a new one") {
+			t.Errorf("detail %q", p.Detail)
+		}
+	}
+
+	t.Run("the link works once", func(t *testing.T) {
+		t.Parallel()
+		id := e.activeWelcomed(t, e.name("Activation Once"))
+		token := e.linkToken(t, id)
+		if before := e.account(t, id); before.Status != "PENDING_ACTIVATION" || !strings.HasPrefix(before.PasswordHash, tenantdb.UnusablePrefix) {
+			t.Fatalf("before: %s, %.3s…", before.Status, before.PasswordHash)
+		}
+		var b map[string]string
+		e.do(t, nil, activationRequest(id.String(), token, goodPassword)).status(200).decode(&b)
+		after := e.account(t, id)
+		if b["status"] != "activated" || after.Status != "ACTIVE" || after.TokenHash != nil || after.ActivatedAt == nil ||
+			!strings.HasPrefix(after.PasswordHash, "$argon2id$v=19$m=19456,t=2,p=1$") || !tenantdb.VerifyPassword(after.PasswordHash, goodPassword) {
+			t.Fatalf("after: %+v, body %v", after, b)
+		}
+		sameRefusal(t, activationRequest(id.String(), token, "another passphrase entirely"))
+		if again := e.account(t, id); again.PasswordHash != after.PasswordHash || again.Status != "ACTIVE" {
+			t.Error("a second redeem changed the account")
+		}
+		// Activated: no new link for this admin.
+		e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/activation-email")).problem(409, "already-activated")
+		for _, secret := range []string{token, goodPassword} {
+			if strings.Contains(e.logs.String(), secret) {
+				t.Error("the token or the password is in the log")
+			}
+		}
+	})
+
+	t.Run("forged, unknown and malformed", func(t *testing.T) {
+		t.Parallel()
+		id := e.activeWelcomed(t, e.name("Activation Forged"))
+		before := e.account(t, id)
+		sameRefusal(t, activationRequest(id.String(), forgedToken(), goodPassword))
+		sameRefusal(t, activationRequest(uuid.NewString(), e.linkToken(t, id), goodPassword)) // another tenant's id
+		sameRefusal(t, activationRequest(id.String(), "short", goodPassword))
+		sameRefusal(t, activationRequest("not-a-uuid", e.linkToken(t, id), goodPassword))
+		for _, body := range []string{`{"tenantId": "x"}`, `{"tenantId": "x", "token": "y", "password": "z", "extra": 1}`, `[]`, `{"tenantId": 1, "token": "y", "password": "z"}`} {
+			req := withBody(request("POST", "/activation"), "application/json", body)
+			req.RequestContext.Authorizer = nil
+			e.do(t, nil, req).problem(400, "malformed-body")
+		}
+		if after := e.account(t, id); after.Status != before.Status || after.PasswordHash != before.PasswordHash || string(after.TokenHash) != string(before.TokenHash) {
+			t.Error("a refused redeem changed the account")
+		}
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		t.Parallel()
+		id := e.activeWelcomed(t, e.name("Activation Expired"))
+		token := e.linkToken(t, id)
+		tn := e.tenantRow(t, id.String())
+		if _, err := e.pool.Exec(e.ctx, `UPDATE `+pgx.Identifier{tn.SchemaName}.Sanitize()+`.users SET activation_expires_at = now() - interval '1 second'`); err != nil {
+			t.Fatal(err)
+		}
+		before := e.account(t, id)
+		sameRefusal(t, activationRequest(id.String(), token, goodPassword))
+		if after := e.account(t, id); after.Status != "PENDING_ACTIVATION" || after.PasswordHash != before.PasswordHash {
+			t.Error("an expired token changed the account")
+		}
+	})
+
+	t.Run("a resend voids the old link", func(t *testing.T) {
+		t.Parallel()
+		id := e.activeWelcomed(t, e.name("Activation Resent"))
+		old := e.linkToken(t, id)
+		var b map[string]any
+		e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/activation-email")).status(200).decode(&b)
+		fresh := e.linkToken(t, id)
+		if b["status"] != "sent" || fresh == old {
+			t.Fatalf("resend: %v; token changed %v", b, fresh != old)
+		}
+		sameRefusal(t, activationRequest(id.String(), old, goodPassword))
+		e.do(t, nil, activationRequest(id.String(), fresh, goodPassword)).status(200)
+	})
+
+	t.Run("a weak password keeps the link", func(t *testing.T) {
+		t.Parallel()
+		id := e.activeWelcomed(t, e.name("Activation Weak"))
+		token := e.linkToken(t, id)
+		for _, pw := range []string{"short", strings.Repeat(" ", 20), strings.Repeat("x", 129), adminEmail} {
+			p := e.do(t, nil, activationRequest(id.String(), token, pw)).problem(400, "validation")
+			if fields := p.fields(); len(fields) != 1 || fields[0] != "password" {
+				t.Errorf("%.10q: fields %v", pw, fields)
+			}
+		}
+		e.do(t, nil, activationRequest(id.String(), token, goodPassword)).status(200)
+	})
+
+	t.Run("resend needs an ACTIVE tenant", func(t *testing.T) {
+		t.Parallel()
+		id := e.provisioning(t, e.name("Activation Provisioning"))
+		e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/activation-email")).problem(409, "not-active")
+		e.do(t, nil, request("POST", "/admin/tenants/"+uuid.NewString()+"/activation-email")).problem(404, "not-found")
+	})
+}

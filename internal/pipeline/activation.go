@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+)
+
+// ErrInvalidActivation is every reason an activation link does not work: no such tenant,
+// a tenant not ACTIVE, a forged, used, replaced or expired token. The public route answers
+// them all alike.
+var ErrInvalidActivation = tenantdb.ErrInvalidActivation
+
+// Password bounds, in characters: long passphrases welcome (NIST SP 800-63B), composition
+// rules none; the upper bound keeps one argon2id input reasonable.
+const (
+	MinPasswordLen = 12
+	MaxPasswordLen = 128
+)
+
+// RedeemActivation sets the password of the tenant admin whose activation token this is
+// and activates the account, once: the token is consumed. The token is checked before the
+// password is hashed, so junk tokens cost a query, not an argon2id hash.
+func (s *Steps) RedeemActivation(ctx context.Context, tenantID uuid.UUID, token, password string) error {
+	const op = "redeem activation"
+	t, err := store.New(s.pool).Get(ctx, tenantID)
+	if _, notFound := errors.AsType[*fault.NotFoundError](err); notFound {
+		return ErrInvalidActivation
+	}
+	if err != nil {
+		return err
+	}
+	if t.Status != tenant.StatusActive || t.SchemaName == "" {
+		return ErrInvalidActivation
+	}
+	n, err := tenantdb.For(t)
+	if err != nil {
+		return err
+	}
+	if _, err := tenantdb.PendingActivation(ctx, s.pool, n, token); err != nil {
+		return err
+	}
+	if err := checkPassword(password, t.AdminEmail); err != nil {
+		return err
+	}
+	hash, err := tenantdb.HashPassword(password)
+	if err != nil {
+		return &fault.TransientError{Op: op, Msg: "cannot generate salt", Err: err}
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		userID, err := tenantdb.Redeem(ctx, tx, n, token, hash)
+		if err == nil {
+			s.log.InfoContext(ctx, "admin account activated", "tenantId", t.ID.String(), "userId", userID.String())
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrInvalidActivation) {
+		return fault.FromDB(op, err)
+	}
+	return err
+}
+
+// checkPassword is the password policy: 12 to 128 characters of valid UTF-8, not blank,
+// and not the admin's own e-mail address.
+func checkPassword(password, adminEmail string) error {
+	invalid := func(msg string) error {
+		return &fault.ValidationError{Op: "check password", Fields: []fault.FieldError{{Field: "password", Message: msg}}}
+	}
+	n := utf8.RuneCountInString(password)
+	switch {
+	case !utf8.ValidString(password):
+		return invalid("must be valid UTF-8")
+	case n < MinPasswordLen || n > MaxPasswordLen:
+		return invalid("must be 12 to 128 characters long")
+	case strings.TrimSpace(password) == "":
+		return invalid("must not be blank")
+	case strings.EqualFold(strings.TrimSpace(password), adminEmail):
+		return invalid("must not be your e-mail address")
+	}
+	return nil
+}
+
+// ActivationSent is a resent activation link's e-mail.
+type ActivationSent = SendWelcomeEmailOutput
+
+// Errors of ResendActivation a caller answers with a conflict.
+var (
+	ErrNotActive        = errors.New("tenant is not ACTIVE")
+	ErrAlreadyActivated = errors.New("the admin account is already activated")
+)
+
+// ResendActivation e-mails the admin of an ACTIVE tenant a new activation link, which
+// voids the earlier one (after a WelcomeEmailNotSent, or when the 72 h ran out). An admin
+// who has activated already gets nothing: ErrAlreadyActivated; a tenant not ACTIVE is
+// ErrNotActive. requestedBy (who asked, e.g. the admin API's request id) goes into the audit row.
+func (s *Steps) ResendActivation(ctx context.Context, tenantID uuid.UUID, requestedBy string) (ActivationSent, error) {
+	var out ActivationSent
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := store.Lock(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		if t.Status != tenant.StatusActive {
+			return ErrNotActive
+		}
+		n, err := tenantdb.For(t)
+		if err != nil {
+			return err
+		}
+		pending, err := tenantdb.AdminPending(ctx, tx, n, t.AdminEmail)
+		if err != nil {
+			return err
+		}
+		if !pending {
+			return ErrAlreadyActivated
+		}
+		out, err = s.sendWelcome(ctx, tx, t, n, requestedBy)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotActive), errors.Is(err, ErrAlreadyActivated):
+		return ActivationSent{}, err
+	case err != nil:
+		return ActivationSent{}, fault.FromDB("resend activation", err)
+	}
+	s.log.InfoContext(ctx, "activation link sent again", "tenantId", tenantID.String())
+	return out, nil
+}
