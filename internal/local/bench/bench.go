@@ -118,6 +118,12 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Results = append(rep.Results, status)
+	cfg.progress("activation route: one redeem per provisioned tenant")
+	activation, err := measureActivation(ctx, rig.stack.Pool, min(cfg.N, 200), floor.hashMs)
+	if err != nil {
+		return rep, err
+	}
+	rep.Results = append(rep.Results, activation...)
 	if cfg.Scale > 0 {
 		scale, err := measureScale(ctx, cfg, rig, db, rep.Results)
 		if err != nil {
@@ -144,7 +150,9 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 }
 
 type floorFigures struct {
-	seqMs   float64         // ms per tenant, sequential
+	seqMs  float64 // ms per tenant, sequential
+	hashMs float64 // one argon2id password hash
+
 	tpm     map[int]float64 // tenants/min by workers
 	results []Result
 }
@@ -161,6 +169,7 @@ func measureFloor(ctx context.Context, cfg Config, db *benchDB) (floorFigures, e
 		return f, err
 	}
 	hashMs := ms(hd) / float64(hashes)
+	f.hashMs = hashMs
 
 	workers := []int{1, 2, 4}
 	if !slices.Contains(workers, cfg.C) {

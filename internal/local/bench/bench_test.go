@@ -44,7 +44,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 		"pipeline throughput c=2/tenants/min",
 		"pipeline latency p50/ms/tenant", "pipeline latency p95/ms/tenant",
 		"list handler p99, 300 tenants, first page/ms", "list DB p99, 300 tenants, deep page/ms",
-		"status handler p99, full log/ms",
+		"status handler p99, full log/ms", "activation route p99/ms", "argon2id hash alone/ms",
 		"latency p50 of DeploySorobanContract/ms", "latency p50 of reserve/ms",
 	}
 	seen := map[string]Result{}
