@@ -3,7 +3,6 @@ package wiring
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
 )
@@ -42,30 +40,17 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...Need) (*api.Handler,
 	if err != nil && !errors.Is(err, config.ErrNotSet) {
 		return nil, nil, err
 	}
-	awsCfg, err := AWSConfig(ctx)
+	steps, pool, err := NewSteps(ctx, log, needs...)
 	if err != nil {
 		return nil, nil, err
 	}
-	pool, err := PoolFromConfig(ctx, awsCfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	var opts []pipeline.Option
-	for _, n := range needs {
-		if n != Email {
-			pool.Close()
-			return nil, nil, fmt.Errorf("wiring: an API route needs only Email, not %d", n)
-		}
-		opt, err := emailOption(awsCfg)
+	cfg := api.Config{Store: store.New(pool), Archiver: steps, Activations: steps, Log: log, RequiredScope: config.LoadAPI().RequiredScope}
+	if hasWorkflow {
+		awsCfg, err := AWSConfig(ctx)
 		if err != nil {
 			pool.Close()
 			return nil, nil, err
 		}
-		opts = append(opts, opt)
-	}
-	steps := pipeline.New(pool, log, opts...)
-	cfg := api.Config{Store: store.New(pool), Archiver: steps, Activations: steps, Log: log, RequiredScope: config.LoadAPI().RequiredScope}
-	if hasWorkflow {
 		client, err := workflow.New(sfn.NewFromConfig(awsCfg), wf.StateMachineARN)
 		if err != nil {
 			pool.Close()

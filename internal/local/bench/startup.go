@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stellar/go/keypair"
+
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 )
 
 // startupTarget is the issue's start-to-ready bound for a function binary.
@@ -26,8 +28,11 @@ const startupTarget = 60 * time.Millisecond
 // gets. It reports each function's median and size, then the slowest and the largest
 // against their targets.
 func measureStartup(ctx context.Context, cfg Config, dbURL string, runs int) ([]Result, error) {
-	dirs, err := filepath.Glob("functions/*")
-	if err != nil || len(dirs) == 0 {
+	var dirs []string // every function the catalogue declares
+	for _, f := range catalog.All() {
+		dirs = append(dirs, filepath.Join("functions", f.Dir))
+	}
+	if _, err := os.Stat(dirs[0]); err != nil {
 		return nil, fmt.Errorf("no functions/ here: run from the repository root")
 	}
 	tmp, err := os.MkdirTemp("", "bench-startup")
