@@ -82,8 +82,11 @@ type RunMigrationsOutput struct {
 
 // RunMigrations brings the tenant's tables to the newest migration version.
 func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
-	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
+	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
 		res, err := tenantdb.Migrate(ctx, tx, n)
+		if err == nil {
+			err = store.SetSchemaVersion(ctx, tx, t.ID, res.To)
+		}
 		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
 	})
 }

@@ -29,6 +29,12 @@ func TestStepsProvisionATenant(t *testing.T) {
 		t.Fatalf("reserved tenant = %s/%q, want PENDING without schema", tn.Status, tn.SchemaName)
 	}
 	outs := e.runSteps(tn.ID, len(dbSteps))
+	// RunMigrations records the schema's version in the control plane, for the upgrade.
+	var recorded *int32
+	if err := e.pool.QueryRow(e.ctx, `SELECT schema_version FROM tenants WHERE id = $1`, tn.ID).Scan(&recorded); err != nil ||
+		recorded == nil || *recorded != tenantdb.LatestVersion() {
+		t.Errorf("recorded schema version %v (%v), want %d", recorded, err, tenantdb.LatestVersion())
+	}
 
 	claim := outs[0].(CreateTenantRecordOutput)
 	if !tenant.ValidSchemaName(claim.SchemaName) || !strings.HasPrefix(claim.SchemaName, "t_acme_health_") {
