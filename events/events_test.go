@@ -587,12 +587,14 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		Total           int64 `json:"total"`
 		TotalIsEstimate bool  `json:"totalIsEstimate"`
 		Tenants         []struct {
-			ID         string  `json:"id"`
-			Name       string  `json:"name"`
-			Status     string  `json:"status"`
-			SchemaName *string `json:"schemaName"`
-			CreatedAt  string  `json:"createdAt"`
-			UpdatedAt  string  `json:"updatedAt"`
+			ID            string  `json:"id"`
+			Name          string  `json:"name"`
+			Status        string  `json:"status"`
+			SchemaName    *string `json:"schemaName"`
+			SchemaVersion *int32  `json:"schemaVersion"`
+			SchemaCurrent bool    `json:"schemaCurrent"`
+			CreatedAt     string  `json:"createdAt"`
+			UpdatedAt     string  `json:"updatedAt"`
 		} `json:"tenants"`
 		NextCursor *string `json:"nextCursor"`
 	}

@@ -25,12 +25,14 @@ type listBody struct {
 // summaryBody is a list item. It has no admin personal data: a list is read in bulk,
 // exported and cached far more readily than a single record.
 type summaryBody struct {
-	ID         uuid.UUID     `json:"id"`
-	Name       string        `json:"name"`
-	Status     tenant.Status `json:"status"`
-	SchemaName *string       `json:"schemaName"`
-	CreatedAt  time.Time     `json:"createdAt"`
-	UpdatedAt  time.Time     `json:"updatedAt"`
+	ID            uuid.UUID     `json:"id"`
+	Name          string        `json:"name"`
+	Status        tenant.Status `json:"status"`
+	SchemaName    *string       `json:"schemaName"`
+	SchemaVersion *int32        `json:"schemaVersion"`
+	SchemaCurrent bool          `json:"schemaCurrent"`
+	CreatedAt     time.Time     `json:"createdAt"`
+	UpdatedAt     time.Time     `json:"updatedAt"`
 }
 
 // ListTenants serves GET /admin/tenants?limit=&cursor=&status=, newest first, one keyset
@@ -48,7 +50,8 @@ func (h *Handler) ListTenants(ctx context.Context, req events.APIGatewayV2HTTPRe
 		body := listBody{Total: page.Total, Estimated: page.TotalEstimated, Tenants: make([]summaryBody, 0, len(page.Tenants)), NextCursor: optional(page.NextCursor)}
 		for _, t := range page.Tenants {
 			body.Tenants = append(body.Tenants, summaryBody{ID: t.ID, Name: t.Name, Status: t.Status,
-				SchemaName: optional(t.SchemaName), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()})
+				SchemaName: optional(t.SchemaName), SchemaVersion: t.SchemaVersion, SchemaCurrent: current(t.SchemaVersion),
+				CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()})
 		}
 		return reply{status: http.StatusOK, body: body}, nil
 	})

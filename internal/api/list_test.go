@@ -15,12 +15,14 @@ type listResponse struct {
 	Total           int64 `json:"total"`
 	TotalIsEstimate bool  `json:"totalIsEstimate"`
 	Tenants         []struct {
-		ID         uuid.UUID `json:"id"`
-		Name       string    `json:"name"`
-		Status     string    `json:"status"`
-		SchemaName *string   `json:"schemaName"`
-		CreatedAt  time.Time `json:"createdAt"`
-		UpdatedAt  time.Time `json:"updatedAt"`
+		ID            uuid.UUID `json:"id"`
+		Name          string    `json:"name"`
+		Status        string    `json:"status"`
+		SchemaName    *string   `json:"schemaName"`
+		SchemaVersion *int32    `json:"schemaVersion"`
+		SchemaCurrent bool      `json:"schemaCurrent"`
+		CreatedAt     time.Time `json:"createdAt"`
+		UpdatedAt     time.Time `json:"updatedAt"`
 	} `json:"tenants"`
 	NextCursor *string `json:"nextCursor"`
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
 
 // tenantBody is the tenant's whole record. It is the one response with the admin's personal
@@ -17,6 +18,8 @@ type tenantBody struct {
 	ID                uuid.UUID     `json:"id"`
 	Name              string        `json:"name"`
 	SchemaName        *string       `json:"schemaName"`
+	SchemaVersion     *int32        `json:"schemaVersion"`
+	SchemaCurrent     bool          `json:"schemaCurrent"`
 	Status            tenant.Status `json:"status"`
 	AdminEmail        string        `json:"adminEmail"`
 	AdminFirstName    string        `json:"adminFirstName"`
@@ -29,6 +32,10 @@ type tenantBody struct {
 	ArchivedAt        *time.Time    `json:"archivedAt"`
 	ProvisioningError *string       `json:"provisioningError"`
 }
+
+// current reports whether a recorded schema version is the newest tenant migration: an
+// admin finds the tenants behind (false) before or after an upgrade.
+func current(v *int32) bool { return v != nil && *v == tenantdb.LatestVersion() }
 
 // GetTenant serves GET /admin/tenants/{id}.
 func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -43,6 +50,7 @@ func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		}
 		body := tenantBody{
 			ID: t.ID, Name: t.Name, SchemaName: optional(t.SchemaName), Status: t.Status,
+			SchemaVersion: t.SchemaVersion, SchemaCurrent: current(t.SchemaVersion),
 			AdminEmail: t.AdminEmail, AdminFirstName: t.AdminFirstName, AdminLastName: t.AdminLastName,
 			SorobanContractID: optional(t.ContractID), ExecutionArn: optional(t.ExecutionArn),
 			CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),

@@ -11,12 +11,15 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
 
 type tenantResponse struct {
 	ID                uuid.UUID  `json:"id"`
 	Name              string     `json:"name"`
 	SchemaName        *string    `json:"schemaName"`
+	SchemaVersion     *int32     `json:"schemaVersion"`
+	SchemaCurrent     bool       `json:"schemaCurrent"`
 	Status            string     `json:"status"`
 	AdminEmail        string     `json:"adminEmail"`
 	AdminFirstName    string     `json:"adminFirstName"`
@@ -50,7 +53,7 @@ func TestGetTenant(t *testing.T) {
 	t.Run("pending", func(t *testing.T) {
 		t.Parallel()
 		b := get(t, pending)
-		if b.ID != pending || b.Name != "Get Pending" || b.Status != "PENDING" || b.SchemaName != nil ||
+		if b.ID != pending || b.Name != "Get Pending" || b.Status != "PENDING" || b.SchemaName != nil || b.SchemaVersion != nil || b.SchemaCurrent ||
 			b.ExecutionArn != nil || b.CompletedAt != nil || b.ArchivedAt != nil || b.ProvisioningError != nil ||
 			b.SorobanContractID != nil || b.CreatedAt.IsZero() {
 			t.Errorf("body = %+v", b)
@@ -67,6 +70,10 @@ func TestGetTenant(t *testing.T) {
 		if b.Status != "ACTIVE" || b.SchemaName == nil || !strings.HasPrefix(*b.SchemaName, "t_get_active_") ||
 			b.ExecutionArn == nil || *b.ExecutionArn != executionArn(active) || b.CompletedAt == nil || b.ProvisioningError != nil {
 			t.Errorf("body = %+v", b)
+		}
+		// Its schema's migration version, as RunMigrations recorded it: the newest.
+		if b.SchemaVersion == nil || *b.SchemaVersion != tenantdb.LatestVersion() || !b.SchemaCurrent {
+			t.Errorf("schema version %v, current %v; want %d, true", b.SchemaVersion, b.SchemaCurrent, tenantdb.LatestVersion())
 		}
 	})
 

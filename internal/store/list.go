@@ -31,12 +31,13 @@ type ListQuery struct {
 // Summary is a tenant as a listing shows it. It has no admin personal data: the list query
 // does not even read those columns.
 type Summary struct {
-	ID         uuid.UUID
-	Name       string
-	Status     tenant.Status
-	SchemaName string // empty until an execution claims the tenant
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID            uuid.UUID
+	Name          string
+	Status        tenant.Status
+	SchemaName    string // empty until an execution claims the tenant
+	SchemaVersion *int32 // nil until a migration records it
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Page is one page of List.
@@ -97,12 +98,13 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 	// stands in only past it.
 	rows, err := s.pool.Query(ctx, `
 		WITH page AS (
-			SELECT id, name, status, schema_name, created_at, updated_at FROM tenants
+			SELECT id, name, status, schema_name, schema_version, created_at, updated_at FROM tenants
 			WHERE true`+filter+keyset+`
 			ORDER BY created_at DESC, id DESC
 			LIMIT $1
 		)
-		SELECT total.n, total.estimated, page.id, page.name, page.status, coalesce(page.schema_name, ''), page.created_at, page.updated_at
+		SELECT total.n, total.estimated, page.id, page.name, page.status, coalesce(page.schema_name, ''), page.schema_version,
+		       page.created_at, page.updated_at
 		FROM (
 			SELECT CASE WHEN x.counted IS NULL OR x.counted > `+capSQL+` THEN greatest(x.estimate, `+capSQL+` + 1) ELSE x.counted END AS n,
 			       x.counted IS NULL OR x.counted > `+capSQL+` AS estimated
@@ -125,9 +127,10 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 			id                 *uuid.UUID
 			name, status       *string
 			schema             string
+			version            *int32
 			created, updatedAt *time.Time
 		)
-		if err := rows.Scan(&page.Total, &page.TotalEstimated, &id, &name, &status, &schema, &created, &updatedAt); err != nil {
+		if err := rows.Scan(&page.Total, &page.TotalEstimated, &id, &name, &status, &schema, &version, &created, &updatedAt); err != nil {
 			return Page{}, fault.FromDB(op, err)
 		}
 		if id == nil { // the empty page's lone row, carrying only the count
@@ -139,7 +142,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 			break
 		}
 		page.Tenants = append(page.Tenants, Summary{ID: *id, Name: *name, Status: tenant.Status(*status),
-			SchemaName: schema, CreatedAt: *created, UpdatedAt: *updatedAt})
+			SchemaName: schema, SchemaVersion: version, CreatedAt: *created, UpdatedAt: *updatedAt})
 	}
 	if err := rows.Err(); err != nil {
 		return Page{}, fault.FromDB(op, err)

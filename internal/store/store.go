@@ -36,13 +36,13 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 const tenantColumns = `id, name, slug, coalesce(schema_name, ''), status, admin_email, admin_first_name,
 	admin_last_name, coalesce(soroban_contract_id, ''), coalesce(execution_arn, ''),
-	coalesce(provisioning_error, ''), created_at, updated_at, completed_at, archived_at, retries`
+	coalesce(provisioning_error, ''), created_at, updated_at, completed_at, archived_at, retries, schema_version`
 
 func scanTenant(row pgx.Row) (tenant.Tenant, error) {
 	var t tenant.Tenant
 	err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.SchemaName, &t.Status, &t.AdminEmail, &t.AdminFirstName,
 		&t.AdminLastName, &t.ContractID, &t.ExecutionArn, &t.ProvisioningError, &t.CreatedAt, &t.UpdatedAt,
-		&t.CompletedAt, &t.ArchivedAt, &t.Retries)
+		&t.CompletedAt, &t.ArchivedAt, &t.Retries, &t.SchemaVersion)
 	return t, err
 }
 

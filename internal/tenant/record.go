@@ -23,6 +23,7 @@ type Tenant struct {
 	ContractID        string
 	ExecutionArn      string // the execution that claimed it; empty until one does
 	Retries           int    // admin retries so far; retry N runs as <id>-r<N>
+	SchemaVersion     *int32 // the tenant schema's migration version; nil until recorded
 	ProvisioningError string
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
