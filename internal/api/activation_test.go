@@ -59,14 +59,15 @@ type account struct {
 	Status, PasswordHash string
 	TokenHash            []byte
 	ActivatedAt          *time.Time
+	PasswordChangedAt    *time.Time
 }
 
 func (e *env) account(t *testing.T, id uuid.UUID) account {
 	t.Helper()
 	tn := e.tenantRow(t, id.String())
 	var a account
-	err := e.pool.QueryRow(e.ctx, `SELECT status, password_hash, activation_token_hash, activated_at FROM `+
-		pgx.Identifier{tn.SchemaName}.Sanitize()+`.users`).Scan(&a.Status, &a.PasswordHash, &a.TokenHash, &a.ActivatedAt)
+	err := e.pool.QueryRow(e.ctx, `SELECT status, password_hash, activation_token_hash, activated_at, password_changed_at FROM `+
+		pgx.Identifier{tn.SchemaName}.Sanitize()+`.users`).Scan(&a.Status, &a.PasswordHash, &a.TokenHash, &a.ActivatedAt, &a.PasswordChangedAt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestActivation(t *testing.T) {
 		var b map[string]string
 		e.do(t, nil, activationRequest(id.String(), token, goodPassword)).status(200).decode(&b)
 		after := e.account(t, id)
-		if b["status"] != "activated" || after.Status != "ACTIVE" || after.TokenHash != nil || after.ActivatedAt == nil ||
+		if b["status"] != "activated" || after.Status != "ACTIVE" || after.TokenHash != nil || after.ActivatedAt == nil || after.PasswordChangedAt == nil ||
 			!strings.HasPrefix(after.PasswordHash, "$argon2id$v=19$m=19456,t=2,p=1$") || !tenantdb.VerifyPassword(after.PasswordHash, goodPassword) {
 			t.Fatalf("after: %+v, body %v", after, b)
 		}

@@ -87,7 +87,7 @@ func Redeem(ctx context.Context, tx pgx.Tx, n Names, token, passwordHash string)
 	s := n.schemaIdent()
 	var id uuid.UUID
 	err := tx.QueryRow(ctx, `UPDATE `+s+`.users
-		SET password_hash = $2, status = 'ACTIVE', activated_at = now(),
+		SET password_hash = $2, status = 'ACTIVE', activated_at = now(), password_changed_at = now(),
 		    activation_token_hash = NULL, activation_expires_at = NULL, updated_at = now()
 		WHERE activation_token_hash = $1 AND status = 'PENDING_ACTIVATION' AND activation_expires_at > now()
 		RETURNING id`, oneShot, HashActivationToken(token), passwordHash).Scan(&id)
