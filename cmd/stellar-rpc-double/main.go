@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	networkName := fs.String("network", "local", "network whose passphrase to sign with: local, testnet, futurenet or mainnet")
 	protocolVersion := fs.Int("protocol", stellarrpc.DefaultProtocolVersion, "protocol version to report")
 	balance := fs.Int64("balance", 10_000_0000000, "balance in stroops of each -fund account")
+	ledgerClose := fs.Duration("ledger-close", 0, "close a ledger this often (e.g. 5s, as the real networks do): transactions confirm at the next close, one in flight per account; 0 confirms at once")
 	var fund []string
 	fs.Func("fund", "create this G... account at start (repeatable)", func(v string) error {
 		if !strkey.IsValidEd25519PublicKey(v) {
@@ -58,7 +59,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("-network %q: want local, testnet, futurenet or mainnet", *networkName)
 	}
 
-	double := stellarrpc.New(passphrase, stellarrpc.WithProtocolVersion(*protocolVersion), stellarrpc.WithLogger(log))
+	double := stellarrpc.New(passphrase, stellarrpc.WithProtocolVersion(*protocolVersion), stellarrpc.WithLogger(log),
+		stellarrpc.WithLedgerClose(*ledgerClose))
 	defer double.Close()
 	for _, a := range fund {
 		double.Fund(a, *balance)

@@ -3,6 +3,7 @@ package stellarrpc
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"time"
 
 	protocol "github.com/stellar/go/protocols/rpc"
 	"github.com/stellar/go/strkey"
@@ -15,7 +16,8 @@ type txRecord struct {
 	envelope, result, meta string
 	diagnostics            []string
 	closedAt               int64
-	polls                  int // getTransaction calls answered so far
+	polls                  int       // getTransaction calls answered so far
+	visibleAt              time.Time // with WithLedgerClose: when its ledger closes
 }
 
 // apply charges the fee, consumes the sequence number and closes a ledger, then runs the

@@ -131,6 +131,9 @@ func (s *Server) sendTransaction(_ context.Context, req protocol.SendTransaction
 		resp.Status = stellarcore.TXStatusTryAgainLater
 	case s.txs[hashHex] != nil:
 		resp.Status = stellarcore.TXStatusDuplicate
+	case s.busy(env):
+		// One transaction per source account in flight: the queue refuses a second.
+		resp.Status = stellarcore.TXStatusTryAgainLater
 	default:
 		tx, rejected := s.validate(env, hash, hashHex)
 		if rejected != nil {
@@ -139,9 +142,34 @@ func (s *Server) sendTransaction(_ context.Context, req protocol.SendTransaction
 			return resp, nil
 		}
 		s.apply(tx)
+		if s.closeEvery > 0 {
+			at := s.nextClose()
+			s.txs[hashHex].visibleAt = at
+			s.inFlight[sourceOf(env)] = at
+		}
 		resp.Status = stellarcore.TXStatusPending
 	}
 	return resp, nil
+}
+
+// busy reports whether env's source account has a transaction whose ledger has not closed
+// (only with WithLedgerClose). Callers hold s.mu.
+func (s *Server) busy(env xdr.TransactionEnvelope) bool {
+	if s.closeEvery == 0 {
+		return false
+	}
+	until, ok := s.inFlight[sourceOf(env)]
+	return ok && s.now().Before(until)
+}
+
+// sourceOf is the account whose sequence number a transaction uses (a fee bump's inner one).
+func sourceOf(env xdr.TransactionEnvelope) string {
+	if env.IsFeeBump() {
+		inner := env.FeeBump.Tx.InnerTx.V1.Tx.SourceAccount.ToAccountId()
+		return inner.Address()
+	}
+	id := env.SourceAccount().ToAccountId()
+	return id.Address()
 }
 
 func (s *Server) getTransaction(_ context.Context, req protocol.GetTransactionRequest) (protocol.GetTransactionResponse, error) {
@@ -162,6 +190,10 @@ func (s *Server) getTransaction(_ context.Context, req protocol.GetTransactionRe
 	}
 	resp.TransactionHash = hash
 	rec := s.txs[hash]
+	if rec != nil && s.closeEvery > 0 && s.now().Before(rec.visibleAt) { // its ledger has not closed yet
+		resp.Status = protocol.TransactionStatusNotFound
+		return resp, nil
+	}
 	if rec == nil || rec.polls < s.notFound {
 		if rec != nil {
 			rec.polls++

@@ -57,9 +57,13 @@ type Server struct {
 	code      map[xdr.Hash]*codeEntry
 	instances map[xdr.ContractId]*instanceEntry
 	txs       map[string]*txRecord
-	order     []string // tx hashes in application order
-	counts    map[string]*Counts
-	faults    []*Fault
+	// closeEvery and inFlight model ledger closes (WithLedgerClose): inFlight holds, per
+	// source account, when its pending transaction's ledger closes.
+	closeEvery time.Duration
+	inFlight   map[string]time.Time
+	order      []string // tx hashes in application order
+	counts     map[string]*Counts
+	faults     []*Fault
 }
 
 // Option configures a Server.
@@ -76,6 +80,14 @@ func WithNotFoundPolls(n int) Option { return func(s *Server) { s.notFound = max
 
 // WithLogger logs each call's method and outcome (never envelopes or keys).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithLedgerClose gives the double a real network's shape: a ledger closes every d from
+// the start, a sent transaction is confirmed (getTransaction finds it) only once the next
+// ledger has closed, and a source account has one transaction in flight at a time, as
+// stellar-core's queue allows (a second is TRY_AGAIN_LATER until the first's ledger closes).
+// 0, the default, confirms at once. The effects are applied when sent either way: only what
+// a client can see of them waits.
+func WithLedgerClose(d time.Duration) Option { return func(s *Server) { s.closeEvery = max(d, 0) } }
 
 // WithClock replaces time.Now for ledger close times and time-bound checks.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
@@ -94,6 +106,7 @@ func New(passphrase string, opts ...Option) *Server {
 		code:       map[xdr.Hash]*codeEntry{},
 		instances:  map[xdr.ContractId]*instanceEntry{},
 		txs:        map[string]*txRecord{},
+		inFlight:   map[string]time.Time{},
 		counts:     map[string]*Counts{},
 	}
 	for _, o := range opts {
@@ -103,6 +116,13 @@ func New(passphrase string, opts ...Option) *Server {
 	s.startedAt = s.closedAt
 	s.bridge = jhttp.NewBridge(s.methods(), nil)
 	return s
+}
+
+// nextClose is when the ledger open now closes: the next multiple of closeEvery since start.
+func (s *Server) nextClose() time.Time {
+	start := time.Unix(s.startedAt, 0)
+	n := s.now().Sub(start)/s.closeEvery + 1
+	return start.Add(n * s.closeEvery)
 }
 
 // Close stops the JSON-RPC server behind the HTTP bridge.

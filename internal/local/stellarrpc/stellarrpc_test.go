@@ -738,3 +738,49 @@ func TestCreateAcceptsLegacyAuthEntry(t *testing.T) {
 		})
 	}
 }
+
+// With a ledger close time the double has a real network's shape: a transaction is found
+// only once its ledger has closed, and its account can send the next one only then.
+func TestLedgerCloseTime(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now() // the transactions' time bounds are from the real clock
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e := newEnv(t, WithLedgerClose(5*time.Second), WithClock(clock), WithNotFoundPolls(0))
+
+	first, hash := e.signTx(e.prepare(uploadOp(contract("first", DefaultProtocolVersion))))
+	if got := e.send(first); got.Status != stellarcore.TXStatusPending {
+		t.Fatalf("first send: %s", got.Status)
+	}
+	get := func(h string) protocol.GetTransactionResponse {
+		resp, err := e.rpc.GetTransaction(e.ctx(), protocol.GetTransactionRequest{Hash: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if got := get(hash); got.Status != protocol.TransactionStatusNotFound {
+		t.Errorf("before the ledger closed: %s, want NOT_FOUND", got.Status)
+	}
+	// The same account's next transaction waits for the first's ledger.
+	second, secondHash := e.signTx(e.prepare(uploadOp(contract("second", DefaultProtocolVersion))))
+	if got := e.send(second); got.Status != stellarcore.TXStatusTryAgainLater {
+		t.Errorf("second send while the first is in flight: %s, want TRY_AGAIN_LATER", got.Status)
+	}
+	advance(4 * time.Second)
+	if got := get(hash); got.Status != protocol.TransactionStatusNotFound {
+		t.Errorf("4 s in: %s, want NOT_FOUND", got.Status)
+	}
+	advance(time.Second)
+	if got := get(hash); got.Status != protocol.TransactionStatusSuccess {
+		t.Errorf("once the ledger closed: %s, want SUCCESS", got.Status)
+	}
+	if got := e.send(second); got.Status != stellarcore.TXStatusPending {
+		t.Errorf("second send after the close: %s, want PENDING", got.Status)
+	}
+	advance(5 * time.Second)
+	if got := get(secondHash); got.Status != protocol.TransactionStatusSuccess {
+		t.Errorf("second after its ledger closed: %s", got.Status)
+	}
+}
