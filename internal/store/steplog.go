@@ -71,7 +71,7 @@ func startStep(ctx context.Context, pool DB, tenantID uuid.UUID, step, execution
 	err := pool.QueryRow(ctx, `
 		INSERT INTO provisioning_logs (tenant_id, step, status, attempt, execution_arn)
 		SELECT t.id, $2, $4,
-		       (SELECT count(*) + 1 FROM provisioning_logs l WHERE l.tenant_id = t.id AND l.step = $2 AND l.execution_arn = $3),
+		       (SELECT count(*) + 1 FROM provisioning_logs l WHERE l.tenant_id = $1 AND l.step = $2 AND l.execution_arn = $3),
 		       $3
 		FROM tenants t
 		WHERE t.id = $1
