@@ -7,7 +7,6 @@ package upgrade
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -129,10 +128,7 @@ func (u *Upgrader) one(ctx context.Context, rawID string) (upgraded bool, err er
 		upgraded = mig.To != mig.From
 		return store.SetSchemaVersion(ctx, tx, t.ID, mig.To)
 	})
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) && pgErr.SQLState() == "55P03" { // lock_not_available
-		return false, &fault.TransientError{Op: "upgrade tenant", Msg: "tenant is busy (a provisioning step holds it)", Err: err}
-	}
+	// lock_not_available (a provisioning step holds the tenant) is a TransientError there.
 	return upgraded, fault.FromDB("upgrade tenant", err)
 }
 

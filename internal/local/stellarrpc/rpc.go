@@ -162,12 +162,9 @@ func (s *Server) busy(env xdr.TransactionEnvelope) bool {
 	return ok && s.now().Before(until)
 }
 
-// sourceOf is the account whose sequence number a transaction uses (a fee bump's inner one).
+// sourceOf is the account whose sequence number a transaction uses (xdr's SourceAccount
+// gives a fee bump's inner one).
 func sourceOf(env xdr.TransactionEnvelope) string {
-	if env.IsFeeBump() {
-		inner := env.FeeBump.Tx.InnerTx.V1.Tx.SourceAccount.ToAccountId()
-		return inner.Address()
-	}
 	id := env.SourceAccount().ToAccountId()
 	return id.Address()
 }
