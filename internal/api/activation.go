@@ -1,14 +1,10 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
@@ -72,40 +68,13 @@ type activationRequest struct {
 	Password string `json:"password"`
 }
 
-// decodeActivation reads exactly one object with the three string fields and nothing else
-// (keys matched exactly, each once), as decodeRegistration does for a registration.
+// decodeActivation reads exactly one object with the three string fields, all present, and
+// nothing else (decodeFields' rules).
 func decodeActivation(body []byte) (activationRequest, bool) {
 	var in activationRequest
-	if !utf8.Valid(body) {
-		return in, false
-	}
 	fields := map[string]*string{"tenantId": &in.TenantID, "token": &in.Token, "password": &in.Password}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return in, false
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return in, false
-		}
-		key, _ := tok.(string)
-		dst, known := fields[key]
-		if !known {
-			return in, false
-		}
-		delete(fields, key)
-		if err := dec.Decode(dst); err != nil {
-			return in, false
-		}
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') || len(fields) != 0 {
-		return in, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return in, false
-	}
-	return in, true
+	notStrings, ok := decodeFields(body, fields)
+	return in, ok && len(notStrings) == 0 && len(fields) == 0
 }
 
 type resentBody struct {

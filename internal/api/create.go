@@ -68,18 +68,24 @@ func (h *Handler) CreateTenant(ctx context.Context, req events.APIGatewayV2HTTPR
 		if err != nil {
 			return reply{}, err
 		}
-		self := stagePrefix(req.RawPath) + "/admin/tenants/" + t.ID.String()
 		msg := "Provisioning started; follow it at statusUrl."
 		if started.AlreadyStarted {
 			msg = "Provisioning was already started; follow it at statusUrl."
 		}
-		return reply{
-			status: http.StatusAccepted,
-			body: createdBody{TenantID: t.ID, ExecutionArn: started.ExecutionArn, Status: "queued",
-				StatusURL: self + "/provisioning-status", Message: msg},
-			header: map[string]string{"Location": self},
-		}, nil
+		return accepted(stagePrefix(req.RawPath), t.ID, started, msg), nil
 	})
+}
+
+// accepted is the 202 of a started provisioning (create, retry): the execution, the
+// tenant's URL in Location (behind the request's stage prefix) and its status URL.
+func accepted(prefix string, id uuid.UUID, started Started, msg string) reply {
+	self := prefix + "/admin/tenants/" + id.String()
+	return reply{
+		status: http.StatusAccepted,
+		body: createdBody{TenantID: id, ExecutionArn: started.ExecutionArn, Status: "queued",
+			StatusURL: self + "/provisioning-status", Message: msg},
+		header: map[string]string{"Location": self},
+	}
 }
 
 // start starts the tenant's execution. When that fails the reservation is marked FAILED:
@@ -189,45 +195,53 @@ func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 // reported in notStrings. ok is false for anything else: invalid JSON or UTF-8, another
 // shape, unknown or repeated keys, trailing data.
 func decodeRegistration(body []byte) (reg tenant.Registration, notStrings []fault.FieldError, ok bool) {
-	if !utf8.Valid(body) { // the decoder would turn bad bytes into U+FFFD and carry on
-		return reg, nil, false
-	}
-	fields := map[string]*string{
+	notStrings, ok = decodeFields(body, map[string]*string{
 		"name":           &reg.Name,
 		"adminEmail":     &reg.AdminEmail,
 		"adminFirstName": &reg.AdminFirstName,
 		"adminLastName":  &reg.AdminLastName,
+	})
+	return reg, notStrings, ok
+}
+
+// decodeFields reads exactly one JSON object of string fields into fields, keys matched
+// exactly and each at most once, with nothing after it. It deletes each key it reads from
+// fields, so what is left there was absent. A field whose value is not a string is reported
+// in notStrings; ok is false for anything else.
+func decodeFields(body []byte, fields map[string]*string) (notStrings []fault.FieldError, ok bool) {
+	if !utf8.Valid(body) { // the decoder would turn bad bytes into U+FFFD and carry on
+		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return reg, nil, false
+		return nil, false
 	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return reg, nil, false
+			return nil, false
 		}
 		key, _ := tok.(string)
 		dst, known := fields[key]
 		if !known {
-			return reg, nil, false
+			return nil, false
 		}
 		delete(fields, key) // a second occurrence is now unknown
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return reg, nil, false
+			return nil, false
 		}
 		if json.Unmarshal(raw, dst) != nil {
 			notStrings = append(notStrings, fault.FieldError{Field: key, Message: "must be a string"})
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return reg, nil, false
+		return nil, false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return reg, nil, false
+		return nil, false
 	}
-	return reg, notStrings, true
+	return notStrings, true
 }
 
 // validate normalizes reg. Fields that were not strings are reported with whatever else is

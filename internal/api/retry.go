@@ -39,12 +39,7 @@ func (h *Handler) RetryTenant(ctx context.Context, req events.APIGatewayV2HTTPRe
 		if err != nil {
 			return reply{}, err
 		}
-		self := stagePrefixOf(req.RawPath, "/admin/tenants/"+id.String()+"/retry") + "/admin/tenants/" + id.String()
-		return reply{
-			status: http.StatusAccepted,
-			body: createdBody{TenantID: t.ID, ExecutionArn: started.ExecutionArn, Status: "queued",
-				StatusURL: self + "/provisioning-status", Message: "Provisioning restarted; follow it at statusUrl."},
-			header: map[string]string{"Location": self},
-		}, nil
+		prefix := stagePrefixOf(req.RawPath, "/admin/tenants/"+id.String()+"/retry")
+		return accepted(prefix, t.ID, started, "Provisioning restarted; follow it at statusUrl."), nil
 	})
 }
