@@ -40,17 +40,16 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...Need) (*api.Handler,
 	if err != nil && !errors.Is(err, config.ErrNotSet) {
 		return nil, nil, err
 	}
-	steps, pool, err := NewSteps(ctx, log, needs...)
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps, pool, err := newSteps(ctx, log, awsCfg, needs...)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := api.Config{Store: store.New(pool), Archiver: steps, Activations: steps, Log: log, RequiredScope: config.LoadAPI().RequiredScope}
 	if hasWorkflow {
-		awsCfg, err := AWSConfig(ctx)
-		if err != nil {
-			pool.Close()
-			return nil, nil, err
-		}
 		client, err := workflow.New(sfn.NewFromConfig(awsCfg), wf.StateMachineARN)
 		if err != nil {
 			pool.Close()

@@ -40,7 +40,7 @@ func NewReconciler(ctx context.Context, log *slog.Logger) (*reconcile.Reconciler
 	if err != nil {
 		return nil, nil, err
 	}
-	steps, pool, err := NewSteps(ctx, log, Email)
+	steps, pool, err := newSteps(ctx, log, awsCfg, Email)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -134,6 +134,12 @@ func NewSteps(ctx context.Context, log *slog.Logger, needs ...Need) (*pipeline.S
 	if err != nil {
 		return nil, nil, err
 	}
+	return newSteps(ctx, log, awsCfg, needs...)
+}
+
+// newSteps is NewSteps on an AWS configuration the caller loaded already (and uses for its
+// own clients too).
+func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ...Need) (*pipeline.Steps, *pgxpool.Pool, error) {
 	pool, err := PoolFromConfig(ctx, awsCfg)
 	if err != nil {
 		return nil, nil, err
