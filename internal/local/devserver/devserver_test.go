@@ -68,29 +68,28 @@ func (c client) do(method, path, body string) (int, http.Header, map[string]any)
 
 func (c client) waitFor(path, want string) map[string]any {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		_, _, body := c.do("GET", path, "")
-		if body["overallStatus"] == want {
-			return body
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s never reached %s: %v", path, want, body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return c.poll(path, "overallStatus "+want, func(body map[string]any) bool { return body["overallStatus"] == want })
 }
 
 // waitForExecution polls the status route until the tenant's execution has status want.
 func (c client) waitForExecution(path, want string) {
 	c.t.Helper()
+	c.poll(path, "execution "+want, func(body map[string]any) bool {
+		ex, _ := body["execution"].(map[string]any)
+		return ex["status"] == want
+	})
+}
+
+// poll GETs path until done says its body is what the test waits for, at most a minute.
+func (c client) poll(path, what string, done func(map[string]any) bool) map[string]any {
+	c.t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		_, _, body := c.do("GET", path, "")
-		if ex, _ := body["execution"].(map[string]any); ex["status"] == want {
-			return
+		if done(body) {
+			return body
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("%s: the execution never reached %s: %v", path, want, body["execution"])
+			c.t.Fatalf("%s never reached %s: %v", path, what, body)
 		}
 	}
 }
