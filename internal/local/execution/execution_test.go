@@ -67,20 +67,28 @@ func newWorld(t *testing.T) *world {
 	return &world{t: t, ctx: ctx, stack: stack, logs: logs, ops: ops}
 }
 
-// provision reserves a tenant with a unique admin address and runs its execution to the end
-// with the given faults.
-func (w *world) provision(name string, faults map[string]faultinject.Plan) (tenant.Tenant, asl.Execution, string) {
+// reserve reserves a tenant whose admin has a unique address (the e-mails sent to it are
+// told apart from other tests' in the shared emulator), and returns that address.
+func (w *world) reserve(name string) (tenant.Tenant, string) {
 	w.t.Helper()
 	admin := awstest.UniqueName("admin") + "@clinic.example"
 	reg, err := tenant.Registration{Name: name, AdminEmail: admin, AdminFirstName: "Quinnzz", AdminLastName: "Medicinezz"}.Normalize()
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	st := store.New(w.stack.Pool)
-	tn, err := st.Reserve(w.ctx, reg)
+	tn, err := store.New(w.stack.Pool).Reserve(w.ctx, reg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	return tn, admin
+}
+
+// provision reserves a tenant with a unique admin address and runs its execution to the end
+// with the given faults.
+func (w *world) provision(name string, faults map[string]faultinject.Plan) (tenant.Tenant, asl.Execution, string) {
+	w.t.Helper()
+	tn, admin := w.reserve(name)
+	st := store.New(w.stack.Pool)
 	runner, err := NewRunner(faultinject.Wrap(w.stack.Catalog, faults), Options{Clock: asl.NewFastClock()})
 	if err != nil {
 		w.t.Fatal(err)
@@ -358,17 +366,8 @@ func TestRunnerForgetsOldFinishedExecutionsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(w.stack.Pool)
 	start := func(name string) (uuid.UUID, *asl.Running) {
-		reg, err := tenant.Registration{Name: name, AdminEmail: awstest.UniqueName("admin") + "@clinic.example",
-			AdminFirstName: "Quinnzz", AdminLastName: "Medicinezz"}.Normalize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tn, err := st.Reserve(w.ctx, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tn, _ := w.reserve(name)
 		run, _, err := runner.Start(w.ctx, tn.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -419,15 +418,7 @@ func TestASecondExecutionLeavesTheTenantAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := store.New(w.stack.Pool)
-	reg, err := tenant.Registration{Name: "Contested Clinic", AdminEmail: awstest.UniqueName("admin") + "@clinic.example",
-		AdminFirstName: "Quinnzz", AdminLastName: "Medicinezz"}.Normalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, err := st.Reserve(w.ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn, _ := w.reserve("Contested Clinic")
 	owner, _, err := runner.Start(w.ctx, tn.ID)
 	if err != nil {
 		t.Fatal(err)
