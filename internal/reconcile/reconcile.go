@@ -18,13 +18,11 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
-// Execution statuses, as Step Functions reports them.
+// The execution statuses the reconciler tells apart, as Step Functions reports them; any
+// other (FAILED, TIMED_OUT, ABORTED) means the execution ended unfinished.
 const (
 	Running   = "RUNNING"
 	Succeeded = "SUCCEEDED"
-	Failed    = "FAILED"
-	TimedOut  = "TIMED_OUT"
-	Aborted   = "ABORTED"
 )
 
 // Executions reports on the provisioning state machine's executions by name.
