@@ -11,8 +11,13 @@ import (
 // Machine is a loaded, validated state machine definition. It is immutable: any number of
 // executions may run it at once.
 type Machine struct {
-	startAt string
+	graph
 	timeout time.Duration // 0: none
+}
+
+// graph is a set of states and where they start: the machine's, or a Map's ItemProcessor.
+type graph struct {
+	startAt string
 	states  map[string]*state
 	order   []string // definition order
 }
@@ -35,12 +40,18 @@ func Load(definition []byte, substitutions map[string]string) (*Machine, error) 
 }
 
 // Resources lists the distinct Task resources (after substitution) in definition order, for
-// checking handlers before running.
+// checking handlers before running. A Map's ItemProcessor lists its own at the Map's place.
 func (m *Machine) Resources() []string {
-	var out []string
-	for _, name := range m.order {
-		if s := m.states[name]; s.kind == "Task" && !slices.Contains(out, s.resource) {
+	return m.graph.resources(nil)
+}
+
+func (g *graph) resources(out []string) []string {
+	for _, name := range g.order {
+		switch s := g.states[name]; {
+		case s.kind == "Task" && !slices.Contains(out, s.resource):
 			out = append(out, s.resource)
+		case s.kind == "Map":
+			out = s.processor.resources(out)
 		}
 	}
 	return out

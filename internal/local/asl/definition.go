@@ -120,10 +120,13 @@ func (e *DefinitionError) Error() string {
 
 type loader struct {
 	problems []string
+	// at locates the problems of a nested ItemProcessor: `state "Fan": ItemProcessor: `.
+	at    string
+	names map[string]bool // every state name so far, ItemProcessors included
 }
 
 func (l *loader) problem(format string, args ...any) {
-	l.problems = append(l.problems, fmt.Sprintf(format, args...))
+	l.problems = append(l.problems, l.at+fmt.Sprintf(format, args...))
 }
 
 // Limits Step Functions enforces on definitions.
@@ -141,28 +144,26 @@ var stateFields = map[string][]string{
 	"Wait":    {"Type", "Comment", "QueryLanguage", "Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
 	"Succeed": {"Type", "Comment", "QueryLanguage", "InputPath", "OutputPath"},
 	"Fail":    {"Type", "Comment", "QueryLanguage", "Error", "ErrorPath", "Cause", "CausePath"},
+	"Map": {"Type", "Comment", "QueryLanguage", "Next", "End", "InputPath", "OutputPath", "ItemsPath", "ItemSelector",
+		"Parameters", "ItemProcessor", "Iterator", "ItemBatcher", "MaxConcurrency", "ResultPath", "ResultSelector",
+		"Retry", "Catch", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label"},
 }
 
 // unsupportedFields exist in Step Functions but not in this engine; naming them apart from
 // typos tells the reader the definition is fine for AWS and the engine is what is missing.
 var unsupportedFields = map[string]string{
-	"TimeoutSecondsPath":         "dynamic timeouts",
-	"HeartbeatSecondsPath":       "dynamic timeouts",
-	"Credentials":                "cross-account tasks",
-	"Assign":                     "variables",
-	"Arguments":                  "JSONata",
-	"Output":                     "JSONata",
-	"Branches":                   "Parallel",
-	"Iterator":                   "Map",
-	"ItemProcessor":              "Map",
-	"ItemsPath":                  "Map",
-	"ItemSelector":               "Map",
-	"ItemReader":                 "Map",
-	"ItemBatcher":                "Map",
-	"ResultWriter":               "Map",
-	"MaxConcurrency":             "Map",
-	"ToleratedFailureCount":      "Map",
-	"ToleratedFailurePercentage": "Map",
+	"TimeoutSecondsPath":             "dynamic timeouts",
+	"HeartbeatSecondsPath":           "dynamic timeouts",
+	"Credentials":                    "cross-account tasks",
+	"Assign":                         "variables",
+	"Arguments":                      "JSONata",
+	"Output":                         "JSONata",
+	"Branches":                       "Parallel",
+	"ItemReader":                     "Map items read from S3",
+	"ResultWriter":                   "Map results written to S3",
+	"MaxConcurrencyPath":             "dynamic Map settings",
+	"ToleratedFailurePercentagePath": "dynamic Map settings",
+	"ToleratedFailureCountPath":      "dynamic Map settings",
 }
 
 // knownErrors are the States.* error names Step Functions defines; any other States.*
@@ -199,6 +200,14 @@ type state struct {
 
 	errorName, cause     string
 	errorExpr, causeExpr expr
+
+	itemsPath      *jpath
+	itemSelector   template // ItemSelector, or Parameters, its older name
+	processor      *processor
+	batcher        *batcher // nil: one item per child execution
+	maxConcurrency int64    // 0: no limit
+	tolerance      tolerance
+	label          string
 }
 
 type retrier struct {
@@ -222,7 +231,7 @@ func (l *loader) machine(root any) *Machine {
 		l.problem("the definition must be a JSON object")
 		return nil
 	}
-	m := &Machine{states: map[string]*state{}}
+	m := &Machine{}
 	for _, k := range o.keys {
 		switch k {
 		case "Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage":
@@ -238,30 +247,55 @@ func (l *loader) machine(root any) *Machine {
 	if n, ok := l.integer("the definition", o, "TimeoutSeconds", 1, maxSeconds); ok {
 		m.timeout = time.Duration(n) * time.Second
 	}
-	m.startAt, _ = l.str("the definition", o, "StartAt", true)
+	m.graph = l.graph("the definition", o)
+	return m
+}
+
+// graph reads StartAt and States, of the definition or of an ItemProcessor (key names it),
+// and checks its transitions once its states are sound.
+func (l *loader) graph(key string, o *object) graph {
+	g := graph{states: map[string]*state{}}
+	g.startAt, _ = l.str(key, o, "StartAt", true)
+	nested := key != "the definition"
+	scope := ""
+	if nested {
+		scope = key + ": "
+	}
 	states, ok := o.vals["States"].(*object)
 	if !ok || len(states.keys) == 0 {
-		l.problem("States must be a non-empty object")
-		return m
+		l.problem("%sStates must be a non-empty object", scope)
+		return g
+	}
+	before, outer := len(l.problems), l.at
+	l.at += scope
+	defer func() { l.at = outer }()
+	if l.names == nil {
+		l.names = map[string]bool{}
 	}
 	for _, name := range states.keys {
 		if name == "" || utf8.RuneCountInString(name) > maxNameLength {
 			l.problem("state name %q must have 1 to %d characters", name, maxNameLength)
 		}
+		// Step Functions requires unique names in the whole machine, and history tells
+		// states apart by name alone.
+		if l.names[name] {
+			l.problem("state name %q is used more than once: state names must be unique in the whole state machine, ItemProcessors included", name)
+		}
+		l.names[name] = true
 		so, ok := states.vals[name].(*object)
 		if !ok {
 			l.problem("state %q must be an object", name)
 			continue
 		}
 		if s := l.state(name, so); s != nil {
-			m.states[name] = s
-			m.order = append(m.order, name)
+			g.states[name] = s
+			g.order = append(g.order, name)
 		}
 	}
-	if len(l.problems) == 0 {
-		l.transitions(m)
+	if len(l.problems) == before {
+		l.transitions(&g, nested)
 	}
-	return m
+	return g
 }
 
 func (l *loader) queryLanguage(where string, o *object) {
@@ -283,7 +317,7 @@ func (l *loader) state(name string, o *object) *state {
 	fields, known := stateFields[kind]
 	switch {
 	case known:
-	case kind == "Parallel" || kind == "Map":
+	case kind == "Parallel":
 		l.problem("%s: state type %s is not supported by the local engine", where, kind)
 		return nil
 	default:
@@ -327,6 +361,8 @@ func (l *loader) state(name string, o *object) *state {
 	switch kind {
 	case "Task":
 		l.task(where, o, s)
+	case "Map":
+		l.mapState(where, o, s)
 	case "Pass":
 		if v, ok := o.vals["Result"]; ok {
 			s.result, s.hasResult = plain(v), true
@@ -369,7 +405,6 @@ func (l *loader) task(where string, o *object, s *state) {
 			l.problem("%s: Resource %q: only Lambda function ARNs are supported by the local engine (no service integrations or activities)", where, s.resource)
 		}
 	}
-	s.resultSelector = l.template(where, o, "ResultSelector")
 	s.timeout, _ = l.integer(where, o, "TimeoutSeconds", 1, maxSeconds)
 	s.heartbeat, _ = l.integer(where, o, "HeartbeatSeconds", 1, maxSeconds)
 	limit := s.timeout
@@ -379,6 +414,12 @@ func (l *loader) task(where string, o *object, s *state) {
 	if s.heartbeat >= limit {
 		l.problem("%s: HeartbeatSeconds must be smaller than TimeoutSeconds", where)
 	}
+	l.errorHandling(where, o, s)
+}
+
+// errorHandling reads what Task and Map states share: ResultSelector, Retry and Catch.
+func (l *loader) errorHandling(where string, o *object, s *state) {
+	s.resultSelector = l.template(where, o, "ResultSelector")
 	if v, ok := o.vals["Retry"]; ok {
 		list, _ := v.([]any)
 		if list == nil {
@@ -654,16 +695,22 @@ func (l *loader) template(where string, o *object, key string) template {
 	return t
 }
 
-// transitions checks what needs the whole machine: targets exist, every state can be
-// reached, and the machine can end.
-func (l *loader) transitions(m *Machine) {
+// transitions checks what needs the whole graph: targets exist, every state can be
+// reached, and the graph can end. An ItemProcessor's states only see each other, so a
+// transition out of one names a state that is not there.
+func (l *loader) transitions(m *graph, nested bool) {
 	if _, ok := m.states[m.startAt]; !ok {
 		l.problem("StartAt %q is not a state", m.startAt)
 		return
 	}
+	before := len(l.problems)
 	target := func(from, field, to string) {
 		if _, ok := m.states[to]; !ok {
-			l.problem("state %q: %s %q is not a state", from, field, to)
+			if nested {
+				l.problem("state %q: %s %q is not a state of this ItemProcessor (its states can only transition to each other)", from, field, to)
+			} else {
+				l.problem("state %q: %s %q is not a state", from, field, to)
+			}
 		}
 	}
 	terminal := false
@@ -684,9 +731,13 @@ func (l *loader) transitions(m *Machine) {
 		}
 	}
 	if !terminal {
-		l.problem("no state ends the execution (Succeed, Fail or \"End\": true)")
+		what := "the execution"
+		if nested {
+			what = "an iteration"
+		}
+		l.problem("no state ends %s (Succeed, Fail or \"End\": true)", what)
 	}
-	if len(l.problems) > 0 {
+	if len(l.problems) > before {
 		return
 	}
 	reached := map[string]bool{}

@@ -16,18 +16,26 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
-// run is one execution in progress. Only its goroutine touches it, apart from live.
+// run is one execution in progress. It is not modified once the execution starts, apart
+// from live (locked) and result (by finish): the iterations of an inline Map run on
+// copies of it, the same execution with their own index.
 type run struct {
-	m        *Machine
+	g        *graph
+	timeout  time.Duration // the machine's TimeoutSeconds, for its Cause
 	live     *Running
 	handlers map[string]Handler
 	clock    Clock
 	onEvent  func(Event)
 
+	region, account                    string
 	name, arn, machineName, machineArn string
 	input                              any
 	start, deadline                    time.Time // deadline zero: no TimeoutSeconds
-	lastID                             int64
+	// child is set on a distributed Map's child execution, whose deadline is its parent's:
+	// reaching it aborts the child, as the parent's timing out does in Step Functions.
+	child  bool
+	index  *int64 // an inline Map iteration's item index, set on its events
+	result any    // the output, once finished
 }
 
 // visit is one entry into a state.
@@ -38,15 +46,24 @@ type visit struct {
 	entered   time.Time
 }
 
+// record adds ev to history. Inline Map iterations record from their own goroutines:
+// emit keeps IDs in history order and OnEvent calls one at a time, in that order, while
+// mu alone guards what Snapshot reads.
 func (r *run) record(ev Event, end func(*Execution, Event)) Event {
-	r.lastID++
-	ev.ID, ev.PreviousEventID, ev.Timestamp = r.lastID, r.lastID-1, r.clock.Now()
-	r.live.mu.Lock()
-	r.live.exec.Events = append(r.live.exec.Events, ev)
-	if end != nil {
-		end(&r.live.exec, ev)
+	l := r.live
+	l.emit.Lock()
+	defer l.emit.Unlock()
+	l.mu.Lock()
+	l.lastID++
+	ev.ID, ev.PreviousEventID, ev.Timestamp = l.lastID, l.lastID-1, r.clock.Now()
+	if ev.Index == nil {
+		ev.Index = r.index
 	}
-	r.live.mu.Unlock()
+	l.exec.Events = append(l.exec.Events, ev)
+	if end != nil {
+		end(&l.exec, ev)
+	}
+	l.mu.Unlock()
 	if r.onEvent != nil {
 		r.onEvent(ev)
 	}
@@ -54,16 +71,20 @@ func (r *run) record(ev Event, end func(*Execution, Event)) Event {
 }
 
 func (r *run) execute(ctx context.Context) {
-	name, data := r.m.startAt, r.input
+	out, err := r.runGraph(ctx, r.g, r.input)
+	r.finish(out, err)
+}
+
+// runGraph runs states from g's StartAt until one ends: the execution's, or an iteration's.
+func (r *run) runGraph(ctx context.Context, g *graph, input any) (any, error) {
+	name, data := g.startAt, input
 	for {
 		if err := r.interrupted(ctx); err != nil {
-			r.finish(nil, err)
-			return
+			return nil, err
 		}
-		out, next, err := r.runState(ctx, &visit{s: r.m.states[name], input: data})
+		out, next, err := r.runState(ctx, &visit{s: g.states[name], input: data})
 		if err != nil || next == "" {
-			r.finish(out, err)
-			return
+			return out, err
 		}
 		name, data = next, out
 	}
@@ -87,6 +108,7 @@ func (r *run) finish(out any, err error) {
 			ev.Type = ExecutionTimedOut
 		}
 	}
+	r.result = out
 	r.record(ev, func(e *Execution, ev Event) {
 		e.Status, e.StopDate = status, ev.Timestamp
 		e.Output, e.Error, e.Cause = ev.Output, ev.Error, ev.Cause
@@ -114,8 +136,11 @@ func (r *run) aborted(ctx context.Context) *halt {
 }
 
 func (r *run) timedOut() *halt {
+	if r.child {
+		return &halt{status: StatusAborted}
+	}
 	return &halt{status: StatusTimedOut, name: errTimeout,
-		cause: fmt.Sprintf("The execution ran longer than the state machine's TimeoutSeconds of %d.", int64(r.m.timeout/time.Second))}
+		cause: fmt.Sprintf("The execution ran longer than the state machine's TimeoutSeconds of %d.", int64(r.timeout/time.Second))}
 }
 
 // sleep waits on the clock, but not past the execution's deadline.
@@ -165,6 +190,8 @@ func (r *run) runState(ctx context.Context, v *visit) (any, string, error) {
 	switch v.s.kind {
 	case "Task":
 		return r.task(ctx, v)
+	case "Map":
+		return r.mapState(ctx, v)
 	case "Pass":
 		return r.pass(v)
 	case "Choice":
@@ -379,11 +406,17 @@ func (r *run) fail(v *visit) error {
 }
 
 func (r *run) task(ctx context.Context, v *visit) (any, string, error) {
+	return r.withRetry(ctx, v, func(retries int) (any, error) { return r.attempt(ctx, v, retries) })
+}
+
+// withRetry makes attempts at a Task or Map state under its Retry, then hands a failure
+// to its Catch.
+func (r *run) withRetry(ctx context.Context, v *visit, attempt func(retries int) (any, error)) (any, string, error) {
 	s := v.s
 	attempts := make([]int64, len(s.retry))
 	retries := 0
 	for {
-		out, err := r.attempt(ctx, v, retries)
+		out, err := attempt(retries)
 		if err == nil {
 			return r.exit(v, out, s.next)
 		}

@@ -56,6 +56,23 @@ const (
 	SucceedStateEntered          EventType = "SucceedStateEntered"
 	SucceedStateExited           EventType = "SucceedStateExited"
 	FailStateEntered             EventType = "FailStateEntered"
+
+	// An inline Map: its iterations' states record their own events between these.
+	MapStateEntered       EventType = "MapStateEntered"
+	MapStateStarted       EventType = "MapStateStarted"
+	MapIterationStarted   EventType = "MapIterationStarted"
+	MapIterationSucceeded EventType = "MapIterationSucceeded"
+	MapIterationFailed    EventType = "MapIterationFailed"
+	MapIterationAborted   EventType = "MapIterationAborted"
+	MapStateSucceeded     EventType = "MapStateSucceeded"
+	MapStateFailed        EventType = "MapStateFailed"
+	MapStateAborted       EventType = "MapStateAborted"
+	MapStateExited        EventType = "MapStateExited"
+	// A distributed Map: its child executions have histories of their own (MapRun).
+	MapRunStarted   EventType = "MapRunStarted"
+	MapRunSucceeded EventType = "MapRunSucceeded"
+	MapRunFailed    EventType = "MapRunFailed"
+	MapRunAborted   EventType = "MapRunAborted"
 )
 
 // Event is one history event. Fields beyond ID, PreviousEventID, Timestamp and Type are
@@ -74,6 +91,12 @@ type Event struct {
 	TimeoutSeconds  int64           `json:"timeoutInSeconds,omitempty"`
 	Error           string          `json:"error,omitempty"`
 	Cause           string          `json:"cause,omitempty"`
+	Length          *int64          `json:"length,omitempty"`    // MapStateStarted: the number of items
+	MapRunArn       string          `json:"mapRunArn,omitempty"` // MapRunStarted
+	// Index is the item's index on MapIteration* events and, unlike in Step Functions, on
+	// the events of the states inside an inline iteration too, so that a UI can tell
+	// iterations running at once apart.
+	Index *int64 `json:"index,omitempty"`
 }
 
 // Execution is what DescribeExecution and GetExecutionHistory report, at one moment.
@@ -89,10 +112,45 @@ type Execution struct {
 	StartDate       time.Time       `json:"startDate"`
 	StopDate        time.Time       `json:"stopDate,omitzero"`
 	Events          []Event         `json:"events"`
+	// MapRuns are the runs of the execution's distributed Map states, in the order they
+	// started (a retried Map starts a new one), with their child executions.
+	MapRuns []MapRun `json:"mapRuns,omitempty"`
+}
+
+// MapRun is a distributed Map's run as DescribeMapRun reports it, with its child executions
+// (ListExecutions with the Map Run's ARN) and their histories.
+type MapRun struct {
+	Arn                        string    `json:"mapRunArn"`
+	StateName                  string    `json:"stateName"`
+	Status                     Status    `json:"status"` // RUNNING, SUCCEEDED, FAILED or ABORTED
+	StartDate                  time.Time `json:"startDate"`
+	StopDate                   time.Time `json:"stopDate,omitzero"`
+	MaxConcurrency             int64     `json:"maxConcurrency"` // 0: no limit
+	ToleratedFailurePercentage float64   `json:"toleratedFailurePercentage"`
+	ToleratedFailureCount      int64     `json:"toleratedFailureCount"`
+	// ItemCounts count items; ExecutionCounts count child executions, which differ when
+	// an ItemBatcher puts several items in one.
+	ItemCounts      MapRunCounts `json:"itemCounts"`
+	ExecutionCounts MapRunCounts `json:"executionCounts"`
+	// Executions are the child executions started so far, in item order.
+	Executions []Execution `json:"executions"`
+}
+
+// MapRunCounts are a Map Run's items or child executions by status. Those never started,
+// because the run failed or was aborted first, stay pending.
+type MapRunCounts struct {
+	Pending   int64 `json:"pending"`
+	Running   int64 `json:"running"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+	Aborted   int64 `json:"aborted"`
+	Total     int64 `json:"total"`
 }
 
 // Route lists the states the execution entered, in order. A retried Task appears once:
-// retries happen inside one entry.
+// retries happen inside one entry. The states of an inline Map's iterations appear after
+// the Map, in the order they were entered, interleaved when iterations run at once (Event
+// Index tells them apart); a distributed Map's children have routes of their own.
 func (e *Execution) Route() []string {
 	var out []string
 	for _, ev := range e.Events {
@@ -117,8 +175,10 @@ type RunOptions struct {
 	// default to "local", "000000000000" and "local".
 	Region, Account, StateMachineName string
 	// OnEvent, if set, sees every event as it is recorded: ExecutionStarted on the
-	// goroutine calling Start or Run, the rest on the execution's own. It must not block
-	// for long, as the execution waits for it.
+	// goroutine calling Start or Run, the rest on the execution's own or, inside an inline
+	// Map, on its iterations'. Calls come one at a time, in history order. It must not
+	// block for long, as the execution waits for it. It sees none of the events of a
+	// distributed Map's child executions (Snapshot's MapRuns has them).
 	OnEvent func(Event)
 }
 
@@ -128,18 +188,36 @@ const maxPayload = 256 * 1024
 // Running is an execution started by Start. Its methods are safe to call from any goroutine
 // while it runs and after it ends.
 type Running struct {
-	mu     sync.Mutex
-	exec   Execution
-	done   chan struct{}
-	cancel context.CancelCauseFunc
+	emit    sync.Mutex // held while an event is numbered, stored and shown to OnEvent
+	mu      sync.Mutex // guards exec, lastID and mapRuns
+	exec    Execution
+	lastID  int64
+	mapRuns []*liveMapRun
+	done    chan struct{}
+	cancel  context.CancelCauseFunc
 }
 
-// Snapshot copies the execution as it is now.
+// liveMapRun is a MapRun while it runs: its children are copied by Snapshot.
+type liveMapRun struct {
+	run      MapRun // without Executions
+	children []*Running
+}
+
+// Snapshot copies the execution as it is now, with its Map Runs' child executions.
 func (r *Running) Snapshot() Execution {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.exec
 	e.Events = slices.Clone(r.exec.Events)
+	for _, lm := range r.mapRuns {
+		mr := lm.run
+		mr.Executions = make([]Execution, len(lm.children))
+		for i, c := range lm.children {
+			// Locks go parent, then child: a child never waits on its parent's lock.
+			mr.Executions[i] = c.Snapshot()
+		}
+		e.MapRuns = append(e.MapRuns, mr)
+	}
 	return e
 }
 
@@ -204,10 +282,13 @@ func (m *Machine) Start(ctx context.Context, input json.RawMessage, opts RunOpti
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	r := &run{
-		m:           m,
+		g:           &m.graph,
+		timeout:     m.timeout,
 		handlers:    opts.Handlers,
 		clock:       opts.Clock,
 		onEvent:     opts.OnEvent,
+		region:      opts.Region,
+		account:     opts.Account,
 		name:        opts.Name,
 		machineName: opts.StateMachineName,
 		machineArn:  fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", opts.Region, opts.Account, opts.StateMachineName),
@@ -218,20 +299,25 @@ func (m *Machine) Start(ctx context.Context, input json.RawMessage, opts RunOpti
 	if m.timeout > 0 {
 		r.deadline = r.start.Add(m.timeout)
 	}
-	r.live = &Running{done: make(chan struct{}), cancel: cancel, exec: Execution{
-		Name:            r.name,
-		Arn:             r.arn,
-		StateMachineArn: r.machineArn,
-		Status:          StatusRunning,
-		Input:           enc,
-		StartDate:       r.start,
-	}}
-	r.record(Event{Type: ExecutionStarted, Input: enc}, nil)
+	r.begin(enc, cancel)
 	go func() {
 		defer cancel(nil)
 		r.execute(ctx)
 	}()
 	return r.live, nil
+}
+
+// begin makes the execution visible, RUNNING, with its ExecutionStarted event.
+func (r *run) begin(input json.RawMessage, cancel context.CancelCauseFunc) {
+	r.live = &Running{done: make(chan struct{}), cancel: cancel, exec: Execution{
+		Name:            r.name,
+		Arn:             r.arn,
+		StateMachineArn: r.machineArn,
+		Status:          StatusRunning,
+		Input:           input,
+		StartDate:       r.start,
+	}}
+	r.record(Event{Type: ExecutionStarted, Input: input}, nil)
 }
 
 func orDefault(v, fallback string) string {
@@ -245,12 +331,20 @@ func validName(what, s string) error {
 	if s == "" || utf8.RuneCountInString(s) > maxNameLength {
 		return fmt.Errorf("asl: %s name %q must have 1 to %d characters", what, s, maxNameLength)
 	}
-	for _, c := range s {
-		if unicode.IsSpace(c) || unicode.IsControl(c) || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", c) {
-			return fmt.Errorf("asl: %s name %q contains %q, which Step Functions does not allow", what, s, c)
-		}
+	if c, bad := forbiddenNameRune(s); bad {
+		return fmt.Errorf("asl: %s name %q contains %q, which Step Functions does not allow", what, s, c)
 	}
 	return nil
+}
+
+// forbiddenNameRune finds a character Step Functions does not allow in names and labels.
+func forbiddenNameRune(s string) (rune, bool) {
+	for _, c := range s {
+		if unicode.IsSpace(c) || unicode.IsControl(c) || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", c) {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // failure is a state's error on its way to a Retry, a Catch or the execution's end.
@@ -282,4 +376,5 @@ const (
 	errDataLimit  = "States.DataLimitExceeded"
 	errResultPath = "States.ResultPathMatchFailure"
 	errNoChoice   = "States.NoChoiceMatched"
+	errTolerated  = "States.ExceedToleratedFailureThreshold"
 )
