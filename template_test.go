@@ -11,6 +11,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"gopkg.in/yaml.v3"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
@@ -196,7 +198,7 @@ type mainInfo struct {
 
 var (
 	routeDoc = regexp.MustCompile(`behind (GET|POST|PUT|PATCH|DELETE) (\S+) on the admin HTTP API`)
-	stateDoc = regexp.MustCompile(`behind the state machine's (\w+) state`)
+	stateDoc = regexp.MustCompile(`behind the (?:upgrade )?state machine's (\w+) state`)
 )
 
 func readMain(t *testing.T, dir string) mainInfo {
@@ -238,6 +240,8 @@ func readMain(t *testing.T, dir string) mainInfo {
 			info.kind, info.email = "reconcile", true
 		case "wiring.PoolFromEnv":
 			info.kind = "migrate"
+		case "wiring.Upgrader":
+			info.kind = "upgrade" // the control plane and tenants' schemas: the database alone
 		case "lambda.Start", "lambda.StartWithOptions":
 			if sel, ok := call.Args[0].(*ast.SelectorExpr); ok {
 				info.handler = sel.Sel.Name
@@ -246,7 +250,7 @@ func readMain(t *testing.T, dir string) mainInfo {
 		return true
 	})
 	if info.kind == "" {
-		t.Fatalf("functions/%s/main.go: no wiring.Steps, wiring.API, wiring.Reconciler or wiring.PoolFromEnv; teach this test what it needs", dir)
+		t.Fatalf("functions/%s/main.go: no wiring.Steps, wiring.API, wiring.Reconciler, wiring.Upgrader or wiring.PoolFromEnv; teach this test what it needs", dir)
 	}
 	doc := strings.Join(strings.Fields(f.Doc.Text()), " ")
 	if m := routeDoc.FindStringSubmatch(doc); m != nil {
@@ -390,7 +394,7 @@ func apiStatesActions(t *testing.T) map[string][]string {
 	})
 	client := sdkActions(t, filepath.Join("internal", "workflow"), "Client", "states")
 	// Handler fields, as api.New stores the Config's.
-	fields := map[string]string{"starter": "Starter", "describer": "Describer"}
+	fields := map[string]string{"starter": "Starter", "describer": "Describer", "upgrades": "Upgrades"}
 	out := map[string][]string{}
 	for method, refs := range methodRefs(t, filepath.Join("internal", "api"), "Handler") {
 		var actions []string
@@ -425,7 +429,8 @@ func configVars(t *testing.T) map[string]map[string]bool {
 		t.Fatal(err)
 	}
 	// getenv: a loader's lookup function parameter (LoadEmail hands loadEmail os.Getenv).
-	readers := map[string]bool{"os.Getenv": true, "envOr": true, "intEnv": true, "os.LookupEnv": true, "getenv": true}
+	// loadStateMachine: LoadWorkflow and LoadUpgradeWorkflow name their variable to it.
+	readers := map[string]bool{"os.Getenv": true, "envOr": true, "intEnv": true, "os.LookupEnv": true, "getenv": true, "loadStateMachine": true}
 	out := map[string]map[string]bool{}
 	calls := map[string][]string{} // function → the functions of the file it calls
 	for _, d := range f.Decls {
@@ -531,9 +536,32 @@ func makeTargets(t *testing.T, ids []string) map[string]makeBuild {
 
 var placeholder = regexp.MustCompile(`\$\{([^}]+)\}`)
 
-func aslPlaceholders(t *testing.T) (map[string]bool, map[string]any) {
+// machine is one state machine of the template: its resource, its definition under
+// statemachine/, and the catalogue's functions its Tasks run.
+type machine struct {
+	id, file string
+	steps    []catalog.Function // the happy path's Tasks, in order
+	others   []catalog.Function // Tasks off the happy path
+}
+
+var machines = []machine{
+	{id: "ProvisioningStateMachine", file: "provisioning.asl.json", steps: catalog.Steps, others: []catalog.Function{catalog.Rollback}},
+	{id: "UpgradeStateMachine", file: "upgrade.asl.json", steps: catalog.UpgradeSteps},
+}
+
+// functions are the catalogue functions the machine's Tasks run.
+func (m machine) functions() []catalog.Function { return append(slices.Clone(m.steps), m.others...) }
+
+// localSteps are the local runners' handlers of every state machine's Tasks.
+func localSteps() map[string]lambda.Handler {
+	out := handlers.Pipeline(nil)
+	maps.Copy(out, handlers.Upgrade(nil))
+	return out
+}
+
+func aslPlaceholders(t *testing.T, file string) (map[string]bool, map[string]any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("statemachine", "provisioning.asl.json"))
+	b, err := os.ReadFile(filepath.Join("statemachine", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,13 +576,57 @@ func aslPlaceholders(t *testing.T) (map[string]bool, map[string]any) {
 	return names, def
 }
 
-func stateMachine(t *testing.T, tpl *cfnTemplate) (string, *yaml.Node) {
-	t.Helper()
-	ids := tpl.ofType("AWS::Serverless::StateMachine")
-	if len(ids) != 1 {
-		t.Fatalf("want one AWS::Serverless::StateMachine, have %v", ids)
+// flatStates lists a definition's states with those of its Map states' item processors.
+func flatStates(def map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	states, _ := def["States"].(map[string]any)
+	for name, raw := range states {
+		st, _ := raw.(map[string]any)
+		out[name] = st
+		if proc, ok := st["ItemProcessor"].(map[string]any); ok {
+			maps.Copy(out, flatStates(proc))
+		}
 	}
-	return ids[0], tpl.resource(ids[0])
+	return out
+}
+
+// happyPath lists the Tasks run from StartAt along each Next (a Choice's Default, a Map's
+// item processor), in order.
+func happyPath(def map[string]any) []string {
+	states, _ := def["States"].(map[string]any)
+	var path []string
+	name, _ := def["StartAt"].(string)
+	for hops := 0; name != "" && hops <= len(states); hops++ {
+		st, _ := states[name].(map[string]any)
+		switch st["Type"] {
+		case "Task":
+			path = append(path, name)
+		case "Map":
+			proc, _ := st["ItemProcessor"].(map[string]any)
+			path = append(path, happyPath(proc)...)
+		case "Choice":
+			name, _ = st["Default"].(string)
+			continue
+		}
+		name, _ = st["Next"].(string)
+	}
+	return path
+}
+
+// stateMachines checks the template has exactly the machines of the table and returns
+// each one's resource.
+func stateMachines(t *testing.T, tpl *cfnTemplate) map[string]*yaml.Node {
+	t.Helper()
+	var want []string
+	out := map[string]*yaml.Node{}
+	for _, m := range machines {
+		want = append(want, m.id)
+		out[m.id] = tpl.resource(m.id)
+	}
+	if ids := tpl.ofType("AWS::Serverless::StateMachine"); !slices.Equal(slices.Sorted(slices.Values(ids)), slices.Sorted(slices.Values(want))) {
+		t.Fatalf("want the state machines %v, have %v", want, ids)
+	}
+	return out
 }
 
 // (a) Every ${…} of the definition has a substitution and every substitution is used; each
@@ -562,19 +634,26 @@ func stateMachine(t *testing.T, tpl *cfnTemplate) (string, *yaml.Node) {
 func TestDefinitionSubstitutions(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	used, _ := aslPlaceholders(t)
-	_, sm := stateMachine(t, tpl)
-	if uri := get(sm, "Properties", "DefinitionUri"); uri == nil || uri.Value != "statemachine/provisioning.asl.json" {
-		t.Errorf("DefinitionUri = %v, want statemachine/provisioning.asl.json", uri)
-	}
-	subs := get(sm, "Properties", "DefinitionSubstitutions")
-	defined := map[string]bool{}
-	code := handlers.Substitutions(handlers.Pipeline(nil))
+	code := handlers.Substitutions(localSteps())
 	for _, f := range catalog.All() {
 		if f.State != "" && code[f.Substitution()] != f.LogicalID {
 			t.Errorf("the local runners resolve ${%s} to %q, the catalogue says %s", f.Substitution(), code[f.Substitution()], f.LogicalID)
 		}
 	}
+	sms := stateMachines(t, tpl)
+	for _, m := range machines {
+		checkSubstitutions(t, tpl, m, sms[m.id], code)
+	}
+}
+
+func checkSubstitutions(t *testing.T, tpl *cfnTemplate, m machine, sm *yaml.Node, code map[string]string) {
+	t.Helper()
+	used, _ := aslPlaceholders(t, m.file)
+	if uri := get(sm, "Properties", "DefinitionUri"); uri == nil || uri.Value != "statemachine/"+m.file {
+		t.Errorf("%s: DefinitionUri = %v, want statemachine/%s", m.id, uri, m.file)
+	}
+	subs := get(sm, "Properties", "DefinitionSubstitutions")
+	defined := map[string]bool{}
 	for _, k := range keys(subs) {
 		defined[k] = true
 		if !used[k] {
@@ -600,12 +679,16 @@ func TestDefinitionSubstitutions(t *testing.T) {
 func TestStepTimeoutsFitTheirStates(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	_, def := aslPlaceholders(t)
-	_, sm := stateMachine(t, tpl)
-	subs := get(sm, "Properties", "DefinitionSubstitutions")
-	states, _ := def["States"].(map[string]any)
-	for name, raw := range states {
-		st, _ := raw.(map[string]any)
+	sms := stateMachines(t, tpl)
+	for _, m := range machines {
+		_, def := aslPlaceholders(t, m.file)
+		checkTimeouts(t, tpl, get(sms[m.id], "Properties", "DefinitionSubstitutions"), flatStates(def))
+	}
+}
+
+func checkTimeouts(t *testing.T, tpl *cfnTemplate, subs *yaml.Node, states map[string]map[string]any) {
+	t.Helper()
+	for name, st := range states {
 		res, _ := st["Resource"].(string)
 		m := placeholder.FindStringSubmatch(res)
 		if m == nil {
@@ -628,7 +711,27 @@ func TestStepTimeoutsFitTheirStates(t *testing.T) {
 func TestStateMachine(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	_, sm := stateMachine(t, tpl)
+	sms := stateMachines(t, tpl)
+	for _, m := range machines {
+		checkStateMachine(t, tpl, m, sms[m.id])
+	}
+}
+
+// distributedMap reports whether a definition has a Distributed Map, whose child
+// executions run on the state machine itself.
+func distributedMap(def map[string]any) bool {
+	for _, st := range flatStates(def) {
+		proc, _ := st["ItemProcessor"].(map[string]any)
+		cfg, _ := proc["ProcessorConfig"].(map[string]any)
+		if cfg["Mode"] == "DISTRIBUTED" {
+			return true
+		}
+	}
+	return false
+}
+
+func checkStateMachine(t *testing.T, tpl *cfnTemplate, m machine, sm *yaml.Node) {
+	t.Helper()
 	p := get(sm, "Properties")
 	if v := get(p, "Type"); v == nil || v.Value != "STANDARD" {
 		t.Errorf("Type = %v, want STANDARD", v)
@@ -647,8 +750,33 @@ func TestStateMachine(t *testing.T) {
 		fn, _ := getAtt(get(p, "DefinitionSubstitutions", k))
 		want[fn] = true
 	}
+	// A Distributed Map starts its children on its own state machine, and follows and stops
+	// them: exactly that, on the machine's own name (it cannot !Ref itself).
+	_, def := aslPlaceholders(t, m.file)
+	var self string
+	if n := get(p, "Name"); n != nil {
+		self = subText(n)
+	}
+	wantStates := map[string]string{}
+	if distributedMap(def) {
+		if self == "" {
+			t.Errorf("%s: a Distributed Map's machine needs a Name its policy can name", m.id)
+		}
+		wantStates = map[string]string{
+			"states:StartExecution":    ":stateMachine:" + self,
+			"states:DescribeExecution": ":execution:" + self + "/*",
+			"states:StopExecution":     ":execution:" + self + "/*",
+		}
+	}
+	gotStates := map[string]bool{}
 	got := map[string]bool{}
 	for _, g := range grants(t, tpl, get(p, "Policies")) {
+		if strings.HasPrefix(g.action, "states:") {
+			if suffix, ok := wantStates[g.action]; !ok || !strings.HasSuffix(subText(g.resource), suffix) {
+				t.Errorf("%s role: %s on %q; only a Distributed Map's own children need states actions", m.id, g.action, subText(g.resource))
+			}
+			gotStates[g.action] = true
+		}
 		if strings.HasPrefix(g.action, "lambda:") {
 			if g.action != "lambda:InvokeFunction" {
 				t.Errorf("state machine role: %s; only lambda:InvokeFunction is needed", g.action)
@@ -663,6 +791,11 @@ func TestStateMachine(t *testing.T) {
 	for fn := range want {
 		if !got[fn] {
 			t.Errorf("state machine role may not invoke %s, which the definition names", fn)
+		}
+	}
+	for a := range wantStates {
+		if !gotStates[a] {
+			t.Errorf("%s role may not %s, which its Distributed Map needs", m.id, a)
 		}
 	}
 }
@@ -710,7 +843,7 @@ func TestFunctionsAreBuiltByTheMakefile(t *testing.T) {
 	for dir, ids := range byDir {
 		t.Errorf("%v build functions/%s, which has no main.go", ids, dir)
 	}
-	code := append(handlers.Names(handlers.Pipeline(nil)), handlers.Names(handlers.API(nil))...)
+	code := append(handlers.Names(localSteps()), handlers.Names(handlers.API(nil))...)
 	for _, id := range code {
 		if !slices.Contains(ids, id) {
 			t.Errorf("internal/local/handlers names %s, which the template does not define", id)
@@ -726,16 +859,18 @@ func TestCatalogIsTheOneDeclaration(t *testing.T) {
 	tpl := loadTemplate(t)
 	ids := tpl.functions()
 	builds := makeTargets(t, ids)
-	_, def := aslPlaceholders(t)
-	states, _ := def["States"].(map[string]any)
-	_, sm := stateMachine(t, tpl)
-	local := handlers.Pipeline(nil)
-	for id, h := range handlers.API(nil) {
-		local[id] = h
+	sms := stateMachines(t, tpl)
+	local := localSteps()
+	maps.Copy(local, handlers.API(nil))
+	// Which machine runs each catalogue function with a State.
+	machineOf := map[string]machine{}
+	for _, m := range machines {
+		for _, f := range m.functions() {
+			machineOf[f.LogicalID] = m
+		}
 	}
 
 	declared := map[string]catalog.Function{}
-	taskStates := map[string]bool{}
 	for _, f := range catalog.All() {
 		if _, dup := declared[f.LogicalID]; dup {
 			t.Errorf("the catalogue declares %s twice", f.LogicalID)
@@ -756,14 +891,19 @@ func TestCatalogIsTheOneDeclaration(t *testing.T) {
 			}
 		}
 		if f.State != "" {
-			taskStates[f.State] = true
-			st, _ := states[f.State].(map[string]any)
+			m, ok := machineOf[f.LogicalID]
+			if !ok {
+				t.Errorf("catalogue: %s runs state %s, but no state machine of this test's table lists it", f.LogicalID, f.State)
+				continue
+			}
+			_, def := aslPlaceholders(t, m.file)
+			st := flatStates(def)[f.State]
 			res, _ := st["Resource"].(string)
 			if st["Type"] != "Task" || res != "${"+f.Substitution()+"}" {
-				t.Errorf("catalogue: state %s should be a Task on ${%s}; the definition has %v on %q", f.State, f.Substitution(), st["Type"], res)
+				t.Errorf("catalogue: state %s of %s should be a Task on ${%s}; the definition has %v on %q", f.State, m.file, f.Substitution(), st["Type"], res)
 			}
-			if fn, _ := getAtt(get(sm, "Properties", "DefinitionSubstitutions", f.Substitution())); fn != f.LogicalID {
-				t.Errorf("catalogue: DefinitionSubstitutions.%s is %q, want %s.Arn", f.Substitution(), fn, f.LogicalID)
+			if fn, _ := getAtt(get(sms[m.id], "Properties", "DefinitionSubstitutions", f.Substitution())); fn != f.LogicalID {
+				t.Errorf("catalogue: %s's DefinitionSubstitutions.%s is %q, want %s.Arn", m.id, f.Substitution(), fn, f.LogicalID)
 			}
 		}
 		if f.Route != "" {
@@ -777,26 +917,27 @@ func TestCatalogIsTheOneDeclaration(t *testing.T) {
 			t.Errorf("template.yaml's %s is not in the catalogue (internal/catalog)", id)
 		}
 	}
-	for name, raw := range states {
-		st, _ := raw.(map[string]any)
-		if st["Type"] == "Task" && !taskStates[name] {
-			t.Errorf("the definition's Task %s is not in the catalogue", name)
+	for _, m := range machines {
+		_, def := aslPlaceholders(t, m.file)
+		// Every Task runs a function the catalogue lists for this machine (a function may
+		// serve more than one state: the upgrade's summary ends both paths).
+		var resources []string
+		for _, f := range m.functions() {
+			resources = append(resources, "${"+f.Substitution()+"}")
 		}
-	}
-	// The happy path, StartAt along each Next, runs the steps in catalog.Steps' order.
-	var path, order []string
-	for name, _ := def["StartAt"].(string); name != "" && len(path) <= len(states); {
-		st, _ := states[name].(map[string]any)
-		if st["Type"] == "Task" {
-			path = append(path, name)
+		for name, st := range flatStates(def) {
+			res, _ := st["Resource"].(string)
+			if st["Type"] == "Task" && !slices.Contains(resources, res) {
+				t.Errorf("%s: Task %s runs %q, which the catalogue does not list for this machine", m.file, name, res)
+			}
 		}
-		name, _ = st["Next"].(string)
-	}
-	for _, f := range catalog.Steps {
-		order = append(order, f.State)
-	}
-	if !slices.Equal(path, order) {
-		t.Errorf("the definition runs %v; catalog.Steps lists %v", path, order)
+		var order []string
+		for _, f := range m.steps {
+			order = append(order, f.State)
+		}
+		if path := happyPath(def); !slices.Equal(path, order) {
+			t.Errorf("%s runs %v; the catalogue lists %v", m.file, path, order)
+		}
 	}
 	for id := range local {
 		if _, ok := declared[id]; !ok {
@@ -812,20 +953,30 @@ func TestFunctionsServeWhatTheirMainsSay(t *testing.T) {
 	tpl := loadTemplate(t)
 	ids := tpl.functions()
 	builds := makeTargets(t, ids)
-	_, sm := stateMachine(t, tpl)
-	_, def := aslPlaceholders(t)
-	states, _ := def["States"].(map[string]any)
+	sms := stateMachines(t, tpl)
+	type task struct {
+		resource string
+		sm       *yaml.Node
+	}
+	tasks := map[string]task{}
+	for _, m := range machines {
+		_, def := aslPlaceholders(t, m.file)
+		for name, st := range flatStates(def) {
+			if res, _ := st["Resource"].(string); st["Type"] == "Task" {
+				tasks[name] = task{res, sms[m.id]}
+			}
+		}
+	}
 	for _, id := range ids {
 		info := readMain(t, builds[id].dir)
 		if info.state != "" {
-			st, _ := states[info.state].(map[string]any)
-			res, _ := st["Resource"].(string)
-			m := placeholder.FindStringSubmatch(res)
+			st := tasks[info.state]
+			m := placeholder.FindStringSubmatch(st.resource)
 			if m == nil {
-				t.Errorf("functions/%s serves state %s, which is not a Task of the definition", info.dir, info.state)
+				t.Errorf("functions/%s serves state %s, which is not a Task of a definition", info.dir, info.state)
 				continue
 			}
-			if fn, _ := getAtt(get(sm, "Properties", "DefinitionSubstitutions", m[1])); fn != id {
+			if fn, _ := getAtt(get(st.sm, "Properties", "DefinitionSubstitutions", m[1])); fn != id {
 				t.Errorf("state %s runs %s, but functions/%s (built as %s) says it serves it", info.state, fn, info.dir, id)
 			}
 		}
@@ -949,7 +1100,7 @@ func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
 		if info.contracts {
 			want["read deployer secret"] = true
 		}
-		if info.kind == "api" && env["STATE_MACHINE_ARN"] != nil {
+		if info.kind == "api" && startsOn(env) != nil {
 			for _, a := range apiActions[info.handler] {
 				want[a] = true
 			}
@@ -965,7 +1116,7 @@ func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
 			if f, _ := intrinsic(g.resource); f == "" && strings.Contains(g.resource.Value, "*") {
 				t.Errorf("%s: %s on a wildcard resource %q (%s)", id, g.action, g.resource.Value, g.policy)
 			}
-			c := capability(g, dbSecret, deployerSecret, env["STATE_MACHINE_ARN"])
+			c := capability(g, dbSecret, deployerSecret, startsOn(env))
 			if c == "ses:SendEmail" {
 				if !strings.Contains(subText(g.resource), ":identity/") {
 					t.Errorf("%s: ses:SendEmail must name the SES identity, not %q", id, subText(g.resource))
@@ -987,6 +1138,15 @@ func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startsOn is the state machine a function's environment names: the provisioning one, or
+// the upgrade's.
+func startsOn(env map[string]*yaml.Node) *yaml.Node {
+	if v := env["STATE_MACHINE_ARN"]; v != nil {
+		return v
+	}
+	return env["UPGRADE_STATE_MACHINE_ARN"]
 }
 
 // subText is the text of a !Sub (string or [string, vars]) or a plain scalar; for an !If,
@@ -1029,12 +1189,15 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 	// Honoured only with APP_ENV=local, or local tooling: never in a deployed function.
 	localOnly := []string{"APP_ENV", "DATABASE_URL", "SOROBAN_DEPLOYER_SEED", "SOROBAN_WASM_PATH", "AWS_ENDPOINT_URL", "TEST_DATABASE_URL"}
 	required := map[string][]string{
-		"LoadDatabase": {"DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_SSLROOTCERT"},
-		"LoadEmail":    {"SES_FROM_ADDRESS", "APP_BASE_URL"},
-		"LoadSoroban":  {"SOROBAN_RPC_URL", "SOROBAN_NETWORK", "DEPLOYER_SECRET_ARN"},
-		"LoadAPI":      {"ADMIN_SCOPE"},
-		"LoadWorkflow": {"STATE_MACHINE_ARN"},
+		"LoadDatabase":        {"DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_SSLROOTCERT"},
+		"LoadEmail":           {"SES_FROM_ADDRESS", "APP_BASE_URL"},
+		"LoadSoroban":         {"SOROBAN_RPC_URL", "SOROBAN_NETWORK", "DEPLOYER_SECRET_ARN"},
+		"LoadAPI":             {"ADMIN_SCOPE"},
+		"LoadWorkflow":        {"STATE_MACHINE_ARN"},
+		"LoadUpgradeWorkflow": {"UPGRADE_STATE_MACHINE_ARN"},
 	}
+	// Which admin API handlers reach the provisioning machine, and which the upgrade's.
+	handlerRefs := methodRefs(t, filepath.Join("internal", "api"), "Handler")
 	for loader, vars := range required {
 		for _, v := range vars {
 			if !cfg[loader][v] {
@@ -1053,8 +1216,12 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 		}
 		if info.kind == "api" {
 			loaders = append(loaders, "LoadAPI")
-			if len(apiActions[info.handler]) > 0 {
+			refs := handlerRefs[info.handler]
+			if len(apiActions[info.handler]) > 0 && (refs["starter"] || refs["describer"]) {
 				loaders = append(loaders, "LoadWorkflow")
+			}
+			if len(apiActions[info.handler]) > 0 && refs["upgrades"] {
+				loaders = append(loaders, "LoadUpgradeWorkflow")
 			}
 		}
 		if info.kind == "reconcile" {
@@ -1258,15 +1425,15 @@ func TestObservability(t *testing.T) {
 			t.Errorf("the dashboard does not show %s, which internal/metrics emits", m)
 		}
 	}
-	smID, _ := stateMachine(t, tpl)
+	sms := stateMachines(t, tpl)
 	alarmed := map[string]bool{}
 	for _, id := range tpl.ofType("AWS::CloudWatch::Alarm") {
 		a := get(tpl.resource(id), "Properties")
 		var dims []*yaml.Node
 		if d := get(a, "Dimensions"); d != nil {
 			dims = append(dims, d)
-			if get(a, "Namespace").Value == "AWS/States" && refTo(get(d.Content[0], "Value")) == smID {
-				alarmed[get(a, "MetricName").Value] = true
+			if sm := refTo(get(d.Content[0], "Value")); get(a, "Namespace").Value == "AWS/States" && sms[sm] != nil {
+				alarmed[sm+" "+get(a, "MetricName").Value] = true
 			}
 		}
 		if ms := get(a, "Metrics"); ms != nil {
@@ -1284,7 +1451,13 @@ func TestObservability(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range append([]string{"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}, tpl.functions()...) {
+	want := tpl.functions()
+	for _, m := range machines {
+		for _, metric := range []string{"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} {
+			want = append(want, m.id+" "+metric)
+		}
+	}
+	for _, want := range want {
 		if !alarmed[want] {
 			t.Errorf("no alarm on %s", want)
 		}
@@ -1335,7 +1508,15 @@ func TestDefinitionPassesCfnLint(t *testing.T) {
 	if err != nil {
 		t.Skip("cfn-lint is not installed (pip install cfn-lint); make lint-template requires it")
 	}
-	b, err := os.ReadFile(filepath.Join("statemachine", "provisioning.asl.json"))
+	for _, m := range machines {
+		lintDefinition(t, lint, m)
+	}
+}
+
+// lintDefinition runs cfn-lint on the machine's definition, its ${…} resolved to ARNs.
+func lintDefinition(t *testing.T, lint string, m machine) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("statemachine", m.file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1349,7 +1530,7 @@ func TestDefinitionPassesCfnLint(t *testing.T) {
 	}
 	tmpl := map[string]any{
 		"AWSTemplateFormatVersion": "2010-09-09",
-		"Resources": map[string]any{"ProvisioningStateMachine": map[string]any{
+		"Resources": map[string]any{m.id: map[string]any{
 			"Type": "AWS::StepFunctions::StateMachine",
 			"Properties": map[string]any{
 				"RoleArn":          "arn:aws:iam::123456789012:role/provisioning",
@@ -1365,7 +1546,7 @@ func TestDefinitionPassesCfnLint(t *testing.T) {
 	}
 	res, err := exec.Command(lint, "--", path).CombinedOutput()
 	if err != nil {
-		t.Errorf("cfn-lint on the resolved definition: %v\n%s", err, res)
+		t.Errorf("cfn-lint on the resolved %s: %v\n%s", m.file, err, res)
 	}
 }
 

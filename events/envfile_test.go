@@ -24,7 +24,7 @@ var configVars = []string{
 	"DB_SSLMODE", "DB_SSLROOTCERT", "DB_MAX_CONNS", "SES_FROM_ADDRESS", "SES_CONFIGURATION_SET", "OPS_EMAIL",
 	"APP_BASE_URL", "TENANT_URL_TEMPLATE", "ACTIVATION_TTL", "STATE_MACHINE_ARN", "SOROBAN_RPC_URL",
 	"SOROBAN_NETWORK", "SOROBAN_NETWORK_PASSPHRASE", "DEPLOYER_SECRET_ARN", "SOROBAN_DEPLOYER_SEED",
-	"SOROBAN_WASM_PATH", "SOROBAN_WASM_HASH", "SOROBAN_CONFIRM_TIMEOUT", "ADMIN_SCOPE",
+	"SOROBAN_WASM_PATH", "SOROBAN_WASM_HASH", "SOROBAN_CONFIRM_TIMEOUT", "ADMIN_SCOPE", "UPGRADE_STATE_MACHINE_ARN",
 }
 
 // localOnlyVars are the variables the sam-local overlay (infra/sam-local/overlay) declares
@@ -37,6 +37,7 @@ var (
 	emailFunctions    = []string{catalog.SendWelcomeEmail.LogicalID, catalog.Rollback.LogicalID}
 	contractFunctions = []string{catalog.DeploySorobanContract.LogicalID}
 	workflowFunctions = []string{catalog.CreateTenant.LogicalID, catalog.GetProvisioningStatus.LogicalID, catalog.RetryTenant.LogicalID}
+	upgradeFunctions  = []string{catalog.StartUpgrade.LogicalID}
 )
 
 // TestSamLocalEnvFile loads every function's settings from infra/sam-local/env.json as the
@@ -109,6 +110,13 @@ func TestSamLocalEnvFile(t *testing.T) {
 				if _, err := config.LoadWorkflow(); err != nil {
 					t.Errorf("LoadWorkflow: %v", err)
 				}
+			}
+			if slices.Contains(upgradeFunctions, fn) {
+				if w, err := config.LoadUpgradeWorkflow(); err != nil || w.StateMachineARN == env["STATE_MACHINE_ARN"] {
+					t.Errorf("LoadUpgradeWorkflow: %q, %v; want the upgrade state machine, not the provisioning one", w.StateMachineARN, err)
+				}
+			} else if _, ok := env["UPGRADE_STATE_MACHINE_ARN"]; ok {
+				t.Errorf("sets UPGRADE_STATE_MACHINE_ARN, which only %v read", upgradeFunctions)
 			}
 			if _, isAPI := apiOperations[fn]; isAPI {
 				if got := config.LoadAPI().RequiredScope; got != adminScope || env["ADMIN_SCOPE"] != adminScope {

@@ -10,10 +10,12 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,7 +25,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gopkg.in/yaml.v3"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
@@ -32,9 +37,12 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
+	"github.com/healthstack/tenant-provisioning/internal/upgrade"
+	"github.com/healthstack/tenant-provisioning/internal/workflow"
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
 
@@ -49,6 +57,9 @@ const (
 	// the create does not collide with the seeded ones.
 	createdName  = "Example Riverside Clinic"
 	createdAdmin = "riverside-admin@example.org"
+	// upgradeRunID is the upgrade run the upgrade steps' events and GetUpgradeFunction's are
+	// about; seed.sql records it RUNNING.
+	upgradeRunID = "01936f64-3b20-7b4e-9d1f-5a6b7c8d9e0f"
 )
 
 // migrateFunction is the logical id of the function behind the control plane's
@@ -65,6 +76,8 @@ var apiOperations = map[string]string{
 	catalog.RetryTenant.LogicalID:           "retryTenant",
 	catalog.ResendActivationEmail.LogicalID: "resendActivationEmail",
 	catalog.Activate.LogicalID:              "activateAdmin",
+	catalog.StartUpgrade.LogicalID:          "startUpgrade",
+	catalog.GetUpgrade.LogicalID:            "getUpgrade",
 }
 
 func TestEveryEventRunsOnItsFunction(t *testing.T) {
@@ -104,6 +117,7 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 
 	checkShapes(t, evs)
 	checkStateInputs(t, evs)
+	checkUpgradeInputs(t, evs)
 	checkAPIEvents(t, evs)
 	if t.Failed() {
 		t.FailNow()
@@ -114,6 +128,7 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 	r.checkSeed()
 	r.rollback()
 	r.onboard(claim)
+	r.upgrade()
 	r.adminAPI(claim)
 	r.reconcile()
 	r.migrate()
@@ -141,10 +156,22 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 			t.Errorf("after reset.sql: schema %s exists %v, role exists %v", name, schema, role)
 		}
 	}
+	var runs, results int
+	if err := f.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM upgrade_runs), (SELECT count(*) FROM upgrade_results)`).Scan(&runs, &results); err != nil || runs+results != 0 {
+		t.Errorf("after reset.sql: %d upgrade runs and %d results left (%v), want none", runs, results, err)
+	}
 	f.runSQL(ctx, t, "seed.sql")
 	f.runSQL(ctx, t, "seed.sql")
 	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE status = 'PENDING'`).Scan(&left); err != nil || left != 2 {
 		t.Errorf("seed.sql after reset.sql, twice: %d PENDING tenants (%v), want 2", left, err)
+	}
+	var running []string
+	rows, err := f.pool.Query(ctx, `SELECT id::text FROM upgrade_runs WHERE status = 'RUNNING'`)
+	if err == nil {
+		running, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || !slices.Equal(running, []string{upgradeRunID}) {
+		t.Errorf("seed.sql after reset.sql, twice: RUNNING upgrade runs %v (%v), want %s alone", running, err, upgradeRunID)
 	}
 }
 
@@ -177,6 +204,12 @@ func checkShapes(t *testing.T, evs map[string]event) {
 			v = new(pipeline.StoreContractAddressInput)
 		case catalog.Rollback.LogicalID:
 			v = new(pipeline.RollbackInput)
+		case catalog.ListTenantsToUpgrade.LogicalID:
+			v = new(upgrade.Page)
+		case catalog.MigrateTenantBatch.LogicalID:
+			v = new(upgrade.Batch)
+		case catalog.SummarizeUpgrade.LogicalID:
+			v = new(upgrade.Finish)
 		case migrateFunction:
 			v = new(cfnRequest)
 		default:
@@ -247,6 +280,135 @@ func checkStateInputs(t *testing.T, evs map[string]event) {
 	}
 }
 
+// aslMachine and aslState are what the upgrade check reads of a definition.
+type aslMachine struct {
+	StartAt string              `json:"StartAt"`
+	States  map[string]aslState `json:"States"`
+}
+
+type aslState struct {
+	Type         string         `json:"Type"`
+	Resource     string         `json:"Resource"`
+	Parameters   map[string]any `json:"Parameters"`
+	ItemSelector map[string]any `json:"ItemSelector"`
+	ItemBatcher  *struct {
+		BatchInput map[string]any `json:"BatchInput"`
+	} `json:"ItemBatcher"`
+	ItemProcessor *aslMachine `json:"ItemProcessor"`
+}
+
+// fieldNames are the field names a Parameters-like template produces.
+func fieldNames(template map[string]any) []string {
+	var names []string
+	for k := range template {
+		names = append(names, strings.TrimSuffix(k, ".$"))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// checkUpgradeInputs holds each upgrade step's event to what statemachine/upgrade.asl.json
+// passes the function's state (catalog.Function.State): the execution's input for the first
+// state, what the Distributed Map's ItemBatcher makes of its ItemSelector and BatchInput for
+// the Map's item processor, the keys of Parameters otherwise; all for the seeded run, the
+// batch for the example tenant.
+func checkUpgradeInputs(t *testing.T, evs map[string]event) {
+	t.Helper()
+	var def aslMachine
+	if err := json.Unmarshal(statemachine.Upgrade, &def); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]aslState{}
+	mapOf := map[string]aslState{} // an item processor's first state → its Map
+	var collect func(m aslMachine)
+	collect = func(m aslMachine) {
+		for name, s := range m.States {
+			states[name] = s
+			if s.ItemProcessor != nil {
+				mapOf[s.ItemProcessor.StartAt] = s
+				collect(*s.ItemProcessor)
+			}
+		}
+	}
+	collect(def)
+	isStep := func(fn string) bool {
+		return slices.ContainsFunc(catalog.UpgradeSteps, func(f catalog.Function) bool { return f.LogicalID == fn })
+	}
+	ran := map[string]bool{}
+	for name, s := range states {
+		if s.Type == "Task" {
+			fn := strings.TrimSuffix(strings.TrimPrefix(s.Resource, "${"), "Arn}")
+			if !isStep(fn) {
+				t.Errorf("upgrade state %s runs %s, which is not one of catalog.UpgradeSteps", name, fn)
+			}
+			ran[fn] = true
+		}
+	}
+	if len(ran) != len(catalog.UpgradeSteps) || len(ran) != len(handlers.Upgrade(nil)) {
+		t.Errorf("the upgrade state machine runs %d functions, catalog.UpgradeSteps has %d, handlers.Upgrade %d",
+			len(ran), len(catalog.UpgradeSteps), len(handlers.Upgrade(nil)))
+	}
+	text := func(raw json.RawMessage) string {
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return s
+	}
+	for _, f := range catalog.UpgradeSteps {
+		ev := evs[f.LogicalID]
+		s, ok := states[f.State]
+		if !ok || s.Type != "Task" || s.Resource != "${"+f.Substitution()+"}" {
+			t.Errorf("upgrade.asl.json has no Task %s running ${%s}", f.State, f.Substitution())
+			continue
+		}
+		var in map[string]json.RawMessage
+		if err := json.Unmarshal(ev.raw, &in); err != nil {
+			t.Errorf("%s: %v", ev.path, err)
+			continue
+		}
+		var want []string
+		runID := in["runId"]
+		switch m, isItem := mapOf[f.State]; {
+		case s.Parameters != nil:
+			want = fieldNames(s.Parameters)
+		case f.State == def.StartAt:
+			// The execution's input, as workflow.Client.StartUpgrade starts it (the test
+			// compares it with the execution StartUpgradeFunction's event starts).
+			want = []string{"runId"}
+		case isItem && m.ItemBatcher != nil && m.ItemSelector != nil:
+			want = []string{"BatchInput", "Items"}
+			var batch struct {
+				Items      []map[string]json.RawMessage `json:"Items"`
+				BatchInput map[string]json.RawMessage   `json:"BatchInput"`
+			}
+			if err := json.Unmarshal(ev.raw, &batch); err != nil || len(batch.Items) == 0 {
+				t.Errorf("%s: a batch has Items (%v)", ev.path, err)
+				continue
+			}
+			for i, it := range batch.Items {
+				if keys := slices.Sorted(maps.Keys(it)); !slices.Equal(keys, fieldNames(m.ItemSelector)) {
+					t.Errorf("%s: Items[%d] has the fields %v; the Map's ItemSelector makes %v", ev.path, i, keys, fieldNames(m.ItemSelector))
+				}
+				if id := text(it["tenantId"]); id != exampleTenantID {
+					t.Errorf("%s: Items[%d].tenantId %q, want %s", ev.path, i, id, exampleTenantID)
+				}
+			}
+			if keys := slices.Sorted(maps.Keys(batch.BatchInput)); !slices.Equal(keys, fieldNames(m.ItemBatcher.BatchInput)) {
+				t.Errorf("%s: BatchInput has the fields %v; the Map's ItemBatcher passes %v", ev.path, keys, fieldNames(m.ItemBatcher.BatchInput))
+			}
+			runID = batch.BatchInput["runId"]
+		default:
+			t.Errorf("upgrade state %s: the check cannot tell what the state passes %s", f.State, f.LogicalID)
+			continue
+		}
+		if keys := slices.Sorted(maps.Keys(in)); !slices.Equal(keys, want) {
+			t.Errorf("%s has the fields %v; state %s passes %v", ev.path, keys, f.State, want)
+		}
+		if id := text(runID); id != upgradeRunID {
+			t.Errorf("%s: runId %q, want the seeded run %s", ev.path, id, upgradeRunID)
+		}
+	}
+}
+
 // checkAPIEvents holds each API event to its route in openapi.json and to what API
 // Gateway's HTTP API (payload format 2.0, JWT authorizer) sends.
 func checkAPIEvents(t *testing.T, evs map[string]event) {
@@ -283,8 +445,11 @@ func checkAPIEvents(t *testing.T, evs map[string]event) {
 		}
 		method, template, _ := strings.Cut(routeKey, " ")
 		id := exampleTenantID
-		if fn == catalog.RetryTenant.LogicalID {
+		switch fn {
+		case catalog.RetryTenant.LogicalID:
 			id = rollbackTenantID // the one that is FAILED once rolled back
+		case catalog.GetUpgrade.LogicalID:
+			id = upgradeRunID
 		}
 		wantPath := strings.Replace(template, "{id}", id, 1)
 		check := func(what string, got, want any) {
@@ -352,6 +517,12 @@ func checkAPIEvents(t *testing.T, evs map[string]event) {
 			}
 		}
 		check("scope claim", claims["scope"], adminScope)
+		// The authorizer refuses a token outside its lifetime.
+		iat, _ := strconv.ParseInt(claims["iat"], 10, 64)
+		exp, _ := strconv.ParseInt(claims["exp"], 10, 64)
+		if at := rc.TimeEpoch / 1000; at < iat || at >= exp {
+			t.Errorf("%s: the request's time %s is outside the token's lifetime (iat %s, exp %s)", ev.path, rc.Time, claims["iat"], claims["exp"])
+		}
 		check("authorizer scopes", strings.Join(rc.Authorizer.JWT.Scopes, " "), adminScope)
 		if method == http.MethodPost {
 			check("headers.content-length", req.Headers["content-length"], strconv.Itoa(len(req.Body)))
@@ -452,6 +623,24 @@ func (r *run) checkSeed() {
 	}
 	if r.tenant(exampleTenantID).Name != exampleName {
 		r.t.Errorf("seed.sql names the example tenant %q, the test %q", r.tenant(exampleTenantID).Name, exampleName)
+	}
+
+	// The upgrade run, as POST /admin/upgrades without a body records it.
+	run, err := r.f.store.UpgradeRun(r.ctx, uuid.MustParse(upgradeRunID))
+	_, isExecution := stateMachineOf(run.ExecutionArn)
+	switch {
+	case err != nil:
+		r.t.Errorf("seed.sql: upgrade run %s: %v", upgradeRunID, err)
+	case run.Status != store.RunRunning || run.DryRun || !slices.Equal(run.Statuses, upgrade.DefaultStatuses):
+		r.t.Errorf("seed.sql: upgrade run %s is %s over %v (dry run %v), want RUNNING over %v", upgradeRunID, run.Status,
+			run.Statuses, run.DryRun, upgrade.DefaultStatuses)
+	case run.TargetVersion != tenantdb.LatestVersion():
+		r.t.Errorf("seed.sql: the upgrade run's target_version is %d, the newest tenant migration %d: update seed.sql",
+			run.TargetVersion, tenantdb.LatestVersion())
+	case !isExecution || !strings.HasSuffix(run.ExecutionArn, ":"+upgradeRunID):
+		r.t.Errorf("seed.sql: the upgrade run's execution %q is not one named after the run", run.ExecutionArn)
+	case uuid.MustParse(upgradeRunID).Version() != 7:
+		r.t.Errorf("upgrade run id %s is not a UUIDv7 like the ones CreateUpgradeRun makes", upgradeRunID)
 	}
 }
 
@@ -559,6 +748,197 @@ func (r *run) onboard(claim pipeline.CreateTenantRecordInput) {
 	if mail := r.f.sentTo(exampleAdmin); sent.MessageID == "" || len(mail) != 1 {
 		r.t.Errorf("SendWelcomeEmail: %+v; the outbox has %q for the admin", sent, mail)
 	}
+}
+
+// upgradeSummary is an upgrade run as the upgrade's last step and the upgrade routes
+// report it.
+type upgradeSummary struct {
+	RunID         string            `json:"runId"`
+	Status        string            `json:"status"`
+	DryRun        bool              `json:"dryRun"`
+	Statuses      []string          `json:"statuses"`
+	TargetVersion int32             `json:"targetVersion"`
+	Total         int               `json:"total"`
+	Upgraded      int               `json:"upgraded"`
+	Current       int               `json:"current"`
+	Planned       int               `json:"planned"`
+	Failed        int               `json:"failed"`
+	NotReached    int               `json:"notReached"`
+	Failures      []json.RawMessage `json:"failures"`
+	MoreFailures  bool              `json:"moreFailures"`
+	Error         string            `json:"error"`
+	ExecutionArn  string            `json:"executionArn"`
+	CreatedAt     string            `json:"createdAt"`
+	FinishedAt    *string           `json:"finishedAt"`
+	Message       string            `json:"message"`
+}
+
+// upgrade takes the example tenant back to before the newest tenant migration and runs the
+// seeded upgrade run on the upgrade steps' events (list, migrate the batch, summarize),
+// reads the run back through the API, then starts another run through the API.
+func (r *run) upgrade() {
+	r.t.Helper()
+	ctx, latest := r.ctx, tenantdb.LatestVersion()
+	runID, tenantID := uuid.MustParse(upgradeRunID), uuid.MustParse(exampleTenantID)
+	seeded, err := r.f.store.UpgradeRun(ctx, runID)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	schema := r.schemaName(exampleTenantID)
+	onboarded := r.schemaShape(schema)
+	r.setBehind(schema)
+
+	var listed upgrade.Listed
+	r.invoke(catalog.ListTenantsToUpgrade.LogicalID, &listed)
+	if !slices.Equal(listed.TenantIDs, []uuid.UUID{tenantID}) || listed.Cursor == nil || *listed.Cursor != tenantID || listed.More {
+		r.t.Errorf("ListTenantsToUpgrade: %+v, want the example tenant alone, on the last page", listed)
+	}
+	if got := r.upgradeResult(runID, tenantID); got != store.OutcomePending+" <nil> <nil>" {
+		r.t.Errorf("after ListTenantsToUpgrade the example tenant's result is %s, want PENDING", got)
+	}
+
+	var counts upgrade.Counts
+	r.invoke(catalog.MigrateTenantBatch.LogicalID, &counts)
+	if want := (upgrade.Counts{ToVersion: latest, Upgraded: 1}); counts != want {
+		r.t.Errorf("MigrateTenantBatch: %+v, want %+v", counts, want)
+	}
+	v, err := tenantdb.Version(ctx, r.f.pool, tenantdb.Names{TenantID: tenantID, Schema: schema})
+	if rec := r.tenant(exampleTenantID).SchemaVersion; err != nil || v != latest || rec == nil || *rec != latest {
+		r.t.Errorf("after MigrateTenantBatch the schema is at version %d (%v), the control plane records %v; want %d", v, err, rec, latest)
+	}
+	if got, want := r.upgradeResult(runID, tenantID), fmt.Sprintf("%s %d %d", store.OutcomeUpgraded, latest-1, latest); got != want {
+		r.t.Errorf("after MigrateTenantBatch the example tenant's result is %s, want %s", got, want)
+	}
+	if got := r.schemaShape(schema); !slices.Equal(got, onboarded) {
+		r.t.Errorf("after MigrateTenantBatch the schema has %v; onboarding made %v", got, onboarded)
+	}
+
+	checkRun := func(who string, s upgradeSummary) {
+		r.t.Helper()
+		if s.RunID != upgradeRunID || s.Status != store.RunSucceeded || s.DryRun || !slices.Equal(s.Statuses, []string{"ACTIVE"}) ||
+			s.TargetVersion != latest || s.Total != 1 || s.Upgraded != 1 || s.Current+s.Planned+s.Failed+s.NotReached != 0 ||
+			len(s.Failures) != 0 || s.MoreFailures || s.Error != "" || s.ExecutionArn != seeded.ExecutionArn || s.FinishedAt == nil {
+			r.t.Errorf("%s: %+v, want the seeded run SUCCEEDED, the example tenant upgraded", who, s)
+		}
+	}
+	var summary upgradeSummary
+	r.invoke(catalog.SummarizeUpgrade.LogicalID, &summary)
+	checkRun("SummarizeUpgrade", summary)
+	if run, err := r.f.store.UpgradeRun(ctx, runID); err != nil || run.Status != store.RunSucceeded || run.FinishedAt == nil {
+		r.t.Errorf("after SummarizeUpgrade the run is %s (%v), want SUCCEEDED", run.Status, err)
+	}
+	var got upgradeSummary
+	r.call(catalog.GetUpgrade.LogicalID, http.StatusOK, &got)
+	checkRun("GetUpgrade", got)
+	if got.CreatedAt != summary.CreatedAt || got.FinishedAt == nil || summary.FinishedAt == nil || *got.FinishedAt != *summary.FinishedAt {
+		r.t.Errorf("GetUpgrade: created %s, finished %v; the summary says %s, %v", got.CreatedAt, got.FinishedAt, summary.CreatedAt, summary.FinishedAt)
+	}
+
+	// The seeded run has ended, so another may start: the event's dry run over the ACTIVE
+	// and ARCHIVED tenants, whose execution starts on the test's upgrade state machine.
+	var started upgradeSummary
+	resp := r.call(catalog.StartUpgrade.LogicalID, http.StatusAccepted, &started)
+	newID, err := uuid.Parse(started.RunID)
+	if err != nil || newID.Version() != 7 || newID == runID || resp.Headers["Location"] != "/admin/upgrades/"+started.RunID {
+		r.t.Fatalf("StartUpgrade: run %q, Location %q; want a new run's UUIDv7 and its URL", started.RunID, resp.Headers["Location"])
+	}
+	wantArn, _ := workflow.ExecutionArn(r.f.upgradeStateMachineArn, started.RunID)
+	if started.Status != store.RunRunning || !started.DryRun || !slices.Equal(started.Statuses, []string{"ACTIVE", "ARCHIVED"}) ||
+		started.TargetVersion != latest || started.Total != 0 || started.ExecutionArn != wantArn || started.FinishedAt != nil || started.Message == "" {
+		r.t.Errorf("StartUpgrade: %+v, want a RUNNING dry run over ACTIVE and ARCHIVED, execution %s", started, wantArn)
+	}
+	run, err := r.f.store.UpgradeRun(ctx, newID)
+	if err != nil || run.Status != store.RunRunning || !run.DryRun || run.TargetVersion != latest || run.ExecutionArn != wantArn ||
+		!slices.Equal(run.Statuses, []tenant.Status{tenant.StatusActive, tenant.StatusArchived}) {
+		r.t.Errorf("StartUpgrade recorded %+v (%v)", run, err)
+	}
+	// Its execution has the run id alone as its input: what ListTenantsToUpgradeFunction's
+	// event stands for.
+	exec, err := r.f.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(wantArn)})
+	if err != nil {
+		r.t.Fatalf("StartUpgrade's execution %s: %v", wantArn, err)
+	}
+	var input, event map[string]string
+	if err := json.Unmarshal([]byte(aws.ToString(exec.Input)), &input); err != nil {
+		r.t.Errorf("StartUpgrade's execution input %s: %v", aws.ToString(exec.Input), err)
+	}
+	_ = json.Unmarshal(r.evs[catalog.ListTenantsToUpgrade.LogicalID].raw, &event)
+	if exec.Status != "RUNNING" || input["runId"] != started.RunID || !slices.Equal(slices.Sorted(maps.Keys(input)), slices.Sorted(maps.Keys(event))) {
+		r.t.Errorf("StartUpgrade's execution is %s with input %v; want RUNNING, with the fields of %s for the new run",
+			exec.Status, input, r.evs[catalog.ListTenantsToUpgrade.LogicalID].path)
+	}
+}
+
+// setBehind makes the example tenant look onboarded before the newest tenant migration:
+// the migration's own down part undoes it, and the schema and the control plane record
+// the version before it, as RunMigrations would have left them then.
+func (r *run) setBehind(schema string) {
+	r.t.Helper()
+	files, err := filepath.Glob("../internal/tenantdb/migrations/*.sql")
+	if err != nil || len(files) != int(tenantdb.LatestVersion()) {
+		r.t.Fatalf("tenant migrations: %d files (%v), tenantdb has %d", len(files), err, tenantdb.LatestVersion())
+	}
+	slices.Sort(files)
+	raw, err := os.ReadFile(files[len(files)-1])
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	_, down, _ := strings.Cut(string(raw), "---- create above / drop below ----")
+	ident := pgx.Identifier{schema}.Sanitize()
+	down = strings.NewReplacer("{{.schema}}", ident, "{{.role}}", ident).Replace(down)
+	if strings.TrimSpace(down) == "" || strings.Contains(down, "{{") {
+		r.t.Fatalf("%s has no down part the test can undo it with", files[len(files)-1])
+	}
+	err = pgx.BeginFunc(r.ctx, r.f.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(r.ctx, down); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(r.ctx, `UPDATE `+pgx.Identifier{schema, tenantdb.VersionTableName}.Sanitize()+` SET version = version - 1`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(r.ctx, `UPDATE tenants SET schema_version = schema_version - 1 WHERE id = $1`, exampleTenantID)
+		return err
+	})
+	if err != nil {
+		r.t.Fatalf("undo %s: %v", files[len(files)-1], err)
+	}
+}
+
+// schemaShape lists the schema's columns and indexes.
+func (r *run) schemaShape(schema string) []string {
+	r.t.Helper()
+	rows, err := r.f.pool.Query(r.ctx, `
+		SELECT format('column %s.%s %s', table_name, column_name, data_type) FROM information_schema.columns WHERE table_schema = $1
+		UNION ALL
+		SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = $1
+		ORDER BY 1`, schema)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	shape, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(shape) == 0 {
+		r.t.Fatalf("schema %s: %d columns and indexes (%v)", schema, len(shape), err)
+	}
+	return shape
+}
+
+// upgradeResult is the run's result row for the tenant: "OUTCOME from to".
+func (r *run) upgradeResult(runID, tenantID uuid.UUID) string {
+	r.t.Helper()
+	var outcome string
+	var from, to *int32
+	err := r.f.pool.QueryRow(r.ctx, `SELECT outcome, from_version, to_version FROM upgrade_results WHERE run_id = $1 AND tenant_id = $2`,
+		runID, tenantID).Scan(&outcome, &from, &to)
+	if err != nil {
+		return "none (" + err.Error() + ")"
+	}
+	show := func(v *int32) string {
+		if v == nil {
+			return "<nil>"
+		}
+		return strconv.Itoa(int(*v))
+	}
+	return outcome + " " + show(from) + " " + show(to)
 }
 
 // adminAPI runs the API functions' events: create another tenant, then list, read, follow

@@ -35,6 +35,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
+	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
 	"github.com/healthstack/tenant-provisioning/statemachine"
@@ -118,9 +119,11 @@ type fixture struct {
 	steps    *pipeline.Steps
 	outbox   *sesoutbox.Outbox
 	logs     *testlog.Buffer
+	sfn      *sfn.Client
 	workflow *workflow.Client
-	// stateMachineArn is the test's own state machine in the emulator.
-	stateMachineArn string
+	// stateMachineArn and upgradeStateMachineArn are the test's own provisioning and
+	// upgrade state machines in the emulator.
+	stateMachineArn, upgradeStateMachineArn string
 	// catalog holds every function the events are for, by logical id.
 	catalog map[string]lambda.Handler
 }
@@ -162,23 +165,33 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	}
 	f.steps = pipeline.New(f.pool, log, pipeline.WithEmail(mail), pipeline.WithContracts(deployer))
 
-	// Step Functions: the definition SAM deploys, as a state machine of the test's own in
-	// the emulator (which never runs it: the test invokes each step itself).
-	sfnAPI := sfn.NewFromConfig(awstest.Config(t))
-	f.stateMachineArn = createStateMachine(t, handlers.Names(handlers.Pipeline(f.steps)))
-	if f.workflow, err = workflow.New(sfnAPI, f.stateMachineArn); err != nil {
+	// Step Functions: the definitions SAM deploys, as state machines of the test's own in
+	// the emulator (which never runs them: the test invokes each step itself).
+	upgrader := upgrade.New(f.pool, log)
+	f.sfn = sfn.NewFromConfig(awstest.Config(t))
+	f.stateMachineArn = createStateMachine(t, statemachine.Provisioning, handlers.Names(handlers.Pipeline(f.steps)))
+	if f.workflow, err = workflow.New(f.sfn, f.stateMachineArn); err != nil {
+		t.Fatal(err)
+	}
+	f.upgradeStateMachineArn = createStateMachine(t, statemachine.Upgrade, handlers.Names(handlers.Upgrade(upgrader)))
+	upgradeWorkflow, err := workflow.New(f.sfn, f.upgradeStateMachineArn)
+	if err != nil {
 		t.Fatal(err)
 	}
 	h, err := api.New(api.Config{
 		Store: f.store, Archiver: f.steps, Activations: f.steps, Log: log, RequiredScope: adminScope,
 		Starter:   starter{f.workflow},
 		Describer: describer{c: f.workflow, eventsStateMachine: eventsStateMachine, testStateMachine: f.stateMachineArn},
+		Upgrades:  upgrades{upgradeWorkflow},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.catalog = handlers.Pipeline(f.steps)
 	for name, fn := range handlers.API(h) {
+		f.catalog[name] = fn
+	}
+	for name, fn := range handlers.Upgrade(upgrader) {
 		f.catalog[name] = fn
 	}
 	rec := &reconcile.Reconciler{Store: f.store, Rollback: f.steps, Executions: f.workflow, Log: log}
@@ -188,11 +201,12 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	return f
 }
 
-// createStateMachine creates the provisioning state machine under a name of the test's
-// own, with each ${<LogicalId>Arn} substituted as SAM's DefinitionSubstitutions would.
-func createStateMachine(t *testing.T, names []string) string {
+// createStateMachine creates a state machine of definition under a name of the test's
+// own, with each ${<LogicalId>Arn} of the functions names substituted as SAM's
+// DefinitionSubstitutions would.
+func createStateMachine(t *testing.T, definition []byte, names []string) string {
 	t.Helper()
-	def := string(statemachine.Provisioning)
+	def := string(definition)
 	for _, name := range names {
 		def = strings.ReplaceAll(def, "${"+name+"Arn}", "arn:aws:lambda:us-east-1:123456789012:function:"+name)
 	}
@@ -209,6 +223,19 @@ type starter struct{ c *workflow.Client }
 func (s starter) Start(ctx context.Context, id uuid.UUID, name string) (api.Started, error) {
 	e, err := s.c.StartNamed(ctx, id, name)
 	return api.Started{ExecutionArn: e.Arn, AlreadyStarted: e.AlreadyStarted}, err
+}
+
+// upgrades starts and follows upgrade runs' executions for the upgrade routes, as
+// wiring.API wires it.
+type upgrades struct{ c *workflow.Client }
+
+func (u upgrades) StartUpgrade(ctx context.Context, runID uuid.UUID) (api.Started, error) {
+	e, err := u.c.StartUpgrade(ctx, runID)
+	return api.Started{ExecutionArn: e.Arn}, err
+}
+
+func (u upgrades) UpgradeStatus(ctx context.Context, runID uuid.UUID) (string, error) {
+	return u.c.ExecutionStatus(ctx, runID.String())
 }
 
 // describer reads executions for the status route, as wiring.API wires it, except that

@@ -1,6 +1,8 @@
 -- Removes what running the sample events left behind, so that they can run again from
 -- events/seed.sql: the example tenants (by id, and the one CreateTenantFunction's event
--- registers, by name) with their schemas and roles. Like the rollback, it drops only a
+-- registers, by name) with their schemas and roles, and the example upgrade run with the runs
+-- started after it (StartUpgradeFunction's event's: one run at a time, so none can start
+-- before the example run has ended) and their results. Like the rollback, it drops only a
 -- schema or role marked as the tenant's ('tenant:<id>' comment). For local databases only;
 -- events_test.go runs this very file.
 --
@@ -30,3 +32,7 @@ BEGIN
     END LOOP;
 END
 $$;
+
+DELETE FROM upgrade_runs -- their upgrade_results go with them
+WHERE id = '01936f64-3b20-7b4e-9d1f-5a6b7c8d9e0f'
+   OR created_at >= (SELECT created_at FROM upgrade_runs WHERE id = '01936f64-3b20-7b4e-9d1f-5a6b7c8d9e0f');

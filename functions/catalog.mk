@@ -18,5 +18,10 @@ LAMBDAS := \
 	RetryTenantFunction:api-retry-tenant \
 	ResendActivationEmailFunction:api-resend-activation-email \
 	ActivateAdminFunction:api-activate \
+	StartUpgradeFunction:api-start-upgrade \
+	GetUpgradeFunction:api-get-upgrade \
+	ListTenantsToUpgradeFunction:upgrade-list-tenants \
+	MigrateTenantBatchFunction:upgrade-migrate-batch \
+	SummarizeUpgradeFunction:upgrade-summarize \
 	ReconcileFunction:reconcile \
 	MigrateControlPlaneFunction:migrate-control-plane

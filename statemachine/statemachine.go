@@ -8,3 +8,8 @@ import _ "embed"
 //
 //go:embed provisioning.asl.json
 var Provisioning []byte
+
+// Upgrade is statemachine/upgrade.asl.json.
+//
+//go:embed upgrade.asl.json
+var Upgrade []byte

@@ -67,7 +67,9 @@ type Config struct {
 	Activations Activations
 	// Describer is optional: without it the status route shows the log alone.
 	Describer ExecutionDescriber
-	Log       *slog.Logger // nil logs to slog.Default()
+	// Upgrades is needed by StartUpgrade.
+	Upgrades Upgrades
+	Log      *slog.Logger // nil logs to slog.Default()
 	// RequiredScope is the OAuth scope every route demands, e.g. "tenants/admin". Required:
 	// an empty scope must not quietly mean "any authenticated caller".
 	RequiredScope string
@@ -80,6 +82,7 @@ type Handler struct {
 	archiver    Archiver
 	activations Activations
 	describer   ExecutionDescriber
+	upgrades    Upgrades
 	log         *slog.Logger
 	scope       string
 }
@@ -97,5 +100,5 @@ func New(cfg Config) (*Handler, error) {
 		log = slog.Default()
 	}
 	return &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver, activations: cfg.Activations,
-		describer: cfg.Describer, log: log, scope: cfg.RequiredScope}, nil
+		describer: cfg.Describer, upgrades: cfg.Upgrades, log: log, scope: cfg.RequiredScope}, nil
 }

@@ -204,11 +204,12 @@ func decodeRegistration(body []byte) (reg tenant.Registration, notStrings []faul
 	return reg, notStrings, ok
 }
 
-// decodeFields reads exactly one JSON object of string fields into fields, keys matched
-// exactly and each at most once, with nothing after it. It deletes each key it reads from
-// fields, so what is left there was absent. A field whose value is not a string is reported
-// in notStrings; ok is false for anything else.
-func decodeFields(body []byte, fields map[string]*string) (notStrings []fault.FieldError, ok bool) {
+// decodeFields reads exactly one JSON object into fields (pointers to each field's
+// destination), keys matched exactly and each at most once, with nothing after it. It
+// deletes each key it reads from fields, so what is left there was absent. A field whose
+// value does not fit its destination is reported in wrongType; ok is false for anything
+// else.
+func decodeFields[T any](body []byte, fields map[string]T) (wrongType []fault.FieldError, ok bool) {
 	if !utf8.Valid(body) { // the decoder would turn bad bytes into U+FFFD and carry on
 		return nil, false
 	}
@@ -232,7 +233,7 @@ func decodeFields(body []byte, fields map[string]*string) (notStrings []fault.Fi
 			return nil, false
 		}
 		if json.Unmarshal(raw, dst) != nil {
-			notStrings = append(notStrings, fault.FieldError{Field: key, Message: "must be a string"})
+			wrongType = append(wrongType, fault.FieldError{Field: key, Message: typeMessage(dst)})
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
@@ -241,7 +242,18 @@ func decodeFields(body []byte, fields map[string]*string) (notStrings []fault.Fi
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, false
 	}
-	return notStrings, true
+	return wrongType, true
+}
+
+// typeMessage words what a field of dst's type must be.
+func typeMessage(dst any) string {
+	switch dst.(type) {
+	case *bool:
+		return "must be true or false"
+	case *[]string:
+		return "must be an array of strings"
+	}
+	return "must be a string"
 }
 
 // validate normalizes reg. Fields that were not strings are reported with whatever else is

@@ -95,6 +95,34 @@ func (d describer) Describe(ctx context.Context, arn string) (api.ExecutionStatu
 	return d.status, d.err
 }
 
+// upgradeRuns stands in for the upgrade state machine's executions, as starter does for
+// provisioning: it records the runs it started, and can be told to fail or to report the
+// executions ended.
+type upgradeRuns struct {
+	fail   error
+	status string // what UpgradeStatus answers; "" is RUNNING
+
+	mu      sync.Mutex
+	started []uuid.UUID
+}
+
+func (u *upgradeRuns) StartUpgrade(ctx context.Context, runID uuid.UUID) (api.Started, error) {
+	if u.fail != nil {
+		return api.Started{}, u.fail
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.started = append(u.started, runID)
+	return api.Started{ExecutionArn: "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning-upgrade:" + runID.String()}, nil
+}
+
+func (u *upgradeRuns) UpgradeStatus(ctx context.Context, runID uuid.UUID) (string, error) {
+	if u.status == "" {
+		return "RUNNING", nil
+	}
+	return u.status, nil
+}
+
 // env is one test database with the handlers on it. Every exchange made through it is
 // checked against the OpenAPI document as it happens, and for leaks when the test ends.
 type env struct {
@@ -106,6 +134,7 @@ type env struct {
 	logs    *testlog.Buffer
 	log     *slog.Logger
 	starter *starter
+	runs    *upgradeRuns
 	h       *api.Handler
 	names   atomic.Int64
 
@@ -139,7 +168,7 @@ func newEnvOn(t *testing.T, pool *pgxpool.Pool) *env {
 	steps := pipeline.New(pool, log, pipeline.WithEmail(pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""),
 		AppBaseURL: "https://app.health.example", TenantURLTemplate: "https://app.health.example/t/{tenantId}", ActivationTTL: time.Hour}))
 	e := &env{t: t, ctx: ctx, pool: pool, store: store.New(pool), steps: steps,
-		logs: logs, log: log, starter: &starter{}}
+		logs: logs, log: log, starter: &starter{}, runs: &upgradeRuns{}}
 	e.h = e.handler(nil)
 	t.Cleanup(e.checkLeaks)
 	return e
@@ -148,7 +177,8 @@ func newEnvOn(t *testing.T, pool *pgxpool.Pool) *env {
 // handler builds handlers on the env's database and log; edit changes the config.
 func (e *env) handler(edit func(*api.Config)) *api.Handler {
 	e.t.Helper()
-	cfg := api.Config{Store: e.store, Starter: e.starter, Archiver: e.steps, Activations: e.steps, Log: e.log, RequiredScope: scope}
+	cfg := api.Config{Store: e.store, Starter: e.starter, Archiver: e.steps, Activations: e.steps, Upgrades: e.runs,
+		Log: e.log, RequiredScope: scope}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -324,6 +324,7 @@ func TestOpenAPICoverage(t *testing.T) {
 		{"POST", "/admin/tenants"}, {"GET", "/admin/tenants"},
 		{"GET", "/admin/tenants/{id}"}, {"DELETE", "/admin/tenants/{id}"}, {"GET", "/admin/tenants/{id}/provisioning-status"},
 		{"POST", "/admin/tenants/{id}/retry"}, {"POST", "/admin/tenants/{id}/activation-email"},
+		{"POST", "/admin/upgrades"}, {"GET", "/admin/upgrades/{id}"},
 	}
 	concrete := func(p string, u uuid.UUID) string { return strings.Replace(p, "{id}", u.String(), 1) }
 	var cases []coverageCase
@@ -446,6 +447,37 @@ func TestOpenAPICoverage(t *testing.T) {
 		coverageCase{"activate tables missing", 500, func(t *testing.T, e *env, fx *fixtures) response {
 			return e.do(t, fx.broken, activationRequest(fx.active.String(), forgedToken(), goodPassword))
 		}},
+		// Each upgrade case that records runs has a database of its own: one run at a time.
+		coverageCase{"start upgrade", 202, func(t *testing.T, e *env, fx *fixtures) response {
+			return newEnv(t).do(t, nil, upgradeRequest(`{"dryRun": true}`))
+		}},
+		coverageCase{"start upgrade, bad status", 400, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, upgradeRequest(`{"statuses": ["FAILED"]}`))
+		}},
+		coverageCase{"start upgrade while one runs", 409, func(t *testing.T, e *env, fx *fixtures) response {
+			ue := newEnv(t)
+			ue.do(t, nil, upgradeRequest("")).status(202)
+			return ue.do(t, nil, upgradeRequest(""))
+		}},
+		coverageCase{"start upgrade too large", 413, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, upgradeRequest(strings.Repeat(" ", 16<<10+1)))
+		}},
+		coverageCase{"start upgrade not JSON", 415, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, withBody(request("POST", "/admin/upgrades"), "text/plain", "{}"))
+		}},
+		coverageCase{"start upgrade fails", 503, func(t *testing.T, e *env, fx *fixtures) response {
+			ue := newEnv(t)
+			h := ue.handler(func(c *api.Config) {
+				c.Upgrades = &upgradeRuns{fail: &fault.TransientError{Op: "start", Msg: "throttled"}}
+			})
+			return ue.do(t, h, upgradeRequest(""))
+		}},
+		coverageCase{"get upgrade", 200, func(t *testing.T, e *env, fx *fixtures) response {
+			ue := newEnv(t)
+			var run upgradeBody
+			ue.do(t, nil, upgradeRequest("")).status(202).decode(&run)
+			return ue.do(t, nil, request("GET", "/admin/upgrades/"+run.RunID.String()))
+		}},
 		coverageCase{"retry start fails", 503, func(t *testing.T, e *env, fx *fixtures) response {
 			h := e.handler(func(c *api.Config) { c.Starter = &starter{fail: &fault.TransientError{Op: "start", Msg: "throttled"}} })
 			return e.do(t, h, request("POST", id(e.failed(t, e.name("Coverage Retry")))+"/retry"))
@@ -495,7 +527,8 @@ func unreachableHandler(t *testing.T, e *env) *api.Handler {
 func brokenHandler(t *testing.T, e *env) *api.Handler {
 	t.Helper()
 	pool := testdb.New(t)
-	if _, err := pool.Exec(e.ctx, `ALTER TABLE provisioning_logs RENAME TO gone_logs; ALTER TABLE tenants RENAME TO gone_tenants`); err != nil {
+	if _, err := pool.Exec(e.ctx, `ALTER TABLE provisioning_logs RENAME TO gone_logs; ALTER TABLE tenants RENAME TO gone_tenants;
+		ALTER TABLE upgrade_results RENAME TO gone_results; ALTER TABLE upgrade_runs RENAME TO gone_runs`); err != nil {
 		t.Fatal(err)
 	}
 	return handlerOn(t, e, pool)

@@ -31,6 +31,10 @@ const (
 	ProblemAlreadyActivated     = problemBase + "already-activated"
 	ProblemUnavailable          = problemBase + "unavailable"
 	ProblemInternal             = problemBase + "internal"
+	// ProblemUpgradeRunning answers a start while another run is RUNNING.
+	ProblemUpgradeRunning = problemBase + "upgrade-running"
+	// ProblemUpgradeNotStarted answers a start whose execution Step Functions did not take.
+	ProblemUpgradeNotStarted = problemBase + "upgrade-not-started"
 )
 
 var problemTitles = map[string]string{
@@ -52,6 +56,8 @@ var problemTitles = map[string]string{
 	ProblemAlreadyActivated:     "Account already activated",
 	ProblemUnavailable:          "Service unavailable",
 	ProblemInternal:             "Internal error",
+	ProblemUpgradeRunning:       "Upgrade already running",
+	ProblemUpgradeNotStarted:    "Upgrade not started",
 }
 
 // Retry-After values in seconds: a database blip passes quickly; Step Functions refusing

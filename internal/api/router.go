@@ -57,6 +57,9 @@ func (h *Handler) match(path string) (map[string]LambdaHandler, string, string) 
 	if path == "/activation" {
 		return map[string]LambdaHandler{http.MethodPost: h.Activate}, "/activation", ""
 	}
+	if rest, ok := strings.CutPrefix(path, "/admin/upgrades"); ok {
+		return h.matchUpgrades(rest)
+	}
 	rest, ok := strings.CutPrefix(path, "/admin/tenants")
 	switch {
 	case !ok:
@@ -84,6 +87,21 @@ func (h *Handler) match(path string) (map[string]LambdaHandler, string, string) 
 		return map[string]LambdaHandler{http.MethodPost: h.ResendActivationEmail}, "/admin/tenants/{id}/activation-email", id
 	}
 	return nil, "", ""
+}
+
+func (h *Handler) matchUpgrades(rest string) (map[string]LambdaHandler, string, string) {
+	if rest == "" {
+		return map[string]LambdaHandler{http.MethodPost: h.StartUpgrade}, "/admin/upgrades", ""
+	}
+	raw, ok := strings.CutPrefix(rest, "/")
+	if !ok || raw == "" || strings.Contains(raw, "/") {
+		return nil, "", ""
+	}
+	id, err := url.PathUnescape(raw)
+	if err != nil {
+		id = raw
+	}
+	return map[string]LambdaHandler{http.MethodGet: h.GetUpgrade}, "/admin/upgrades/{id}", id
 }
 
 // maxHTTPBody is API Gateway's payload limit; the handlers apply their own, smaller ones.

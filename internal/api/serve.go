@@ -31,6 +31,8 @@ var (
 	routeRetryTenant   = route{"RetryTenant", "/admin/tenants/{id}/retry"}
 	routeResendEmail   = route{"ResendActivationEmail", "/admin/tenants/{id}/activation-email"}
 	routeActivate      = route{"Activate", "/activation"}
+	routeStartUpgrade  = route{"StartUpgrade", "/admin/upgrades"}
+	routeGetUpgrade    = route{"GetUpgrade", "/admin/upgrades/{id}"}
 )
 
 // pathParamID is the tenant id's path parameter, as API Gateway's route keys name it.
@@ -58,6 +60,16 @@ type call struct {
 // (uuid.Parse would also take urn:uuid:, braces and bare hex), so a tenant has one URL but
 // for letter case.
 func (c *call) pathID() (uuid.UUID, error) {
+	id, err := c.runID()
+	if err == nil {
+		c.tenantID = &id
+	}
+	return id, err
+}
+
+// runID parses the {id} path parameter of an upgrade run's route as pathID does, without
+// taking it for a tenant's.
+func (c *call) runID() (uuid.UUID, error) {
 	raw := c.req.PathParameters[pathParamID]
 	id, err := uuid.Parse(raw)
 	if err != nil || len(raw) != 36 {
@@ -65,7 +77,6 @@ func (c *call) pathID() (uuid.UUID, error) {
 			Field: pathParamID, Message: "must be a UUID such as 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
 		}}}
 	}
-	c.tenantID = &id
 	return id, nil
 }
 

@@ -15,7 +15,7 @@ package catalog
 type Function struct {
 	LogicalID string // template.yaml's resource; the definition names it ${<LogicalID>Arn}
 	Dir       string // functions/<Dir>/main.go
-	State     string // the state of provisioning.asl.json it runs as, if any
+	State     string // the state of provisioning.asl.json or upgrade.asl.json it runs as, if any
 	Route     string // the HTTP API route it serves, if any ("POST /admin/tenants")
 	// Public marks the one route without the JWT authorizer: the activation link's, whose
 	// activation token is its only credential.
@@ -67,7 +67,25 @@ var (
 		Route: "POST /admin/tenants/{id}/activation-email"}
 	Activate = Function{LogicalID: "ActivateAdminFunction", Dir: "api-activate",
 		Route: "POST /activation", Public: true}
+	StartUpgrade = Function{LogicalID: "StartUpgradeFunction", Dir: "api-start-upgrade",
+		Route: "POST /admin/upgrades"}
+	GetUpgrade = Function{LogicalID: "GetUpgradeFunction", Dir: "api-get-upgrade",
+		Route: "GET /admin/upgrades/{id}"}
 )
+
+// The upgrade state machine's steps (statemachine/upgrade.asl.json), in the order it runs
+// them: the lister, the Distributed Map's item processor, and the summary that ends a run.
+var (
+	ListTenantsToUpgrade = Function{LogicalID: "ListTenantsToUpgradeFunction", Dir: "upgrade-list-tenants",
+		State: "ListTenantsToUpgrade"}
+	MigrateTenantBatch = Function{LogicalID: "MigrateTenantBatchFunction", Dir: "upgrade-migrate-batch",
+		State: "MigrateTenantBatch"}
+	SummarizeUpgrade = Function{LogicalID: "SummarizeUpgradeFunction", Dir: "upgrade-summarize",
+		State: "SummarizeUpgrade"}
+)
+
+// UpgradeSteps are the upgrade's functions in the order its happy path runs them.
+var UpgradeSteps = []Function{ListTenantsToUpgrade, MigrateTenantBatch, SummarizeUpgrade}
 
 // MigrateControlPlane brings the control plane's tables to the newest version, as a
 // CloudFormation custom resource on every deploy.
@@ -82,12 +100,13 @@ var Steps = []Function{CreateTenantRecord, CreateSchema, RunMigrations, SeedRole
 
 // API lists the admin API's functions.
 var API = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant, RetryTenant,
-	ResendActivationEmail, Activate}
+	ResendActivationEmail, Activate, StartUpgrade, GetUpgrade}
 
 // All lists every function of the product: what template.yaml defines and make build builds.
 func All() []Function {
 	all := append(append([]Function{}, Steps...), Rollback)
 	all = append(all, API...)
+	all = append(all, UpgradeSteps...)
 	return append(all, Reconcile, MigrateControlPlane)
 }
 

@@ -142,17 +142,22 @@ func loadEmail(getenv func(string) string) (Email, error) {
 
 // Workflow names the provisioning state machine the API starts executions of.
 type Workflow struct {
-	StateMachineARN string // STATE_MACHINE_ARN
+	StateMachineARN string // STATE_MACHINE_ARN (UPGRADE_STATE_MACHINE_ARN for the upgrade's)
 }
 
-// LoadWorkflow reads the state machine settings.
-func LoadWorkflow() (Workflow, error) {
-	w := Workflow{StateMachineARN: os.Getenv("STATE_MACHINE_ARN")}
+// LoadWorkflow reads the provisioning state machine's settings.
+func LoadWorkflow() (Workflow, error) { return loadStateMachine("STATE_MACHINE_ARN") }
+
+// LoadUpgradeWorkflow reads the upgrade state machine's: UPGRADE_STATE_MACHINE_ARN.
+func LoadUpgradeWorkflow() (Workflow, error) { return loadStateMachine("UPGRADE_STATE_MACHINE_ARN") }
+
+func loadStateMachine(variable string) (Workflow, error) {
+	w := Workflow{StateMachineARN: os.Getenv(variable)}
 	if w.StateMachineARN == "" {
-		return w, notSet("STATE_MACHINE_ARN", "")
+		return w, notSet(variable, "")
 	}
 	if !strings.HasPrefix(w.StateMachineARN, "arn:") || !strings.Contains(w.StateMachineARN, ":stateMachine:") {
-		return w, bad("STATE_MACHINE_ARN", "is not a state machine ARN")
+		return w, bad(variable, "is not a state machine ARN")
 	}
 	return w, nil
 }

@@ -162,3 +162,28 @@ func MigrateInTx(ctx context.Context, tx pgx.Tx, versionTable string, fsys fs.FS
 	}
 	return res, err
 }
+
+// RevertInTx undoes, inside tx, the migrations in fsys that versionTable records beyond
+// target, newest first, with their "drop below" halves, and records target. Production
+// never moves a schema back; tests and the benchmark use it to make a schema as it was
+// before a migration shipped.
+func RevertInTx(ctx context.Context, tx pgx.Tx, versionTable string, fsys fs.FS, data map[string]string, target int32) (MigrationResult, error) {
+	var res MigrationResult
+	ms, err := loadMigrations(fsys, data)
+	if err != nil {
+		return res, &fault.InvariantError{Op: "load migrations", Msg: "invalid migration files", Err: err}
+	}
+	if err := tx.QueryRow(ctx, "SELECT version FROM "+versionTable, pgx.QueryExecModeExec).Scan(&res.From); err != nil {
+		return res, err
+	}
+	if target < 0 || res.From > int32(len(ms)) {
+		return res, &fault.InvariantError{Op: "revert", Msg: fmt.Sprintf("cannot revert from %d to %d", res.From, target)}
+	}
+	for res.To = res.From; res.To > target; res.To-- {
+		if _, err := tx.Exec(ctx, ms[res.To-1].down); err != nil {
+			return res, err
+		}
+	}
+	_, err = tx.Exec(ctx, "UPDATE "+versionTable+" SET version = $1", pgx.QueryExecModeExec, res.To)
+	return res, err
+}

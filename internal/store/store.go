@@ -169,24 +169,6 @@ func SetSchemaVersion(ctx context.Context, tx pgx.Tx, id uuid.UUID, version int3
 	return fault.FromDB("record schema version", err)
 }
 
-// Behind lists up to limit tenants in one of statuses whose schema is, as far as the
-// control plane knows, behind version (or not recorded), oldest first after the id after:
-// the upgrade's work list, read page by page.
-func (s *Store) Behind(ctx context.Context, statuses []tenant.Status, version int32, after uuid.UUID, limit int) ([]uuid.UUID, error) {
-	sts := make([]string, len(statuses))
-	for i, st := range statuses {
-		sts[i] = string(st)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id FROM tenants
-		WHERE status = ANY($1) AND schema_name IS NOT NULL AND (schema_version IS NULL OR schema_version < $2) AND id > $3
-		ORDER BY id LIMIT $4`, sts, version, after, limit)
-	if err != nil {
-		return nil, fault.FromDB("list tenants behind", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	return ids, fault.FromDB("list tenants behind", err)
-}
-
 // Archive soft-deletes the tenant.
 func Archive(ctx context.Context, tx pgx.Tx, id uuid.UUID) (time.Time, error) {
 	at, err := move(ctx, tx, "archive tenant", id, tenant.StatusArchived, `archived_at = now()`)

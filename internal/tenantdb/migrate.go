@@ -33,6 +33,20 @@ func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, er
 	return res, fault.FromDB(op, err)
 }
 
+// Downgrade reverts the tenant's schema to version target inside tx, newest migration
+// first. Production never moves a tenant back: tests and the benchmark use it to make
+// tenants as they were before the newest migration shipped, for the upgrade to bring up.
+func Downgrade(ctx context.Context, tx pgx.Tx, n Names, target int32) (store.MigrationResult, error) {
+	const op = "revert tenant migrations"
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return store.MigrationResult{}, &fault.InvariantError{Op: op, Msg: "embedded migrations missing", Err: err}
+	}
+	data := map[string]string{"schema": n.schemaIdent(), "role": n.roleIdent()}
+	res, err := store.RevertInTx(ctx, tx, pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data, target)
+	return res, fault.FromDB(op, err)
+}
+
 // Version is the tenant schema's migration version (0 when never migrated).
 func Version(ctx context.Context, db store.DB, n Names) (int32, error) {
 	var v int32

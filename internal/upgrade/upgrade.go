@@ -1,13 +1,18 @@
-// Package upgrade brings existing tenants' schemas to the newest tenant migration: a batch
-// of tenants at a time, one transaction per tenant, so a tenant whose migration fails stays
-// at its old version, untouched, while the others move on. It is the item processor of the
-// upgrade fan-out (a Distributed Map over the tenants behind); re-running it upgrades only
-// what is left.
+// Package upgrade brings existing tenants' schemas to the newest tenant migration. It is
+// the three steps of the upgrade state machine (statemachine/upgrade.asl.json): List hands
+// the Distributed Map a page of the tenants behind, MigrateBatch is the Map's item
+// processor (a batch of tenants, one transaction per tenant, so a tenant whose migration
+// fails stays at its old version, untouched, while the others move on) and Summarize ends
+// the run. Every outcome is recorded per tenant in the control plane as it happens, so a
+// run of thousands of tenants can be followed while it runs, and re-running after a
+// partial failure upgrades only what is left.
 package upgrade
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,125 +26,247 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
 
-// Item is one tenant to upgrade, as the Map's ItemReader or ItemsPath hands it over.
-type Item struct {
-	TenantID string `json:"tenantId"`
-}
+// Upgradable are the statuses a run may touch: an ACTIVE tenant, and an ARCHIVED one,
+// whose schema is kept for the audit trail. Any other status has no schema to upgrade
+// (PENDING, FAILED) or is being migrated by its provisioning (PROVISIONING).
+var Upgradable = []tenant.Status{tenant.StatusActive, tenant.StatusArchived}
 
-// Batch is what the Map's ItemBatcher sends one invocation.
-type Batch struct {
-	Items []Item `json:"Items"`
-}
-
-// Result is one batch's outcome, by tenant id only (no personal data).
-type Result struct {
-	ToVersion int32     `json:"toVersion"`
-	Upgraded  []string  `json:"upgraded"`
-	Current   []string  `json:"current"` // already at ToVersion: nothing done
-	Failed    []Failure `json:"failed"`
-}
-
-// Failure is a tenant left at its old version, with the sanitised reason.
-type Failure struct {
-	TenantID  string `json:"tenantId"`
-	ErrorType string `json:"errorType"`
-	Error     string `json:"error"`
-}
+// DefaultStatuses are a run's statuses when the admin names none.
+var DefaultStatuses = []tenant.Status{tenant.StatusActive}
 
 // DefaultLockTimeout bounds the wait for one tenant's row: a tenant that a provisioning
 // step holds is reported failed, to be picked up by the next run, rather than stalling
 // the batch.
 const DefaultLockTimeout = 5 * time.Second
 
-// Upgrader migrates tenants on pool.
+// DefaultPageSize is how many tenant ids List hands the Map at once. 1,000 UUIDs are
+// about 40 KB of state, well inside Step Functions' 256 KiB payload limit, and the state
+// machine loops over pages, so the number of tenants has no limit.
+const DefaultPageSize = 1000
+
+// Upgrader runs the upgrade's steps on pool.
 type Upgrader struct {
-	Pool *pgxpool.Pool
-	Log  *slog.Logger
-	// Statuses are the tenant statuses an upgrade may touch; empty means ACTIVE only.
-	Statuses []tenant.Status
+	Store *store.Store
+	Pool  *pgxpool.Pool
+	Log   *slog.Logger
 	// LockTimeout is how long to wait for a tenant's row (0: DefaultLockTimeout).
 	LockTimeout time.Duration
+	// PageSize is List's page (0: DefaultPageSize).
+	PageSize int
 	// migrate is tenantdb.Migrate; tests replace it to make chosen tenants' migrations fail.
 	migrate func(ctx context.Context, tx pgx.Tx, n tenantdb.Names) (store.MigrationResult, error)
 }
 
-// New returns an Upgrader for ACTIVE tenants.
+// New returns an Upgrader on pool.
 func New(pool *pgxpool.Pool, log *slog.Logger) *Upgrader {
-	return &Upgrader{Pool: pool, Log: log, migrate: tenantdb.Migrate}
+	return &Upgrader{Store: store.New(pool), Pool: pool, Log: log, migrate: tenantdb.Migrate}
 }
 
-// MigrateBatch upgrades each tenant of the batch in its own transaction. A batch never fails
-// as a whole for one tenant: its failures are in the result, and the Map's
-// ToleratedFailurePercentage applies to batches whose invocation failed outright.
-func (u *Upgrader) MigrateBatch(ctx context.Context, in Batch) (Result, error) {
-	res := Result{ToVersion: tenantdb.LatestVersion(), Upgraded: []string{}, Current: []string{}, Failed: []Failure{}}
+// Page asks List for the page after Cursor (none: the first).
+type Page struct {
+	RunID  uuid.UUID  `json:"runId"`
+	Cursor *uuid.UUID `json:"cursor,omitempty"`
+}
+
+// Listed is a page of tenants for the Map, and where the next one starts.
+type Listed struct {
+	TenantIDs []uuid.UUID `json:"tenantIds"`
+	Cursor    *uuid.UUID  `json:"cursor,omitempty"`
+	More      bool        `json:"more"` // another page may follow
+}
+
+// List is the upgrade's first step and the head of its loop: the next page of the run's
+// tenants whose recorded version is behind, recorded PENDING for the run. Tenants already
+// recorded at the target are recorded CURRENT, not listed: the Map has nothing to do for
+// them.
+func (u *Upgrader) List(ctx context.Context, p Page) (Listed, error) {
+	run, err := u.running(ctx, "list tenants to upgrade", p.RunID)
+	if err != nil {
+		return Listed{}, err
+	}
+	size := u.PageSize
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	after := uuid.Nil
+	if p.Cursor != nil {
+		after = *p.Cursor
+	}
+	ids, err := u.Store.ListForUpgrade(ctx, run, after, size)
+	if err != nil {
+		return Listed{}, err
+	}
+	out := Listed{TenantIDs: ids, More: len(ids) == size}
+	if len(ids) > 0 {
+		out.Cursor = &ids[len(ids)-1]
+	}
+	u.Log.InfoContext(ctx, "upgrade page listed", "runId", run.ID.String(), "tenants", len(ids), "more", out.More)
+	return out, nil
+}
+
+// Item is one tenant of a batch, as the Map's ItemSelector builds it.
+type Item struct {
+	TenantID string `json:"tenantId"`
+}
+
+// Batch is what the Map's ItemBatcher sends one invocation: the items and the run.
+type Batch struct {
+	Items      []Item     `json:"Items"`
+	BatchInput BatchInput `json:"BatchInput"`
+}
+
+// BatchInput is the part of a batch every batch shares.
+type BatchInput struct {
+	RunID uuid.UUID `json:"runId"`
+}
+
+// Counts is one batch's outcome. Which tenant had which outcome is in the control plane:
+// thousands of batches' tenant lists would overflow the Map's result.
+type Counts struct {
+	ToVersion int32 `json:"toVersion"`
+	Upgraded  int   `json:"upgraded"`
+	Current   int   `json:"current"`
+	Planned   int   `json:"planned"`
+	Failed    int   `json:"failed"`
+}
+
+// MigrateBatch upgrades each tenant of the batch in its own transaction (in a dry run, it
+// reads each one's version instead). A batch never fails as a whole for one tenant: its
+// failures are recorded, and the Map's ToleratedFailurePercentage applies to batches whose
+// invocation failed outright (their tenants stay PENDING, for the next run).
+func (u *Upgrader) MigrateBatch(ctx context.Context, in Batch) (Counts, error) {
+	const op = "upgrade batch"
+	run, err := u.running(ctx, op, in.BatchInput.RunID)
+	if err != nil {
+		return Counts{}, err
+	}
+	res := Counts{ToVersion: tenantdb.LatestVersion()}
 	for _, it := range in.Items {
-		upgraded, err := u.one(ctx, it.TenantID)
-		switch {
-		case err != nil:
-			ferr := fault.Classify("upgrade tenant", err)
-			res.Failed = append(res.Failed, Failure{TenantID: it.TenantID, ErrorType: fault.Name(ferr),
-				Error: store.Truncate(ferr.Error(), store.MaxErrorLen)})
-			u.Log.WarnContext(ctx, "tenant not upgraded", "tenantId", it.TenantID, "errorType", fault.Name(ferr))
-		case upgraded:
-			res.Upgraded = append(res.Upgraded, it.TenantID)
+		outcome, err := u.one(ctx, run, it.TenantID)
+		switch outcome {
+		case store.OutcomeUpgraded:
+			res.Upgraded++
+		case store.OutcomeCurrent:
+			res.Current++
+		case store.OutcomePlanned:
+			res.Planned++
 		default:
-			res.Current = append(res.Current, it.TenantID)
+			res.Failed++
+			u.Log.WarnContext(ctx, "tenant not upgraded", "runId", run.ID.String(), "tenantId", it.TenantID,
+				"errorType", fault.Name(err))
 		}
-		if ctx.Err() != nil { // the invocation is ending: what is left is left for a re-run
-			return res, &fault.TransientError{Op: "upgrade batch", Msg: "out of time", Err: ctx.Err()}
+		if ctx.Err() != nil { // the invocation is ending: what is left stays PENDING for a re-run
+			return res, &fault.TransientError{Op: op, Msg: "out of time", Err: ctx.Err()}
 		}
 	}
-	u.Log.InfoContext(ctx, "upgrade batch", "toVersion", res.ToVersion, "upgraded", len(res.Upgraded),
-		"current", len(res.Current), "failed", len(res.Failed))
+	u.Log.InfoContext(ctx, "upgrade batch", "runId", run.ID.String(), "toVersion", res.ToVersion, "upgraded", res.Upgraded,
+		"current", res.Current, "planned", res.Planned, "failed", res.Failed)
 	return res, nil
 }
 
-// one upgrades one tenant under its row lock (and no other tenant's), reporting whether it
-// had anything to do. It refuses a tenant in a status the upgrade may not touch.
-func (u *Upgrader) one(ctx context.Context, rawID string) (upgraded bool, err error) {
-	id, err := uuid.Parse(rawID)
-	if err != nil {
-		return false, &fault.ValidationError{Op: "upgrade tenant", Fields: []fault.FieldError{{Field: "tenantId", Message: "must be a UUID"}}}
+// running reads the run a step works for, which must still be RUNNING: a straggling batch
+// of a run that has ended does nothing.
+func (u *Upgrader) running(ctx context.Context, op string, id uuid.UUID) (store.UpgradeRun, error) {
+	if id == uuid.Nil {
+		return store.UpgradeRun{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "runId", Message: "is required"}}}
 	}
-	err = pgx.BeginFunc(ctx, u.Pool, func(tx pgx.Tx) error {
-		wait := u.LockTimeout
-		if wait <= 0 {
-			wait = DefaultLockTimeout
-		}
-		if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(wait.Milliseconds(), 10)); err != nil {
-			return err
-		}
-		t, err := store.Lock(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if !u.allowed(t.Status) {
-			return &fault.ConflictError{Op: "upgrade tenant", Msg: "tenant is " + string(t.Status) + "; this upgrade does not touch it"}
-		}
-		n, err := tenantdb.For(t)
-		if err != nil {
-			return err
-		}
-		mig, err := u.migrate(ctx, tx, n)
-		if err != nil {
-			return err
-		}
-		upgraded = mig.To != mig.From
-		return store.SetSchemaVersion(ctx, tx, t.ID, mig.To)
-	})
-	// lock_not_available (a provisioning step holds the tenant) is a TransientError there.
-	return upgraded, fault.FromDB("upgrade tenant", err)
+	run, err := u.Store.UpgradeRun(ctx, id)
+	if _, ok := errors.AsType[*fault.NotFoundError](err); ok {
+		return run, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "runId", Message: "is not an upgrade run"}}}
+	}
+	if err != nil {
+		return run, err
+	}
+	if run.Status != store.RunRunning {
+		return run, &fault.ConflictError{Op: op, Msg: "the upgrade run has ended (" + run.Status + ")"}
+	}
+	return run, nil
 }
 
-func (u *Upgrader) allowed(s tenant.Status) bool {
-	if len(u.Statuses) == 0 {
-		return s == tenant.StatusActive
+// one upgrades one tenant under its row lock (and no other tenant's) and records the
+// outcome; a failure is recorded as FAILED with the sanitised reason.
+func (u *Upgrader) one(ctx context.Context, run store.UpgradeRun, rawID string) (string, error) {
+	id, err := uuid.Parse(rawID)
+	if err != nil { // no tenant to record it against
+		return store.OutcomeFailed, &fault.ValidationError{Op: "upgrade tenant", Fields: []fault.FieldError{{Field: "tenantId", Message: "must be a UUID"}}}
 	}
-	for _, a := range u.Statuses {
-		if a == s {
-			return true
-		}
+	r := store.UpgradeResult{RunID: run.ID, TenantID: id, From: -1, To: -1}
+	if run.DryRun {
+		err = u.plan(ctx, run, &r)
+	} else {
+		err = pgx.BeginFunc(ctx, u.Pool, func(tx pgx.Tx) error { return u.migrateTenant(ctx, tx, run, &r) })
+		// lock_not_available (a provisioning step holds the tenant) is a TransientError there.
+		err = fault.FromDB("upgrade tenant", err)
 	}
-	return false
+	if err == nil {
+		return r.Outcome, nil
+	}
+	ferr := fault.Classify("upgrade tenant", err)
+	failed := store.UpgradeResult{RunID: run.ID, TenantID: id, Outcome: store.OutcomeFailed, From: r.From, To: -1,
+		ErrorType: fault.Name(ferr), Error: ferr.Error()}
+	if rerr := store.RecordUpgradeResult(context.WithoutCancel(ctx), u.Pool, failed); rerr != nil {
+		u.Log.ErrorContext(ctx, "upgrade failure not recorded", "runId", run.ID.String(), "tenantId", id.String(),
+			"errorType", fault.Name(rerr))
+	}
+	return store.OutcomeFailed, ferr
+}
+
+func (u *Upgrader) migrateTenant(ctx context.Context, tx pgx.Tx, run store.UpgradeRun, r *store.UpgradeResult) error {
+	wait := u.LockTimeout
+	if wait <= 0 {
+		wait = DefaultLockTimeout
+	}
+	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(wait.Milliseconds(), 10)); err != nil {
+		return err
+	}
+	t, err := store.Lock(ctx, tx, r.TenantID)
+	if err != nil {
+		return err
+	}
+	n, err := u.names(run, t)
+	if err != nil {
+		return err
+	}
+	mig, err := u.migrate(ctx, tx, n)
+	if err != nil {
+		return err
+	}
+	r.From, r.To, r.Outcome = mig.From, mig.To, store.OutcomeCurrent
+	if mig.To != mig.From {
+		r.Outcome = store.OutcomeUpgraded
+	}
+	if err := store.SetSchemaVersion(ctx, tx, t.ID, mig.To); err != nil {
+		return err
+	}
+	return store.RecordUpgradeResult(ctx, tx, *r)
+}
+
+// plan is a dry run's look at one tenant: its schema's version, read without a lock.
+func (u *Upgrader) plan(ctx context.Context, run store.UpgradeRun, r *store.UpgradeResult) error {
+	t, err := u.Store.Get(ctx, r.TenantID)
+	if err != nil {
+		return err
+	}
+	n, err := u.names(run, t)
+	if err != nil {
+		return err
+	}
+	v, err := tenantdb.Version(ctx, u.Pool, n)
+	if err != nil {
+		return err
+	}
+	r.From, r.To, r.Outcome = v, v, store.OutcomeCurrent
+	if v < tenantdb.LatestVersion() {
+		r.To, r.Outcome = tenantdb.LatestVersion(), store.OutcomePlanned
+	}
+	return store.RecordUpgradeResult(ctx, u.Pool, *r)
+}
+
+// names refuses a tenant in a status the run does not touch (it may have moved since it
+// was listed) and names its schema.
+func (u *Upgrader) names(run store.UpgradeRun, t tenant.Tenant) (tenantdb.Names, error) {
+	if !slices.Contains(run.Statuses, t.Status) {
+		return tenantdb.Names{}, &fault.ConflictError{Op: "upgrade tenant", Msg: "tenant is " + string(t.Status) + "; this upgrade does not touch it"}
+	}
+	return tenantdb.For(t)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -26,6 +27,40 @@ type world struct {
 	ctx  context.Context
 	pool *pgxpool.Pool
 	st   *store.Store
+}
+
+func newWorld(t *testing.T) *world {
+	pool := testdb.New(t)
+	return &world{t: t, ctx: context.Background(), pool: pool, st: store.New(pool)}
+}
+
+// run records a RUNNING upgrade run over statuses (ACTIVE when none).
+func (w *world) run(dryRun bool, statuses ...tenant.Status) store.UpgradeRun {
+	w.t.Helper()
+	if len(statuses) == 0 {
+		statuses = DefaultStatuses
+	}
+	r, err := w.st.CreateUpgradeRun(w.ctx, statuses, dryRun, tenantdb.LatestVersion())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+// outcomes are the run's recorded outcomes by tenant id.
+func (w *world) outcomes(run store.UpgradeRun) map[uuid.UUID]string {
+	w.t.Helper()
+	rows, err := w.pool.Query(w.ctx, `SELECT tenant_id, outcome FROM upgrade_results WHERE run_id = $1`, run.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[uuid.UUID]string{}
+	var id uuid.UUID
+	var o string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &o}, func() error { out[id] = o; return nil }); err != nil {
+		w.t.Fatal(err)
+	}
+	return out
 }
 
 // oldTenant is a tenant as provisioned before the newest migration: ACTIVE (or status),
@@ -77,30 +112,21 @@ func (w *world) version(tn tenant.Tenant) (schema int32, recorded *int32) {
 	return schema, recorded
 }
 
-func batchOf(ts ...tenant.Tenant) Batch {
-	var b Batch
+func batchOf(run store.UpgradeRun, ts ...tenant.Tenant) Batch {
+	b := Batch{BatchInput: BatchInput{RunID: run.ID}}
 	for _, t := range ts {
 		b.Items = append(b.Items, Item{TenantID: t.ID.String()})
 	}
 	return b
 }
 
-func ids(ts ...tenant.Tenant) []string {
-	var out []string
-	for _, t := range ts {
-		out = append(out, t.ID.String())
-	}
-	return out
-}
-
 // Tenants behind are brought to the newest version, one transaction each, and the version
-// is recorded; a tenant already current, or in a status the upgrade does not touch, is
-// left as it is. A tenant whose migration fails stays at its old version, untouched, and a
-// second run upgrades only it.
+// and the outcome are recorded; a tenant in a status the run does not touch is left as it
+// is. A tenant whose migration fails stays at its old version, untouched, and the next run
+// lists and upgrades only it.
 func TestMigrateBatch(t *testing.T) {
 	t.Parallel()
-	pool := testdb.New(t)
-	w := &world{t: t, ctx: context.Background(), pool: pool, st: store.New(pool)}
+	w := newWorld(t)
 	latest := tenantdb.LatestVersion()
 	if latest < 2 {
 		t.Fatal("the upgrade needs a second tenant migration to test")
@@ -109,10 +135,10 @@ func TestMigrateBatch(t *testing.T) {
 	for i := range 6 {
 		behind = append(behind, w.oldTenant(fmt.Sprintf("Behind Clinic %d", i), tenant.StatusActive))
 	}
-	failed := w.oldTenant("Failed Old Clinic", tenant.StatusFailed)
+	archived := w.oldTenant("Archived Old Clinic", tenant.StatusArchived)
 	doomed := behind[2]
 
-	u := New(pool, slog.New(slog.DiscardHandler))
+	u := New(w.pool, slog.New(slog.DiscardHandler))
 	u.migrate = func(ctx context.Context, tx pgx.Tx, n tenantdb.Names) (store.MigrationResult, error) {
 		res, err := tenantdb.Migrate(ctx, tx, n)
 		if err == nil && n.TenantID == doomed.ID { // fails after the DDL ran: all of it must roll back
@@ -120,39 +146,76 @@ func TestMigrateBatch(t *testing.T) {
 		}
 		return res, err
 	}
-	res, err := u.MigrateBatch(w.ctx, batchOf(append(behind, failed)...))
+	first := w.run(false)
+	res, err := u.MigrateBatch(w.ctx, batchOf(first, append(behind, archived)...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantUpgraded := ids(slices.Concat(behind[:2], behind[3:])...)
-	if res.ToVersion != latest || !slices.Equal(res.Upgraded, wantUpgraded) || len(res.Current) != 0 || len(res.Failed) != 2 ||
-		res.Failed[0].TenantID != doomed.ID.String() || res.Failed[0].ErrorType != "InvariantError" ||
-		res.Failed[1].TenantID != failed.ID.String() || res.Failed[1].ErrorType != "ConflictError" {
-		t.Fatalf("first run: %+v", res)
+	if want := (Counts{ToVersion: latest, Upgraded: 5, Failed: 2}); res != want {
+		t.Fatalf("first run: %+v, want %+v", res, want)
 	}
+	got := w.outcomes(first)
 	for _, tn := range slices.Concat(behind[:2], behind[3:]) {
-		if schema, rec := w.version(tn); schema != latest || rec == nil || *rec != latest {
-			t.Errorf("%s: schema at %d, recorded %v; want %d", tn.Name, schema, rec, latest)
+		if schema, rec := w.version(tn); schema != latest || rec == nil || *rec != latest || got[tn.ID] != store.OutcomeUpgraded {
+			t.Errorf("%s: schema at %d, recorded %v, outcome %q; want %d, UPGRADED", tn.Name, schema, rec, got[tn.ID], latest)
 		}
 	}
-	for _, tn := range []tenant.Tenant{doomed, failed} {
-		if schema, rec := w.version(tn); schema != 1 || rec != nil {
-			t.Errorf("%s: schema at %d, recorded %v; want it untouched at 1", tn.Name, schema, rec)
+	for _, tn := range []tenant.Tenant{doomed, archived} {
+		if schema, rec := w.version(tn); schema != 1 || rec != nil || got[tn.ID] != store.OutcomeFailed {
+			t.Errorf("%s: schema at %d, recorded %v, outcome %q; want it untouched at 1 and FAILED", tn.Name, schema, rec, got[tn.ID])
 		}
+	}
+	failures, err := w.st.UpgradeFailures(w.ctx, first.ID, 10)
+	if err != nil || len(failures) != 2 {
+		t.Fatalf("failures %+v, %v", failures, err)
+	}
+	types := map[uuid.UUID]string{failures[0].TenantID: failures[0].ErrorType, failures[1].TenantID: failures[1].ErrorType}
+	if types[doomed.ID] != "InvariantError" || types[archived.ID] != "ConflictError" {
+		t.Errorf("failure types %v", types)
+	}
+	if _, err := u.Summarize(w.ctx, Finish{RunID: first.ID}); err != nil {
+		t.Fatal(err)
 	}
 
-	// The fault is fixed; the next run over the tenants behind upgrades the doomed one alone.
+	// The fault is fixed; the next run lists the doomed tenant alone and upgrades it.
 	u.migrate = tenantdb.Migrate
-	left, err := w.st.Behind(w.ctx, []tenant.Status{tenant.StatusActive}, latest, uuid.Nil, 100)
-	if err != nil || len(left) != 1 || left[0] != doomed.ID {
-		t.Fatalf("behind after the first run: %v, %v; want the doomed tenant alone", left, err)
+	second := w.run(false)
+	page, err := u.List(w.ctx, Page{RunID: second.ID})
+	if err != nil || !slices.Equal(page.TenantIDs, []uuid.UUID{doomed.ID}) || page.More {
+		t.Fatalf("second run's page: %+v, %v; want the doomed tenant alone", page, err)
 	}
-	again, err := u.MigrateBatch(w.ctx, batchOf(append(behind, doomed)...))
+	again, err := u.MigrateBatch(w.ctx, batchOf(second, doomed))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Upgraded) != 1 || again.Upgraded[0] != doomed.ID.String() || len(again.Current) != len(behind) || len(again.Failed) != 0 {
-		t.Errorf("second run: %+v", again)
+	if want := (Counts{ToVersion: latest, Upgraded: 1}); again != want {
+		t.Errorf("second run: %+v, want %+v", again, want)
+	}
+	s, err := u.Summarize(w.ctx, Finish{RunID: second.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != store.RunSucceeded || s.Upgraded != 1 || s.Current != 5 || s.Failed != 0 || s.Total != 6 || len(s.Failures) != 0 {
+		t.Errorf("second run's summary: %+v", s)
+	}
+}
+
+// A batch run twice (a Lambda retry) finds its tenants current the second time and
+// overwrites their outcome, not adds to it.
+func TestMigrateBatchRepeated(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a, b := w.oldTenant("Repeat Clinic A", tenant.StatusActive), w.oldTenant("Repeat Clinic B", tenant.StatusActive)
+	u := New(w.pool, slog.New(slog.DiscardHandler))
+	run := w.run(false)
+	for range 2 {
+		if _, err := u.MigrateBatch(w.ctx, batchOf(run, a, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := w.st.UpgradeCounts(w.ctx, run)
+	if err != nil || c != (store.UpgradeCounts{Current: 2}) {
+		t.Errorf("counts %+v, %v; want both current after the repeat", c, err)
 	}
 }
 
@@ -161,10 +224,9 @@ func TestMigrateBatch(t *testing.T) {
 // other tenants of the batch are upgraded meanwhile.
 func TestMigrateBatchWaitsOnOneTenantOnly(t *testing.T) {
 	t.Parallel()
-	pool := testdb.New(t)
-	w := &world{t: t, ctx: context.Background(), pool: pool, st: store.New(pool)}
+	w := newWorld(t)
 	held, free := w.oldTenant("Held Clinic", tenant.StatusActive), w.oldTenant("Free Clinic", tenant.StatusActive)
-	tx, err := pool.Begin(w.ctx)
+	tx, err := w.pool.Begin(w.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,18 +234,118 @@ func TestMigrateBatchWaitsOnOneTenantOnly(t *testing.T) {
 	if _, err := store.Lock(w.ctx, tx, held.ID); err != nil { // as a provisioning step holds it
 		t.Fatal(err)
 	}
-	u := New(pool, slog.New(slog.DiscardHandler))
+	u := New(w.pool, slog.New(slog.DiscardHandler))
 	u.LockTimeout = 200 * time.Millisecond
-	res, err := u.MigrateBatch(w.ctx, batchOf(held, free))
+	run := w.run(false)
+	res, err := u.MigrateBatch(w.ctx, batchOf(run, held, free))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Failed) != 1 || res.Failed[0].TenantID != held.ID.String() || res.Failed[0].ErrorType != "TransientError" ||
-		!slices.Equal(res.Upgraded, ids(free)) {
-		t.Errorf("result %+v; want the held tenant busy and the free one upgraded", res)
+	failures, ferr := w.st.UpgradeFailures(w.ctx, run.ID, 10)
+	if res.Failed != 1 || res.Upgraded != 1 || ferr != nil || len(failures) != 1 || failures[0].TenantID != held.ID ||
+		failures[0].ErrorType != "TransientError" {
+		t.Errorf("result %+v, failures %+v; want the held tenant busy and the free one upgraded", res, failures)
 	}
 	if schema, _ := w.version(held); schema != 1 {
 		t.Errorf("the held tenant moved to %d", schema)
 	}
+}
 
+// List pages through the tenants behind in the run's statuses, recording each PENDING;
+// the first page counts those already current; a tenant in another status is not listed.
+func TestList(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var behind []uuid.UUID
+	for i := range 5 {
+		behind = append(behind, w.oldTenant(fmt.Sprintf("Listed Clinic %d", i), tenant.StatusActive).ID)
+	}
+	current := w.oldTenant("Current Clinic", tenant.StatusActive)
+	if _, err := w.pool.Exec(w.ctx, `UPDATE tenants SET schema_version = $2 WHERE id = $1`, current.ID, tenantdb.LatestVersion()); err != nil {
+		t.Fatal(err)
+	}
+	archived := w.oldTenant("Archived Listed Clinic", tenant.StatusArchived)
+	slices.SortFunc(behind, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+
+	u := New(w.pool, slog.New(slog.DiscardHandler))
+	u.PageSize = 2
+	run := w.run(false)
+	var seen []uuid.UUID
+	p := Page{RunID: run.ID}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("List never ran out of pages")
+		}
+		l, err := u.List(w.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, l.TenantIDs...)
+		if !l.More {
+			break
+		}
+		p.Cursor = l.Cursor
+	}
+	if !slices.Equal(seen, behind) {
+		t.Errorf("listed %v, want %v", seen, behind)
+	}
+	run, _ = w.st.UpgradeRun(w.ctx, run.ID)
+	c, err := w.st.UpgradeCounts(w.ctx, run)
+	if err != nil || c != (store.UpgradeCounts{Pending: 5, Current: 1}) {
+		t.Errorf("counts %+v, %v; want 5 pending, 1 current", c, err)
+	}
+	if _, listed := w.outcomes(run)[archived.ID]; listed {
+		t.Error("an ARCHIVED tenant was listed by an ACTIVE-only run")
+	}
+}
+
+// A dry run reports the tenants behind as PLANNED and changes no schema.
+func TestDryRun(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	old := w.oldTenant("Dry Clinic", tenant.StatusActive)
+	u := New(w.pool, slog.New(slog.DiscardHandler))
+	run := w.run(true)
+	res, err := u.MigrateBatch(w.ctx, batchOf(run, old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Counts{ToVersion: tenantdb.LatestVersion(), Planned: 1}); res != want {
+		t.Errorf("dry run %+v, want %+v", res, want)
+	}
+	if schema, rec := w.version(old); schema != 1 || rec != nil {
+		t.Errorf("a dry run moved the schema to %d (recorded %v)", schema, rec)
+	}
+}
+
+// The steps refuse a run that has ended or does not exist; a failed run keeps its reason.
+func TestRunEnds(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	old := w.oldTenant("Late Clinic", tenant.StatusActive)
+	u := New(w.pool, slog.New(slog.DiscardHandler))
+	run := w.run(false)
+	if _, err := w.st.CreateUpgradeRun(w.ctx, DefaultStatuses, false, tenantdb.LatestVersion()); fault.Name(err) != "ConflictError" {
+		t.Errorf("a second RUNNING run: %v, want ConflictError", err)
+	}
+	s, err := u.Summarize(w.ctx, Finish{RunID: run.ID, Error: &CaughtError{Error: "States.ExceedToleratedFailureThreshold", Cause: "too many batches failed"}})
+	if err != nil || s.Status != store.RunFailed || !strings.Contains(s.Error, "ExceedToleratedFailureThreshold") || s.FinishedAt == nil {
+		t.Fatalf("summary %+v, %v", s, err)
+	}
+	if _, err := u.MigrateBatch(w.ctx, batchOf(run, old)); fault.Name(err) != "ConflictError" {
+		t.Errorf("a batch of an ended run: %v, want ConflictError", err)
+	}
+	if _, err := u.List(w.ctx, Page{RunID: run.ID}); fault.Name(err) != "ConflictError" {
+		t.Errorf("a page of an ended run: %v, want ConflictError", err)
+	}
+	if schema, _ := w.version(old); schema != 1 {
+		t.Errorf("an ended run's batch migrated the tenant to %d", schema)
+	}
+	if _, err := u.List(w.ctx, Page{RunID: uuid.New()}); fault.Name(err) != "ValidationError" {
+		t.Errorf("an unknown run: %v, want ValidationError", err)
+	}
+	again, err := u.Summarize(w.ctx, Finish{RunID: run.ID})
+	if err != nil || again.Status != store.RunFailed {
+		t.Errorf("summarising again: %+v, %v; want the first ending kept", again, err)
+	}
 }

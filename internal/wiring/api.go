@@ -28,15 +28,20 @@ func API(needs ...Need) (*api.Handler, func()) {
 }
 
 // NewAPI reads the configuration, then builds the handler and its pool. Only the routes
-// that start or describe executions are given STATE_MACHINE_ARN (and the IAM permission
-// that goes with it): unset, the route runs without Step Functions; set but malformed, it
-// is a ConfigError naming the variable, before anything is opened.
+// that start or describe executions are given STATE_MACHINE_ARN, or the upgrade route
+// UPGRADE_STATE_MACHINE_ARN (and the IAM permission that goes with it): unset, the route
+// runs without Step Functions; set but malformed, it is a ConfigError naming the variable.
 //
 // needs names the optional parts the route uses, as for the steps: Email for the route that
 // sends activation links.
 func NewAPI(ctx context.Context, log *slog.Logger, needs ...Need) (*api.Handler, *pgxpool.Pool, error) {
 	wf, err := config.LoadWorkflow()
 	hasWorkflow := err == nil
+	if err != nil && !errors.Is(err, config.ErrNotSet) {
+		return nil, nil, err
+	}
+	upgrades, err := config.LoadUpgradeWorkflow()
+	hasUpgrades := err == nil
 	if err != nil && !errors.Is(err, config.ErrNotSet) {
 		return nil, nil, err
 	}
@@ -56,6 +61,14 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...Need) (*api.Handler,
 			return nil, nil, err
 		}
 		cfg.Starter, cfg.Describer = workflowStarter{client}, workflowDescriber{client}
+	}
+	if hasUpgrades {
+		client, err := workflow.New(sfn.NewFromConfig(awsCfg), upgrades.StateMachineARN)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		cfg.Upgrades = workflowUpgrades{client}
 	}
 	h, err := api.New(cfg)
 	if err != nil {
@@ -77,4 +90,15 @@ type workflowDescriber struct{ c *workflow.Client }
 func (w workflowDescriber) Describe(ctx context.Context, arn string) (api.ExecutionStatus, error) {
 	s, err := w.c.Describe(ctx, arn)
 	return api.ExecutionStatus{Status: s.Status, StartedAt: s.StartedAt, StoppedAt: s.StoppedAt, Error: s.Error, Cause: s.Cause}, err
+}
+
+type workflowUpgrades struct{ c *workflow.Client }
+
+func (w workflowUpgrades) StartUpgrade(ctx context.Context, runID uuid.UUID) (api.Started, error) {
+	e, err := w.c.StartUpgrade(ctx, runID)
+	return api.Started{ExecutionArn: e.Arn}, err
+}
+
+func (w workflowUpgrades) UpgradeStatus(ctx context.Context, runID uuid.UUID) (string, error) {
+	return w.c.ExecutionStatus(ctx, runID.String())
 }

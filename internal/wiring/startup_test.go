@@ -22,19 +22,23 @@ const closedDB = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_t
 // names the variable, returned before the pool is opened. Unset, the route runs without
 // Step Functions (only the create and status routes are given it).
 func TestNewAPIRefusesAMalformedStateMachineARN(t *testing.T) {
-	for _, c := range []struct{ name, arn string }{
-		{"not an ARN", "tenant-provisioning"},
-		{"a function's ARN", "arn:aws:lambda:us-east-1:123456789012:function:tenant-provisioning"},
-		{"an execution's ARN", "arn:aws:states:us-east-1:123456789012:execution:tenant-provisioning:x"},
+	for _, c := range []struct{ name, variable, arn string }{
+		{"not an ARN", "STATE_MACHINE_ARN", "tenant-provisioning"},
+		{"a function's ARN", "STATE_MACHINE_ARN", "arn:aws:lambda:us-east-1:123456789012:function:tenant-provisioning"},
+		{"an execution's ARN", "STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:execution:tenant-provisioning:x"},
+		{"the upgrade's, not an ARN", "UPGRADE_STATE_MACHINE_ARN", "tenant-provisioning-upgrade"},
+		{"the upgrade's, an execution's ARN", "UPGRADE_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:execution:tenant-provisioning-upgrade:x"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("APP_ENV", "local")
 			t.Setenv("DATABASE_URL", closedDB)
-			t.Setenv("STATE_MACHINE_ARN", c.arn)
+			t.Setenv("STATE_MACHINE_ARN", "")
+			t.Setenv("UPGRADE_STATE_MACHINE_ARN", "")
+			t.Setenv(c.variable, c.arn)
 			h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler))
 			var ce *fault.ConfigError
-			if !errors.As(err, &ce) || ce.Variable != "STATE_MACHINE_ARN" || h != nil || pool != nil {
-				t.Fatalf("NewAPI = %v, %v, %v; want a ConfigError naming STATE_MACHINE_ARN", h, pool, err)
+			if !errors.As(err, &ce) || ce.Variable != c.variable || h != nil || pool != nil {
+				t.Fatalf("NewAPI = %v, %v, %v; want a ConfigError naming %s", h, pool, err, c.variable)
 			}
 			if got := fault.Name(err); got != "ConfigError" {
 				t.Errorf("error type %q, want ConfigError", got)
@@ -48,6 +52,7 @@ func TestNewAPIRefusesAMalformedStateMachineARN(t *testing.T) {
 		t.Setenv("APP_ENV", "local")
 		t.Setenv("DATABASE_URL", closedDB)
 		t.Setenv("STATE_MACHINE_ARN", "")
+		t.Setenv("UPGRADE_STATE_MACHINE_ARN", "")
 		// The pool connects on first use, so the route is built without a server.
 		h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler))
 		if err != nil || h == nil {

@@ -1,6 +1,7 @@
-// Package workflow starts and describes the one Step Functions (Standard) execution that
-// provisions a tenant. The execution is named after the tenant id and its input carries that
-// id alone, so a retried start is recognised and no personal data reaches execution history.
+// Package workflow starts and describes Step Functions (Standard) executions: the one that
+// provisions a tenant, named after the tenant id with that id alone as its input, so a
+// retried start is recognised and no personal data reaches execution history; and an
+// upgrade run's, named after the run id with that id alone as its input.
 package workflow
 
 import (
@@ -30,11 +31,12 @@ type API interface {
 var _ API = (*sfn.Client)(nil)
 
 const (
-	opNew      = "configure workflow client"
-	opStart    = "start provisioning execution"
-	opExisting = "describe existing provisioning execution"
-	opDescribe = "describe provisioning execution"
-	opArn      = "derive execution ARN"
+	opNew          = "configure workflow client"
+	opStart        = "start provisioning execution"
+	opStartUpgrade = "start upgrade execution"
+	opExisting     = "describe existing provisioning execution"
+	opDescribe     = "describe provisioning execution"
+	opArn          = "derive execution ARN"
 )
 
 // codes classifies the Step Functions errors of StartExecution and DescribeExecution.
@@ -122,25 +124,48 @@ func (c *Client) StartNamed(ctx context.Context, tenantID uuid.UUID, name string
 		return Execution{}, &fault.ValidationError{Op: opStart, Fields: []fault.FieldError{{Field: "tenantId", Message: "must not be the nil UUID"}}}
 	}
 	payload, _ := json.Marshal(input{TenantID: tenantID}) // a UUID always encodes
+	e, err := c.start(ctx, name, payload)
+	if _, ok := errors.AsType[*types.ExecutionAlreadyExists](err); ok {
+		return c.existing(ctx, tenantID, name, err)
+	}
+	return e, classify(opStart, err)
+}
+
+// StartUpgrade starts the upgrade run's execution, named after the run id with {"runId"}
+// as its only input: the run's options are in the control plane. Run ids are fresh, so a
+// name already taken is a *fault.ConflictError.
+func (c *Client) StartUpgrade(ctx context.Context, runID uuid.UUID) (Execution, error) {
+	if runID == uuid.Nil {
+		return Execution{}, &fault.ValidationError{Op: opStartUpgrade, Fields: []fault.FieldError{{Field: "runId", Message: "must not be the nil UUID"}}}
+	}
+	payload, _ := json.Marshal(struct {
+		RunID uuid.UUID `json:"runId"`
+	}{runID})
+	e, err := c.start(ctx, runID.String(), payload)
+	if _, ok := errors.AsType[*types.ExecutionAlreadyExists](err); ok {
+		return Execution{}, &fault.ConflictError{Op: opStartUpgrade, Msg: "an execution already has this run's name", Err: err}
+	}
+	return e, classify(opStartUpgrade, err)
+}
+
+// start starts the execution called name; the error is StartExecution's, unclassified.
+func (c *Client) start(ctx context.Context, name string, payload []byte) (Execution, error) {
 	calledAt := time.Now()
 	out, err := c.api.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(c.stateMachineArn),
 		Name:            aws.String(name),
 		Input:           aws.String(string(payload)),
 	})
-	if err == nil {
-		started := aws.ToTime(out.StartDate)
-		return Execution{
-			Arn:            aws.ToString(out.ExecutionArn),
-			StartedAt:      started,
-			AlreadyStarted: started.Before(calledAt.Add(-startSkew)),
-			Status:         string(types.ExecutionStatusRunning),
-		}, nil
+	if err != nil {
+		return Execution{}, err
 	}
-	if _, ok := errors.AsType[*types.ExecutionAlreadyExists](err); ok {
-		return c.existing(ctx, tenantID, name, err)
-	}
-	return Execution{}, classify(opStart, err)
+	started := aws.ToTime(out.StartDate)
+	return Execution{
+		Arn:            aws.ToString(out.ExecutionArn),
+		StartedAt:      started,
+		AlreadyStarted: started.Before(calledAt.Add(-startSkew)),
+		Status:         string(types.ExecutionStatusRunning),
+	}, nil
 }
 
 // existing returns the execution StartExecution would not start again, if it is this

@@ -69,8 +69,10 @@ type Config struct {
 
 // Server is the running stack.
 type Server struct {
-	Stack      *devstack.Stack
-	Runner     *execution.Runner
+	Stack  *devstack.Stack
+	Runner *execution.Runner
+	// Upgrades runs the upgrade state machine's executions.
+	Upgrades   *execution.Runner
 	Reconciler *reconcile.Reconciler
 	Outbox     *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
 	// URLs of what it serves, and the tokens.
@@ -122,8 +124,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.Runner, err = execution.NewRunner(catalog, execution.Options{Clock: cfg.Clock}); err != nil {
 		return nil, err
 	}
+	if s.Upgrades, err = execution.NewUpgradeRunner(catalog, execution.Options{Clock: cfg.Clock}); err != nil {
+		return nil, err
+	}
 	handler, err := api.New(api.Config{
 		Store: store.New(s.Stack.Pool), Starter: runnerStarter{s.Runner}, Describer: runnerDescriber{s.Runner},
+		Upgrades: runnerUpgrades{s.Upgrades},
 		Archiver: s.Stack.Steps, Activations: s.Stack.Steps, Log: cfg.Log, RequiredScope: AdminScope,
 	})
 	if err != nil {
@@ -135,9 +141,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux.Handle("POST /activation", api.ToHTTP(handler.Route, s.claims))
 	mux.HandleFunc("GET /activate", serveActivationPage)
 	mux.HandleFunc("GET /activate.js", serveActivationPage)
-	mux.Handle("/executions", viewer(s.Runner))
-	mux.Handle("/executions/", viewer(s.Runner))
-	mux.Handle("/executions.json", viewer(s.Runner))
+	executions := viewer(s.Runner, s.Upgrades)
+	mux.Handle("/executions", executions)
+	mux.Handle("/executions/", executions)
+	mux.Handle("/executions.json", executions)
 	if s.Outbox != nil {
 		mux.Handle("/outbox", s.Outbox)
 		mux.Handle("/outbox/", s.Outbox)
@@ -279,4 +286,20 @@ func (a runnerDescriber) Describe(_ context.Context, arn string) (api.ExecutionS
 		st.StoppedAt = &e.StopDate
 	}
 	return st, nil
+}
+
+// runnerUpgrades starts and follows upgrade runs' executions in the local engine for the
+// API, as workflow.Client does in Step Functions.
+type runnerUpgrades struct{ r *execution.Runner }
+
+func (a runnerUpgrades) StartUpgrade(ctx context.Context, runID uuid.UUID) (api.Started, error) {
+	run, started, err := a.r.StartUpgrade(ctx, runID)
+	if err != nil {
+		return api.Started{}, err
+	}
+	return api.Started{ExecutionArn: run.Snapshot().Arn, AlreadyStarted: !started}, nil
+}
+
+func (a runnerUpgrades) UpgradeStatus(ctx context.Context, runID uuid.UUID) (string, error) {
+	return a.r.ExecutionStatus(ctx, runID.String())
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
+	"github.com/healthstack/tenant-provisioning/internal/local/seed"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
+	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
@@ -311,5 +313,51 @@ func TestActivationLinkWorksLocally(t *testing.T) {
 	}
 	if code, _, b := public.do("POST", "/activation", body); code != http.StatusBadRequest {
 		t.Errorf("second POST /activation = %d %v, want 400", code, b)
+	}
+}
+
+// An upgrade run started over HTTP, as an admin would, runs through the upgrade state
+// machine on the local stack; the run's route follows it, and the executions page shows
+// the fan-out with its child executions.
+func TestUpgradeOverHTTP(t *testing.T) {
+	t.Parallel()
+	_, url := testdb.NewWithURL(t)
+	srv, err := Start(context.Background(), Config{
+		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
+		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	if _, err := seed.Behind(ctx, srv.Stack.Pool, "Upgrade Over HTTP Clinic", 30, tenantdb.LatestVersion()-1, 2); err != nil {
+		t.Fatal(err)
+	}
+	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
+	code, hdr, started := admin.do("POST", "/admin/upgrades", "")
+	if code != http.StatusAccepted || hdr.Get("Location") == "" {
+		t.Fatalf("POST /admin/upgrades = %d %v %v", code, hdr, started)
+	}
+	run := admin.poll(hdr.Get("Location"), "SUCCEEDED", func(b map[string]any) bool { return b["status"] == "SUCCEEDED" })
+	if run["upgraded"] != float64(30) || run["failed"] != float64(0) {
+		t.Errorf("run %v", run)
+	}
+	if code, _, _ := admin.do("POST", "/admin/upgrades", `{"statuses":["PENDING"]}`); code != http.StatusBadRequest {
+		t.Errorf("a run over PENDING tenants: %d, want 400", code)
+	}
+	resp, err := http.Get(srv.APIURL + "/executions/" + started["runId"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	// 30 tenants in batches of 25: one Map Run, two child executions.
+	child := func(items int) string {
+		return fmt.Sprintf(`<td>%d</td><td><span class="st SUCCEEDED">SUCCEEDED</span>`, items)
+	}
+	if !strings.Contains(string(page), "Map run: UpgradeTenants") || strings.Count(string(page), child(25)) != 1 ||
+		strings.Count(string(page), child(5)) != 1 {
+		t.Errorf("the execution page does not show the fan-out's two child executions:\n%s", page)
 	}
 }

@@ -13,19 +13,28 @@ import (
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
 
-// stateNames are the definition's states in a readable order: the main chain from StartAt,
-// then the failure branch.
-var stateNames = func() []string {
+// stateOrders are each state machine's states in a readable order: the main chain from
+// StartAt (a Choice's Default, then its choices), then the failure branches, then the rest.
+var stateOrders = map[string][]string{
+	execution.StateMachineName:        stateOrder(statemachine.Provisioning),
+	execution.UpgradeStateMachineName: stateOrder(statemachine.Upgrade),
+}
+
+func stateOrder(definition []byte) []string {
 	var def struct {
 		StartAt string `json:"StartAt"`
 		States  map[string]struct {
-			Next  string `json:"Next"`
+			Next    string `json:"Next"`
+			Default string `json:"Default"`
+			Choices []struct {
+				Next string `json:"Next"`
+			} `json:"Choices"`
 			Catch []struct {
 				Next string `json:"Next"`
 			} `json:"Catch"`
 		} `json:"States"`
 	}
-	if json.Unmarshal(statemachine.Provisioning, &def) != nil {
+	if json.Unmarshal(definition, &def) != nil {
 		return nil
 	}
 	var order []string
@@ -39,7 +48,13 @@ var stateNames = func() []string {
 			for _, c := range st.Catch {
 				defer walk(c.Next)
 			}
+			for _, c := range st.Choices {
+				defer walk(c.Next)
+			}
 			name = st.Next
+			if name == "" {
+				name = st.Default
+			}
 		}
 	}
 	walk(def.StartAt)
@@ -51,7 +66,7 @@ var stateNames = func() []string {
 	}
 	sort.Strings(rest)
 	return append(order, rest...)
-}()
+}
 
 // stateView is one box of the state graph.
 type stateView struct {
@@ -64,17 +79,48 @@ type stateView struct {
 
 type executionView struct {
 	asl.Execution
+	Machine  string
 	States   []stateView
 	Duration string
+	MapRuns  []mapRunView
+}
+
+// mapRunView is a distributed Map's run: its counts and its child executions.
+type mapRunView struct {
+	asl.MapRun
+	Children []childView
+}
+
+type childView struct {
+	Name, Status, Duration, Error string
+	Items                         int // the batch's items (1 without an ItemBatcher)
+}
+
+func duration(start, stop time.Time) string {
+	if stop.IsZero() {
+		stop = time.Now()
+	}
+	return stop.Sub(start).Round(time.Millisecond).String()
 }
 
 func view(e asl.Execution) executionView {
-	v := executionView{Execution: e}
-	end := e.StopDate
-	if end.IsZero() {
-		end = time.Now()
+	v := executionView{Execution: e, Machine: e.StateMachineArn[strings.LastIndexByte(e.StateMachineArn, ':')+1:]}
+	v.Duration = duration(e.StartDate, e.StopDate)
+	for _, mr := range e.MapRuns {
+		mv := mapRunView{MapRun: mr}
+		for _, c := range mr.Executions {
+			var in struct {
+				Items []json.RawMessage `json:"Items"`
+			}
+			items := 1
+			if json.Unmarshal(c.Input, &in) == nil && in.Items != nil {
+				items = len(in.Items)
+			}
+			mv.Children = append(mv.Children, childView{Name: c.Name, Status: string(c.Status),
+				Duration: duration(c.StartDate, c.StopDate), Error: c.Error, Items: items})
+		}
+		v.MapRuns = append(v.MapRuns, mv)
 	}
-	v.Duration = end.Sub(e.StartDate).Round(time.Millisecond).String()
 	byName := map[string]*stateView{}
 	entered := map[string]time.Time{}
 	for _, ev := range e.Events {
@@ -107,7 +153,7 @@ func view(e asl.Execution) executionView {
 			}
 		}
 	}
-	for _, name := range stateNames {
+	for _, name := range stateOrders[v.Machine] {
 		if s, ok := byName[name]; ok {
 			v.States = append(v.States, *s)
 		} else {
@@ -141,9 +187,9 @@ small{color:#666}
 </style></head><body>{{end}}
 {{define "list"}}{{template "head" "Executions"}}<meta http-equiv="refresh" content="2">
 <h1>Executions</h1><p><small>Newest first; refreshes every 2 s. JSON: <a href="/executions.json">/executions.json</a></small></p>
-<table><tr><th>Execution (tenant id)</th><th>Status</th><th>Started</th><th>Duration</th><th>States</th></tr>
-{{range .}}<tr><td><a href="/executions/{{.Name}}">{{.Name}}</a></td><td><span class="st {{.Status}}">{{.Status}}</span></td>
-<td>{{ts .StartDate}}</td><td>{{.Duration}}</td><td>{{len .Route}}</td></tr>{{else}}<tr><td colspan="5">No executions yet: POST /admin/tenants.</td></tr>{{end}}
+<table><tr><th>Execution (tenant id, or upgrade run id)</th><th>State machine</th><th>Status</th><th>Started</th><th>Duration</th><th>States</th><th>Child executions</th></tr>
+{{range .}}<tr><td><a href="/executions/{{.Name}}">{{.Name}}</a></td><td>{{.Machine}}</td><td><span class="st {{.Status}}">{{.Status}}</span></td>
+<td>{{ts .StartDate}}</td><td>{{.Duration}}</td><td>{{len .Route}}</td><td>{{range .MapRuns}}{{.ExecutionCounts.Total}} {{end}}</td></tr>{{else}}<tr><td colspan="7">No executions yet: POST /admin/tenants, or POST /admin/upgrades.</td></tr>{{end}}
 </table></body></html>{{end}}
 {{define "one"}}{{template "head" .Name}}{{if eq .Status "RUNNING"}}<meta http-equiv="refresh" content="1">{{end}}
 <p><a href="/executions">← executions</a></p><h1>{{.Name}}</h1>
@@ -151,29 +197,53 @@ small{color:#666}
 {{if .Error}}<p><b>{{.Error}}</b>: {{.Cause}}</p>{{end}}
 <div class="graph">{{range .States}}<div class="node {{.Status}}" style="background:{{if eq .Status "not reached"}}#bbb{{end}}">
 <b>{{.Name}}</b> — {{.Status}}{{if .Took}} in {{.Took}}{{end}}{{if gt .Attempts 1}}, {{.Attempts}} attempts{{end}}{{if .Error}} ({{.Error}}){{end}}</div>{{end}}</div>
-<h2>History</h2><p><small>JSON: <a href="/executions/{{.Name}}.json">{{.Name}}.json</a></small></p>
+{{range .MapRuns}}<h2>Map run: {{.StateName}}</h2>
+<p><span class="st {{.Status}}">{{.Status}}</span> <small>{{.Arn}}</small><br>
+items: {{.ItemCounts.Total}} total, {{.ItemCounts.Succeeded}} succeeded, {{.ItemCounts.Failed}} failed, {{.ItemCounts.Running}} running, {{.ItemCounts.Pending}} pending, {{.ItemCounts.Aborted}} aborted;
+child executions: {{.ExecutionCounts.Total}} (max {{.MaxConcurrency}} at once, {{.ToleratedFailurePercentage}}% of items may fail)</p>
+<table><tr><th>Child execution</th><th>Items</th><th>Status</th><th>Duration</th><th>Error</th></tr>
+{{range .Children}}<tr><td>{{.Name}}</td><td>{{.Items}}</td><td><span class="st {{.Status}}">{{.Status}}</span></td><td>{{.Duration}}</td><td>{{.Error}}</td></tr>{{end}}
+</table>{{end}}
+<h2>History</h2><p><small>JSON (with each child execution's history): <a href="/executions/{{.Name}}.json">{{.Name}}.json</a></small></p>
 <table><tr><th>#</th><th>Time</th><th>Type</th><th>State</th><th>Error</th></tr>
 {{range .Events}}<tr><td>{{.ID}}</td><td>{{ts .Timestamp}}</td><td>{{.Type}}</td><td>{{.StateName}}</td><td>{{.Error}}</td></tr>{{end}}
 </table></body></html>{{end}}
 `))
 
-// viewer serves the executions: /executions (HTML), /executions.json, /executions/{name}
-// (HTML with the state graph) and /executions/{name}.json (the history).
-func viewer(runner *execution.Runner) http.Handler {
+// viewer serves the executions of every runner (provisioning, upgrades): /executions
+// (HTML), /executions.json, /executions/{name} (HTML with the state graph and any map
+// run's child executions) and /executions/{name}.json (the history).
+func viewer(runners ...*execution.Runner) http.Handler {
+	list := func() []asl.Execution {
+		var all []asl.Execution
+		for _, r := range runners {
+			all = append(all, r.List()...)
+		}
+		sort.SliceStable(all, func(i, j int) bool { return all[i].StartDate.After(all[j].StartDate) })
+		return all
+	}
+	get := func(name string) (*asl.Running, bool) {
+		for _, r := range runners {
+			if run, ok := r.Get(name); ok {
+				return run, true
+			}
+		}
+		return nil, false
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /executions", func(w http.ResponseWriter, r *http.Request) {
 		var vs []executionView
-		for _, e := range runner.List() {
+		for _, e := range list() {
 			vs = append(vs, view(e))
 		}
 		render(w, "list", vs)
 	})
 	mux.HandleFunc("GET /executions.json", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, runner.List())
+		writeJSON(w, list())
 	})
 	mux.HandleFunc("GET /executions/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name, asJSON := strings.CutSuffix(r.PathValue("name"), ".json")
-		run, ok := runner.Get(name)
+		run, ok := get(name)
 		if !ok {
 			http.NotFound(w, r)
 			return

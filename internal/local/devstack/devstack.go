@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
 	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
@@ -61,8 +63,11 @@ type Options struct {
 
 // Stack is the wired pipeline.
 type Stack struct {
-	Pool    *pgxpool.Pool
-	Steps   *pipeline.Steps
+	Pool  *pgxpool.Pool
+	Steps *pipeline.Steps
+	// Upgrader runs the upgrade state machine's steps.
+	Upgrader *upgrade.Upgrader
+	// Catalog serves every state machine's functions by logical id.
 	Catalog map[string]lambda.Handler
 	// Notes say what was configured where, for people to read.
 	Notes []string
@@ -119,7 +124,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		s.Unconfigured[catalog.DeploySorobanContract.LogicalID] = "contract deployment is not configured"
 	}
 	s.Steps = pipeline.New(s.Pool, o.Log, opts...)
+	s.Upgrader = upgrade.New(s.Pool, o.Log)
 	s.Catalog = handlers.Pipeline(s.Steps)
+	maps.Copy(s.Catalog, handlers.Upgrade(s.Upgrader))
 	return s, nil
 }
 

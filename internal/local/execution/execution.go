@@ -1,6 +1,7 @@
-// Package execution runs provisioning executions on a developer machine: the local ASL
-// engine on the very definition SAM deploys (statemachine/provisioning.asl.json), with the
-// functions' handlers addressed by logical id, and keeps each execution for people to follow.
+// Package execution runs executions on a developer machine: the local ASL engine on the
+// very definitions SAM deploys (statemachine/provisioning.asl.json, upgrade.asl.json), with
+// the functions' handlers addressed by logical id, and keeps each execution for people to
+// follow.
 package execution
 
 import (
@@ -18,12 +19,16 @@ import (
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
 
-// StateMachineName names the local state machine in execution ARNs.
-const StateMachineName = "tenant-provisioning"
+// The local state machines' names, in execution ARNs.
+const (
+	StateMachineName        = "tenant-provisioning"
+	UpgradeStateMachineName = "tenant-provisioning-upgrade"
+)
 
 // Runner starts executions and remembers them.
 type Runner struct {
 	machine  *asl.Machine
+	name     string // the state machine's
 	handlers map[string]asl.Handler
 	clock    asl.Clock
 	onEvent  func(name string, ev asl.Event)
@@ -53,7 +58,16 @@ const DefaultKeep = 1000
 // NewRunner loads the provisioning definition with the catalogue's functions as the
 // ${…FunctionArn} substitutions, and refuses to run if any Task has no handler.
 func NewRunner(catalog map[string]lambda.Handler, o Options) (*Runner, error) {
-	m, err := asl.Load(statemachine.Provisioning, handlers.Substitutions(catalog))
+	return newRunner(statemachine.Provisioning, StateMachineName, catalog, o)
+}
+
+// NewUpgradeRunner is NewRunner for the upgrade state machine.
+func NewUpgradeRunner(catalog map[string]lambda.Handler, o Options) (*Runner, error) {
+	return newRunner(statemachine.Upgrade, UpgradeStateMachineName, catalog, o)
+}
+
+func newRunner(definition []byte, name string, catalog map[string]lambda.Handler, o Options) (*Runner, error) {
+	m, err := asl.Load(definition, handlers.Substitutions(catalog))
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +82,7 @@ func NewRunner(catalog map[string]lambda.Handler, o Options) (*Runner, error) {
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
-	return &Runner{machine: m, handlers: handlers, clock: o.Clock, onEvent: o.OnEvent, keep: keep, runs: map[string]*asl.Running{}}, nil
+	return &Runner{machine: m, name: name, handlers: handlers, clock: o.Clock, onEvent: o.OnEvent, keep: keep, runs: map[string]*asl.Running{}}, nil
 }
 
 // Start begins the tenant's execution, named after the tenant id with input {"tenantId"}
@@ -82,13 +96,24 @@ func (r *Runner) Start(ctx context.Context, tenantID uuid.UUID) (run *asl.Runnin
 // (<tenantId>-r<N>) or the console's "New execution" with the tenant's input does. Names
 // are unique, as in Step Functions: a name already started returns that execution.
 func (r *Runner) StartNamed(ctx context.Context, name string, tenantID uuid.UUID) (run *asl.Running, started bool, err error) {
+	input, _ := json.Marshal(map[string]string{"tenantId": tenantID.String()})
+	return r.start(ctx, name, input)
+}
+
+// StartUpgrade begins the upgrade run's execution, named after the run with {"runId"} as
+// its input, as the API does in AWS.
+func (r *Runner) StartUpgrade(ctx context.Context, runID uuid.UUID) (run *asl.Running, started bool, err error) {
+	input, _ := json.Marshal(map[string]string{"runId": runID.String()})
+	return r.start(ctx, runID.String(), input)
+}
+
+func (r *Runner) start(ctx context.Context, name string, input []byte) (run *asl.Running, started bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if run, ok := r.runs[name]; ok {
 		return run, false, nil
 	}
-	input, _ := json.Marshal(map[string]string{"tenantId": tenantID.String()})
-	opts := asl.RunOptions{Name: name, Handlers: r.handlers, Clock: r.clock, StateMachineName: StateMachineName}
+	opts := asl.RunOptions{Name: name, Handlers: r.handlers, Clock: r.clock, StateMachineName: r.name}
 	if r.onEvent != nil {
 		opts.OnEvent = func(ev asl.Event) { r.onEvent(name, ev) }
 	}
@@ -135,7 +160,7 @@ func finished(run *asl.Running) bool {
 // ExecutionArn is the ARN the local engine gives the execution called name (its default
 // region and account), so the reconciler can name an execution that never started.
 func (r *Runner) ExecutionArn(name string) (string, error) {
-	return "arn:aws:states:local:000000000000:execution:" + StateMachineName + ":" + name, nil
+	return "arn:aws:states:local:000000000000:execution:" + r.name + ":" + name, nil
 }
 
 // ExecutionStatus is the status of the execution called name, or "" when this Runner has
@@ -148,7 +173,7 @@ func (r *Runner) ExecutionStatus(_ context.Context, name string) (string, error)
 	return string(run.Snapshot().Status), nil
 }
 
-// Get returns the execution of that name (a tenant id).
+// Get returns the execution of that name (a tenant id, or an upgrade run's id).
 func (r *Runner) Get(name string) (*asl.Running, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

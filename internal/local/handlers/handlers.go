@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"sort"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -12,19 +13,22 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
+	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 )
 
 // API maps the admin API functions' logical ids to their handlers on h.
 func API(h *api.Handler) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		catalog.CreateTenant.LogicalID:          lambda.NewHandler(h.CreateTenant),
-		catalog.ListTenants.LogicalID:           lambda.NewHandler(h.ListTenants),
-		catalog.GetTenant.LogicalID:             lambda.NewHandler(h.GetTenant),
-		catalog.GetProvisioningStatus.LogicalID: lambda.NewHandler(h.GetProvisioningStatus),
-		catalog.ArchiveTenant.LogicalID:         lambda.NewHandler(h.ArchiveTenant),
-		catalog.RetryTenant.LogicalID:           lambda.NewHandler(h.RetryTenant),
-		catalog.ResendActivationEmail.LogicalID: lambda.NewHandler(h.ResendActivationEmail),
-		catalog.Activate.LogicalID:              lambda.NewHandler(h.Activate),
+		catalog.CreateTenant.LogicalID:          sandboxed(h.CreateTenant),
+		catalog.ListTenants.LogicalID:           sandboxed(h.ListTenants),
+		catalog.GetTenant.LogicalID:             sandboxed(h.GetTenant),
+		catalog.GetProvisioningStatus.LogicalID: sandboxed(h.GetProvisioningStatus),
+		catalog.ArchiveTenant.LogicalID:         sandboxed(h.ArchiveTenant),
+		catalog.RetryTenant.LogicalID:           sandboxed(h.RetryTenant),
+		catalog.ResendActivationEmail.LogicalID: sandboxed(h.ResendActivationEmail),
+		catalog.Activate.LogicalID:              sandboxed(h.Activate),
+		catalog.StartUpgrade.LogicalID:          sandboxed(h.StartUpgrade),
+		catalog.GetUpgrade.LogicalID:            sandboxed(h.GetUpgrade),
 	}
 }
 
@@ -32,21 +36,45 @@ func API(h *api.Handler) map[string]lambda.Handler {
 // handlers on s.
 func Pipeline(s *pipeline.Steps) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		catalog.CreateTenantRecord.LogicalID:    lambda.NewHandler(s.CreateTenantRecord),
-		catalog.CreateSchema.LogicalID:          lambda.NewHandler(s.CreateSchema),
-		catalog.RunMigrations.LogicalID:         lambda.NewHandler(s.RunMigrations),
-		catalog.SeedRolesAndUser.LogicalID:      lambda.NewHandler(s.SeedRolesAndUser),
-		catalog.DeploySorobanContract.LogicalID: lambda.NewHandler(s.DeploySorobanContract),
-		catalog.StoreContractAddress.LogicalID:  lambda.NewHandler(s.StoreContractAddress),
-		catalog.SendWelcomeEmail.LogicalID:      lambda.NewHandler(s.SendWelcomeEmail),
-		catalog.ActivateTenant.LogicalID:        lambda.NewHandler(s.ActivateTenant),
-		catalog.Rollback.LogicalID:              lambda.NewHandler(s.Rollback),
+		catalog.CreateTenantRecord.LogicalID:    sandboxed(s.CreateTenantRecord),
+		catalog.CreateSchema.LogicalID:          sandboxed(s.CreateSchema),
+		catalog.RunMigrations.LogicalID:         sandboxed(s.RunMigrations),
+		catalog.SeedRolesAndUser.LogicalID:      sandboxed(s.SeedRolesAndUser),
+		catalog.DeploySorobanContract.LogicalID: sandboxed(s.DeploySorobanContract),
+		catalog.StoreContractAddress.LogicalID:  sandboxed(s.StoreContractAddress),
+		catalog.SendWelcomeEmail.LogicalID:      sandboxed(s.SendWelcomeEmail),
+		catalog.ActivateTenant.LogicalID:        sandboxed(s.ActivateTenant),
+		catalog.Rollback.LogicalID:              sandboxed(s.Rollback),
 	}
 }
 
 // Reconcile is the reconcile function's handler, by its logical id.
 func Reconcile(r *reconcile.Reconciler) map[string]lambda.Handler {
-	return map[string]lambda.Handler{catalog.Reconcile.LogicalID: lambda.NewHandler(r.Run)}
+	return map[string]lambda.Handler{catalog.Reconcile.LogicalID: sandboxed(r.Run)}
+}
+
+// Upgrade maps the upgrade state machine's functions to their handlers on u.
+func Upgrade(u *upgrade.Upgrader) map[string]lambda.Handler {
+	return map[string]lambda.Handler{
+		catalog.ListTenantsToUpgrade.LogicalID: sandboxed(u.List),
+		catalog.MigrateTenantBatch.LogicalID:   sandboxed(u.MigrateBatch),
+		catalog.SummarizeUpgrade.LogicalID:     sandboxed(u.Summarize),
+	}
+}
+
+// sandboxed wraps fn as lambda.NewHandler does, afresh for every invocation, as each
+// concurrent invocation of a Lambda function runs in a sandbox of its own. One
+// lambda.NewHandler handler must not serve two invocations at once: it answers in a pooled
+// buffer that it hands back to the pool before the caller has read it, for its next
+// invocation to write into. Building the handler per invocation (a few microseconds of
+// reflection) gives each its own pool, so a Map's items and concurrent executions run at
+// once, as in AWS, instead of taking turns in one handler.
+func sandboxed(fn any) lambda.Handler { return sandbox{fn} }
+
+type sandbox struct{ fn any }
+
+func (s sandbox) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return lambda.NewHandler(s.fn).Invoke(ctx, payload)
 }
 
 // Substitutions maps each ${<LogicalId>Arn} of the state machine definition to the
