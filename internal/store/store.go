@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,6 +83,25 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) {
 // lock the tenant first, so they never interleave on the same tenant.
 func Lock(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tenant.Tenant, error) {
 	t, err := scanTenant(tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, &fault.NotFoundError{Op: "lock tenant", Msg: "tenant not found"}
+	}
+	return t, fault.FromDB("lock tenant", err)
+}
+
+// LockWaiting is Lock that waits at most wait for the row (lock_timeout, for the rest of
+// tx), in one round trip: a tenant another transaction holds longer is a TransientError
+// (lock_not_available).
+func LockWaiting(ctx context.Context, tx pgx.Tx, id uuid.UUID, wait time.Duration) (tenant.Tenant, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(max(wait.Milliseconds(), 1), 10))
+	row := b.Queue(`SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id)
+	var t tenant.Tenant
+	var err error
+	row.QueryRow(func(r pgx.Row) error { t, err = scanTenant(r); return nil })
+	if berr := tx.SendBatch(ctx, b).Close(); berr != nil && err == nil {
+		err = berr
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, &fault.NotFoundError{Op: "lock tenant", Msg: "tenant not found"}
 	}

@@ -186,6 +186,18 @@ func RecordUpgradeResult(ctx context.Context, db DB, r UpgradeResult) error {
 	return fault.FromDB("record upgrade result", err)
 }
 
+// RecordMigrated records, in the tenant's migration transaction tx, the version its schema
+// is now at and the run's result (UPGRADED or CURRENT), in one statement.
+func RecordMigrated(ctx context.Context, tx pgx.Tx, r UpgradeResult) error {
+	_, err := tx.Exec(ctx, `WITH version AS (UPDATE tenants SET schema_version = $5 WHERE id = $2)
+		INSERT INTO upgrade_results (run_id, tenant_id, outcome, from_version, to_version, at)
+		VALUES ($1, $2, $3, $4, $5, now())
+		ON CONFLICT (run_id, tenant_id) DO UPDATE SET outcome = excluded.outcome, from_version = excluded.from_version,
+			to_version = excluded.to_version, error_type = NULL, error = NULL, at = excluded.at`,
+		r.RunID, r.TenantID, r.Outcome, r.From, r.To)
+	return fault.FromDB("record upgrade result", err)
+}
+
 // UpgradeCounts counts the run's tenants by outcome.
 func (s *Store) UpgradeCounts(ctx context.Context, run UpgradeRun) (UpgradeCounts, error) {
 	var c UpgradeCounts

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -216,10 +215,7 @@ func (u *Upgrader) migrateTenant(ctx context.Context, tx pgx.Tx, run store.Upgra
 	if wait <= 0 {
 		wait = DefaultLockTimeout
 	}
-	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(wait.Milliseconds(), 10)); err != nil {
-		return err
-	}
-	t, err := store.Lock(ctx, tx, r.TenantID)
+	t, err := store.LockWaiting(ctx, tx, r.TenantID, wait)
 	if err != nil {
 		return err
 	}
@@ -235,10 +231,7 @@ func (u *Upgrader) migrateTenant(ctx context.Context, tx pgx.Tx, run store.Upgra
 	if mig.To != mig.From {
 		r.Outcome = store.OutcomeUpgraded
 	}
-	if err := store.SetSchemaVersion(ctx, tx, t.ID, mig.To); err != nil {
-		return err
-	}
-	return store.RecordUpgradeResult(ctx, tx, *r)
+	return store.RecordMigrated(ctx, tx, *r)
 }
 
 // plan is a dry run's look at one tenant: its schema's version, read without a lock.
