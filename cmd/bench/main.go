@@ -20,6 +20,23 @@ import (
 // listMin keeps the deep page (half way through) a page away from the first one.
 const listMin = 200
 
+// sizes parses a comma-separated flag of counts, each at least least.
+func sizes(flagName, value string, least int) []int {
+	var out []int
+	for _, f := range strings.Split(value, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < least {
+			fmt.Fprintf(os.Stderr, "bench: -%s sizes must be integers ≥ %d\n", flagName, least)
+			os.Exit(2)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 func main() {
 	cfg := bench.Config{Progress: os.Stderr}
 	flag.IntVar(&cfg.N, "n", 500, "pipeline tenants for throughput")
@@ -28,6 +45,7 @@ func main() {
 	flag.IntVar(&cfg.FloorN, "floor", 100, "floor tenants per floor measurement")
 	flag.IntVar(&cfg.Scale, "scale", 10000, "tenants, with schemas, to repeat the pipeline figures at (0 skips it)")
 	list := flag.String("list", "10000", "control-plane sizes to measure the list route at, comma-separated (\"\" skips it)")
+	upgrades := flag.String("upgrade", "1000,10000", "tenant counts to measure the upgrade fan-out at, comma-separated (\"\" skips it)")
 	flag.IntVar(&cfg.ListRequests, "list-requests", 2000, "requests per list percentile")
 	flag.IntVar(&cfg.StartupRuns, "startup", 5, "start every function binary this many times (0 skips it)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the latency runs' CPU profile to this file (go tool pprof)")
@@ -35,17 +53,8 @@ func main() {
 	out := flag.String("out", "bench/results", "directory for the JSON result")
 	flag.Parse()
 
-	for _, f := range strings.Split(*list, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil || n < listMin {
-			fmt.Fprintf(os.Stderr, "bench: -list sizes must be integers ≥ %d\n", listMin)
-			os.Exit(2)
-		}
-		cfg.ListSizes = append(cfg.ListSizes, n)
-	}
+	cfg.ListSizes = sizes("list", *list, listMin)
+	cfg.UpgradeSizes = sizes("upgrade", *upgrades, 1)
 	// Stopped by Ctrl-C or a kill, it still drops its database and the roles it made.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

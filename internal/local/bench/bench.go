@@ -30,6 +30,9 @@ type Config struct {
 	// Scale, when positive, is the number of tenants (with their schemas) the pipeline
 	// figures are measured again at.
 	Scale int
+	// UpgradeSizes are the numbers of tenants the upgrade fan-out is measured at, each
+	// beside its floor.
+	UpgradeSizes []int
 	// StartupRuns, when positive, times every function binary's start that many times.
 	StartupRuns int
 	// CPUProfile, when set, is the file the one-at-a-time latency runs' CPU profile goes to
@@ -130,6 +133,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 			return rep, err
 		}
 		rep.Results = append(rep.Results, scale...)
+	}
+	if len(cfg.UpgradeSizes) > 0 {
+		up, err := measureUpgrade(ctx, cfg, rig, db, cfg.UpgradeSizes)
+		if err != nil {
+			return rep, err
+		}
+		rep.Results = append(rep.Results, up...)
 	}
 	if len(cfg.ListSizes) > 0 {
 		list, err := measureList(ctx, cfg, rig.stack.Pool, cfg.ListSizes, max(cfg.ListRequests, 100))

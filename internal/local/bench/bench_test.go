@@ -18,7 +18,8 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60, ListSizes: []int{300}, ListRequests: 100})
+	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60, ListSizes: []int{300}, ListRequests: 100,
+		UpgradeSizes: []int{40, 90}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +47,8 @@ func TestRunWritesEveryFigure(t *testing.T) {
 		"list handler p99, 300 tenants, first page/ms", "list DB p99, 300 tenants, deep page/ms",
 		"status handler p99, full log/ms", "activation route p99/ms", "argon2id hash alone/ms",
 		"latency p50 of DeploySorobanContract/ms", "latency p50 of reserve/ms",
+		"upgrade fan-out 40 tenants/s", "upgrade rate 40 tenants/tenants/s",
+		"upgrade fan-out 90 tenants/s", "upgrade rate 90 tenants/tenants/s",
 	}
 	seen := map[string]Result{}
 	for _, r := range got.Results {
@@ -78,7 +81,8 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	if len(atScale) < 10 || scaleVerdicts < 3 {
 		t.Errorf("scale phase: %d figures with %d target verdicts, want the pipeline's repeated with throughput and latency judged", len(atScale), scaleVerdicts)
 	}
-	for _, k := range []string{"pipeline throughput c=2/tenants/min", "pipeline latency p50/ms/tenant", "pipeline latency p95/ms/tenant"} {
+	for _, k := range []string{"pipeline throughput c=2/tenants/min", "pipeline latency p50/ms/tenant", "pipeline latency p95/ms/tenant",
+		"upgrade rate 40 tenants/tenants/s"} {
 		if seen[k].Met == nil {
 			t.Errorf("figure %s has no target verdict", k)
 		}
