@@ -1716,3 +1716,33 @@ func TestLambdasShipNoLocalOrTestCode(t *testing.T) {
 		t.Errorf("go list found %d functions, the catalogue declares %d", mains, want)
 	}
 }
+
+// The upgrade's Distributed Map is sized to the database: at most MaxConcurrency batches
+// run at once, and the batch function may run that many containers with one connection
+// each, so the fan-out never holds more connections than that, however many tenants.
+func TestUpgradeFanOutFitsItsConnections(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	_, def := aslPlaceholders(t, "upgrade.asl.json")
+	var width float64
+	for _, st := range flatStates(def) {
+		if proc, ok := st["ItemProcessor"].(map[string]any); ok {
+			for _, inner := range flatStates(proc) {
+				if inner["Resource"] == "${"+catalog.MigrateTenantBatch.Substitution()+"}" {
+					width, _ = st["MaxConcurrency"].(float64)
+				}
+			}
+		}
+	}
+	if width < 1 {
+		t.Fatalf("the Map running %s has no MaxConcurrency", catalog.MigrateTenantBatch.State)
+	}
+	id := catalog.MigrateTenantBatch.LogicalID
+	reserved := tpl.fnProp(id, "ReservedConcurrentExecutions")
+	if reserved == nil || reserved.Value != strconv.Itoa(int(width)) {
+		t.Errorf("%s: ReservedConcurrentExecutions %v, want the Map's MaxConcurrency %v", id, reserved, width)
+	}
+	if c := tpl.env(id)["DB_MAX_CONNS"]; c == nil || c.Value != "1" {
+		t.Errorf("%s: DB_MAX_CONNS %v, want 1: a batch migrates its tenants one after another", id, c)
+	}
+}

@@ -107,3 +107,100 @@ func checkErrorName(t *testing.T, name string) {
 		t.Errorf("ErrorEquals names %q, which no handler returns (fault.Names = %v)", name, fault.Names)
 	}
 }
+
+// flatten lists a definition's states with those of its Map states' item processors, and
+// which of them run inside a processor.
+func flatten(states map[string]json.RawMessage, inProcessor bool, out map[string]state, inner map[string]bool) error {
+	for name, raw := range states {
+		var s state
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+		out[name], inner[name] = s, inProcessor
+		var m struct {
+			ItemProcessor *struct {
+				States map[string]json.RawMessage `json:"States"`
+			} `json:"ItemProcessor"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return err
+		}
+		if m.ItemProcessor != nil {
+			if err := flatten(m.ItemProcessor.States, true, out, inner); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// The upgrade's Tasks follow the same house rules of retries and timeouts. Its top-level
+// Tasks end the run when they fail (the lister and the Map into SummarizeFailedUpgrade,
+// the summaries into SummaryFailed); the Map's item processor catches nothing, so a batch
+// that still fails after its retries fails its child execution and counts against the
+// Map's tolerance.
+func TestUpgradeTasksFollowTheHouseRules(t *testing.T) {
+	t.Parallel()
+	var def struct {
+		States map[string]json.RawMessage `json:"States"`
+	}
+	if err := json.Unmarshal(Upgrade, &def); err != nil {
+		t.Fatal(err)
+	}
+	states, inner := map[string]state{}, map[string]bool{}
+	if err := flatten(def.States, false, states, inner); err != nil {
+		t.Fatal(err)
+	}
+	tasks := 0
+	for name, s := range states {
+		if s.Type != "Task" && s.Type != "Map" {
+			continue
+		}
+		if s.Type == "Task" {
+			tasks++
+		}
+		t.Run(name, func(t *testing.T) {
+			if s.Type == "Task" {
+				if !regexp.MustCompile(`^\$\{[A-Za-z]+FunctionArn\}$`).MatchString(s.Resource) {
+					t.Errorf("Resource %q is not a ${…FunctionArn} substitution", s.Resource)
+				}
+				if s.TimeoutSeconds <= 0 {
+					t.Error("no TimeoutSeconds")
+				}
+				var lambdaRetry, transientRetry bool
+				for _, r := range s.Retry {
+					lambdaRetry = lambdaRetry || slices.Equal(r.ErrorEquals, lambdaServiceErrors)
+					if slices.Contains(r.ErrorEquals, "TransientError") {
+						transientRetry = r.BackoffRate >= 1.5 && r.JitterStrategy == "FULL" && r.MaxAttempts != nil && *r.MaxAttempts >= 2
+					}
+					for _, e := range r.ErrorEquals {
+						checkErrorName(t, e)
+					}
+				}
+				if !lambdaRetry || !transientRetry {
+					t.Errorf("Retry lacks the Lambda service errors (%v) or a backed-off, jittered transient retry (%v)", lambdaRetry, transientRetry)
+				}
+			}
+			if inner[name] {
+				if len(s.Catch) != 0 {
+					t.Error("a Task of the Map's item processor catches: its batch's failure would not count against the tolerance")
+				}
+				return
+			}
+			want, path := "SummarizeFailedUpgrade", "$.error"
+			if strings.HasPrefix(name, "Summarize") {
+				want, path = "SummaryFailed", "$.summaryError"
+			}
+			if len(s.Catch) == 0 {
+				t.Fatal("no Catch")
+			}
+			last := s.Catch[len(s.Catch)-1]
+			if !slices.Equal(last.ErrorEquals, []string{"States.ALL"}) || last.Next != want || last.ResultPath != path {
+				t.Errorf("last Catch = %+v, want States.ALL to %s with ResultPath %s", last, want, path)
+			}
+		})
+	}
+	if tasks != 4 {
+		t.Errorf("%d Task states, want the lister, the batch and the two summaries", tasks)
+	}
+}

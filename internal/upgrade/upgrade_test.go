@@ -349,3 +349,61 @@ func TestRunEnds(t *testing.T) {
 		t.Errorf("summarising again: %+v, %v; want the first ending kept", again, err)
 	}
 }
+
+// A tenant's migration locks nothing of any other tenant: inside each tenant's
+// transaction, after its DDL, the relations its backend holds locks on are in that
+// tenant's schema or the control plane (public) only. The lister locks no tenant row: it
+// lists a tenant a provisioning step holds without waiting for it.
+func TestUpgradeLocksOneTenantAtATime(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a, b := w.oldTenant("Lock Scope Clinic A", tenant.StatusActive), w.oldTenant("Lock Scope Clinic B", tenant.StatusActive)
+	u := New(w.pool, slog.New(slog.DiscardHandler))
+	var checked int
+	u.migrate = func(ctx context.Context, tx pgx.Tx, n tenantdb.Names) (store.MigrationResult, error) {
+		res, err := tenantdb.Migrate(ctx, tx, n)
+		if err != nil {
+			return res, err
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT c.relnamespace::regnamespace::text FROM pg_locks l
+			JOIN pg_class c ON c.oid = l.relation WHERE l.pid = pg_backend_pid()`)
+		if err != nil {
+			return res, err
+		}
+		schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return res, err
+		}
+		for _, s := range schemas {
+			if s != n.Schema && s != "public" && s != "pg_catalog" {
+				t.Errorf("migrating %s holds a lock in schema %s", n.Schema, s)
+			}
+		}
+		if !slices.Contains(schemas, n.Schema) {
+			t.Errorf("migrating %s holds no lock in its own schema: the check sees nothing", n.Schema)
+		}
+		checked++
+		return res, nil
+	}
+
+	// B is held, as a provisioning step holds a tenant: listing does not wait for it.
+	tx, err := w.pool.Begin(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(w.ctx) }()
+	if _, err := store.Lock(w.ctx, tx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	run := w.run(false)
+	lctx, cancel := context.WithTimeout(w.ctx, 2*time.Second)
+	page, err := u.List(lctx, Page{RunID: run.ID})
+	cancel()
+	if err != nil || !slices.Contains(page.TenantIDs, b.ID) || !slices.Contains(page.TenantIDs, a.ID) {
+		t.Fatalf("List while a tenant is held: %+v, %v; want both listed at once", page, err)
+	}
+	_ = tx.Rollback(w.ctx)
+	if _, err := u.MigrateBatch(w.ctx, batchOf(run, a, b)); err != nil || checked != 2 {
+		t.Fatalf("MigrateBatch: %v, %d tenants checked", err, checked)
+	}
+}
