@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
@@ -84,7 +85,12 @@ func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) erro
 			if _, err := tenantdb.CreateSchema(ctx, tx, n); err != nil {
 				return err
 			}
-			if _, err := tenantdb.Migrate(ctx, tx, n); err != nil {
+			// Recorded as the pipeline records it, so an upgrade run sees these tenants current.
+			mig, err := tenantdb.Migrate(ctx, tx, n)
+			if err != nil {
+				return err
+			}
+			if err := store.SetSchemaVersion(ctx, tx, id, mig.To); err != nil {
 				return err
 			}
 		}
