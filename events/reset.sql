@@ -28,6 +28,7 @@ BEGIN
                 EXECUTE format('DROP ROLE %I', t.schema_name);
             END IF;
         END IF;
+        DELETE FROM contract_transactions WHERE tenant_id = t.id;
         DELETE FROM tenants WHERE id = t.id; -- its provisioning_logs go with it
     END LOOP;
 END

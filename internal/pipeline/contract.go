@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -24,13 +23,13 @@ func WithContracts(d ContractDeployer) Option {
 
 // DeploySorobanContract deploys the tenant's contract, or finds the one an earlier attempt
 // deployed (the contract id follows from the tenant id). Its output carries the contract id
-// for StoreContractAddress, and the step's log keeps it even if a later step fails.
+// for StoreContractAddress, and the step's log keeps it even if a later step fails. The
+// deployment's RPCs and ledger closes run with no transaction open (runOutside): the
+// tenant's row lock and a connection are held for two short checks, not for the seconds a
+// real network takes.
 func (s *Steps) DeploySorobanContract(ctx context.Context, in TenantInput) (soroban.Result, error) {
 	op := catalog.DeploySorobanContract.Log
-	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, _ pgx.Tx, t tenant.Tenant) (soroban.Result, error) {
-		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
-			return soroban.Result{}, err
-		}
+	return runOutside(ctx, s, op, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, t tenant.Tenant) (soroban.Result, error) {
 		if s.contracts == nil {
 			return soroban.Result{}, &fault.ConfigError{Op: op, Msg: "contract deployment is not configured"}
 		}

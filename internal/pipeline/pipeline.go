@@ -61,6 +61,77 @@ func parseTenantID(op, raw string) (uuid.UUID, error) {
 func run[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string,
 	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error),
 ) (Out, error) {
+	return attempt(ctx, s, step, rawID, executionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (out Out, err error) {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			t, err := lockOwned(ctx, tx, step, id, executionArn)
+			if err != nil {
+				return err
+			}
+			if out, err = work(ctx, tx, t); err != nil {
+				return err
+			}
+			return store.FinishStep(ctx, tx, a, doneStatus(step), out, "")
+		})
+		return out, err
+	})
+}
+
+// runOutside is run for a step whose work waits on the network (the contract step's RPCs
+// and ledger closes): no transaction stays open, and no row lock or connection is held,
+// while it waits. It checks the tenant (its execution's, in status) in one short
+// transaction, does the work with none open, and records the attempt in a second short
+// transaction that checks again. A rollback that moved the tenant meanwhile wins: the
+// result is refused and the work, which is idempotent and journals what it sends, is
+// found again by whatever runs next.
+func runOutside[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string, status tenant.Status,
+	work func(ctx context.Context, t tenant.Tenant) (Out, error),
+) (Out, error) {
+	return attempt(ctx, s, step, rawID, executionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (out Out, err error) {
+		var t tenant.Tenant
+		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			t, err = lockOwned(ctx, tx, step, id, executionArn)
+			if err == nil {
+				err = requireStatus(step, t, status)
+			}
+			return err
+		}); err != nil {
+			return out, err
+		}
+		if out, err = work(ctx, t); err != nil {
+			return out, err
+		}
+		return out, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			t, err := lockOwned(ctx, tx, step, id, executionArn)
+			if err != nil {
+				return err
+			}
+			if err := requireStatus(step, t, status); err != nil {
+				return err
+			}
+			return store.FinishStep(ctx, tx, a, doneStatus(step), out, "")
+		})
+	})
+}
+
+// lockOwned locks the tenant's row for tx and refuses a tenant another execution has
+// claimed since the attempt began.
+func lockOwned(ctx context.Context, tx pgx.Tx, step string, id uuid.UUID, executionArn string) (tenant.Tenant, error) {
+	t, err := store.Lock(ctx, tx, id)
+	if err != nil {
+		return t, err
+	}
+	if !t.OwnedBy(executionArn) {
+		return t, &fault.ConflictError{Op: step, Msg: "the tenant belongs to another execution"}
+	}
+	return t, nil
+}
+
+// attempt is one attempt of step, around body: it checks the input, logs IN_PROGRESS
+// (only for the tenant's own execution), and records FAILED when body fails, with the
+// step's metric line either way.
+func attempt[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string,
+	body func(ctx context.Context, id uuid.UUID, a store.StepRun) (Out, error),
+) (Out, error) {
 	var out Out
 	id, err := parseTenantID(step, rawID)
 	if err != nil {
@@ -71,36 +142,24 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID, executionArn strin
 	}
 	// Only the tenant's own execution gets an attempt: a second execution started with the
 	// same input is refused here, before anything is written.
-	attempt, err := store.StartStep(ctx, s.pool, id, step, executionArn)
+	a, err := store.StartStep(ctx, s.pool, id, step, executionArn)
 	if err != nil {
 		return out, err
 	}
-	log := s.log.With("tenantId", id.String(), "executionArn", executionArn, "step", step, "attempt", attempt.Attempt)
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := store.Lock(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if !t.OwnedBy(executionArn) { // claimed by another since StartStep
-			return &fault.ConflictError{Op: step, Msg: "the tenant belongs to another execution"}
-		}
-		if out, err = work(ctx, tx, t); err != nil {
-			return err
-		}
-		return store.FinishStep(ctx, tx, attempt, doneStatus(step), out, "")
-	})
+	log := s.log.With("tenantId", id.String(), "executionArn", executionArn, "step", step, "attempt", a.Attempt)
+	out, err = body(ctx, id, a)
 	if err != nil {
 		err = fault.FromDB(step, err)
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureLogTimeout)
 		defer cancel()
-		if logErr := store.FinishStep(fctx, s.pool, attempt, store.LogFailed, nil, err.Error()); logErr != nil {
+		if logErr := store.FinishStep(fctx, s.pool, a, store.LogFailed, nil, err.Error()); logErr != nil {
 			log.WarnContext(ctx, "could not record step failure", "error", logErr.Error())
 		}
 		// The runtime records the returned error; this line adds what it cannot see.
-		metrics.Step(ctx, log, "step failed", step, metrics.Failure, time.Since(attempt.Started), slog.String("errorType", fault.Name(err)))
+		metrics.Step(ctx, log, "step failed", step, metrics.Failure, time.Since(a.Started), slog.String("errorType", fault.Name(err)))
 		return out, err
 	}
-	metrics.Step(ctx, log, "step completed", step, metrics.Success, time.Since(attempt.Started))
+	metrics.Step(ctx, log, "step completed", step, metrics.Success, time.Since(a.Started))
 	return out, nil
 }
 

@@ -39,6 +39,33 @@ type Locker interface {
 	Lock(ctx context.Context, key string) (unlock func(), err error)
 }
 
+// Journal keeps, where every container sees it, each transaction a deployment sends,
+// written before it is sent, so that a retry after an attempt that died between sending
+// and seeing the outcome resumes that transaction (waits for it, or sends the very same
+// envelope again, which applies at most once) instead of sending another.
+type Journal interface {
+	// Sending records the signed envelope of the transaction hash, from account, for the
+	// tenant, valid until validUntil.
+	Sending(ctx context.Context, tenantID uuid.UUID, account, hash, envelope string, validUntil time.Time) error
+	// Unsettled lists the tenant's journalled transactions whose outcome is not recorded.
+	Unsettled(ctx context.Context, tenantID uuid.UUID) ([]Pending, error)
+	// Settled records a transaction's outcome (one of the Outcome values).
+	Settled(ctx context.Context, hash, outcome string) error
+}
+
+// Pending is a journalled transaction without a recorded outcome.
+type Pending struct {
+	Hash, Envelope string
+	ValidUntil     time.Time
+}
+
+// A journalled transaction's outcome.
+const (
+	OutcomeSuccess = "SUCCESS" // applied
+	OutcomeFailed  = "FAILED"  // rejected or failed: it changed nothing but the fee
+	OutcomeExpired = "EXPIRED" // never applied and never can: its time bounds passed, or its sequence number went to another
+)
+
 // Config builds a Deployer.
 type Config struct {
 	RPC        RPC
@@ -49,6 +76,8 @@ type Config struct {
 	Wasm     []byte
 	WasmHash string
 	Lock     Locker
+	// Journal, when set, records each transaction before it is sent (see Journal).
+	Journal Journal
 	// ConfirmTimeout bounds the wait for each transaction; PollInterval is the pause
 	// between status checks (ledgers close every ~5 s on the public networks).
 	ConfirmTimeout time.Duration
@@ -64,6 +93,7 @@ type Deployer struct {
 	wasmHash       xdr.Hash
 	withArgs       bool
 	lock           Locker
+	journal        Journal
 	confirmTimeout time.Duration
 	pollInterval   time.Duration
 	// networkChecked is set once the RPC server has said it serves our network; a
@@ -74,7 +104,7 @@ type Deployer struct {
 // New checks the configuration and returns a Deployer.
 func New(cfg Config) (*Deployer, error) {
 	const op = "configure contract deployer"
-	d := &Deployer{rpc: cfg.RPC, passphrase: cfg.Passphrase, signer: cfg.Signer, wasm: cfg.Wasm, lock: cfg.Lock,
+	d := &Deployer{rpc: cfg.RPC, passphrase: cfg.Passphrase, signer: cfg.Signer, wasm: cfg.Wasm, lock: cfg.Lock, journal: cfg.Journal,
 		confirmTimeout: cfg.ConfirmTimeout, pollInterval: cfg.PollInterval, withArgs: true}
 	switch {
 	case cfg.RPC == nil || cfg.Signer == nil || cfg.Lock == nil || cfg.Passphrase == "":
@@ -148,6 +178,13 @@ func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, erro
 	}
 	defer unlock()
 
+	// A transaction an earlier attempt sent and never saw settle is settled first: a create
+	// still in flight must land or expire before this attempt looks, or it would send a
+	// second one.
+	if err := d.resume(ctx, tenantID); err != nil {
+		return res, err
+	}
+
 	// The instance (an earlier attempt, or another container, may have made it) and the
 	// Wasm, in one request.
 	found, err := d.entries(ctx, instanceKey(id), codeKey(d.wasmHash))
@@ -161,13 +198,13 @@ func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, erro
 	case archived:
 		// An archived instance is restored, never recreated: creating again would fail,
 		// and the contract's storage lives on in the archive.
-		if err := d.restore(ctx, &res, instanceKey(id)); err != nil {
+		if err := d.restore(ctx, &res, tenantID, instanceKey(id)); err != nil {
 			return res, err
 		}
 		return res, d.verify(ctx, id)
 	}
 
-	if err := d.ensureWasm(ctx, &res, code); err != nil {
+	if err := d.ensureWasm(ctx, &res, tenantID, code); err != nil {
 		return res, err
 	}
 	if err := d.create(ctx, &res, tenantID, id); err != nil {
@@ -181,18 +218,18 @@ func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, erro
 }
 
 // ensureWasm installs the Wasm, or restores it, unless code says it is live.
-func (d *Deployer) ensureWasm(ctx context.Context, res *Result, code ledgerEntry) error {
+func (d *Deployer) ensureWasm(ctx context.Context, res *Result, tenantID uuid.UUID, code ledgerEntry) error {
 	switch code.state {
 	case live:
 		return nil
 	case archived:
-		return d.restore(ctx, res, codeKey(d.wasmHash))
+		return d.restore(ctx, res, tenantID, codeKey(d.wasmHash))
 	}
 	if d.wasm == nil {
 		return &fault.ConfigError{Op: "install contract Wasm", Msg: "the configured Wasm hash is not installed on this network and no Wasm file is configured"}
 	}
 	fn := xdr.HostFunction{Type: xdr.HostFunctionTypeHostFunctionTypeUploadContractWasm, Wasm: &d.wasm}
-	if _, err := d.submit(ctx, res, "install contract Wasm", &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()}); err != nil {
+	if _, err := d.submit(ctx, res, tenantID, "install contract Wasm", &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()}); err != nil {
 		return err
 	}
 	res.WasmUploaded = true
@@ -221,7 +258,7 @@ func (d *Deployer) create(ctx context.Context, res *Result, tenantID uuid.UUID, 
 		}
 	}
 	fn := xdr.HostFunction{Type: xdr.HostFunctionTypeHostFunctionTypeCreateContractV2, CreateContractV2: &args}
-	ret, err := d.submit(ctx, res, op, &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()})
+	ret, err := d.submit(ctx, res, tenantID, op, &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()})
 	if err != nil {
 		return err
 	}
@@ -231,8 +268,8 @@ func (d *Deployer) create(ctx context.Context, res *Result, tenantID uuid.UUID, 
 	return nil
 }
 
-func (d *Deployer) restore(ctx context.Context, res *Result, key xdr.LedgerKey) error {
-	if _, err := d.submit(ctx, res, "restore archived entry", &txnbuild.RestoreFootprint{SourceAccount: d.signer.Address()}, key); err != nil {
+func (d *Deployer) restore(ctx context.Context, res *Result, tenantID uuid.UUID, key xdr.LedgerKey) error {
+	if _, err := d.submit(ctx, res, tenantID, "restore archived entry", &txnbuild.RestoreFootprint{SourceAccount: d.signer.Address()}, key); err != nil {
 		return err
 	}
 	res.Restored = true

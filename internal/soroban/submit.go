@@ -3,10 +3,12 @@ package soroban
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	protocol "github.com/stellar/go/protocols/rpc"
 	"github.com/stellar/go/protocols/stellarcore"
 	"github.com/stellar/go/txnbuild"
@@ -23,7 +25,7 @@ const txTimeout = 300
 // simulated resources, fee and authorisation, sign, send and wait for the result. It
 // returns the host function's return value as the simulation computed it (nil for a
 // restore). restoreKeys is the footprint of a RestoreFootprint operation.
-func (d *Deployer) submit(ctx context.Context, res *Result, op string, operation txnbuild.Operation, restoreKeys ...xdr.LedgerKey) (*xdr.ScVal, error) {
+func (d *Deployer) submit(ctx context.Context, res *Result, tenantID uuid.UUID, op string, operation txnbuild.Operation, restoreKeys ...xdr.LedgerKey) (*xdr.ScVal, error) {
 	acct, err := d.rpc.LoadAccount(ctx, d.signer.Address())
 	if err != nil {
 		if strings.Contains(err.Error(), "failed to find ledger entry") {
@@ -85,12 +87,79 @@ func (d *Deployer) submit(ctx context.Context, res *Result, op string, operation
 	if err != nil {
 		return nil, &fault.InvariantError{Op: op, Msg: "cannot encode the transaction", Err: err}
 	}
-	// Recorded before sending, so a lost response still leaves the hash in the step's log.
+	// Journalled before sending, so an attempt that dies after sending leaves the next one
+	// the transaction to resume; and in the result, for the step's log.
 	res.Transactions = append(res.Transactions, hash)
-	if err := d.sendAndConfirm(ctx, op, hash, envelope); err != nil {
+	if d.journal != nil {
+		validUntil := time.Unix(tx.Timebounds().MaxTime, 0)
+		if err := d.journal.Sending(ctx, tenantID, d.signer.Address(), hash, envelope, validUntil); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.settle(ctx, hash, d.sendAndConfirm(ctx, op, hash, envelope)); err != nil {
 		return nil, err
 	}
 	return ret, nil
+}
+
+// settle records the outcome sendAndConfirm reached for a journalled transaction, and
+// returns that outcome's error. A transient one (no verdict yet) stays unsettled, for the
+// next attempt to resume; a sequence number another transaction took can never apply.
+func (d *Deployer) settle(ctx context.Context, hash string, sent error) error {
+	if d.journal == nil {
+		return sent
+	}
+	outcome := OutcomeSuccess
+	switch {
+	case errors.Is(sent, errBadSeq):
+		outcome = OutcomeExpired
+	case fault.IsTransient(sent):
+		return sent
+	case sent != nil:
+		outcome = OutcomeFailed
+	}
+	if err := d.journal.Settled(context.WithoutCancel(ctx), hash, outcome); err != nil && sent == nil {
+		return err
+	}
+	return sent
+}
+
+// resume settles the tenant's journalled transactions that an earlier attempt sent and
+// never saw settle: one that applied or failed is recorded so; one still valid is sent
+// again, the very same envelope, and awaited; one whose time bounds have passed is
+// expired. Only a transaction still without a verdict stops the deployment (a
+// TransientError: the next attempt resumes it again).
+func (d *Deployer) resume(ctx context.Context, tenantID uuid.UUID) error {
+	const op = "resume sent transaction"
+	if d.journal == nil {
+		return nil
+	}
+	pending, err := d.journal.Unsettled(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		r, err := d.rpc.GetTransaction(ctx, protocol.GetTransactionRequest{Hash: p.Hash})
+		switch {
+		case err != nil:
+			return rpcError(op, err)
+		case r.Status == protocol.TransactionStatusSuccess:
+			err = d.journal.Settled(ctx, p.Hash, OutcomeSuccess)
+		case r.Status == protocol.TransactionStatusFailed:
+			err = d.journal.Settled(ctx, p.Hash, OutcomeFailed)
+		case !time.Now().Before(p.ValidUntil):
+			err = d.journal.Settled(ctx, p.Hash, OutcomeExpired)
+		default:
+			if err := d.settle(ctx, p.Hash, d.sendAndConfirm(ctx, op, p.Hash, p.Envelope)); err != nil && !errors.Is(err, errBadSeq) && fault.IsTransient(err) {
+				return err
+			}
+			continue // settled either way; a failed one changed nothing, and the deployment goes on
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func build(account *txnbuild.SimpleAccount, operation txnbuild.Operation) (*txnbuild.Transaction, error) {
@@ -198,6 +267,10 @@ func (d *Deployer) await(ctx context.Context, op, hash, timeoutMsg string) error
 	}
 }
 
+// errBadSeq marks a transaction refused for its sequence number: another transaction took
+// it, so this one can never apply (a fresh one, with the next number, may).
+var errBadSeq = errors.New("sequence number taken")
+
 // txError classifies a rejected or failed transaction by its result code. Sequence and fee
 // races are transient; an account that cannot pay or sign, or a host function that fails,
 // will not get better by retrying.
@@ -211,7 +284,9 @@ func txError(op, verb, resultXDR string) error {
 		msg += " (" + hostFn.String() + ")"
 	}
 	switch code {
-	case xdr.TransactionResultCodeTxBadSeq, xdr.TransactionResultCodeTxInsufficientFee,
+	case xdr.TransactionResultCodeTxBadSeq:
+		return &fault.TransientError{Op: op, Msg: msg, Err: errBadSeq}
+	case xdr.TransactionResultCodeTxInsufficientFee,
 		xdr.TransactionResultCodeTxTooLate, xdr.TransactionResultCodeTxTooEarly, xdr.TransactionResultCodeTxInternalError:
 		return &fault.TransientError{Op: op, Msg: msg}
 	case xdr.TransactionResultCodeTxInsufficientBalance:

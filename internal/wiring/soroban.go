@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	client "github.com/stellar/go/clients/rpcclient"
 	"github.com/stellar/go/keypair"
@@ -22,6 +23,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/secrets"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 )
 
 // rpcTimeout bounds each Stellar RPC call, well inside the step's Lambda timeout.
@@ -72,8 +74,32 @@ func NewDeployer(ctx context.Context, cfg config.Soroban, awsCfg aws.Config, poo
 		Wasm:           wasm,
 		WasmHash:       cfg.WasmHash,
 		Lock:           database.AdvisoryLocker{Pool: pool},
+		Journal:        ContractJournal(pool),
 		ConfirmTimeout: cfg.ConfirmTimeout,
 	})
+}
+
+// ContractJournal is the deployer's journal of sent transactions, in the control plane
+// (contract_transactions).
+func ContractJournal(pool *pgxpool.Pool) soroban.Journal { return journal{store.New(pool)} }
+
+type journal struct{ st *store.Store }
+
+func (j journal) Sending(ctx context.Context, tenantID uuid.UUID, account, hash, envelope string, validUntil time.Time) error {
+	return j.st.JournalContractTx(ctx, tenantID, account, hash, envelope, validUntil)
+}
+
+func (j journal) Unsettled(ctx context.Context, tenantID uuid.UUID) ([]soroban.Pending, error) {
+	txs, err := j.st.UnsettledContractTxs(ctx, tenantID)
+	out := make([]soroban.Pending, len(txs))
+	for i, t := range txs {
+		out[i] = soroban.Pending{Hash: t.Hash, Envelope: t.Envelope, ValidUntil: t.ValidUntil}
+	}
+	return out, err
+}
+
+func (j journal) Settled(ctx context.Context, hash, outcome string) error {
+	return j.st.SettleContractTx(ctx, hash, outcome)
 }
 
 // ParseSeed reads the deployer's secret seed: the bare S… string, or a JSON object with a

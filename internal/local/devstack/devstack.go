@@ -218,6 +218,7 @@ func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
 		Signer:       signer,
 		Wasm:         anchor.Wasm,
 		Lock:         database.AdvisoryLocker{Pool: s.Pool},
+		Journal:      wiring.ContractJournal(s.Pool),
 		PollInterval: localPollInterval,
 	})
 }
