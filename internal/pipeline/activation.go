@@ -102,11 +102,15 @@ var (
 // voids the earlier one (after a WelcomeEmailNotSent, or when the 72 h ran out). An admin
 // who has activated already gets nothing: ErrAlreadyActivated; a tenant not ACTIVE is
 // ErrNotActive. requestedBy (who asked, e.g. the admin API's request id) goes into the audit row.
+//
+// The new token is stored in one short transaction and the e-mail sent after it, with no
+// transaction open while SES is called; an e-mail SES refuses leaves the old link void and
+// the new one unsent (the error is transient: ask again).
 func (s *Steps) ResendActivation(ctx context.Context, tenantID uuid.UUID, requestedBy string) (ActivationSent, error) {
-	var out ActivationSent
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := store.Lock(ctx, tx, tenantID)
-		if err != nil {
+	var w welcome
+	var t tenant.Tenant
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		if t, err = store.Lock(ctx, tx, tenantID); err != nil {
 			return err
 		}
 		if t.Status != tenant.StatusActive {
@@ -123,7 +127,7 @@ func (s *Steps) ResendActivation(ctx context.Context, tenantID uuid.UUID, reques
 		if !pending {
 			return ErrAlreadyActivated
 		}
-		out, err = s.sendWelcome(ctx, tx, t, n, requestedBy)
+		w, err = s.issueWelcome(ctx, tx, t, n, requestedBy)
 		return err
 	})
 	switch {
@@ -131,6 +135,10 @@ func (s *Steps) ResendActivation(ctx context.Context, tenantID uuid.UUID, reques
 		return ActivationSent{}, err
 	case err != nil:
 		return ActivationSent{}, fault.FromDB("resend activation", err)
+	}
+	out, err := s.sendWelcome(ctx, t, w)
+	if err != nil {
+		return ActivationSent{}, fault.Classify("resend activation", err)
 	}
 	s.log.InfoContext(ctx, "activation link sent again", "tenantId", tenantID.String())
 	return out, nil

@@ -115,50 +115,12 @@ func TestContractStepHoldsNoTransactionWhileItWaits(t *testing.T) {
 	double := withContracts(t, e, stellarrpc.WithLedgerClose(400*time.Millisecond))
 	tn := e.reserve("Waiting Contract Clinic")
 	e.runSteps(tn.ID, 4)
-
-	type result struct {
-		out soroban.Result
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
-		done <- result{out, err}
-	}()
-	observer, err := e.pool.Acquire(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer observer.Release()
-	samples, idleInTx := 0, 0
-	for waiting := true; waiting; {
-		select {
-		case r := <-done:
-			if r.err != nil || !r.out.Created {
-				t.Fatalf("DeploySorobanContract = %+v, %v", r.out, r.err)
-			}
-			waiting = false
-		case <-time.After(10 * time.Millisecond):
-			var n int
-			// Idle in a transaction for 100 ms or more: held open across something slow. The
-			// step's two short checks are idle between their statements for microseconds.
-			if err := observer.QueryRow(e.ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'
-				AND state_change < now() - interval '100 milliseconds'`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			samples++
-			idleInTx += n
-		}
-	}
-	// The Wasm upload and the create each waited for a ledger close: dozens of samples.
-	if samples < 20 {
-		t.Fatalf("only %d samples while the step waited: the double did not slow it", samples)
-	}
-	if idleInTx != 0 {
-		t.Errorf("a connection was idle in a transaction in %d of %d samples while the step waited on the network", idleInTx, samples)
-	}
-	if len(double.Transactions()) < 2 {
-		t.Errorf("the step sent %d transactions, want the upload and the create", len(double.Transactions()))
+	var out soroban.Result
+	e.holdsNoTransactionWhile(func() (err error) {
+		out, err = e.steps.DeploySorobanContract(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
+		return err
+	})
+	if !out.Created || len(double.Transactions()) < 2 {
+		t.Errorf("output %+v, %d transactions; want the upload and the create", out, len(double.Transactions()))
 	}
 }

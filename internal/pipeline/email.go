@@ -52,27 +52,40 @@ type SendWelcomeEmailOutput struct {
 // SendWelcomeEmail issues the admin of an ACTIVE tenant a fresh single-use activation token
 // (stored only as a hash, replacing any earlier one) and e-mails the tenant URL and
 // activation link. The token exists only in that e-mail. Re-running sends a new link and
-// voids the old one; if sending fails, the new token is not stored either. It runs after
-// ActivateTenant, so an admin who got an activation link never hears that the tenant
-// could not be set up.
+// voids the old one; if sending fails, the new token is withdrawn and the old one put back.
+// It runs after ActivateTenant, so an admin who got an activation link never hears that the
+// tenant could not be set up.
+//
+// No transaction is open while SES is called: the token is stored in one short transaction,
+// the e-mail sent, and the attempt recorded with SES's message id in another (or the token
+// withdrawn in another, when SES refused).
 func (s *Steps) SendWelcomeEmail(ctx context.Context, in TenantInput) (SendWelcomeEmailOutput, error) {
-	return runInSchema(ctx, s, catalog.SendWelcomeEmail.Log, in.TenantID, in.ExecutionArn, tenant.StatusActive, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (SendWelcomeEmailOutput, error) {
-		return s.sendWelcome(ctx, tx, t, n, t.ExecutionArn)
-	})
+	return runAround(ctx, s, catalog.SendWelcomeEmail.Log, in.TenantID, in.ExecutionArn, tenant.StatusActive,
+		func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (welcome, error) {
+			n, err := tenantdb.For(t)
+			if err != nil {
+				return welcome{}, err
+			}
+			return s.issueWelcome(ctx, tx, t, n, t.ExecutionArn)
+		}, s.sendWelcome)
 }
 
-// sendWelcome issues a fresh activation token inside tx and e-mails the link; the token
-// is stored only if the e-mail was accepted (tx rolls back otherwise). issuedBy is the
-// execution or the admin request that asked, for the audit row.
-func (s *Steps) sendWelcome(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names, issuedBy string) (SendWelcomeEmailOutput, error) {
-	op := catalog.SendWelcomeEmail.Log
-	var out SendWelcomeEmailOutput
+// welcome is a welcome e-mail ready to send, its token already stored.
+type welcome struct {
+	msg        email.Message
+	activation tenantdb.Activation
+	names      tenantdb.Names
+}
+
+// issueWelcome stores a fresh activation token inside tx and builds the e-mail that carries
+// its link. issuedBy is the execution or the admin request that asked, for the audit row.
+func (s *Steps) issueWelcome(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names, issuedBy string) (welcome, error) {
 	if s.email.Mailer == nil {
-		return out, &fault.ConfigError{Op: op, Msg: "e-mail is not configured"}
+		return welcome{}, &fault.ConfigError{Op: catalog.SendWelcomeEmail.Log, Msg: "e-mail is not configured"}
 	}
 	a, err := tenantdb.IssueActivation(ctx, tx, n, t.AdminEmail, issuedBy, s.email.ActivationTTL)
 	if err != nil {
-		return out, err
+		return welcome{}, err
 	}
 	msg, err := email.WelcomeMessage(t.AdminEmail, email.Welcome{
 		TenantName:     t.Name,
@@ -81,13 +94,28 @@ func (s *Steps) sendWelcome(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n t
 		ActivationURL:  s.activationURL(t.ID, a.Token),
 		ExpiresAt:      a.ExpiresAt,
 	})
-	if err != nil {
-		return out, err
-	}
+	return welcome{msg: msg, activation: a, names: n}, err
+}
+
+// sendWelcome sends an issued welcome e-mail through SES, with no transaction open. When
+// SES does not take it, the token is withdrawn (and the one it replaced put back) in a short
+// transaction of its own: a link that was never sent must not be the only one that works.
+func (s *Steps) sendWelcome(ctx context.Context, t tenant.Tenant, w welcome) (SendWelcomeEmailOutput, error) {
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	id, err := s.email.Mailer.Send(sctx, w.msg)
+	cancel()
+	out := SendWelcomeEmailOutput{MessageID: id, ActivationExpiresAt: w.activation.ExpiresAt}
+	if err == nil {
+		return out, nil
+	}
+	// Detached: the invocation's deadline may be why the send failed.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureLogTimeout)
 	defer cancel()
-	out.MessageID, err = s.email.Mailer.Send(sctx, msg)
-	out.ActivationExpiresAt = a.ExpiresAt
+	if werr := pgx.BeginFunc(wctx, s.pool, func(tx pgx.Tx) error {
+		return tenantdb.WithdrawActivation(wctx, tx, w.names, w.activation, "the e-mail was not sent: "+fault.Name(err))
+	}); werr != nil {
+		s.log.WarnContext(ctx, "unsent activation token not withdrawn", "tenantId", t.ID.String(), "errorType", fault.Name(werr))
+	}
 	return out, err
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -273,5 +274,81 @@ func TestRollbackCompletesWhenNoticesFail(t *testing.T) {
 	logs := e.logRows(tn.ID)
 	if !strings.Contains(string(logs[len(logs)-1].Result), `"adminNotified": false`) {
 		t.Errorf("notice outcome not in the log: %s", logs[len(logs)-1].Result)
+	}
+}
+
+// slowMailer is SES taking its time: the real sender to the emulator, after a pause.
+type slowMailer struct {
+	Mailer
+	pause time.Duration
+}
+
+func (m slowMailer) Send(ctx context.Context, msg email.Message) (string, error) {
+	time.Sleep(m.pause)
+	return m.Mailer.Send(ctx, msg)
+}
+
+// While the welcome e-mail step and the resend wait on SES, no connection is idle in a
+// transaction: the token is stored before the call, the attempt recorded after it.
+func TestEmailStepsHoldNoTransactionWhileSESAnswers(t *testing.T) {
+	t.Parallel()
+	e := newEmailEnv(t, true)
+	e.steps.email.Mailer = slowMailer{Mailer: e.steps.email.Mailer, pause: 500 * time.Millisecond}
+	tn, addr := e.reserveFor("Slow Mail Clinic", "Quinnzz")
+	e.runSteps(tn.ID, len(dbSteps))
+	e.holdsNoTransactionWhile(func() error {
+		_, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())})
+		return err
+	})
+	e.holdsNoTransactionWhile(func() error {
+		_, err := e.steps.ResendActivation(e.ctx, tn.ID, "req-slow")
+		return err
+	})
+	if sent := awstest.SentTo(t, addr); len(sent) != 2 {
+		t.Errorf("%d messages to the admin, want the welcome and the resend", len(sent))
+	}
+	// The rollback's failure notices go out after its transaction has committed.
+	failing, failingAddr := e.reserveFor("Slow Notice Clinic", "Quinnzz")
+	e.runSteps(failing.ID, 3)
+	var rb RollbackOutput
+	e.holdsNoTransactionWhile(func() (err error) {
+		rb, err = e.steps.Rollback(e.ctx, RollbackInput{TenantID: failing.ID.String(), ExecutionArn: executionArn(failing.ID.String()),
+			Error: &CaughtError{Error: "States.Timeout", Cause: "step timed out"}})
+		return err
+	})
+	if !rb.AdminNotified || !rb.OpsNotified || len(awstest.SentTo(t, failingAddr)) != 1 {
+		t.Errorf("rollback %+v; want the admin and ops told once", rb)
+	}
+	logs := e.logRows(failing.ID)
+	var recorded RollbackOutput
+	if last := logs[len(logs)-1]; last.Status != store.LogRolledBack || json.Unmarshal(last.Result, &recorded) != nil || !recorded.AdminNotified {
+		t.Errorf("the ROLLED_BACK row does not record the notice: %s %s", last.Status, last.Result)
+	}
+}
+
+// A resend SES refuses leaves the admin the link they had: the new token is withdrawn and
+// the earlier one put back, with the withdrawal audited.
+func TestRefusedResendKeepsTheEarlierLink(t *testing.T) {
+	t.Parallel()
+	e := newEmailEnv(t, true)
+	tn, _ := e.reserveFor("Refused Resend Clinic", "Quinnzz")
+	e.runSteps(tn.ID, len(dbSteps))
+	if _, err := e.steps.SendWelcomeEmail(e.ctx, TenantInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String())}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.storedTokenHash(tn)
+	refusing := newEmailEnv(t, false) // a sender SES has not verified
+	e.steps.email.Mailer = refusing.steps.email.Mailer
+	if _, err := e.steps.ResendActivation(e.ctx, tn.ID, "req-refused"); fault.Name(err) != "ConfigError" {
+		t.Fatalf("resend = %v (%s), want SES's refusal as a ConfigError", err, fault.Name(err))
+	}
+	if after := e.storedTokenHash(tn); string(after) != string(before) {
+		t.Error("the refused resend voided the admin's earlier link")
+	}
+	got, _ := e.store.Get(e.ctx, tn.ID)
+	var withdrawn int
+	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM `+pgx.Identifier{got.SchemaName}.Sanitize()+
+		`.audit_logs WHERE action = 'user.activation_withdrawn'`).Scan(&withdrawn); err != nil || withdrawn != 1 {
+		t.Errorf("withdrawal audit rows: %d, %v; want 1", withdrawn, err)
 	}
 }

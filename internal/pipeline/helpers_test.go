@@ -203,3 +203,44 @@ func describeLogs(logs []store.StepLog) string {
 	}
 	return b.String()
 }
+
+// holdsNoTransactionWhile runs work (a step that waits on the network) and samples
+// pg_stat_activity meanwhile: no connection of the env's database may be idle in a
+// transaction for 100 ms or more, which is a transaction held open across something slow
+// (the steps' own short transactions are idle between statements for microseconds). work
+// must take long enough for dozens of samples, or the check saw nothing.
+func (e *env) holdsNoTransactionWhile(work func() error) {
+	e.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	observer, err := e.pool.Acquire(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer observer.Release()
+	samples, idleInTx := 0, 0
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if samples < 20 {
+				e.t.Fatalf("only %d samples while the step waited: it did not wait", samples)
+			}
+			if idleInTx != 0 {
+				e.t.Errorf("a connection was idle in a transaction in %d of %d samples while the step waited on the network", idleInTx, samples)
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+			var n int
+			if err := observer.QueryRow(e.ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'
+				AND state_change < now() - interval '100 milliseconds'`).Scan(&n); err != nil {
+				e.t.Fatal(err)
+			}
+			samples++
+			idleInTx += n
+		}
+	}
+}

@@ -86,18 +86,35 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID, executionArn strin
 func runOutside[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string, status tenant.Status,
 	work func(ctx context.Context, t tenant.Tenant) (Out, error),
 ) (Out, error) {
+	return runAround(ctx, s, step, rawID, executionArn, status,
+		func(context.Context, pgx.Tx, tenant.Tenant) (struct{}, error) { return struct{}{}, nil },
+		func(ctx context.Context, t tenant.Tenant, _ struct{}) (Out, error) { return work(ctx, t) })
+}
+
+// runAround is runOutside with a first part that writes: prepare runs in the first short
+// transaction, under the tenant's row lock, and what it returns is handed to work, which
+// runs with no transaction open (the welcome e-mail: the activation token is stored, then
+// the e-mail sent through SES, then the attempt recorded with the message id).
+func runAround[P, Out any](ctx context.Context, s *Steps, step, rawID, executionArn string, status tenant.Status,
+	prepare func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (P, error),
+	work func(ctx context.Context, t tenant.Tenant, p P) (Out, error),
+) (Out, error) {
 	return attempt(ctx, s, step, rawID, executionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (out Out, err error) {
 		var t tenant.Tenant
+		var p P
 		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			t, err = lockOwned(ctx, tx, step, id, executionArn)
-			if err == nil {
-				err = requireStatus(step, t, status)
+			if t, err = lockOwned(ctx, tx, step, id, executionArn); err != nil {
+				return err
 			}
+			if err := requireStatus(step, t, status); err != nil {
+				return err
+			}
+			p, err = prepare(ctx, tx, t)
 			return err
 		}); err != nil {
 			return out, err
 		}
-		if out, err = work(ctx, t); err != nil {
+		if out, err = work(ctx, t, p); err != nil {
 			return out, err
 		}
 		return out, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

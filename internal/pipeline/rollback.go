@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
@@ -77,79 +78,111 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 		}
 	}
 	log := s.log
-	out, err := run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (RollbackOutput, error) {
-		log = s.tenantLog(t)
-		out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}
-		if err := requireTransition(op, t, tenant.StatusFailed); err != nil {
-			return out, err
-		}
-		failed, err := store.LastFailedStep(ctx, tx, t.ID, in.ExecutionArn)
-		if err != nil {
-			return out, err
-		}
-		out.FailedStep = failed
-		if err := store.CloseOpenSteps(ctx, tx, t.ID, in.ExecutionArn, "interrupted; rolled back"); err != nil {
-			return out, err
-		}
-		if t.SchemaName != "" {
-			n, err := tenantdb.For(t)
+	var due *notice // the failure notices this rollback is to send, once it has committed
+	out, err := attempt(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (RollbackOutput, error) {
+		var out RollbackOutput
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+			t, err := lockOwned(ctx, tx, op, id, in.ExecutionArn)
 			if err != nil {
-				return out, err
+				return err
 			}
-			dropped, err := tenantdb.Drop(ctx, tx, n)
-			if err != nil {
-				return out, err
+			if out, due, err = s.undo(ctx, tx, t, in, msg); err != nil {
+				return err
 			}
-			if dropped.SchemaDropped {
-				out.Undone = append(out.Undone, "schema "+n.Schema+" dropped")
-			}
-			if dropped.RoleDropped {
-				out.Undone = append(out.Undone, "role "+n.Role()+" dropped")
-			}
-		}
-		contract := t.ContractID
-		if contract == "" {
-			// Deployed, but the failure came before StoreContractAddress.
-			if contract, err = store.DeployedContract(ctx, tx, t.ID); err != nil {
-				return out, err
-			}
-		}
-		if contract != "" {
-			// A deployed contract cannot be removed from the ledger; its id stays in this
-			// log (and on the tenant row when it was stored) for whoever follows up.
-			out.Remaining = append(out.Remaining, "soroban contract "+contract+" stays on the ledger")
-		}
-		// Decided here, inside the transaction, so the ROLLED_BACK row records it.
-		out.Outcome = OutcomeClean
-		if len(out.Remaining) > 0 {
-			out.Outcome = OutcomeDirty
-		}
-		if msg == "" {
-			msg = "provisioning failed"
-			if failed != "" {
-				msg += " at " + failed
-			}
-		}
-		if err := store.MarkFailed(ctx, tx, t.ID, msg); err != nil {
+			log = s.tenantLog(t)
+			return store.FinishStep(ctx, tx, a, store.LogRolledBack, out, "")
+		})
+		if err != nil || due == nil {
 			return out, err
 		}
-		// A retried rollback must not send the admin a second notice.
-		notified, err := store.RollbackNotified(ctx, tx, t.ID, in.ExecutionArn)
-		if err != nil || notified {
-			out.AdminNotified = notified
-			return out, err
-		}
-		cause := t.ProvisioningError // the first recorded error wins, as on the tenant row
-		if cause == "" {
-			cause = msg
-		}
-		out.AdminNotified, out.OpsNotified, out.NotificationError = s.notifyFailure(ctx, t, failed, cause)
-		return out, nil
+		// After the commit: the tenant is FAILED and its schema gone before anyone is told,
+		// and no transaction (nor the locks DROP SCHEMA took) waits on SES. The attempt's
+		// row is then updated with who was told; a crash in between tells them again.
+		out.AdminNotified, out.OpsNotified, out.NotificationError = s.notifyFailure(ctx, due.t, due.failedStep, due.cause)
+		return out, store.FinishStep(ctx, s.pool, a, store.LogRolledBack, out, "")
 	})
 	if err == nil {
 		metrics.RolledBack(ctx, log, out.FailedStep)
 	}
 	return out, err
+}
+
+// notice is a failure notice a rollback has decided to send.
+type notice struct {
+	t                 tenant.Tenant
+	failedStep, cause string
+}
+
+// undo is the rollback's work inside its transaction: it drops what the execution made,
+// marks the tenant FAILED, and says which notices are due (none when an earlier rollback
+// of the execution sent them).
+func (s *Steps) undo(ctx context.Context, tx pgx.Tx, t tenant.Tenant, in RollbackInput, msg string) (RollbackOutput, *notice, error) {
+	op := catalog.Rollback.Log
+	out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}
+	if err := requireTransition(op, t, tenant.StatusFailed); err != nil {
+		return out, nil, err
+	}
+	failed, err := store.LastFailedStep(ctx, tx, t.ID, in.ExecutionArn)
+	if err != nil {
+		return out, nil, err
+	}
+	out.FailedStep = failed
+	if err := store.CloseOpenSteps(ctx, tx, t.ID, in.ExecutionArn, "interrupted; rolled back"); err != nil {
+		return out, nil, err
+	}
+	if t.SchemaName != "" {
+		n, err := tenantdb.For(t)
+		if err != nil {
+			return out, nil, err
+		}
+		dropped, err := tenantdb.Drop(ctx, tx, n)
+		if err != nil {
+			return out, nil, err
+		}
+		if dropped.SchemaDropped {
+			out.Undone = append(out.Undone, "schema "+n.Schema+" dropped")
+		}
+		if dropped.RoleDropped {
+			out.Undone = append(out.Undone, "role "+n.Role()+" dropped")
+		}
+	}
+	contract := t.ContractID
+	if contract == "" {
+		// Deployed, but the failure came before StoreContractAddress.
+		if contract, err = store.DeployedContract(ctx, tx, t.ID); err != nil {
+			return out, nil, err
+		}
+	}
+	if contract != "" {
+		// A deployed contract cannot be removed from the ledger; its id stays in this
+		// log (and on the tenant row when it was stored) for whoever follows up.
+		out.Remaining = append(out.Remaining, "soroban contract "+contract+" stays on the ledger")
+	}
+	// Decided here, inside the transaction, so the ROLLED_BACK row records it.
+	out.Outcome = OutcomeClean
+	if len(out.Remaining) > 0 {
+		out.Outcome = OutcomeDirty
+	}
+	if msg == "" {
+		msg = "provisioning failed"
+		if failed != "" {
+			msg += " at " + failed
+		}
+	}
+	if err := store.MarkFailed(ctx, tx, t.ID, msg); err != nil {
+		return out, nil, err
+	}
+	// A retried rollback must not send the admin a second notice.
+	notified, err := store.RollbackNotified(ctx, tx, t.ID, in.ExecutionArn)
+	if err != nil || notified {
+		out.AdminNotified = notified
+		return out, nil, err
+	}
+	cause := t.ProvisioningError // the first recorded error wins, as on the tenant row
+	if cause == "" {
+		cause = msg
+	}
+	return out, &notice{t: t, failedStep: failed, cause: cause}, nil
 }
 
 var (

@@ -24,6 +24,9 @@ type Activation struct {
 	UserID    uuid.UUID
 	Token     string
 	ExpiresAt time.Time
+	// What it replaced, for WithdrawActivation.
+	previousHash    []byte
+	previousExpires *time.Time
 }
 
 // HashActivationToken is how a token is stored and looked up. The token is 256 random
@@ -45,11 +48,13 @@ func IssueActivation(ctx context.Context, tx pgx.Tx, n Names, adminEmail, execut
 	// Microsecond precision: what PostgreSQL stores, so the value returned is the one kept.
 	a := Activation{Token: base64.RawURLEncoding.EncodeToString(raw), ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Microsecond)}
 	s := n.schemaIdent()
-	err := tx.QueryRow(ctx, `UPDATE `+s+`.users
+	err := tx.QueryRow(ctx, `UPDATE `+s+`.users u
 		SET activation_token_hash = $2, activation_expires_at = $3, updated_at = now()
-		WHERE lower(email) = lower($1) AND status = 'PENDING_ACTIVATION'
-		RETURNING id`, oneShot,
-		adminEmail, HashActivationToken(a.Token), a.ExpiresAt).Scan(&a.UserID)
+		FROM (SELECT id, activation_token_hash, activation_expires_at FROM `+s+`.users
+		      WHERE lower(email) = lower($1) AND status = 'PENDING_ACTIVATION' FOR UPDATE) old
+		WHERE u.id = old.id
+		RETURNING u.id, old.activation_token_hash, old.activation_expires_at`, oneShot,
+		adminEmail, HashActivationToken(a.Token), a.ExpiresAt).Scan(&a.UserID, &a.previousHash, &a.previousExpires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Activation{}, &fault.InvariantError{Op: op, Msg: "no admin user pending activation"}
 	}
@@ -60,6 +65,24 @@ func IssueActivation(ctx context.Context, tx pgx.Tx, n Names, adminEmail, execut
 		VALUES ($1, $2, 'user.activation_issued', 'user', $2, $3::text::jsonb)`, oneShot,
 		systemActor, a.UserID, jsonText(map[string]any{"executionArn": executionArn, "expiresAt": a.ExpiresAt.UTC().Format(time.RFC3339)}))
 	return a, fault.FromDB(op, err)
+}
+
+// WithdrawActivation takes back, inside tx, an issued token whose e-mail was never sent, and
+// puts back the one it replaced: the admin keeps the link they had, and no token exists
+// that no one received. It changes nothing once another issue or an activation followed.
+func WithdrawActivation(ctx context.Context, tx pgx.Tx, n Names, a Activation, reason string) error {
+	const op = "withdraw activation token"
+	s := n.schemaIdent()
+	tag, err := tx.Exec(ctx, `UPDATE `+s+`.users SET activation_token_hash = $3, activation_expires_at = $4, updated_at = now()
+		WHERE id = $1 AND activation_token_hash = $2 AND status = 'PENDING_ACTIVATION'`, oneShot,
+		a.UserID, HashActivationToken(a.Token), a.previousHash, a.previousExpires)
+	if err != nil || tag.RowsAffected() == 0 {
+		return fault.FromDB(op, err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO `+s+`.audit_logs (actor, user_id, action, entity_type, entity_id, details)
+		VALUES ($1, $2, 'user.activation_withdrawn', 'user', $2, $3::text::jsonb)`, oneShot,
+		systemActor, a.UserID, jsonText(map[string]any{"reason": reason}))
+	return fault.FromDB(op, err)
 }
 
 // ErrInvalidActivation means a token matches no account pending activation, or has
