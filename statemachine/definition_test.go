@@ -54,27 +54,8 @@ func TestTasksFollowTheHouseRules(t *testing.T) {
 		}
 		tasks++
 		t.Run(name, func(t *testing.T) {
-			if !regexp.MustCompile(`^\$\{[A-Za-z]+FunctionArn\}$`).MatchString(s.Resource) {
-				t.Errorf("Resource %q is not a ${…FunctionArn} substitution", s.Resource)
-			}
-			if s.TimeoutSeconds <= 0 {
-				t.Error("no TimeoutSeconds")
-			}
-			var lambdaRetry, transientRetry bool
-			for _, r := range s.Retry {
-				if slices.Equal(r.ErrorEquals, lambdaServiceErrors) {
-					lambdaRetry = true
-				}
-				if slices.Contains(r.ErrorEquals, "TransientError") || (name == "Rollback" && slices.Contains(r.ErrorEquals, "States.ALL")) {
-					transientRetry = r.BackoffRate >= 1.5 && r.JitterStrategy == "FULL" && r.MaxAttempts != nil && *r.MaxAttempts >= 2
-				}
-				for _, e := range r.ErrorEquals {
-					checkErrorName(t, e)
-				}
-			}
-			if !lambdaRetry || !transientRetry {
-				t.Errorf("Retry lacks the Lambda service errors (%v) or a backed-off, jittered transient retry (%v)", lambdaRetry, transientRetry)
-			}
+			// The rollback retries everything, as its transient class.
+			checkRetries(t, s, name == "Rollback")
 			if len(s.Catch) == 0 {
 				t.Fatal("no Catch")
 			}
@@ -95,6 +76,33 @@ func TestTasksFollowTheHouseRules(t *testing.T) {
 	}
 	if tasks != 9 {
 		t.Errorf("%d Task states, want the 8 steps and the rollback", tasks)
+	}
+}
+
+// checkRetries holds a Task to the house rules of retries: a ${…FunctionArn} Resource, a
+// timeout, AWS's recommended retry of the Lambda service errors, and our transient class
+// (States.ALL too, when allRetried) retried with backoff and full jitter, matching only
+// error names our code returns.
+func checkRetries(t *testing.T, s state, allRetried bool) {
+	t.Helper()
+	if !regexp.MustCompile(`^\$\{[A-Za-z]+FunctionArn\}$`).MatchString(s.Resource) {
+		t.Errorf("Resource %q is not a ${…FunctionArn} substitution", s.Resource)
+	}
+	if s.TimeoutSeconds <= 0 {
+		t.Error("no TimeoutSeconds")
+	}
+	var lambdaRetry, transientRetry bool
+	for _, r := range s.Retry {
+		lambdaRetry = lambdaRetry || slices.Equal(r.ErrorEquals, lambdaServiceErrors)
+		if slices.Contains(r.ErrorEquals, "TransientError") || (allRetried && slices.Contains(r.ErrorEquals, "States.ALL")) {
+			transientRetry = r.BackoffRate >= 1.5 && r.JitterStrategy == "FULL" && r.MaxAttempts != nil && *r.MaxAttempts >= 2
+		}
+		for _, e := range r.ErrorEquals {
+			checkErrorName(t, e)
+		}
+	}
+	if !lambdaRetry || !transientRetry {
+		t.Errorf("Retry lacks the Lambda service errors (%v) or a backed-off, jittered transient retry (%v)", lambdaRetry, transientRetry)
 	}
 }
 
@@ -161,25 +169,7 @@ func TestUpgradeTasksFollowTheHouseRules(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			if s.Type == "Task" {
-				if !regexp.MustCompile(`^\$\{[A-Za-z]+FunctionArn\}$`).MatchString(s.Resource) {
-					t.Errorf("Resource %q is not a ${…FunctionArn} substitution", s.Resource)
-				}
-				if s.TimeoutSeconds <= 0 {
-					t.Error("no TimeoutSeconds")
-				}
-				var lambdaRetry, transientRetry bool
-				for _, r := range s.Retry {
-					lambdaRetry = lambdaRetry || slices.Equal(r.ErrorEquals, lambdaServiceErrors)
-					if slices.Contains(r.ErrorEquals, "TransientError") {
-						transientRetry = r.BackoffRate >= 1.5 && r.JitterStrategy == "FULL" && r.MaxAttempts != nil && *r.MaxAttempts >= 2
-					}
-					for _, e := range r.ErrorEquals {
-						checkErrorName(t, e)
-					}
-				}
-				if !lambdaRetry || !transientRetry {
-					t.Errorf("Retry lacks the Lambda service errors (%v) or a backed-off, jittered transient retry (%v)", lambdaRetry, transientRetry)
-				}
+				checkRetries(t, s, false)
 			}
 			if inner[name] {
 				if len(s.Catch) != 0 {

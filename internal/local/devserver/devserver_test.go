@@ -96,24 +96,37 @@ func (c client) poll(path, what string, done func(map[string]any) bool) map[stri
 	}
 }
 
-// The local stack driven over HTTP the way an admin would: create, follow, read, list,
-// archive; a second tenant that fails ends FAILED with its error in the status.
-func TestLocalStackOverHTTP(t *testing.T) {
-	t.Parallel()
+// startLocal starts the local stack on a fresh database, every server on a free port,
+// e-mail to the outbox, the engine on the fast clock; edit changes the config first.
+func startLocal(t *testing.T, edit func(*Config)) *Server {
+	t.Helper()
 	_, url := testdb.NewWithURL(t)
-	fail := &atomic.Bool{}
-	srv, err := Start(context.Background(), Config{
+	cfg := Config{
 		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
 		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
-		Wrap: func(c map[string]lambda.Handler) map[string]lambda.Handler {
-			c[catalog.ActivateTenant.LogicalID] = failSwitch{Handler: c[catalog.ActivateTenant.LogicalID], on: fail}
-			return c
-		},
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// The local stack driven over HTTP the way an admin would: create, follow, read, list,
+// archive; a second tenant that fails ends FAILED with its error in the status.
+func TestLocalStackOverHTTP(t *testing.T) {
+	t.Parallel()
+	fail := &atomic.Bool{}
+	srv := startLocal(t, func(c *Config) {
+		c.Wrap = func(c map[string]lambda.Handler) map[string]lambda.Handler {
+			c[catalog.ActivateTenant.LogicalID] = failSwitch{Handler: c[catalog.ActivateTenant.LogicalID], on: fail}
+			return c
+		}
+	})
 	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
 
 	if code, _, _ := (client{t: t, base: srv.APIURL}).do("GET", "/admin/tenants", ""); code != http.StatusUnauthorized {
@@ -199,15 +212,7 @@ func TestLocalStackOverHTTP(t *testing.T) {
 // Fifty admins create the same tenant at once: exactly one wins.
 func TestConcurrentCreatesOfOneName(t *testing.T) {
 	t.Parallel()
-	_, url := testdb.NewWithURL(t)
-	srv, err := Start(context.Background(), Config{
-		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
-		Outbox: true, Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startLocal(t, func(c *Config) { c.OutboxDir = "" }) // the outbox in memory
 	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
 	const n = 50
 	codes := make([]int, n)
@@ -231,16 +236,7 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 // execution was never started (the API died in between) ends FAILED by itself.
 func TestReconcilerRunsOnATimer(t *testing.T) {
 	t.Parallel()
-	_, url := testdb.NewWithURL(t)
-	srv, err := Start(context.Background(), Config{
-		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
-		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
-		ReconcileEvery: 20 * time.Millisecond, ReconcileStaleAfter: time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startLocal(t, func(c *Config) { c.ReconcileEvery, c.ReconcileStaleAfter = 20*time.Millisecond, time.Millisecond })
 	reg, err := tenant.Registration{Name: "Orphan Clinic", AdminEmail: "o@orphan.example", AdminFirstName: "O", AdminLastName: "P"}.Normalize()
 	if err != nil {
 		t.Fatal(err)
@@ -273,15 +269,7 @@ func TestReconcilerRunsOnATimer(t *testing.T) {
 // (which reads the fragment and posts it) and the public /activation route it posts to.
 func TestActivationLinkWorksLocally(t *testing.T) {
 	t.Parallel()
-	_, url := testdb.NewWithURL(t)
-	srv, err := Start(context.Background(), Config{
-		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
-		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startLocal(t, nil)
 	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
 	_, _, created := admin.do("POST", "/admin/tenants", `{"name":"Link Clinic","adminEmail":"lin@link.example","adminFirstName":"Lin","adminLastName":"K"}`)
 	admin.waitForExecution(created["statusUrl"].(string), "SUCCEEDED")
@@ -321,15 +309,7 @@ func TestActivationLinkWorksLocally(t *testing.T) {
 // the fan-out with its child executions.
 func TestUpgradeOverHTTP(t *testing.T) {
 	t.Parallel()
-	_, url := testdb.NewWithURL(t)
-	srv, err := Start(context.Background(), Config{
-		DatabaseURL: url, APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", StellarAddr: "127.0.0.1:0", OutboxAddr: "127.0.0.1:0",
-		Outbox: true, OutboxDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Clock: asl.NewFastClock(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startLocal(t, nil)
 	ctx := context.Background()
 	if _, err := seed.Behind(ctx, srv.Stack.Pool, "Upgrade Over HTTP Clinic", 30, tenantdb.LatestVersion()-1, 2); err != nil {
 		t.Fatal(err)
