@@ -58,6 +58,7 @@ func run(cfg devserver.Config) error {
 	}
 	fmt.Printf("Lambda Invoke API:  %s\n", srv.InvokeURL)
 	fmt.Printf("admin API:          %s/admin/tenants\n", srv.APIURL)
+	fmt.Printf("upgrade runs:       %s/admin/upgrades (POST starts one; GET …/{id} follows it)\n", srv.APIURL)
 	fmt.Printf("executions:         %s/executions\n", srv.APIURL)
 	if cfg.ReconcileEvery > 0 {
 		fmt.Printf("reconciler:         every %s (-reconcile-every)\n", cfg.ReconcileEvery)
