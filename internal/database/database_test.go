@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -61,35 +60,6 @@ func TestOpenKeepsTheDSNOutOfErrors(t *testing.T) {
 	if got := err.Error(); got != "database: invalid connection string" {
 		t.Errorf("error = %q", got)
 	}
-}
-
-func TestAdvisoryLockExcludesOtherHolders(t *testing.T) {
-	t.Parallel()
-	pool := testdb.New(t)
-	ctx := context.Background()
-	l := database.AdvisoryLocker{Pool: pool}
-	unlock, err := l.Lock(ctx, "deployer-A")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Another key is independent.
-	unlockB, err := l.Lock(ctx, "deployer-B")
-	if err != nil {
-		t.Fatal(err)
-	}
-	unlockB()
-	// The same key waits until the holder lets go.
-	waitCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	if _, err := l.Lock(waitCtx, "deployer-A"); err == nil {
-		t.Fatal("a held lock was granted twice")
-	}
-	unlock()
-	again, err := l.Lock(ctx, "deployer-A")
-	if err != nil {
-		t.Fatalf("after unlock: %v", err)
-	}
-	again()
 }
 
 // A connection is retired after MaxConnUses hand-outs, so no backend keeps caching the

@@ -12,7 +12,6 @@ import (
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
@@ -28,7 +27,7 @@ func withContracts(t *testing.T, e *env, opts ...stellarrpc.Option) *stellarrpc.
 	signer := keypair.MustRandom()
 	double.Fund(signer.Address(), 10_000_0000000)
 	d, err := soroban.New(soroban.Config{RPC: client.NewClient(srv.URL, nil), Passphrase: config.PassphraseLocal,
-		Signer: signer, Wasm: anchor.Wasm, Lock: database.AdvisoryLocker{Pool: e.pool},
+		Signers: []*keypair.Full{signer}, Wasm: anchor.Wasm, Accounts: store.DeployerAccounts{Store: e.store, TTL: time.Minute},
 		ConfirmTimeout: 3 * time.Second, PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -32,11 +32,16 @@ type RPC interface {
 	GetTransaction(ctx context.Context, req protocol.GetTransactionRequest) (protocol.GetTransactionResponse, error)
 }
 
-// Locker serialises deployments per deployer account across processes: the network takes
-// one pending transaction per source account, so two containers sending at once would
-// collide on the sequence number (txBAD_SEQ).
-type Locker interface {
-	Lock(ctx context.Context, key string) (unlock func(), err error)
+// Accounts leases the deployer accounts of a pool, one deployment per account at a time,
+// across processes: the network takes one pending transaction per source account, so two
+// deployments sending from one would collide on its sequence number (txBAD_SEQ). A tenant
+// is pinned to the account its first lease gave it, since its contract id follows from that
+// account: every later attempt leases that one again.
+type Accounts interface {
+	// Lease returns the tenant's account among addresses (its pinned one, or a free one it
+	// pins), leased until release or until the lease expires, or ok false while that account
+	// is leased to another deployment (or, unpinned, every one is).
+	Lease(ctx context.Context, tenantID uuid.UUID, addresses []string) (address string, release func(), ok bool, err error)
 }
 
 // Journal keeps, where every container sees it, each transaction a deployment sends,
@@ -69,13 +74,16 @@ const (
 // Config builds a Deployer.
 type Config struct {
 	RPC        RPC
-	Passphrase string        // the network this deployer signs for
-	Signer     *keypair.Full // the deployer account, also every transaction's source
+	Passphrase string // the network this deployer signs for
+	// Signers are the pool of deployer accounts, each a transaction's source and its
+	// contract's deployer; Accounts leases them, one deployment per account at a time, so
+	// the accounts deploy in parallel.
+	Signers  []*keypair.Full
+	Accounts Accounts
 	// Wasm is the contract to install when the network lacks it; WasmHash names an already
 	// installed one. One of the two is required; with Wasm, WasmHash is derived.
 	Wasm     []byte
 	WasmHash string
-	Lock     Locker
 	// Journal, when set, records each transaction before it is sent (see Journal).
 	Journal Journal
 	// ConfirmTimeout bounds the wait for each transaction; PollInterval is the pause
@@ -88,11 +96,12 @@ type Config struct {
 type Deployer struct {
 	rpc            RPC
 	passphrase     string
-	signer         *keypair.Full
+	signers        map[string]*keypair.Full // the pool, by address
+	addresses      []string
+	accounts       Accounts
 	wasm           []byte
 	wasmHash       xdr.Hash
 	withArgs       bool
-	lock           Locker
 	journal        Journal
 	confirmTimeout time.Duration
 	pollInterval   time.Duration
@@ -104,11 +113,12 @@ type Deployer struct {
 // New checks the configuration and returns a Deployer.
 func New(cfg Config) (*Deployer, error) {
 	const op = "configure contract deployer"
-	d := &Deployer{rpc: cfg.RPC, passphrase: cfg.Passphrase, signer: cfg.Signer, wasm: cfg.Wasm, lock: cfg.Lock, journal: cfg.Journal,
+	d := &Deployer{rpc: cfg.RPC, passphrase: cfg.Passphrase, wasm: cfg.Wasm, journal: cfg.Journal,
+		accounts: cfg.Accounts, signers: map[string]*keypair.Full{},
 		confirmTimeout: cfg.ConfirmTimeout, pollInterval: cfg.PollInterval, withArgs: true}
 	switch {
-	case cfg.RPC == nil || cfg.Signer == nil || cfg.Lock == nil || cfg.Passphrase == "":
-		return nil, &fault.ConfigError{Op: op, Msg: "RPC client, passphrase, signer and lock are required"}
+	case cfg.RPC == nil || cfg.Passphrase == "" || cfg.Accounts == nil || len(cfg.Signers) == 0:
+		return nil, &fault.ConfigError{Op: op, Msg: "RPC client, passphrase, deployer signers and their accounts are required"}
 	case cfg.Wasm != nil:
 		protocolVersion, err := wasm.InterfaceProtocol(cfg.Wasm)
 		if err != nil {
@@ -134,6 +144,12 @@ func New(cfg Config) (*Deployer, error) {
 	}
 	if d.pollInterval <= 0 {
 		d.pollInterval = time.Second
+	}
+	for _, k := range cfg.Signers {
+		if _, dup := d.signers[k.Address()]; !dup {
+			d.signers[k.Address()] = k
+			d.addresses = append(d.addresses, k.Address())
+		}
 	}
 	return d, nil
 }
@@ -163,82 +179,119 @@ func (d *Deployer) Deploy(ctx context.Context, tenantID uuid.UUID) (Result, erro
 		}
 		d.networkChecked.Store(true)
 	}
-	addr, id, err := ContractID(d.passphrase, d.signer.Address(), Salt(tenantID))
+	// Deployments from one account are serialised: each transaction takes the account's
+	// next sequence number. The account comes first, before any look-up: the contract id
+	// follows from it; a retry that finds its contract pays a lease it did not need, the
+	// common first attempt saves a round trip.
+	signer, release, err := d.account(ctx, tenantID)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
+	j := &job{tenantID: tenantID, signer: signer}
+	addr, id, err := ContractID(d.passphrase, signer.Address(), Salt(tenantID))
 	if err != nil {
 		return Result{}, &fault.InvariantError{Op: op, Msg: "cannot derive the contract id", Err: err}
 	}
-	res := Result{ContractID: addr, WasmHash: hex.EncodeToString(d.wasmHash[:]), Transactions: []string{}}
-
-	// Deployments from one account are serialised: each transaction takes the account's
-	// next sequence number. The lock comes first, before any look-up: a retry that finds
-	// its contract pays a lock it did not need, the common first attempt saves a round trip.
-	unlock, err := d.lock.Lock(ctx, "soroban-deployer:"+d.signer.Address())
-	if err != nil {
-		return res, fault.Classify(op, err)
-	}
-	defer unlock()
+	j.res = Result{ContractID: addr, WasmHash: hex.EncodeToString(d.wasmHash[:]), Transactions: []string{}}
+	res := &j.res
 
 	// A transaction an earlier attempt sent and never saw settle is settled first: a create
 	// still in flight must land or expire before this attempt looks, or it would send a
 	// second one.
-	if err := d.resume(ctx, tenantID); err != nil {
-		return res, err
+	if err := d.resume(ctx, j); err != nil {
+		return *res, err
 	}
 
 	// The instance (an earlier attempt, or another container, may have made it) and the
 	// Wasm, in one request.
 	found, err := d.entries(ctx, instanceKey(id), codeKey(d.wasmHash))
 	if err != nil {
-		return res, err
+		return *res, err
 	}
 	inst, code := found[0], found[1]
 	switch inst.state {
 	case live:
-		return res, d.verify(ctx, id)
+		return *res, d.verify(ctx, id)
 	case archived:
 		// An archived instance is restored, never recreated: creating again would fail,
 		// and the contract's storage lives on in the archive.
-		if err := d.restore(ctx, &res, tenantID, instanceKey(id)); err != nil {
-			return res, err
+		if err := d.restore(ctx, j, instanceKey(id)); err != nil {
+			return *res, err
 		}
-		return res, d.verify(ctx, id)
+		return *res, d.verify(ctx, id)
 	}
 
-	if err := d.ensureWasm(ctx, &res, tenantID, code); err != nil {
-		return res, err
+	if err := d.ensureWasm(ctx, j, code); err != nil {
+		return *res, err
 	}
-	if err := d.create(ctx, &res, tenantID, id); err != nil {
-		return res, err
+	if err := d.create(ctx, j, id); err != nil {
+		return *res, err
 	}
 	// Not read back: the transaction that created the instance named its Wasm, and the
 	// network applied it. Every other path returns an instance it did not create, which
 	// verify checks.
 	res.Created = true
-	return res, nil
+	return *res, nil
+}
+
+// job is one deployment: the tenant, the account it sends from, what it has done.
+type job struct {
+	tenantID uuid.UUID
+	signer   *keypair.Full
+	res      Result
+}
+
+// account is the deployer account the tenant's deployment sends from, leased until
+// release: the tenant's account of the pool, waited for (polling) while another deployment
+// holds it, up to the confirm timeout.
+func (d *Deployer) account(ctx context.Context, tenantID uuid.UUID) (*keypair.Full, func(), error) {
+	const op = "lease deployer account"
+	wait, cancel := context.WithTimeout(ctx, d.confirmTimeout)
+	defer cancel()
+	for {
+		addr, release, ok, err := d.accounts.Lease(ctx, tenantID, d.addresses)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			signer, known := d.signers[addr]
+			if !known {
+				release()
+				return nil, nil, &fault.ConfigError{Op: op, Msg: "the tenant's deployer account is not among the configured ones"}
+			}
+			return signer, release, nil
+		}
+		select {
+		case <-wait.Done():
+			return nil, nil, &fault.TransientError{Op: op, Msg: "every deployer account the tenant may use is busy"}
+		case <-time.After(d.pollInterval):
+		}
+	}
 }
 
 // ensureWasm installs the Wasm, or restores it, unless code says it is live.
-func (d *Deployer) ensureWasm(ctx context.Context, res *Result, tenantID uuid.UUID, code ledgerEntry) error {
+func (d *Deployer) ensureWasm(ctx context.Context, j *job, code ledgerEntry) error {
 	switch code.state {
 	case live:
 		return nil
 	case archived:
-		return d.restore(ctx, res, tenantID, codeKey(d.wasmHash))
+		return d.restore(ctx, j, codeKey(d.wasmHash))
 	}
 	if d.wasm == nil {
 		return &fault.ConfigError{Op: "install contract Wasm", Msg: "the configured Wasm hash is not installed on this network and no Wasm file is configured"}
 	}
 	fn := xdr.HostFunction{Type: xdr.HostFunctionTypeHostFunctionTypeUploadContractWasm, Wasm: &d.wasm}
-	if _, err := d.submit(ctx, res, tenantID, "install contract Wasm", &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()}); err != nil {
+	if _, err := d.submit(ctx, j, "install contract Wasm", &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: j.signer.Address()}); err != nil {
 		return err
 	}
-	res.WasmUploaded = true
+	j.res.WasmUploaded = true
 	return nil
 }
 
-func (d *Deployer) create(ctx context.Context, res *Result, tenantID uuid.UUID, id xdr.ContractId) error {
+func (d *Deployer) create(ctx context.Context, j *job, id xdr.ContractId) error {
 	const op = "create contract"
-	preimage, err := fromAddress(d.signer.Address(), Salt(tenantID))
+	preimage, err := fromAddress(j.signer.Address(), Salt(j.tenantID))
 	if err != nil {
 		return &fault.InvariantError{Op: op, Msg: "cannot build the contract preimage", Err: err}
 	}
@@ -249,7 +302,7 @@ func (d *Deployer) create(ctx context.Context, res *Result, tenantID uuid.UUID, 
 		ConstructorArgs:    []xdr.ScVal{},
 	}
 	if d.withArgs {
-		th := TenantHash(tenantID)
+		th := TenantHash(j.tenantID)
 		tenantBytes := xdr.ScBytes(th[:])
 		admin := *preimage.FromAddress
 		args.ConstructorArgs = []xdr.ScVal{
@@ -258,7 +311,7 @@ func (d *Deployer) create(ctx context.Context, res *Result, tenantID uuid.UUID, 
 		}
 	}
 	fn := xdr.HostFunction{Type: xdr.HostFunctionTypeHostFunctionTypeCreateContractV2, CreateContractV2: &args}
-	ret, err := d.submit(ctx, res, tenantID, op, &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: d.signer.Address()})
+	ret, err := d.submit(ctx, j, op, &txnbuild.InvokeHostFunction{HostFunction: fn, SourceAccount: j.signer.Address()})
 	if err != nil {
 		return err
 	}
@@ -268,11 +321,11 @@ func (d *Deployer) create(ctx context.Context, res *Result, tenantID uuid.UUID, 
 	return nil
 }
 
-func (d *Deployer) restore(ctx context.Context, res *Result, tenantID uuid.UUID, key xdr.LedgerKey) error {
-	if _, err := d.submit(ctx, res, tenantID, "restore archived entry", &txnbuild.RestoreFootprint{SourceAccount: d.signer.Address()}, key); err != nil {
+func (d *Deployer) restore(ctx context.Context, j *job, key xdr.LedgerKey) error {
+	if _, err := d.submit(ctx, j, "restore archived entry", &txnbuild.RestoreFootprint{SourceAccount: j.signer.Address()}, key); err != nil {
 		return err
 	}
-	res.Restored = true
+	j.res.Restored = true
 	return nil
 }
 

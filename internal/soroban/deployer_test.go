@@ -17,24 +17,24 @@ import (
 
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/wasm"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 const localPassphrase = config.PassphraseLocal
 
 // network is the Stellar RPC double with a funded deployer, reached through the real
-// rpcclient, and the deployers' shared lock on a real PostgreSQL.
+// rpcclient, and the deployers' account leases on a real PostgreSQL.
 type network struct {
-	t      *testing.T
-	double *stellarrpc.Server
-	url    string
-	signer *keypair.Full
-	lock   soroban.Locker
+	t        *testing.T
+	double   *stellarrpc.Server
+	url      string
+	signer   *keypair.Full
+	accounts soroban.Accounts
 }
 
 func newNetwork(t *testing.T, opts ...stellarrpc.Option) *network {
@@ -44,7 +44,7 @@ func newNetwork(t *testing.T, opts ...stellarrpc.Option) *network {
 	t.Cleanup(func() { srv.Close(); double.Close() })
 	signer := keypair.MustRandom()
 	double.Fund(signer.Address(), 10_000_0000000) // 10,000 XLM
-	return &network{t: t, double: double, url: srv.URL, signer: signer, lock: database.AdvisoryLocker{Pool: testdb.New(t)}}
+	return &network{t: t, double: double, url: srv.URL, signer: signer, accounts: wiring.DeployerAccounts(testdb.New(t))}
 }
 
 func (n *network) deployer(mod func(*soroban.Config)) *soroban.Deployer {
@@ -52,9 +52,9 @@ func (n *network) deployer(mod func(*soroban.Config)) *soroban.Deployer {
 	cfg := soroban.Config{
 		RPC:            client.NewClient(n.url, nil),
 		Passphrase:     localPassphrase,
-		Signer:         n.signer,
+		Signers:        []*keypair.Full{n.signer},
 		Wasm:           anchor.Wasm,
-		Lock:           n.lock,
+		Accounts:       n.accounts,
 		ConfirmTimeout: 3 * time.Second,
 		PollInterval:   5 * time.Millisecond,
 	}
@@ -253,7 +253,7 @@ func TestMalformedWasmIsRefused(t *testing.T) {
 	noMeta := anchor.Wasm[:len(anchor.Wasm)-1]
 	for name, code := range map[string][]byte{"not wasm": []byte("hello"), "truncated": noMeta} {
 		_, err := soroban.New(soroban.Config{RPC: client.NewClient("http://127.0.0.1:1", nil), Passphrase: localPassphrase,
-			Signer: keypair.MustRandom(), Wasm: code, Lock: database.AdvisoryLocker{}})
+			Signers: []*keypair.Full{keypair.MustRandom()}, Wasm: code, Accounts: wiring.DeployerAccounts(nil)})
 		if fault.Name(err) != "ConfigError" {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -284,8 +284,8 @@ func TestArchivedContractIsRestoredNotRecreated(t *testing.T) {
 	}
 }
 
-// Tenants provisioned at the same time share the deployer account; the advisory lock keeps
-// their transactions from colliding on its sequence number, which the double enforces.
+// Tenants provisioned at the same time share the deployer account; its lease keeps their
+// transactions from colliding on its sequence number, which the double enforces.
 func TestConcurrentDeploymentsDoNotCollide(t *testing.T) {
 	t.Parallel()
 	n := newNetwork(t)
@@ -333,8 +333,8 @@ func TestDeployOnRealNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal("SOROBAN_TEST_DEPLOYER_SEED is not a secret seed")
 	}
-	d, err := soroban.New(soroban.Config{RPC: client.NewClient(url, nil), Passphrase: passphrase, Signer: signer,
-		Wasm: anchor.Wasm, Lock: database.AdvisoryLocker{Pool: testdb.New(t)}, ConfirmTimeout: 2 * time.Minute, PollInterval: 2 * time.Second})
+	d, err := soroban.New(soroban.Config{RPC: client.NewClient(url, nil), Passphrase: passphrase, Signers: []*keypair.Full{signer},
+		Wasm: anchor.Wasm, Accounts: wiring.DeployerAccounts(testdb.New(t)), ConfirmTimeout: 2 * time.Minute, PollInterval: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

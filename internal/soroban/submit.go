@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	protocol "github.com/stellar/go/protocols/rpc"
 	"github.com/stellar/go/protocols/stellarcore"
 	"github.com/stellar/go/txnbuild"
@@ -25,8 +24,8 @@ const txTimeout = 300
 // simulated resources, fee and authorisation, sign, send and wait for the result. It
 // returns the host function's return value as the simulation computed it (nil for a
 // restore). restoreKeys is the footprint of a RestoreFootprint operation.
-func (d *Deployer) submit(ctx context.Context, res *Result, tenantID uuid.UUID, op string, operation txnbuild.Operation, restoreKeys ...xdr.LedgerKey) (*xdr.ScVal, error) {
-	acct, err := d.rpc.LoadAccount(ctx, d.signer.Address())
+func (d *Deployer) submit(ctx context.Context, j *job, op string, operation txnbuild.Operation, restoreKeys ...xdr.LedgerKey) (*xdr.ScVal, error) {
+	acct, err := d.rpc.LoadAccount(ctx, j.signer.Address())
 	if err != nil {
 		if strings.Contains(err.Error(), "failed to find ledger entry") {
 			return nil, &fault.ConfigError{Op: op, Msg: "the deployer account does not exist on this network (fund it)"}
@@ -76,7 +75,7 @@ func (d *Deployer) submit(ctx context.Context, res *Result, tenantID uuid.UUID, 
 	if err != nil {
 		return nil, &fault.InvariantError{Op: op, Msg: "cannot build the transaction", Err: err}
 	}
-	if tx, err = tx.Sign(d.passphrase, d.signer); err != nil {
+	if tx, err = tx.Sign(d.passphrase, j.signer); err != nil {
 		return nil, &fault.InvariantError{Op: op, Msg: "cannot sign the transaction", Err: err}
 	}
 	hash, err := tx.HashHex(d.passphrase)
@@ -89,10 +88,10 @@ func (d *Deployer) submit(ctx context.Context, res *Result, tenantID uuid.UUID, 
 	}
 	// Journalled before sending, so an attempt that dies after sending leaves the next one
 	// the transaction to resume; and in the result, for the step's log.
-	res.Transactions = append(res.Transactions, hash)
+	j.res.Transactions = append(j.res.Transactions, hash)
 	if d.journal != nil {
 		validUntil := time.Unix(tx.Timebounds().MaxTime, 0)
-		if err := d.journal.Sending(ctx, tenantID, d.signer.Address(), hash, envelope, validUntil); err != nil {
+		if err := d.journal.Sending(ctx, j.tenantID, j.signer.Address(), hash, envelope, validUntil); err != nil {
 			return nil, err
 		}
 	}
@@ -129,12 +128,12 @@ func (d *Deployer) settle(ctx context.Context, hash string, sent error) error {
 // again, the very same envelope, and awaited; one whose time bounds have passed is
 // expired. Only a transaction still without a verdict stops the deployment (a
 // TransientError: the next attempt resumes it again).
-func (d *Deployer) resume(ctx context.Context, tenantID uuid.UUID) error {
+func (d *Deployer) resume(ctx context.Context, j *job) error {
 	const op = "resume sent transaction"
 	if d.journal == nil {
 		return nil
 	}
-	pending, err := d.journal.Unsettled(ctx, tenantID)
+	pending, err := d.journal.Unsettled(ctx, j.tenantID)
 	if err != nil {
 		return err
 	}

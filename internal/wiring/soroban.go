@@ -18,7 +18,6 @@ import (
 
 	anchor "github.com/healthstack/tenant-provisioning/contracts/tenant-anchor"
 	"github.com/healthstack/tenant-provisioning/internal/config"
-	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/secrets"
@@ -41,10 +40,10 @@ func contractsOption(ctx context.Context, awsCfg aws.Config, pool *pgxpool.Pool)
 	return pipeline.WithContracts(d), nil
 }
 
-// NewDeployer builds the contract deployer: the deployer key from Secrets Manager (or,
-// locally, SOROBAN_DEPLOYER_SEED), the contract Wasm from SOROBAN_WASM_PATH, or only its
-// hash, or else the bundled tenant anchor, and a database advisory lock that serialises the deployer account's transactions
-// across containers.
+// NewDeployer builds the contract deployer: the pool of deployer keys from Secrets Manager
+// (or, locally, SOROBAN_DEPLOYER_SEED), each leased in the control plane for one
+// deployment at a time across containers, the journal of sent transactions, and the
+// contract Wasm from SOROBAN_WASM_PATH, or only its hash, or else the bundled tenant anchor.
 func NewDeployer(ctx context.Context, cfg config.Soroban, awsCfg aws.Config, pool *pgxpool.Pool) (*soroban.Deployer, error) {
 	seed := cfg.DeployerSeed
 	if cfg.DeployerSecretARN != "" {
@@ -54,7 +53,7 @@ func NewDeployer(ctx context.Context, cfg config.Soroban, awsCfg aws.Config, poo
 		}
 		seed = v.Reveal()
 	}
-	signer, err := ParseSeed(seed)
+	signers, err := ParseSeeds(seed)
 	if err != nil {
 		return nil, err
 	}
@@ -70,10 +69,10 @@ func NewDeployer(ctx context.Context, cfg config.Soroban, awsCfg aws.Config, poo
 	return soroban.New(soroban.Config{
 		RPC:            client.NewClient(cfg.RPCURL, &http.Client{Timeout: rpcTimeout}),
 		Passphrase:     cfg.Passphrase,
-		Signer:         signer,
+		Signers:        signers,
+		Accounts:       DeployerAccounts(pool),
 		Wasm:           wasm,
 		WasmHash:       cfg.WasmHash,
-		Lock:           database.AdvisoryLocker{Pool: pool},
 		Journal:        ContractJournal(pool),
 		ConfirmTimeout: cfg.ConfirmTimeout,
 	})
@@ -100,6 +99,54 @@ func (j journal) Unsettled(ctx context.Context, tenantID uuid.UUID) ([]soroban.P
 
 func (j journal) Settled(ctx context.Context, hash, outcome string) error {
 	return j.st.SettleContractTx(ctx, hash, outcome)
+}
+
+// DeployerLease is how long a deployment's lease of its account lasts: the contract step's
+// Lambda timeout, so a lease whose holder died is free again by the step's next attempt.
+const DeployerLease = 110 * time.Second
+
+// DeployerAccounts leases the pool's accounts in the control plane (deployer_leases,
+// tenant_deployers).
+func DeployerAccounts(pool *pgxpool.Pool) soroban.Accounts {
+	return store.DeployerAccounts{Store: store.New(pool), TTL: DeployerLease}
+}
+
+// ParseSeeds reads the pool of deployer seeds: one secret (or SOROBAN_DEPLOYER_SEED) holding
+// a seed as ParseSeed reads it, several separated by commas, or a JSON object with "seeds",
+// an array of them. Each account deploys one tenant at a time; the accounts of a pool
+// deploy in parallel. Errors never include the content.
+func ParseSeeds(raw string) ([]*keypair.Full, error) {
+	const op = "read deployer keys"
+	raw = strings.TrimSpace(raw)
+	var parts []string
+	var doc struct {
+		Seeds []string `json:"seeds"`
+	}
+	switch {
+	case strings.HasPrefix(raw, "{") && json.Unmarshal([]byte(raw), &doc) == nil && doc.Seeds != nil:
+		parts = doc.Seeds
+	case strings.HasPrefix(raw, "{"):
+		parts = []string{raw}
+	default:
+		parts = strings.Split(raw, ",")
+	}
+	var out []*keypair.Full
+	seen := map[string]bool{}
+	for _, p := range parts {
+		kp, err := ParseSeed(p)
+		if err != nil {
+			return nil, err
+		}
+		if seen[kp.Address()] {
+			return nil, &fault.ConfigError{Op: op, Msg: "a deployer seed is listed twice"}
+		}
+		seen[kp.Address()] = true
+		out = append(out, kp)
+	}
+	if len(out) == 0 {
+		return nil, &fault.ConfigError{Op: op, Msg: "no deployer seed"}
+	}
+	return out, nil
 }
 
 // ParseSeed reads the deployer's secret seed: the bare S… string, or a JSON object with a

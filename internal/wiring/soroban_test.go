@@ -41,3 +41,40 @@ func TestParseSeed(t *testing.T) {
 		})
 	}
 }
+
+// A pool of deployer seeds: several, comma-separated or as a JSON "seeds" array; one seed
+// is a pool of one; a repeated or broken seed is a ConfigError that does not show it.
+func TestParseSeeds(t *testing.T) {
+	t.Parallel()
+	a, b := keypair.MustRandom(), keypair.MustRandom()
+	for _, c := range []struct {
+		name, raw string
+		want      []string
+	}{
+		{"one", a.Seed(), []string{a.Address()}},
+		{"one as JSON", `{"seed":"` + a.Seed() + `"}`, []string{a.Address()}},
+		{"comma-separated", a.Seed() + ", " + b.Seed(), []string{a.Address(), b.Address()}},
+		{"JSON array", `{"seeds":["` + a.Seed() + `","` + b.Seed() + `"]}`, []string{a.Address(), b.Address()}},
+		{"repeated", a.Seed() + "," + a.Seed(), nil},
+		{"one broken", a.Seed() + ",SNOTASEED", nil},
+		{"empty array", `{"seeds":[]}`, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseSeeds(c.raw)
+			if c.want == nil {
+				if fault.Name(err) != "ConfigError" || strings.Contains(err.Error(), a.Seed()) {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			var addrs []string
+			for _, k := range got {
+				addrs = append(addrs, k.Address())
+			}
+			if err != nil || strings.Join(addrs, ",") != strings.Join(c.want, ",") {
+				t.Errorf("ParseSeeds = %v, %v; want %v", addrs, err, c.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@
 package devstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,13 @@ type Options struct {
 	Contracts Contracts
 	// StellarAddr is where the Stellar RPC double listens (default 127.0.0.1:0, any port).
 	StellarAddr string
+	// DeployerAccounts is the double's pool of funded deployer accounts (0: one).
+	DeployerAccounts int
+	// StellarOptions configure the double (e.g. stellarrpc.WithLedgerClose).
+	StellarOptions []stellarrpc.Option
+	// PollInterval is the deployer's pause between status checks on the double (0:
+	// localPollInterval); with a ledger close, a fraction of it.
+	PollInterval time.Duration
 }
 
 // Stack is the wired pipeline.
@@ -183,7 +191,7 @@ func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDepl
 		s.note("contracts: Stellar RPC at %s (%s)", cfg.RPCURL, cfg.Network)
 		return wiring.NewDeployer(ctx, cfg, awsCfg, s.Pool)
 	}
-	return s.localDouble(o.StellarAddr)
+	return s.localDouble(o)
 }
 
 // The local double applies a transaction when it is sent and, here, shows its result at
@@ -195,12 +203,13 @@ func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDepl
 // deployer's default poll of 1 s applies there.
 const localPollInterval = time.Millisecond
 
-// localDouble serves a Stellar RPC double with a fresh funded deployer account.
-func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
+// localDouble serves a Stellar RPC double with a pool of fresh funded deployer accounts.
+func (s *Stack) localDouble(o Options) (pipeline.ContractDeployer, error) {
+	addr := o.StellarAddr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	s.Stellar = stellarrpc.New(config.PassphraseLocal, stellarrpc.WithNotFoundPolls(0))
+	s.Stellar = stellarrpc.New(config.PassphraseLocal, append([]stellarrpc.Option{stellarrpc.WithNotFoundPolls(0)}, o.StellarOptions...)...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("Stellar RPC double: %w", err)
@@ -208,17 +217,21 @@ func (s *Stack) localDouble(addr string) (pipeline.ContractDeployer, error) {
 	srv := &http.Server{Handler: s.Stellar, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	s.closers = append(s.closers, func() { _ = srv.Close(); _ = s.Stellar.Close() })
-	signer := keypair.MustRandom()
-	s.Stellar.Fund(signer.Address(), 10_000_0000000)
+	var signers []*keypair.Full
+	for range max(o.DeployerAccounts, 1) {
+		k := keypair.MustRandom()
+		s.Stellar.Fund(k.Address(), 10_000_0000000)
+		signers = append(signers, k)
+	}
 	url := "http://" + ln.Addr().String()
 	s.note("contracts: Stellar RPC double at %s (local network; set SOROBAN_RPC_URL for a real one)", url)
 	return soroban.New(soroban.Config{
 		RPC:          client.NewClient(url, nil),
 		Passphrase:   config.PassphraseLocal,
-		Signer:       signer,
+		Signers:      signers,
+		Accounts:     wiring.DeployerAccounts(s.Pool),
 		Wasm:         anchor.Wasm,
-		Lock:         database.AdvisoryLocker{Pool: s.Pool},
 		Journal:      wiring.ContractJournal(s.Pool),
-		PollInterval: localPollInterval,
+		PollInterval: cmp.Or(o.PollInterval, localPollInterval),
 	})
 }

@@ -169,3 +169,11 @@ func decodeContract(contractID string) (xdr.ContractId, bool) {
 	}
 	return xdr.ContractId(b), true
 }
+
+// MostInFlight is the most source accounts that had a transaction waiting for its ledger
+// to close at the same moment (only with WithLedgerClose): how many deployments overlapped.
+func (s *Server) MostInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mostInFlight
+}

@@ -146,6 +146,13 @@ func (s *Server) sendTransaction(_ context.Context, req protocol.SendTransaction
 			at := s.nextClose()
 			s.txs[hashHex].visibleAt = at
 			s.inFlight[sourceOf(env)] = at
+			pending := 0
+			for _, until := range s.inFlight {
+				if s.now().Before(until) {
+					pending++
+				}
+			}
+			s.mostInFlight = max(s.mostInFlight, pending)
 		}
 		resp.Status = stellarcore.TXStatusPending
 	}

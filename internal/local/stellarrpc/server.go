@@ -61,9 +61,11 @@ type Server struct {
 	// source account, when its pending transaction's ledger closes.
 	closeEvery time.Duration
 	inFlight   map[string]time.Time
-	order      []string // tx hashes in application order
-	counts     map[string]*Counts
-	faults     []*Fault
+	// mostInFlight is the most accounts that had a transaction pending at once.
+	mostInFlight int
+	order        []string // tx hashes in application order
+	counts       map[string]*Counts
+	faults       []*Fault
 }
 
 // Option configures a Server.
