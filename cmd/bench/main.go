@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/healthstack/tenant-provisioning/internal/local/bench"
 )
@@ -45,6 +46,8 @@ func main() {
 	flag.IntVar(&cfg.FloorN, "floor", 100, "floor tenants per floor measurement")
 	flag.IntVar(&cfg.Scale, "scale", 10000, "tenants, with schemas, to repeat the pipeline figures at (0 skips it)")
 	list := flag.String("list", "10000", "control-plane sizes to measure the list route at, comma-separated (\"\" skips it)")
+	flag.IntVar(&cfg.Burst, "burst", 100, "tenants the burst phase onboards on 1 and on 8 deployer accounts (0 skips it)")
+	flag.DurationVar(&cfg.BurstClose, "burst-close", 5*time.Second, "the Stellar double's ledger close in the burst phase")
 	upgrades := flag.String("upgrade", "1000,10000", "tenant counts to measure the upgrade fan-out at, comma-separated (\"\" skips it)")
 	flag.IntVar(&cfg.ListRequests, "list-requests", 2000, "requests per list percentile")
 	flag.IntVar(&cfg.StartupRuns, "startup", 5, "start every function binary this many times (0 skips it)")

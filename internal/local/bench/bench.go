@@ -30,6 +30,10 @@ type Config struct {
 	// Scale, when positive, is the number of tenants (with their schemas) the pipeline
 	// figures are measured again at.
 	Scale int
+	// Burst, when positive, is how many tenants the burst phase onboards, with the Stellar
+	// double closing a ledger every BurstClose, on one deployer account and on a pool.
+	Burst      int
+	BurstClose time.Duration
 	// UpgradeSizes are the numbers of tenants the upgrade fan-out is measured at, each
 	// beside its floor.
 	UpgradeSizes []int
@@ -133,6 +137,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 			return rep, err
 		}
 		rep.Results = append(rep.Results, scale...)
+	}
+	if cfg.Burst > 0 {
+		burst, err := measureBurst(ctx, cfg, db)
+		if err != nil {
+			return rep, err
+		}
+		rep.Results = append(rep.Results, burst...)
 	}
 	if len(cfg.UpgradeSizes) > 0 {
 		up, err := measureUpgrade(ctx, cfg, rig, db, cfg.UpgradeSizes)

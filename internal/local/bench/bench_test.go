@@ -19,7 +19,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60, ListSizes: []int{300}, ListRequests: 100,
-		UpgradeSizes: []int{40, 90}})
+		UpgradeSizes: []int{40, 90}, Burst: 16, BurstClose: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +49,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 		"latency p50 of DeploySorobanContract/ms", "latency p50 of reserve/ms",
 		"upgrade fan-out 40 tenants/s", "upgrade rate 40 tenants/tenants/s",
 		"upgrade fan-out 90 tenants/s", "upgrade rate 90 tenants/tenants/s",
+		"burst 16 tenants, 8 accounts/tenants/min",
 	}
 	seen := map[string]Result{}
 	for _, r := range got.Results {
