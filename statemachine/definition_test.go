@@ -13,27 +13,36 @@ import (
 // state holds the fields these checks read; the local engine's loader checks the rest of
 // the definition against the ASL spec.
 type state struct {
-	Type           string `json:"Type"`
-	Resource       string `json:"Resource"`
-	TimeoutSeconds int    `json:"TimeoutSeconds"`
-	Retry          []struct {
-		ErrorEquals     []string `json:"ErrorEquals"`
-		MaxAttempts     *int     `json:"MaxAttempts"`
-		BackoffRate     float64  `json:"BackoffRate"`
-		IntervalSeconds int      `json:"IntervalSeconds"`
-		JitterStrategy  string   `json:"JitterStrategy"`
-	} `json:"Retry"`
-	Catch []struct {
+	Type           string    `json:"Type"`
+	Resource       string    `json:"Resource"`
+	TimeoutSeconds int       `json:"TimeoutSeconds"`
+	Retry          []retrier `json:"Retry"`
+	Catch          []struct {
 		ErrorEquals []string `json:"ErrorEquals"`
 		ResultPath  string   `json:"ResultPath"`
 		Next        string   `json:"Next"`
 	} `json:"Catch"`
 }
 
+// retrier holds the Retry fields these checks read.
+type retrier struct {
+	ErrorEquals     []string `json:"ErrorEquals"`
+	MaxAttempts     *int     `json:"MaxAttempts"`
+	BackoffRate     float64  `json:"BackoffRate"`
+	IntervalSeconds int      `json:"IntervalSeconds"`
+	MaxDelaySeconds int      `json:"MaxDelaySeconds"`
+	JitterStrategy  string   `json:"JitterStrategy"`
+}
+
 var lambdaServiceErrors = []string{
 	"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
-	"Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+	"Lambda.SdkClientException",
 }
+
+// lambdaThrottled is Lambda refusing an invocation for concurrency (the function's reserved
+// concurrency, or the account's): a burst of onboardings meets it, and it passes as the
+// burst drains, so it is retried on its own, longer than a service error.
+const lambdaThrottled = "Lambda.TooManyRequestsException"
 
 // Every Task follows the house rules: AWS's recommended retry of Lambda service errors, our
 // transient class retried with backoff and jitter, a timeout, and a Catch of everything that
@@ -80,9 +89,10 @@ func TestTasksFollowTheHouseRules(t *testing.T) {
 }
 
 // checkRetries holds a Task to the house rules of retries: a ${…FunctionArn} Resource, a
-// timeout, AWS's recommended retry of the Lambda service errors, and our transient class
-// (States.ALL too, when allRetried) retried with backoff and full jitter, matching only
-// error names our code returns.
+// timeout, AWS's recommended retry of the Lambda service errors, throttling retried on its
+// own for at least a couple of minutes, and our transient class (States.ALL too, when
+// allRetried) retried with backoff and full jitter, matching only error names our code
+// returns.
 func checkRetries(t *testing.T, s state, allRetried bool) {
 	t.Helper()
 	if !regexp.MustCompile(`^\$\{[A-Za-z]+FunctionArn\}$`).MatchString(s.Resource) {
@@ -91,9 +101,12 @@ func checkRetries(t *testing.T, s state, allRetried bool) {
 	if s.TimeoutSeconds <= 0 {
 		t.Error("no TimeoutSeconds")
 	}
-	var lambdaRetry, transientRetry bool
+	var lambdaRetry, throttleRetry, transientRetry bool
 	for _, r := range s.Retry {
 		lambdaRetry = lambdaRetry || slices.Equal(r.ErrorEquals, lambdaServiceErrors)
+		if slices.Equal(r.ErrorEquals, []string{lambdaThrottled}) {
+			throttleRetry = r.JitterStrategy == "FULL" && r.MaxAttempts != nil && waited(r) >= 120
+		}
 		if slices.Contains(r.ErrorEquals, "TransientError") || (allRetried && slices.Contains(r.ErrorEquals, "States.ALL")) {
 			transientRetry = r.BackoffRate >= 1.5 && r.JitterStrategy == "FULL" && r.MaxAttempts != nil && *r.MaxAttempts >= 2
 		}
@@ -101,9 +114,25 @@ func checkRetries(t *testing.T, s state, allRetried bool) {
 			checkErrorName(t, e)
 		}
 	}
-	if !lambdaRetry || !transientRetry {
-		t.Errorf("Retry lacks the Lambda service errors (%v) or a backed-off, jittered transient retry (%v)", lambdaRetry, transientRetry)
+	if !lambdaRetry || !transientRetry || !throttleRetry {
+		t.Errorf("Retry lacks the Lambda service errors (%v), a backed-off, jittered transient retry (%v) or a throttling retry of 2 minutes or more (%v)",
+			lambdaRetry, transientRetry, throttleRetry)
 	}
+}
+
+// waited is the most a retrier waits in all, in seconds, before its last attempt: each
+// delay IntervalSeconds × BackoffRate^n, capped at MaxDelaySeconds (before jitter).
+func waited(r retrier) float64 {
+	total, delay := 0.0, float64(r.IntervalSeconds)
+	for range *r.MaxAttempts {
+		d := delay
+		if r.MaxDelaySeconds > 0 {
+			d = min(d, float64(r.MaxDelaySeconds))
+		}
+		total += d
+		delay *= r.BackoffRate
+	}
+	return total
 }
 
 func checkErrorName(t *testing.T, name string) {
