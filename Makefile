@@ -82,7 +82,7 @@ test: lint lint-template ## Run every test: unit, and integration on a real Post
 test-short: ## Unit tests only (no services needed)
 	go test -short -count=1 ./...
 
-bench: ## Measure provisioning against the floor, again at 10,000 tenants, the list and status routes, every function (about 4 minutes; writes bench/results/*.json)
+bench: ## Measure provisioning against the floor, again at 10,000 tenants, the upgrade fan-out, a burst on 1 and 8 deployer accounts, the routes, every function (about 20 minutes; writes bench/results/*.json)
 	@DB_NAME= infra/local/postgres.sh
 	go run ./cmd/bench
 
