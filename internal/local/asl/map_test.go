@@ -492,16 +492,11 @@ func TestMapDistributedHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var seen []EventType
+	onEvent, seen := recordTypes()
 	e, err := m.Run(t.Context(), json.RawMessage(`[{"n": 1}, {"n": 2, "fail": true}]`), RunOptions{
 		Name: "parent", Handlers: map[string]Handler{"f": failOdd}, Clock: NewFastClockAt(epoch),
 		Region: "eu-west-1", Account: "123456789012", StateMachineName: "upgrade",
-		OnEvent: func(ev Event) {
-			mu.Lock()
-			seen = append(seen, ev.Type)
-			mu.Unlock()
-		},
+		OnEvent: onEvent,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -512,11 +507,9 @@ func TestMapDistributedHistory(t *testing.T) {
 	if got := eventTypes(e); !slices.Equal(got, want) {
 		t.Fatalf("events:\n%v\nwant\n%v", got, want)
 	}
-	mu.Lock()
-	if !slices.Equal(seen, want) {
-		t.Errorf("OnEvent saw %v: only the parent's events", seen)
+	if !slices.Equal(seen(), want) {
+		t.Errorf("OnEvent saw %v: only the parent's events", seen())
 	}
-	mu.Unlock()
 	mr := onlyMapRun(t, e)
 	if !regexp.MustCompile(`^arn:aws:states:eu-west-1:123456789012:mapRun:upgrade/Tenants:[0-9a-f-]{36}$`).MatchString(mr.Arn) ||
 		e.Events[3].MapRunArn != mr.Arn {

@@ -293,16 +293,11 @@ func TestRunningSnapshotsAndStop(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	})
-	var mu sync.Mutex
-	var seen []EventType
+	onEvent, seen := recordTypes()
 	r, err := m.Start(context.Background(), nil, RunOptions{
 		Handlers: map[string]Handler{"block": h},
 		Clock:    NewFastClock(),
-		OnEvent: func(ev Event) {
-			mu.Lock()
-			seen = append(seen, ev.Type)
-			mu.Unlock()
-		},
+		OnEvent:  onEvent,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -337,10 +332,8 @@ func TestRunningSnapshotsAndStop(t *testing.T) {
 	if last := final.Events[len(final.Events)-1]; last.Type != ExecutionAborted {
 		t.Errorf("last event %s, want ExecutionAborted", last.Type)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(seen, eventTypes(&final)) {
-		t.Errorf("OnEvent saw %v, history has %v", seen, eventTypes(&final))
+	if !slices.Equal(seen(), eventTypes(&final)) {
+		t.Errorf("OnEvent saw %v, history has %v", seen(), eventTypes(&final))
 	}
 }
 
@@ -391,4 +384,19 @@ func TestRunOptions(t *testing.T) {
 		t.Errorf("default Arn %s, Name %s", e.Arn, e.Name)
 	}
 	sameJSON(t, e.Output, `[1, "two"]`)
+}
+
+// recordTypes records the types of the events an OnEvent sees, safe to read meanwhile.
+func recordTypes() (onEvent func(Event), seen func() []EventType) {
+	var mu sync.Mutex
+	var types []EventType
+	return func(ev Event) {
+			mu.Lock()
+			types = append(types, ev.Type)
+			mu.Unlock()
+		}, func() []EventType {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(types)
+		}
 }
