@@ -99,8 +99,9 @@ func (d describer) Describe(ctx context.Context, arn string) (api.ExecutionStatu
 // provisioning: it records the runs it started, and can be told to fail or to report the
 // executions ended.
 type upgradeRuns struct {
-	fail   error
-	status string // what UpgradeStatus answers; "" is RUNNING
+	fail    error
+	status  string // what UpgradeStatus answers; "" is RUNNING
+	missing bool   // UpgradeStatus finds no execution of the run's name
 
 	mu      sync.Mutex
 	started []uuid.UUID
@@ -117,6 +118,9 @@ func (u *upgradeRuns) StartUpgrade(ctx context.Context, runID uuid.UUID) (api.St
 }
 
 func (u *upgradeRuns) UpgradeStatus(ctx context.Context, runID uuid.UUID) (string, error) {
+	if u.missing {
+		return "", nil
+	}
 	if u.status == "" {
 		return "RUNNING", nil
 	}

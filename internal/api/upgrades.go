@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
@@ -125,9 +126,11 @@ func (h *Handler) closeAbandonedRun(ctx context.Context) error {
 	if err != nil || status == "RUNNING" {
 		return err
 	}
-	if status == "" && run.ExecutionArn == "" {
+	if status == "" && run.ExecutionArn == "" && time.Since(run.CreatedAt) < startTimeout+releaseTimeout {
 		return nil // being started by another request right now
 	}
+	// Its execution has ended, or never started and never will (the request that recorded
+	// the run died before it could start it or close it).
 	_, err = h.store.FinishUpgradeRun(ctx, run.ID, store.RunFailed, abandonedReason)
 	return err
 }

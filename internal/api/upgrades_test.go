@@ -133,6 +133,26 @@ func TestStartUpgrade(t *testing.T) {
 	}
 }
 
+// A run recorded by a request that died before starting its execution does not block the
+// next start for long: once the start's time is up, it is closed FAILED.
+func TestStartUpgradeClosesARunNeverStarted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	h := e.handler(func(c *api.Config) { c.Upgrades = &upgradeRuns{missing: true} })
+	orphan, err := e.store.CreateUpgradeRun(e.ctx, []tenant.Status{tenant.StatusActive}, false, tenantdb.LatestVersion())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do(t, h, upgradeRequest("")).problem(http.StatusConflict, "upgrade-running") // it may still be starting
+	if _, err := e.pool.Exec(e.ctx, `UPDATE upgrade_runs SET created_at = now() - interval '1 minute' WHERE id = $1`, orphan.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.do(t, h, upgradeRequest("")).status(http.StatusAccepted)
+	if closed, err := e.store.UpgradeRun(e.ctx, orphan.ID); err != nil || closed.Status != store.RunFailed {
+		t.Errorf("the orphan run is %+v, %v; want it FAILED", closed, err)
+	}
+}
+
 // A start Step Functions refuses is a 503 that leaves no run RUNNING to block the next.
 func TestStartUpgradeNotStarted(t *testing.T) {
 	t.Parallel()
