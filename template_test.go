@@ -1746,3 +1746,16 @@ func TestUpgradeFanOutFitsItsConnections(t *testing.T) {
 		t.Errorf("%s: DB_MAX_CONNS %v, want 1: a batch migrates its tenants one after another", id, c)
 	}
 }
+
+// Every pipeline step holds one connection at a time, so each of its containers opens one
+// (half the default): the pipeline's tests run the steps on a pool of one connection,
+// where a step that needed a second at once would hang.
+func TestStepsOpenOneConnection(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	for _, f := range append(slices.Clone(catalog.Steps), catalog.Rollback) {
+		if c := tpl.env(f.LogicalID)["DB_MAX_CONNS"]; c == nil || c.Value != "1" {
+			t.Errorf("%s: DB_MAX_CONNS %v, want 1", f.LogicalID, c)
+		}
+	}
+}

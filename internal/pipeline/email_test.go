@@ -41,7 +41,7 @@ func newEmailEnv(t *testing.T, verified bool) *emailEnv {
 		}
 	}
 	ops := awstest.UniqueName("ops") + "@provisioning.example"
-	e.steps = New(e.pool, e.steps.log, WithEmail(EmailSettings{
+	e.steps = New(e.stepPool, e.steps.log, WithEmail(EmailSettings{
 		Mailer:            email.NewSender(ses, from, ""),
 		AppBaseURL:        "https://app.health.example",
 		TenantURLTemplate: "https://{slug}.health.example",

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
@@ -23,18 +24,26 @@ type env struct {
 	t     testing.TB
 	ctx   context.Context
 	pool  *pgxpool.Pool
-	store *store.Store
-	steps *Steps
+	// stepPool is the steps' own pool of one connection, as a step's Lambda has
+	// (DB_MAX_CONNS=1): a step that needed a second connection at once would hang here.
+	stepPool *pgxpool.Pool
+	store    *store.Store
+	steps    *Steps
 	logs  *testlog.Buffer
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	pool := testdb.New(t)
+	pool, url := testdb.NewWithURL(t)
 	log, logs := testlog.JSON()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	return &env{t: t, ctx: ctx, pool: pool, store: store.New(pool), steps: New(pool, log), logs: logs}
+	stepPool, err := database.Open(ctx, database.Config{DSN: url, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stepPool.Close)
+	return &env{t: t, ctx: ctx, pool: pool, stepPool: stepPool, store: store.New(pool), steps: New(stepPool, log), logs: logs}
 }
 
 // registration returns distinctive personal data, so leak checks can search for it.
