@@ -21,15 +21,15 @@ import (
 )
 
 type env struct {
-	t     testing.TB
-	ctx   context.Context
-	pool  *pgxpool.Pool
+	t    testing.TB
+	ctx  context.Context
+	pool *pgxpool.Pool
 	// stepPool is the steps' own pool of one connection, as a step's Lambda has
 	// (DB_MAX_CONNS=1): a step that needed a second connection at once would hang here.
 	stepPool *pgxpool.Pool
 	store    *store.Store
 	steps    *Steps
-	logs  *testlog.Buffer
+	logs     *testlog.Buffer
 }
 
 func newEnv(t testing.TB) *env {
