@@ -1747,13 +1747,14 @@ func TestUpgradeFanOutFitsItsConnections(t *testing.T) {
 	}
 }
 
-// Every pipeline step holds one connection at a time, so each of its containers opens one
-// (half the default): the pipeline's tests run the steps on a pool of one connection,
-// where a step that needed a second at once would hang.
-func TestStepsOpenOneConnection(t *testing.T) {
+// Every pipeline step and every admin route holds one connection at a time, so each of
+// their containers opens one (half the default): the pipeline's tests run the steps, and
+// the API's tests serve the routes, from a pool of one connection, where one that needed
+// a second at once would hang.
+func TestFunctionsOpenOneConnection(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	for _, f := range append(slices.Clone(catalog.Steps), catalog.Rollback) {
+	for _, f := range slices.Concat(catalog.Steps, []catalog.Function{catalog.Rollback}, catalog.API) {
 		if c := tpl.env(f.LogicalID)["DB_MAX_CONNS"]; c == nil || c.Value != "1" {
 			t.Errorf("%s: DB_MAX_CONNS %v, want 1", f.LogicalID, c)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -151,12 +152,28 @@ type exchange struct {
 	resp events.APIGatewayV2HTTPResponse
 }
 
+// newEnv serves the handlers from a pool of one connection, as a route's Lambda has
+// (DB_MAX_CONNS=1): a handler that needed a second connection at once would hang there.
+// The tests' own reads and writes go through another pool.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvOn(t, testdb.New(t))
+	pool, url := testdb.NewWithURL(t)
+	one, err := database.Open(context.Background(), database.Config{DSN: url, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(one.Close)
+	return newEnvWith(t, pool, one)
 }
 
 func newEnvOn(t *testing.T, pool *pgxpool.Pool) *env {
+	t.Helper()
+	return newEnvWith(t, pool, pool)
+}
+
+// newEnvWith builds the env on pool, with the handlers (and the steps they call) on
+// handlerPool.
+func newEnvWith(t *testing.T, pool, handlerPool *pgxpool.Pool) *env {
 	t.Helper()
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -169,9 +186,9 @@ func newEnvOn(t *testing.T, pool *pgxpool.Pool) *env {
 	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
 		t.Fatal(err)
 	}
-	steps := pipeline.New(pool, log, pipeline.WithEmail(pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""),
+	steps := pipeline.New(handlerPool, log, pipeline.WithEmail(pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""),
 		AppBaseURL: "https://app.health.example", TenantURLTemplate: "https://app.health.example/t/{tenantId}", ActivationTTL: time.Hour}))
-	e := &env{t: t, ctx: ctx, pool: pool, store: store.New(pool), steps: steps,
+	e := &env{t: t, ctx: ctx, pool: pool, store: store.New(handlerPool), steps: steps,
 		logs: logs, log: log, starter: &starter{}, runs: &upgradeRuns{}}
 	e.h = e.handler(nil)
 	t.Cleanup(e.checkLeaks)
