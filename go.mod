@@ -18,6 +18,7 @@ require (
 	github.com/jackc/tern/v2 v2.3.4
 	github.com/stellar/go v0.0.0-20251113110825-d9bbe0f80269
 	golang.org/x/crypto v0.59.0
+	golang.org/x/sync v0.25.0
 	golang.org/x/text v0.44.0
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -51,6 +52,5 @@ require (
 	github.com/spf13/cast v1.7.0 // indirect
 	github.com/stellar/go-xdr v0.0.0-20231122183749-b53fb00bcac2 // indirect
 	golang.org/x/exp v0.0.0-20231006140011-7918f672742d // indirect
-	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )

@@ -7,11 +7,11 @@ package seed
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
@@ -22,37 +22,15 @@ import (
 // ids in the order made. Their admins' addresses are made up (example.org).
 func Behind(ctx context.Context, pool *pgxpool.Pool, prefix string, count int, version int32, workers int) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, count)
-	errs := make(chan error, workers)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for i := range next {
-				id, err := one(ctx, pool, fmt.Sprintf("%s %d", prefix, i), version)
-				if err != nil {
-					errs <- err
-					return
-				}
-				ids[i] = id
-			}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(workers, 1))
+	for i := range count {
+		g.Go(func() (err error) {
+			ids[i], err = one(gctx, pool, fmt.Sprintf("%s %d", prefix, i), version)
+			return err
 		})
 	}
-	var err error
-feed:
-	for i := range count {
-		select {
-		case next <- i:
-		case err = <-errs:
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	if err == nil {
-		err = <-errs
-	}
-	return ids, err
+	return ids, g.Wait()
 }
 
 func one(ctx context.Context, pool *pgxpool.Pool, name string, version int32) (uuid.UUID, error) {
