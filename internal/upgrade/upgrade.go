@@ -46,7 +46,6 @@ const DefaultPageSize = 1000
 // Upgrader runs the upgrade's steps on pool.
 type Upgrader struct {
 	Store *store.Store
-	Pool  *pgxpool.Pool
 	Log   *slog.Logger
 	// LockTimeout is how long to wait for a tenant's row (0: DefaultLockTimeout).
 	LockTimeout time.Duration
@@ -58,7 +57,7 @@ type Upgrader struct {
 
 // New returns an Upgrader on pool.
 func New(pool *pgxpool.Pool, log *slog.Logger) *Upgrader {
-	return &Upgrader{Store: store.New(pool), Pool: pool, Log: log, migrate: tenantdb.Migrate}
+	return &Upgrader{Store: store.New(pool), Log: log, migrate: tenantdb.Migrate}
 }
 
 // Page asks List for the page after Cursor (none: the first).
@@ -193,7 +192,7 @@ func (u *Upgrader) one(ctx context.Context, run store.UpgradeRun, rawID string) 
 	if run.DryRun {
 		err = u.plan(ctx, run, &r)
 	} else {
-		err = pgx.BeginFunc(ctx, u.Pool, func(tx pgx.Tx) error { return u.migrateTenant(ctx, tx, run, &r) })
+		err = pgx.BeginFunc(ctx, u.Store.Pool(), func(tx pgx.Tx) error { return u.migrateTenant(ctx, tx, run, &r) })
 		// lock_not_available (a provisioning step holds the tenant) is a TransientError there.
 		err = fault.FromDB("upgrade tenant", err)
 	}
@@ -203,7 +202,7 @@ func (u *Upgrader) one(ctx context.Context, run store.UpgradeRun, rawID string) 
 	ferr := fault.Classify("upgrade tenant", err)
 	failed := store.UpgradeResult{RunID: run.ID, TenantID: id, Outcome: store.OutcomeFailed, From: r.From, To: -1,
 		ErrorType: fault.Name(ferr), Error: ferr.Error()}
-	if rerr := store.RecordUpgradeResult(context.WithoutCancel(ctx), u.Pool, failed); rerr != nil {
+	if rerr := store.RecordUpgradeResult(context.WithoutCancel(ctx), u.Store.Pool(), failed); rerr != nil {
 		u.Log.ErrorContext(ctx, "upgrade failure not recorded", "runId", run.ID.String(), "tenantId", id.String(),
 			"errorType", fault.Name(rerr))
 	}
@@ -244,7 +243,7 @@ func (u *Upgrader) plan(ctx context.Context, run store.UpgradeRun, r *store.Upgr
 	if err != nil {
 		return err
 	}
-	v, err := tenantdb.Version(ctx, u.Pool, n)
+	v, err := tenantdb.Version(ctx, u.Store.Pool(), n)
 	if err != nil {
 		return err
 	}
@@ -252,7 +251,7 @@ func (u *Upgrader) plan(ctx context.Context, run store.UpgradeRun, r *store.Upgr
 	if v < tenantdb.LatestVersion() {
 		r.To, r.Outcome = tenantdb.LatestVersion(), store.OutcomePlanned
 	}
-	return store.RecordUpgradeResult(ctx, u.Pool, *r)
+	return store.RecordUpgradeResult(ctx, u.Store.Pool(), *r)
 }
 
 // names refuses a tenant in a status the run does not touch (it may have moved since it
