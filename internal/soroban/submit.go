@@ -149,10 +149,12 @@ func (d *Deployer) resume(ctx context.Context, j *job) error {
 		case !time.Now().Before(p.ValidUntil):
 			err = d.journal.Settled(ctx, p.Hash, OutcomeExpired)
 		default:
-			if err := d.settle(ctx, p.Hash, d.sendAndConfirm(ctx, op, p.Hash, p.Envelope)); err != nil && !errors.Is(err, errBadSeq) && fault.IsTransient(err) {
+			// Settled unless still without a verdict; a failed one changed nothing, and the
+			// deployment goes on.
+			if err := d.settle(ctx, p.Hash, d.sendAndConfirm(ctx, op, p.Hash, p.Envelope)); fault.IsTransient(err) && !errors.Is(err, errBadSeq) {
 				return err
 			}
-			continue // settled either way; a failed one changed nothing, and the deployment goes on
+			continue
 		}
 		if err != nil {
 			return err
