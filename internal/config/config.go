@@ -39,6 +39,11 @@ type Database struct {
 	SSLRootCert string
 	// MaxConns is the pool size (DB_MAX_CONNS); 0 keeps the default for Lambda.
 	MaxConns int32
+	// Proxy says DB_HOST:DB_PORT is an RDS Proxy in front of the database (DB_PROXY=true):
+	// the secret's host and port, which name the instance behind it, are ignored, and no
+	// statement is prepared by name, because a named prepared statement pins the client's
+	// session to one database connection and the proxy could no longer share it.
+	Proxy bool
 }
 
 // LoadDatabase reads the database settings.
@@ -72,6 +77,13 @@ func LoadDatabase() (Database, error) {
 		return db, err
 	}
 	db.MaxConns = int32(n)
+	switch v := os.Getenv("DB_PROXY"); v {
+	case "", "false":
+	case "true":
+		db.Proxy = true
+	default:
+		return db, bad("DB_PROXY", "must be true or false")
+	}
 	switch db.SSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:

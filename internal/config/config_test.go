@@ -13,7 +13,7 @@ import (
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for _, k := range []string{"APP_ENV", "DATABASE_URL", "DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE",
-		"DB_SSLROOTCERT", "DB_MAX_CONNS", "SES_FROM_ADDRESS", "SES_CONFIGURATION_SET", "OPS_EMAIL", "APP_BASE_URL",
+		"DB_SSLROOTCERT", "DB_MAX_CONNS", "DB_PROXY", "SES_FROM_ADDRESS", "SES_CONFIGURATION_SET", "OPS_EMAIL", "APP_BASE_URL",
 		"TENANT_URL_TEMPLATE", "ACTIVATION_TTL", "STATE_MACHINE_ARN"} {
 		t.Setenv(k, env[k])
 	}
@@ -40,6 +40,11 @@ func TestLoadDatabase(t *testing.T) {
 		{"pool size out of range", map[string]string{"DB_SECRET_ARN": arn, "DB_MAX_CONNS": "0"}, "DB_MAX_CONNS", Database{}},
 		{"bad port", map[string]string{"DB_SECRET_ARN": arn, "DB_PORT": "99999"}, "DB_PORT", Database{}},
 		{"bad sslmode", map[string]string{"DB_SECRET_ARN": arn, "DB_SSLMODE": "yes"}, "DB_SSLMODE", Database{}},
+		{"through a proxy", map[string]string{"DB_SECRET_ARN": arn, "DB_HOST": "proxy.internal", "DB_PROXY": "true"}, "",
+			Database{SecretARN: arn, Host: "proxy.internal", Port: 5432, SSLMode: "verify-full", Proxy: true}},
+		{"proxy off", map[string]string{"DB_SECRET_ARN": arn, "DB_PROXY": "false"}, "",
+			Database{SecretARN: arn, Port: 5432, SSLMode: "verify-full"}},
+		{"bad proxy switch", map[string]string{"DB_SECRET_ARN": arn, "DB_PROXY": "yes"}, "DB_PROXY", Database{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

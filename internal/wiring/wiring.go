@@ -3,6 +3,7 @@
 package wiring
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,23 +73,38 @@ func Pool(ctx context.Context, cfg config.Database, awsCfg aws.Config) (*pgxpool
 
 // secretDSN is the connection string without credentials: those are supplied per
 // connection, so they never sit in a string that could be logged.
+//
+// Through an RDS Proxy (cfg.Proxy) the functions connect to DB_HOST:DB_PORT whatever the
+// secret says (its host is the instance behind the proxy), verify the proxy's certificate,
+// which Amazon's public CAs issue, against the system roots unless DB_SSLROOTCERT names
+// a bundle, and describe statements without preparing them by name (pgx's cache_describe
+// mode: unnamed statements, one round trip once a query's description is cached), so the
+// proxy can hand the session's database connection to another client between transactions.
 func secretDSN(cfg config.Database, c secrets.DBCredentials) (string, error) {
 	host, port, name := cfg.Host, cfg.Port, cfg.Name
-	if c.Host != "" {
+	if c.Host != "" && !cfg.Proxy {
 		host = c.Host
 	}
-	if c.Port != 0 {
+	if c.Port != 0 && !cfg.Proxy {
 		port = c.Port
 	}
 	if c.DBName != "" {
 		name = c.DBName
 	}
-	if host == "" || name == "" {
+	switch {
+	case cfg.Proxy && host == "":
+		return "", fmt.Errorf("config: DB_PROXY=true needs DB_HOST, the proxy's endpoint")
+	case host == "" || name == "":
 		return "", fmt.Errorf("config: the database secret has no host or dbname; set DB_HOST and DB_NAME")
 	}
 	q := url.Values{"sslmode": {cfg.SSLMode}}
-	if cfg.SSLRootCert != "" {
-		q.Set("sslrootcert", cfg.SSLRootCert)
+	rootCert := cfg.SSLRootCert
+	if cfg.Proxy {
+		rootCert = cmp.Or(rootCert, "system")
+		q.Set("default_query_exec_mode", "cache_describe")
+	}
+	if rootCert != "" {
+		q.Set("sslrootcert", rootCert)
 	}
 	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/" + name, RawQuery: q.Encode()}
 	return u.String(), nil

@@ -72,6 +72,14 @@ func TestSecretDSN(t *testing.T) {
 		{"secret wins", cfg, secrets.DBCredentials{Host: "db.internal", Port: 6432, DBName: "app"},
 			"postgres://db.internal:6432/app?sslmode=verify-full&sslrootcert=%2Fopt%2Frds+ca.pem", false},
 		{"no host anywhere", config.Database{Port: 5432, Name: "x", SSLMode: "require"}, secrets.DBCredentials{}, "", true},
+		{"through a proxy", config.Database{Host: "proxy.internal", Port: 5432, Name: "env-db", SSLMode: "verify-full", Proxy: true},
+			secrets.DBCredentials{Host: "instance.internal", Port: 6432, DBName: "app"},
+			"postgres://proxy.internal:5432/app?default_query_exec_mode=cache_describe&sslmode=verify-full&sslrootcert=system", false},
+		{"through a proxy with a bundle", config.Database{Host: "proxy.internal", Port: 5432, Name: "env-db", SSLMode: "verify-full", SSLRootCert: "/opt/amazon.pem", Proxy: true},
+			secrets.DBCredentials{},
+			"postgres://proxy.internal:5432/env-db?default_query_exec_mode=cache_describe&sslmode=verify-full&sslrootcert=%2Fopt%2Famazon.pem", false},
+		{"a proxy without its endpoint", config.Database{Port: 5432, Name: "x", SSLMode: "verify-full", Proxy: true},
+			secrets.DBCredentials{Host: "instance.internal"}, "", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -120,13 +121,58 @@ func startLocal(t *testing.T, edit func(*Config)) *Server {
 // archive; a second tenant that fails ends FAILED with its error in the status.
 func TestLocalStackOverHTTP(t *testing.T) {
 	t.Parallel()
-	fail := &atomic.Bool{}
-	srv := startLocal(t, func(c *Config) {
-		c.Wrap = func(c map[string]lambda.Handler) map[string]lambda.Handler {
-			c[catalog.ActivateTenant.LogicalID] = failSwitch{Handler: c[catalog.ActivateTenant.LogicalID], on: fail}
-			return c
-		}
-	})
+	for _, conn := range connections {
+		t.Run(conn.name, func(t *testing.T) {
+			t.Parallel()
+			fail := &atomic.Bool{}
+			srv := startLocal(t, func(c *Config) {
+				conn.configure(c)
+				c.Wrap = func(c map[string]lambda.Handler) map[string]lambda.Handler {
+					c[catalog.ActivateTenant.LogicalID] = failSwitch{Handler: c[catalog.ActivateTenant.LogicalID], on: fail}
+					return c
+				}
+			})
+			driveOverHTTP(t, srv, fail)
+			conn.check(t, srv)
+		})
+	}
+}
+
+// connections are the two ways the functions reach the database: directly, and through
+// RDS Proxy (DB_PROXY=true, which selects pgx's cache_describe mode). Through the proxy,
+// everything a route or a step did must leave its session without state that would pin
+// the client's session to one database connection.
+var connections = []connection{{"direct", ""}, {"through RDS Proxy", "cache_describe"}}
+
+type connection struct{ name, mode string }
+
+func (c connection) configure(cfg *Config) {
+	if c.mode == "" {
+		return
+	}
+	u, err := url.Parse(cfg.DatabaseURL)
+	if err != nil {
+		panic(err)
+	}
+	q := u.Query()
+	q.Set("default_query_exec_mode", c.mode)
+	u.RawQuery = q.Encode()
+	cfg.DatabaseURL = u.String()
+}
+
+func (c connection) check(t *testing.T, srv *Server) {
+	t.Helper()
+	if c.mode == "" {
+		return
+	}
+	if state := testdb.SessionState(context.Background(), t, srv.Stack.Pool); len(state) > 0 {
+		t.Errorf("sessions left with state that pins them behind RDS Proxy: %v", state)
+	}
+}
+
+// driveOverHTTP creates, follows, reads, lists and archives a tenant, then fails a
+// second with fail and retries it.
+func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
 
 	if code, _, _ := (client{t: t, base: srv.APIURL}).do("GET", "/admin/tenants", ""); code != http.StatusUnauthorized {
@@ -311,7 +357,18 @@ func TestActivationLinkWorksLocally(t *testing.T) {
 // the fan-out with its child executions.
 func TestUpgradeOverHTTP(t *testing.T) {
 	t.Parallel()
-	srv := startLocal(t, nil)
+	for _, conn := range connections {
+		t.Run(conn.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startLocal(t, conn.configure)
+			upgradeOverHTTP(t, srv)
+			conn.check(t, srv)
+		})
+	}
+}
+
+// upgradeOverHTTP upgrades 30 tenants a migration behind and reads the run's page.
+func upgradeOverHTTP(t *testing.T, srv *Server) {
 	ctx := context.Background()
 	if _, err := seed.Behind(ctx, srv.Stack.Pool, "Upgrade Over HTTP Clinic", 30, tenantdb.LatestVersion()-1, 2); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/database"
@@ -81,4 +82,46 @@ func Exists(ctx context.Context, t testing.TB, db *pgxpool.Pool, name string) (s
 		t.Fatalf("testdb: inspect %s: %v", name, err)
 	}
 	return schema, role
+}
+
+// SessionState lists, for every idle connection of the pool, the session state that would
+// pin the connection's client session to one database connection behind RDS Proxy: named
+// prepared statements, session-level settings, advisory locks, temporary tables, LISTEN
+// channels and open cursors. Call it once the code under test is done with the pool. It reads with the simple protocol, so that looking leaves
+// nothing behind, and fails the test when no connection is idle to look at.
+func SessionState(ctx context.Context, t testing.TB, pool *pgxpool.Pool) []string {
+	t.Helper()
+	// A released connection returns to the pool in the background (after the pool's
+	// AfterRelease hook), so wait for every one to be back.
+	for pool.Stat().AcquiredConns() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	conns := pool.AcquireAllIdle(ctx)
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	if len(conns) == 0 {
+		t.Fatal("testdb: no idle connection to inspect")
+	}
+	var state []string
+	for _, c := range conns {
+		rows, err := c.Query(ctx, `
+			SELECT 'prepared statement ' || name FROM pg_prepared_statements
+			UNION ALL SELECT 'session setting ' || name FROM pg_settings WHERE source = 'session'
+			UNION ALL SELECT 'advisory lock ' || objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+			UNION ALL SELECT 'temporary table ' || relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()
+			UNION ALL SELECT 'listening on ' || c FROM pg_listening_channels() c
+			UNION ALL SELECT 'cursor ' || name FROM pg_cursors`, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatalf("testdb: inspect a session: %v", err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("testdb: inspect a session: %v", err)
+		}
+		state = append(state, got...)
+	}
+	return state
 }

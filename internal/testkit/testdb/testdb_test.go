@@ -6,6 +6,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthstack/tenant-provisioning/internal/database"
 )
 
 type fatalRecorder struct {
@@ -38,5 +43,73 @@ func TestUnreachableServerFailsClearly(t *testing.T) {
 	}
 	if strings.Contains(rec.msg, "topsecret") {
 		t.Errorf("message shows the password:\n%s", rec.msg)
+	}
+}
+
+// SessionState finds each kind of state that would pin a session behind RDS Proxy, and
+// none after the statements a function runs in pgx's cache_describe mode.
+func TestSessionState(t *testing.T) {
+	t.Parallel()
+	_, url := NewWithURL(t)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		mode string // default_query_exec_mode in the DSN; "" is pgx's default
+		run  func(ctx context.Context, c *pgxpool.Conn) error
+		want string // "" when nothing may be found
+	}{
+		{name: "named statements by default", run: queryWithArgument, want: "prepared statement stmtcache_"},
+		{name: "none in cache_describe mode", mode: "cache_describe", run: func(ctx context.Context, c *pgxpool.Conn) error {
+			if err := queryWithArgument(ctx, c); err != nil {
+				return err
+			}
+			b := &pgx.Batch{}
+			b.Queue("SELECT set_config('lock_timeout', $1, true)", "100") // for the transaction only
+			b.Queue("SELECT $1::int + 1", 1)
+			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+		}},
+		{name: "a session setting", mode: "cache_describe", run: exec("SET statement_timeout = 1000"), want: "session setting statement_timeout"},
+		{name: "an advisory lock", mode: "cache_describe", run: exec("SELECT pg_advisory_lock(4242)"), want: "advisory lock 4242"},
+		{name: "a temporary table", mode: "cache_describe", run: exec("CREATE TEMP TABLE scratch (x int)"), want: "temporary table scratch"},
+		{name: "a LISTEN", mode: "cache_describe", run: exec("LISTEN tenants"), want: "listening on tenants"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := url
+			if c.mode != "" {
+				dsn += "&default_query_exec_mode=" + c.mode
+			}
+			pool, err := database.Open(ctx, database.Config{DSN: dsn, MaxConns: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			conn, err := pool.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.run(ctx, conn)
+			conn.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(SessionState(ctx, t, pool), "; ")
+			if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+				t.Errorf("session state %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func queryWithArgument(ctx context.Context, c *pgxpool.Conn) error {
+	var n int
+	return c.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = $1", "pg_class").Scan(&n)
+}
+
+func exec(sql string) func(context.Context, *pgxpool.Conn) error {
+	return func(ctx context.Context, c *pgxpool.Conn) error {
+		_, err := c.Exec(ctx, sql)
+		return err
 	}
 }
