@@ -27,6 +27,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/cfntemplate"
@@ -1252,9 +1253,15 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 	if v := get(env, "DB_SSLMODE"); v == nil || v.Value != "verify-full" {
 		t.Errorf("DB_SSLMODE = %v, want verify-full", v)
 	}
-	root := get(env, "DB_SSLROOTCERT")
-	if root == nil || !strings.HasPrefix(root.Value, "/var/task/") {
-		t.Fatalf("DB_SSLROOTCERT = %v, want a file of the deployment package (/var/task/…)", root)
+	// Direct, the RDS bundle of the deployment package verifies the instance; through the
+	// proxy, the system roots verify the proxy's certificate from Amazon's public CAs.
+	fn, args := intrinsic(get(env, "DB_SSLROOTCERT"))
+	if fn != "If" || len(args.Content) != 3 || args.Content[0].Value != "UseProxy" || args.Content[1].Value != "system" {
+		t.Fatalf("DB_SSLROOTCERT = %v, want !If [UseProxy, system, <the bundle>]", get(env, "DB_SSLROOTCERT"))
+	}
+	root := args.Content[2]
+	if !strings.HasPrefix(root.Value, "/var/task/") {
+		t.Fatalf("DB_SSLROOTCERT without the proxy = %q, want a file of the deployment package (/var/task/…)", root.Value)
 	}
 	for id, b := range builds {
 		if filepath.Base(b.copies) != filepath.Base(root.Value) {
@@ -1552,6 +1559,24 @@ func lintDefinition(t *testing.T, lint string, m machine) {
 
 // --- samconfig.toml -----------------------------------------------------------------------
 
+// samconfigEnvs are the environments samconfig.toml deploys.
+var samconfigEnvs = []string{"default", "staging", "prod"}
+
+// samconfigOverrides are an environment's parameter_overrides, parameter → value.
+func samconfigOverrides(t *testing.T, env string, deploy map[string]string) map[string]string {
+	t.Helper()
+	overrides := map[string]string{}
+	for _, kv := range strings.Split(strings.Trim(deploy["parameter_overrides"], "[]"), "\x00") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Errorf("%s: parameter override %q is not Key=Value", env, kv)
+			continue
+		}
+		overrides[k] = v
+	}
+	return overrides
+}
+
 // samconfig is the part of samconfig.toml read here: "<env>.<command>" → key → raw value.
 type samconfig map[string]map[string]string
 
@@ -1632,7 +1657,7 @@ func TestSamconfig(t *testing.T) {
 	tpl := loadTemplate(t)
 	params := get(tpl.root, "Parameters")
 	cfg := readSamconfig(t)
-	for _, env := range []string{"default", "staging", "prod"} {
+	for _, env := range samconfigEnvs {
 		deploy := cfg[env+".deploy"]
 		if deploy == nil {
 			t.Errorf("samconfig.toml has no [%s.deploy.parameters]", env)
@@ -1653,14 +1678,8 @@ func TestSamconfig(t *testing.T) {
 		if deploy["confirm_changeset"] != wantConfirm {
 			t.Errorf("[%s.deploy.parameters] confirm_changeset = %s, want %s", env, deploy["confirm_changeset"], wantConfirm)
 		}
-		overrides := map[string]string{}
-		for _, kv := range strings.Split(strings.Trim(deploy["parameter_overrides"], "[]"), "\x00") {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				t.Errorf("%s: parameter override %q is not Key=Value", env, kv)
-				continue
-			}
-			overrides[k] = v
+		overrides := samconfigOverrides(t, env, deploy)
+		for k, v := range overrides {
 			p := get(params, k)
 			if p == nil {
 				t.Errorf("%s: overrides %s, which is not a template parameter", env, k)
@@ -1757,6 +1776,188 @@ func TestFunctionsOpenOneConnection(t *testing.T) {
 	for _, f := range slices.Concat(catalog.Steps, []catalog.Function{catalog.Rollback}, catalog.API) {
 		if c := tpl.env(f.LogicalID)["DB_MAX_CONNS"]; c == nil || c.Value != "1" {
 			t.Errorf("%s: DB_MAX_CONNS %v, want 1", f.LogicalID, c)
+		}
+	}
+}
+
+// maxConnections is RDS for PostgreSQL's default max_connections by instance class,
+// LEAST({DBInstanceClassMemory/9531392}, 5000), as the classes the template and
+// samconfig.toml name report it, rounded down (DBInstanceClassMemory is the memory left
+// after the OS and RDS take theirs, so it is not the class's nominal memory).
+var maxConnections = map[string]int{
+	"db.t4g.micro": 81, "db.t4g.small": 189, "db.t4g.medium": 405, "db.t4g.large": 845,
+	"db.m7g.large": 845, "db.m7g.xlarge": 1700, "db.r7g.large": 1700,
+}
+
+// reservedForOthers are the connections the functions must leave: the superuser slots
+// only rdsadmin may use (superuser_reserved_connections, 3) and room for an operator's
+// psql and RDS's own monitoring.
+const reservedForOthers = 3 + 10
+
+// The functions' containers cannot open more connections than the database accepts:
+// every function has a reserved concurrency, and the sum of reserved concurrency times
+// DB_MAX_CONNS (each container's pool, held even while the container is frozen) stays
+// below max_connections, with room for others, with the template's defaults and in
+// every samconfig.toml environment. The connections alarm fires between the two; no
+// throttling burst of the admin API exceeds the containers a route may run (a request
+// Lambda throttles gets a 500 from API Gateway, one API Gateway throttles a 429).
+func TestConnectionBudget(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	params := get(tpl.root, "Parameters")
+	cfg := readSamconfig(t)
+	configs := map[string]map[string]string{"template defaults": {}}
+	for _, env := range samconfigEnvs {
+		configs[env] = samconfigOverrides(t, env, cfg[env+".deploy"])
+	}
+	for _, name := range slices.Sorted(maps.Keys(configs)) {
+		overrides := configs[name]
+		t.Run(name, func(t *testing.T) {
+			value := func(n *yaml.Node) int {
+				t.Helper()
+				v := n.Value
+				if fn, arg := intrinsic(n); fn == "Ref" {
+					if v = overrides[arg.Value]; v == "" {
+						v = get(params, arg.Value, "Default").Value
+					}
+				}
+				i, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatalf("%v is not a number: %v", n.Value, err)
+				}
+				return i
+			}
+			param := func(name string) int { return value(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!Ref", Value: name}) }
+			class := overrides["DbInstanceClass"]
+			if class == "" {
+				class = get(params, "DbInstanceClass", "Default").Value
+			}
+			limit, ok := maxConnections[class]
+			if !ok {
+				t.Fatalf("DbInstanceClass %s: its max_connections is not in this test's table", class)
+			}
+			connections, reserved := 0, 0
+			var tally []string
+			for _, id := range tpl.functions() {
+				n := tpl.fnProp(id, "ReservedConcurrentExecutions")
+				if n == nil {
+					t.Errorf("%s has no ReservedConcurrentExecutions: its containers, and their connections, are unbounded", id)
+					continue
+				}
+				containers, conns := value(n), database.DefaultMaxConns
+				if c := tpl.env(id)["DB_MAX_CONNS"]; c != nil {
+					conns = value(c)
+				}
+				connections += containers * conns
+				reserved += containers
+				tally = append(tally, fmt.Sprintf("%s %d×%d", id, containers, conns))
+			}
+			t.Logf("%s: %d connections at most (%s), max_connections %d", class, connections, strings.Join(tally, ", "), limit)
+			if connections > limit-reservedForOthers {
+				t.Errorf("the functions may open %d connections; %s accepts %d, of which %d are not theirs", connections, class, limit, reservedForOthers)
+			}
+			if alarm := param("DbConnectionsAlarmThreshold"); alarm < connections || alarm >= limit {
+				t.Errorf("DbConnectionsAlarmThreshold %d: want at least the functions' %d and below max_connections %d", alarm, connections, limit)
+			}
+			// Lambda keeps 100 of an account's default 1,000 concurrent executions unreserved.
+			if reserved > 900 {
+				t.Errorf("the functions reserve %d concurrent executions; an account has 1,000 unless raised", reserved)
+			}
+			api := param("ApiConcurrency")
+			for _, burst := range []string{"ApiThrottlingBurstLimit", "CreateTenantThrottlingBurstLimit", "ActivationThrottlingBurstLimit"} {
+				if b := param(burst); b > api {
+					t.Errorf("%s %d exceeds ApiConcurrency %d", burst, b, api)
+				}
+			}
+		})
+	}
+}
+
+// UseRdsProxy=true puts an RDS Proxy between the functions and the database: the
+// functions' settings switch to the proxy (endpoint, its port, DB_PROXY, system roots),
+// the network path runs functions → proxy → database and no longer directly, and the
+// proxy requires TLS, logs no SQL and reads the functions' own credentials secret.
+func TestRdsProxyOption(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	text := func(n *yaml.Node) string {
+		b, err := yaml.Marshal(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	env := get(tpl.globalFn, "Environment", "Variables")
+	proxied := map[string]string{ // variable → its value through the proxy
+		"DB_HOST": "!GetAtt DatabaseProxy.Endpoint", "DB_PORT": "5432", "DB_SSLROOTCERT": "system",
+	}
+	for v, want := range proxied {
+		fn, args := intrinsic(get(env, v))
+		if fn != "If" || args.Content[0].Value != "UseProxy" || text(args.Content[1]) != want {
+			t.Errorf("%s = %s, want !If [UseProxy, %s, …]", v, text(get(env, v)), want)
+		}
+	}
+	if refTo(get(env, "DB_PROXY")) != "UseRdsProxy" {
+		t.Errorf("DB_PROXY = %s, want !Ref UseRdsProxy", text(get(env, "DB_PROXY")))
+	}
+
+	for _, id := range keys(tpl.resources) {
+		cond := get(tpl.resource(id), "Condition")
+		if strings.Contains(id, "Proxy") && (cond == nil || cond.Value != "UseProxy") {
+			t.Errorf("%s: Condition %v, want UseProxy", id, cond)
+		}
+	}
+	for _, id := range []string{"FunctionEgressToDatabase", "DatabaseIngressFromFunctions"} {
+		if c := get(tpl.resource(id), "Condition"); c == nil || c.Value != "Direct" {
+			t.Errorf("%s: Condition %v, want Direct: through the proxy the functions reach the proxy only", id, c)
+		}
+	}
+	for id, want := range map[string][2]string{
+		"FunctionEgressToProxy":     {"FunctionSecurityGroup", "ProxySecurityGroup"},
+		"ProxyIngressFromFunctions": {"ProxySecurityGroup", "FunctionSecurityGroup"},
+	} {
+		p := get(tpl.resource(id), "Properties")
+		peer := get(p, "DestinationSecurityGroupId")
+		if peer == nil {
+			peer = get(p, "SourceSecurityGroupId")
+		}
+		if g, _ := getAtt(get(p, "GroupId")); g != want[0] || func() string { r, _ := getAtt(peer); return r }() != want[1] ||
+			get(p, "FromPort").Value != "5432" || get(p, "ToPort").Value != "5432" {
+			t.Errorf("%s: %s, want %s ⇄ %s on 5432", id, text(p), want[0], want[1])
+		}
+	}
+
+	proxy := get(tpl.resource("DatabaseProxy"), "Properties")
+	if get(proxy, "RequireTLS").Value != "true" || get(proxy, "DebugLogging").Value != "false" || get(proxy, "EngineFamily").Value != "POSTGRESQL" {
+		t.Errorf("DatabaseProxy: %s", text(proxy))
+	}
+	auth := get(proxy, "Auth").Content
+	if len(auth) != 1 || text(get(auth[0], "SecretArn")) != text(get(env, "DB_SECRET_ARN")) || get(auth[0], "IAMAuth").Value != "DISABLED" {
+		t.Errorf("DatabaseProxy.Auth = %s, want the functions' secret (%s) alone", text(get(proxy, "Auth")), text(get(env, "DB_SECRET_ARN")))
+	}
+	if role, _ := getAtt(get(proxy, "RoleArn")); role != "DatabaseProxyRole" {
+		t.Errorf("DatabaseProxy.RoleArn: %s", role)
+	}
+	role := get(tpl.resource("DatabaseProxyRole"), "Properties")
+	if ps := get(role, "ManagedPolicyArns"); ps == nil || len(ps.Content) != 1 || refTo(ps.Content[0]) != "DatabaseSecretReadPolicy" || get(role, "Policies") != nil {
+		t.Errorf("DatabaseProxyRole may do more than read the credentials secret: %s", text(role))
+	}
+
+	// The migrations wait for the whole path of the configuration in use.
+	fn, path := intrinsic(get(tpl.resource("ControlPlaneMigrations"), "Properties", "DatabasePath"))
+	if fn != "If" || path.Content[0].Value != "UseProxy" {
+		t.Fatalf("ControlPlaneMigrations.DatabasePath: want !If [UseProxy, …]")
+	}
+	for i, want := range [][]string{
+		{"FunctionEgressToProxy", "ProxyIngressFromFunctions", "ProxyEgressToDatabase", "DatabaseIngressFromProxy", "DatabaseProxyTargetGroup"},
+		{"FunctionEgressToDatabase", "DatabaseIngressFromFunctions"},
+	} {
+		var got []string
+		for _, n := range path.Content[i+1].Content {
+			got = append(got, refTo(n))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ControlPlaneMigrations.DatabasePath branch %d = %v, want %v", i+1, got, want)
 		}
 	}
 }
