@@ -81,3 +81,28 @@ func (c *FastClock) Sleeps() []time.Duration {
 	defer c.mu.Unlock()
 	return slices.Clone(c.sleeps)
 }
+
+// ScaledClock runs the definition's time faster than the wall clock by Factor: Sleep(d)
+// takes d/Factor, and Now advances Factor seconds a second. Unlike FastClock, waits
+// still take time relative to the handlers' real work, so what competes with a retry's
+// backoff (a throttled function's other invocations, a ledger close) keeps its order.
+type ScaledClock struct {
+	Factor float64
+	start  time.Time
+	once   sync.Once
+}
+
+func (c *ScaledClock) origin() time.Time {
+	c.once.Do(func() { c.start = time.Now() })
+	return c.start
+}
+
+func (c *ScaledClock) Now() time.Time {
+	start := c.origin()
+	return start.Add(time.Duration(float64(time.Since(start)) * c.Factor))
+}
+
+func (c *ScaledClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.origin()
+	return RealClock{}.Sleep(ctx, time.Duration(float64(d)/c.Factor))
+}

@@ -331,3 +331,22 @@ func TestMissingHandlerFailsTheTask(t *testing.T) {
 		t.Errorf("events %v, output %s", eventTypes(e), e.Output)
 	}
 }
+
+// On a ScaledClock, a sleep of d moves the clock's Now at least d forward, as on the
+// real clock, and ends early only when its context does.
+func TestScaledClockKeepsItsOwnTime(t *testing.T) {
+	t.Parallel()
+	c := &ScaledClock{Factor: 1000}
+	before := c.Now()
+	if err := c.Sleep(context.Background(), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := c.Now().Sub(before); elapsed < 2*time.Second {
+		t.Errorf("after Sleep(2s) the clock moved %s", elapsed)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Sleep(ctx, time.Hour); err == nil {
+		t.Error("Sleep on an ended context returned no error")
+	}
+}

@@ -21,6 +21,8 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
+	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
+	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -41,7 +43,10 @@ type world struct {
 	ops   string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with the dev stack's options edited first.
+func newWorldWith(t *testing.T, edit func(*devstack.Options)) *world {
 	t.Helper()
 	_, url := testdb.NewWithURL(t)
 	ses := sesv2.NewFromConfig(awstest.Config(t))
@@ -51,13 +56,17 @@ func newWorld(t *testing.T) *world {
 	}
 	ops := awstest.UniqueName("ops") + "@provisioning.example"
 	log, logs := testlog.JSON()
-	stack, err := devstack.Start(context.Background(), devstack.Options{
+	opts := devstack.Options{
 		DatabaseURL: url,
 		Log:         log,
 		Email: &pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""), AppBaseURL: "https://app.health.example",
 			TenantURLTemplate: "https://app.health.example/t/{tenantId}", OpsAddress: ops, ActivationTTL: time.Hour},
 		Contracts: devstack.ContractsDouble,
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	stack, err := devstack.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,4 +486,60 @@ func TestASecondExecutionLeavesTheTenantAlone(t *testing.T) {
 	if schema, role := w.schemaAndRole(final.SchemaName); final.Status != tenant.StatusActive || !schema || !role {
 		t.Errorf("tenant %s, schema %v, role %v; want ACTIVE with both", final.Status, schema, role)
 	}
+}
+
+// With reserved concurrency, as template.yaml gives every function, a burst of
+// onboardings is throttled rather than let through to open more connections: the
+// invocations beyond a function's containers fail with Lambda.TooManyRequestsException,
+// which the definition retries with backoff (the clock runs 100× fast, so a minute of
+// backoff takes 0.6 s while the handlers and the ledger keep their real pace), and every
+// tenant still ends ACTIVE with no rollback.
+func TestThrottledStepsDrainWithoutRollback(t *testing.T) {
+	t.Parallel()
+	const (
+		tenants = 8
+		slots   = 2 // each function's reserved concurrency, and the deployer accounts
+	)
+	w := newWorldWith(t, func(o *devstack.Options) {
+		o.DeployerAccounts = slots
+		o.StellarOptions = []stellarrpc.Option{stellarrpc.WithLedgerClose(100 * time.Millisecond)}
+		o.PollInterval = 5 * time.Millisecond
+	})
+	limits := map[string]int{}
+	for _, f := range append(slices.Clone(catalog.Steps), catalog.Rollback) {
+		limits[f.LogicalID] = slots
+	}
+	cat, throttled := handlers.Reserve(w.stack.Catalog, limits)
+	runner, err := NewRunner(cat, Options{Clock: &asl.ScaledClock{Factor: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := make([]*asl.Running, tenants)
+	ids := make([]uuid.UUID, tenants)
+	for i := range tenants {
+		tn, _ := w.reserve(fmt.Sprintf("Burst Clinic %d", i))
+		ids[i] = tn.ID
+		if runs[i], _, err = runner.Start(w.ctx, tn.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retried := 0
+	for i, run := range runs {
+		exec := run.Wait()
+		if exec.Status != asl.StatusSucceeded || !slices.Equal(exec.Route(), happyRoute) {
+			t.Errorf("execution %d: %s via %v (%s: %s)", i, exec.Status, exec.Route(), exec.Error, exec.Cause)
+		}
+		for _, ev := range exec.Events {
+			if ev.Type == "LambdaFunctionFailed" && ev.Error == "Lambda.TooManyRequestsException" {
+				retried++
+			}
+		}
+		if tn, err := store.New(w.stack.Pool).Get(w.ctx, ids[i]); err != nil || tn.Status != tenant.StatusActive {
+			t.Errorf("tenant %d: %v, %v", i, tn.Status, err)
+		}
+	}
+	if throttled.Load() == 0 || int64(retried) != throttled.Load() {
+		t.Errorf("%d invocations throttled, %d throttled attempts in the histories: the burst must be throttled, and every refusal retried", throttled.Load(), retried)
+	}
+	t.Logf("%d tenants through functions of %d containers each: %d invocations throttled and retried", tenants, slots, retried)
 }

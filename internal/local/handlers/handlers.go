@@ -5,9 +5,12 @@ package handlers
 
 import (
 	"context"
+	"maps"
 	"sort"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
@@ -98,4 +101,37 @@ func Names(c map[string]lambda.Handler) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Reserve gives the functions of c named in limits a reserved concurrency, as
+// template.yaml's ReservedConcurrentExecutions does in AWS: an invocation beyond a
+// function's limit is refused before it runs, with the error Lambda throttling reaches
+// Step Functions with (Lambda.TooManyRequestsException), which the definitions retry.
+// Throttled counts the refusals.
+func Reserve(c map[string]lambda.Handler, limits map[string]int) (_ map[string]lambda.Handler, throttled *atomic.Int64) {
+	throttled = &atomic.Int64{}
+	out := maps.Clone(c)
+	for id, n := range limits {
+		if h := c[id]; h != nil {
+			out[id] = reserved{h: h, slots: make(chan struct{}, n), throttled: throttled}
+		}
+	}
+	return out, throttled
+}
+
+type reserved struct {
+	h         lambda.Handler
+	slots     chan struct{}
+	throttled *atomic.Int64
+}
+
+func (r reserved) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+		return r.h.Invoke(ctx, payload)
+	default:
+		r.throttled.Add(1)
+		return nil, messages.InvokeResponse_Error{Type: "Lambda.TooManyRequestsException", Message: "Rate Exceeded."}
+	}
 }
