@@ -1813,25 +1813,28 @@ func TestConnectionBudget(t *testing.T) {
 	for _, name := range slices.Sorted(maps.Keys(configs)) {
 		overrides := configs[name]
 		t.Run(name, func(t *testing.T) {
-			value := func(n *yaml.Node) int {
+			number := func(v string) int {
 				t.Helper()
-				v := n.Value
-				if fn, arg := intrinsic(n); fn == "Ref" {
-					if v = overrides[arg.Value]; v == "" {
-						v = get(params, arg.Value, "Default").Value
-					}
-				}
 				i, err := strconv.Atoi(v)
 				if err != nil {
-					t.Fatalf("%v is not a number: %v", n.Value, err)
+					t.Fatalf("%q is not a number: %v", v, err)
 				}
 				return i
 			}
-			param := func(name string) int { return value(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!Ref", Value: name}) }
-			class := overrides["DbInstanceClass"]
-			if class == "" {
-				class = get(params, "DbInstanceClass", "Default").Value
+			setting := func(name string) string { // the environment's value, else the default
+				if v := overrides[name]; v != "" {
+					return v
+				}
+				return get(params, name, "Default").Value
 			}
+			param := func(name string) int { return number(setting(name)) }
+			value := func(n *yaml.Node) int { // a number, or a !Ref to a parameter
+				if fn, arg := intrinsic(n); fn == "Ref" {
+					return param(arg.Value)
+				}
+				return number(n.Value)
+			}
+			class := setting("DbInstanceClass")
 			limit, ok := maxConnections[class]
 			if !ok {
 				t.Fatalf("DbInstanceClass %s: its max_connections is not in this test's table", class)
@@ -1917,12 +1920,13 @@ func TestRdsProxyOption(t *testing.T) {
 		"ProxyIngressFromFunctions": {"ProxySecurityGroup", "FunctionSecurityGroup"},
 	} {
 		p := get(tpl.resource(id), "Properties")
-		peer := get(p, "DestinationSecurityGroupId")
-		if peer == nil {
-			peer = get(p, "SourceSecurityGroupId")
+		peerNode := get(p, "DestinationSecurityGroupId")
+		if peerNode == nil {
+			peerNode = get(p, "SourceSecurityGroupId")
 		}
-		if g, _ := getAtt(get(p, "GroupId")); g != want[0] || func() string { r, _ := getAtt(peer); return r }() != want[1] ||
-			get(p, "FromPort").Value != "5432" || get(p, "ToPort").Value != "5432" {
+		group, _ := getAtt(get(p, "GroupId"))
+		peer, _ := getAtt(peerNode)
+		if group != want[0] || peer != want[1] || get(p, "FromPort").Value != "5432" || get(p, "ToPort").Value != "5432" {
 			t.Errorf("%s: %s, want %s ⇄ %s on 5432", id, text(p), want[0], want[1])
 		}
 	}
