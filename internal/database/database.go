@@ -17,6 +17,12 @@ import (
 // second connection lets a step write its failure log while the first is being torn down.
 const DefaultMaxConns = 2
 
+// ProxyQueryExecMode is pgx's default_query_exec_mode for sessions through RDS Proxy:
+// statements are described through the unnamed statement and never prepared by name (a
+// named prepared statement pins the client's session to one database connection), and a
+// query still takes one round trip once its description is cached.
+const ProxyQueryExecMode = "cache_describe"
+
 // Credentials returns the user and password for the next new connection: the seam for the
 // Secrets Manager loader. refresh is true when the previous connection attempt did not
 // succeed, which is how a rotated password shows (authentication fails): the source should

@@ -77,9 +77,8 @@ func Pool(ctx context.Context, cfg config.Database, awsCfg aws.Config) (*pgxpool
 // Through an RDS Proxy (cfg.Proxy) the functions connect to DB_HOST:DB_PORT whatever the
 // secret says (its host is the instance behind the proxy), verify the proxy's certificate,
 // which Amazon's public CAs issue, against the system roots unless DB_SSLROOTCERT names
-// a bundle, and describe statements without preparing them by name (pgx's cache_describe
-// mode: unnamed statements, one round trip once a query's description is cached), so the
-// proxy can hand the session's database connection to another client between transactions.
+// a bundle, and prepare no statement by name (database.ProxyQueryExecMode), so the proxy
+// can hand the session's database connection to another client between transactions.
 func secretDSN(cfg config.Database, c secrets.DBCredentials) (string, error) {
 	host, port, name := cfg.Host, cfg.Port, cfg.Name
 	if c.Host != "" && !cfg.Proxy {
@@ -101,7 +100,7 @@ func secretDSN(cfg config.Database, c secrets.DBCredentials) (string, error) {
 	rootCert := cfg.SSLRootCert
 	if cfg.Proxy {
 		rootCert = cmp.Or(rootCert, "system")
-		q.Set("default_query_exec_mode", "cache_describe")
+		q.Set("default_query_exec_mode", database.ProxyQueryExecMode)
 	}
 	if rootCert != "" {
 		q.Set("sslrootcert", rootCert)

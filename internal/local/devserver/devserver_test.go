@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/seed"
@@ -139,10 +140,10 @@ func TestLocalStackOverHTTP(t *testing.T) {
 }
 
 // connections are the two ways the functions reach the database: directly, and through
-// RDS Proxy (DB_PROXY=true, which selects pgx's cache_describe mode). Through the proxy,
+// RDS Proxy (DB_PROXY=true, which selects database.ProxyQueryExecMode). Through the proxy,
 // everything a route or a step did must leave its session without state that would pin
 // the client's session to one database connection.
-var connections = []connection{{"direct", ""}, {"through RDS Proxy", "cache_describe"}}
+var connections = []connection{{"direct", ""}, {"through RDS Proxy", database.ProxyQueryExecMode}}
 
 type connection struct{ name, mode string }
 

@@ -87,8 +87,9 @@ func Exists(ctx context.Context, t testing.TB, db *pgxpool.Pool, name string) (s
 // SessionState lists, for every idle connection of the pool, the session state that would
 // pin the connection's client session to one database connection behind RDS Proxy: named
 // prepared statements, session-level settings, advisory locks, temporary tables, LISTEN
-// channels and open cursors. Call it once the code under test is done with the pool. It reads with the simple protocol, so that looking leaves
-// nothing behind, and fails the test when no connection is idle to look at.
+// channels and open cursors. Call it once the code under test is done with the pool. It
+// reads with the simple protocol, so that looking leaves nothing behind, and fails the
+// test when no connection is idle to look at.
 func SessionState(ctx context.Context, t testing.TB, pool *pgxpool.Pool) []string {
 	t.Helper()
 	// A released connection returns to the pool in the background (after the pool's

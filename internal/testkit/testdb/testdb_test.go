@@ -47,7 +47,7 @@ func TestUnreachableServerFailsClearly(t *testing.T) {
 }
 
 // SessionState finds each kind of state that would pin a session behind RDS Proxy, and
-// none after the statements a function runs in pgx's cache_describe mode.
+// none after the statements a function runs in the mode it uses through the proxy.
 func TestSessionState(t *testing.T) {
 	t.Parallel()
 	_, url := NewWithURL(t)
@@ -59,7 +59,7 @@ func TestSessionState(t *testing.T) {
 		want string // "" when nothing may be found
 	}{
 		{name: "named statements by default", run: queryWithArgument, want: "prepared statement stmtcache_"},
-		{name: "none in cache_describe mode", mode: "cache_describe", run: func(ctx context.Context, c *pgxpool.Conn) error {
+		{name: "none in the proxy mode", mode: database.ProxyQueryExecMode, run: func(ctx context.Context, c *pgxpool.Conn) error {
 			if err := queryWithArgument(ctx, c); err != nil {
 				return err
 			}
@@ -68,10 +68,10 @@ func TestSessionState(t *testing.T) {
 			b.Queue("SELECT $1::int + 1", 1)
 			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 		}},
-		{name: "a session setting", mode: "cache_describe", run: exec("SET statement_timeout = 1000"), want: "session setting statement_timeout"},
-		{name: "an advisory lock", mode: "cache_describe", run: exec("SELECT pg_advisory_lock(4242)"), want: "advisory lock 4242"},
-		{name: "a temporary table", mode: "cache_describe", run: exec("CREATE TEMP TABLE scratch (x int)"), want: "temporary table scratch"},
-		{name: "a LISTEN", mode: "cache_describe", run: exec("LISTEN tenants"), want: "listening on tenants"},
+		{name: "a session setting", mode: database.ProxyQueryExecMode, run: exec("SET statement_timeout = 1000"), want: "session setting statement_timeout"},
+		{name: "an advisory lock", mode: database.ProxyQueryExecMode, run: exec("SELECT pg_advisory_lock(4242)"), want: "advisory lock 4242"},
+		{name: "a temporary table", mode: database.ProxyQueryExecMode, run: exec("CREATE TEMP TABLE scratch (x int)"), want: "temporary table scratch"},
+		{name: "a LISTEN", mode: database.ProxyQueryExecMode, run: exec("LISTEN tenants"), want: "listening on tenants"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
