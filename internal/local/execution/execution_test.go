@@ -491,13 +491,15 @@ func TestASecondExecutionLeavesTheTenantAlone(t *testing.T) {
 // With reserved concurrency, as template.yaml gives every function, a burst of
 // onboardings is throttled rather than let through to open more connections: the
 // invocations beyond a function's containers fail with Lambda.TooManyRequestsException,
-// which the definition retries with backoff (the clock runs 100× fast, so a minute of
-// backoff takes 0.6 s while the handlers and the ledger keep their real pace), and every
-// tenant still ends ACTIVE with no rollback.
+// which the definition retries with backoff, and every tenant still ends ACTIVE with no
+// rollback. The clock runs 20× fast while the handlers keep their real pace, so the 100 ms
+// ledger stands for a 2 s one and a minute of backoff takes 3 s: at 100× a deployment
+// slowed by a loaded machine stood for a minute, and a queue of three outlasted the
+// 4 minutes of retries, as a queue of deployments that long would in AWS.
 func TestThrottledStepsDrainWithoutRollback(t *testing.T) {
 	t.Parallel()
 	const (
-		tenants = 8
+		tenants = 6
 		slots   = 2 // each function's reserved concurrency, and the deployer accounts
 	)
 	w := newWorldWith(t, func(o *devstack.Options) {
@@ -510,7 +512,7 @@ func TestThrottledStepsDrainWithoutRollback(t *testing.T) {
 		limits[f.LogicalID] = slots
 	}
 	cat, throttled := handlers.Reserve(w.stack.Catalog, limits)
-	runner, err := NewRunner(cat, Options{Clock: &asl.ScaledClock{Factor: 100}})
+	runner, err := NewRunner(cat, Options{Clock: &asl.ScaledClock{Factor: 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
