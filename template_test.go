@@ -7,10 +7,8 @@ package template_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"maps"
 	"os"
 	"os/exec"
@@ -45,15 +43,10 @@ type cfnTemplate struct {
 
 func loadTemplate(t *testing.T) *cfnTemplate {
 	t.Helper()
-	b, err := os.ReadFile("template.yaml")
+	root, err := cfntemplate.Load("template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("template.yaml: %v", err)
-	}
-	root := doc.Content[0]
 	tpl := &cfnTemplate{root: root, resources: get(root, "Resources"), globalFn: get(root, "Globals", "Function")}
 	if tpl.resources == nil {
 		t.Fatal("template.yaml has no Resources")
@@ -186,294 +179,6 @@ func scalars(n *yaml.Node) []string {
 
 // --- what the code says -----------------------------------------------------------------
 
-// mainInfo is what a functions/<dir>/main.go wires, read from its source.
-type mainInfo struct {
-	dir       string
-	kind      string // "steps", "api" or "migrate"
-	email     bool   // wiring.Steps(wiring.Email)
-	contracts bool   // wiring.Steps(wiring.Contracts)
-	handler   string // the method handed to lambda.Start…
-	route     string // api: "POST /admin/tenants", from the package comment
-	state     string // steps: the state machine state, from the package comment
-}
-
-var (
-	routeDoc = regexp.MustCompile(`behind (GET|POST|PUT|PATCH|DELETE) (\S+) on the admin HTTP API`)
-	stateDoc = regexp.MustCompile(`behind the (?:upgrade )?state machine's (\w+) state`)
-)
-
-func readMain(t *testing.T, dir string) mainInfo {
-	t.Helper()
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join("functions", dir, "main.go"), nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := mainInfo{dir: dir}
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		switch pkgFunc(call.Fun) {
-		case "wiring.Steps":
-			info.kind = "steps"
-			for _, a := range call.Args {
-				switch pkgFunc(a) {
-				case "wiring.Email":
-					info.email = true
-				case "wiring.Contracts":
-					info.contracts = true
-				default:
-					t.Errorf("functions/%s: wiring.Steps(%s) is a need this test does not know; teach it the permissions it takes", dir, pkgFunc(a))
-				}
-			}
-		case "wiring.API":
-			info.kind = "api"
-			for _, a := range call.Args {
-				if pkgFunc(a) != "wiring.Email" {
-					t.Errorf("functions/%s: wiring.API(%s) is a need this test does not know; teach it the permissions it takes", dir, pkgFunc(a))
-				}
-				info.email = true
-			}
-		case "wiring.Reconciler":
-			// It rolls tenants back (with the failure notices) and describes executions.
-			info.kind, info.email = "reconcile", true
-		case "wiring.PoolFromEnv":
-			info.kind = "migrate"
-		case "wiring.Upgrader":
-			info.kind = "upgrade" // the control plane and tenants' schemas: the database alone
-		case "lambda.Start", "lambda.StartWithOptions":
-			if sel, ok := call.Args[0].(*ast.SelectorExpr); ok {
-				info.handler = sel.Sel.Name
-			}
-		}
-		return true
-	})
-	if info.kind == "" {
-		t.Fatalf("functions/%s/main.go: no wiring.Steps, wiring.API, wiring.Reconciler, wiring.Upgrader or wiring.PoolFromEnv; teach this test what it needs", dir)
-	}
-	doc := strings.Join(strings.Fields(f.Doc.Text()), " ")
-	if m := routeDoc.FindStringSubmatch(doc); m != nil {
-		info.route = m[1] + " " + m[2]
-	}
-	if m := stateDoc.FindStringSubmatch(doc); m != nil {
-		info.state = m[1]
-	}
-	return info
-}
-
-// pkgFunc renders pkg.Name for a selector on an identifier, else "".
-func pkgFunc(e ast.Expr) string {
-	if sel, ok := e.(*ast.SelectorExpr); ok {
-		if id, ok := sel.X.(*ast.Ident); ok {
-			return id.Name + "." + sel.Sel.Name
-		}
-	}
-	return ""
-}
-
-// methodRefs reads the non-test Go files of dir and returns, for each method of recvType,
-// every selector chain rooted at the receiver it uses (h.starter.Start gives "starter" and
-// "starter.Start"), including those of the receiver's methods it calls, transitively.
-func methodRefs(t *testing.T, dir, recvType string) map[string]map[string]bool {
-	t.Helper()
-	fset := token.NewFileSet()
-	direct := map[string]map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	for _, path := range files {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Recv == nil || len(fn.Recv.List) != 1 || len(fn.Recv.List[0].Names) != 1 {
-				continue
-			}
-			typ := fn.Recv.List[0].Type
-			if star, ok := typ.(*ast.StarExpr); ok {
-				typ = star.X
-			}
-			if id, ok := typ.(*ast.Ident); !ok || id.Name != recvType {
-				continue
-			}
-			recv := fn.Recv.List[0].Names[0].Name
-			refs := map[string]bool{}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				if sel, ok := n.(*ast.SelectorExpr); ok {
-					if chain, ok := selectorChain(sel, recv); ok {
-						refs[chain] = true
-					}
-				}
-				return true
-			})
-			direct[fn.Name.Name] = refs
-		}
-	}
-	if len(direct) == 0 {
-		t.Fatalf("%s: no methods of %s", dir, recvType)
-	}
-	all := map[string]map[string]bool{}
-	for m := range direct {
-		seen, todo, refs := map[string]bool{m: true}, []string{m}, map[string]bool{}
-		for len(todo) > 0 {
-			cur := todo[0]
-			todo = todo[1:]
-			for r := range direct[cur] {
-				refs[r] = true
-				if _, isMethod := direct[r]; isMethod && !seen[r] {
-					seen[r] = true
-					todo = append(todo, r)
-				}
-			}
-		}
-		all[m] = refs
-	}
-	return all
-}
-
-func selectorChain(sel *ast.SelectorExpr, recv string) (string, bool) {
-	switch x := sel.X.(type) {
-	case *ast.Ident:
-		return sel.Sel.Name, x.Name == recv
-	case *ast.SelectorExpr:
-		prefix, ok := selectorChain(x, recv)
-		return prefix + "." + sel.Sel.Name, ok
-	}
-	return "", false
-}
-
-// sdkActions maps the SDK calls a type makes on its api client (c.api.StartExecution) to IAM
-// actions (states:StartExecution), per method.
-func sdkActions(t *testing.T, dir, recvType, iamPrefix string) map[string][]string {
-	t.Helper()
-	out := map[string][]string{}
-	for m, refs := range methodRefs(t, dir, recvType) {
-		for r := range refs {
-			if op, ok := strings.CutPrefix(r, "api."); ok && !strings.Contains(op, ".") {
-				out[m] = append(out[m], iamPrefix+":"+op)
-			}
-		}
-		sort.Strings(out[m])
-	}
-	return out
-}
-
-// apiStatesActions returns, for each admin API handler method, the Step Functions actions
-// it may call: through the Starter or ExecutionDescriber it uses (internal/api), the
-// workflow adapter internal/wiring wires for each, and the workflow.Client method that
-// adapter calls (internal/workflow).
-func apiStatesActions(t *testing.T) map[string][]string {
-	t.Helper()
-	// internal/wiring/api.go: cfg.Starter, cfg.Describer = workflowStarter{…}, workflowDescriber{…}
-	adapters := map[string]string{} // api.Config field → adapter type
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join("internal", "wiring", "api.go"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ast.Inspect(f, func(n ast.Node) bool {
-		as, ok := n.(*ast.AssignStmt)
-		if !ok || len(as.Lhs) != len(as.Rhs) {
-			return true
-		}
-		for i, l := range as.Lhs {
-			sel, ok := l.(*ast.SelectorExpr)
-			lit, ok2 := as.Rhs[i].(*ast.CompositeLit)
-			if !ok || !ok2 {
-				continue
-			}
-			if id, ok := lit.Type.(*ast.Ident); ok {
-				adapters[sel.Sel.Name] = id.Name
-			}
-		}
-		return true
-	})
-	client := sdkActions(t, filepath.Join("internal", "workflow"), "Client", "states")
-	// Handler fields, as api.New stores the Config's.
-	fields := map[string]string{"starter": "Starter", "describer": "Describer", "upgrades": "Upgrades"}
-	out := map[string][]string{}
-	for method, refs := range methodRefs(t, filepath.Join("internal", "api"), "Handler") {
-		var actions []string
-		for field, cfgField := range fields {
-			if !refs[field] {
-				continue
-			}
-			adapter, ok := adapters[cfgField]
-			if !ok {
-				t.Fatalf("internal/wiring/api.go wires no adapter for api.Config.%s", cfgField)
-			}
-			for _, arefs := range methodRefs(t, filepath.Join("internal", "wiring"), adapter) {
-				for r := range arefs {
-					if cm, ok := strings.CutPrefix(r, "c."); ok {
-						actions = append(actions, client[cm]...)
-					}
-				}
-			}
-		}
-		slices.Sort(actions)
-		out[method] = slices.Compact(actions)
-	}
-	return out
-}
-
-// configVars returns, per function of internal/config, the environment variables it reads.
-func configVars(t *testing.T) map[string]map[string]bool {
-	t.Helper()
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join("internal", "config", "config.go"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// getenv: a loader's lookup function parameter (LoadEmail hands loadEmail os.Getenv).
-	// loadStateMachine: LoadWorkflow and LoadUpgradeWorkflow name their variable to it.
-	readers := map[string]bool{"os.Getenv": true, "envOr": true, "intEnv": true, "os.LookupEnv": true, "getenv": true, "loadStateMachine": true}
-	out := map[string]map[string]bool{}
-	calls := map[string][]string{} // function → the functions of the file it calls
-	for _, d := range f.Decls {
-		fn, ok := d.(*ast.FuncDecl)
-		if !ok || fn.Recv != nil {
-			continue
-		}
-		vars := map[string]bool{}
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) == 0 {
-				return true
-			}
-			name := pkgFunc(call.Fun)
-			if id, ok := call.Fun.(*ast.Ident); ok {
-				name = id.Name
-				calls[fn.Name.Name] = append(calls[fn.Name.Name], name)
-			}
-			if lit, ok := call.Args[0].(*ast.BasicLit); ok && readers[name] && lit.Kind == token.STRING {
-				v, _ := strconv.Unquote(lit.Value)
-				vars[v] = true
-			}
-			return true
-		})
-		out[fn.Name.Name] = vars
-	}
-	// A loader reads what the helpers it calls read.
-	for changed := true; changed; {
-		changed = false
-		for fn, callees := range calls {
-			for _, c := range callees {
-				for v := range out[c] {
-					if !out[fn][v] {
-						out[fn][v], changed = true, true
-					}
-				}
-			}
-		}
-	}
-	return out
-}
-
 // documentedVars lists the variables .env.example documents (set or commented out).
 func documentedVars(t *testing.T) map[string]bool {
 	t.Helper()
@@ -546,8 +251,8 @@ type machine struct {
 }
 
 var machines = []machine{
-	{id: "ProvisioningStateMachine", file: "provisioning.asl.json", steps: catalog.Steps, others: []catalog.Function{catalog.Rollback}},
-	{id: "UpgradeStateMachine", file: "upgrade.asl.json", steps: catalog.UpgradeSteps},
+	{id: "ProvisioningStateMachine", file: "provisioning.asl.json", steps: catalog.Provisioning, others: []catalog.Function{catalog.Rollback}},
+	{id: "UpgradeStateMachine", file: "upgrade.asl.json", steps: catalog.Upgrade},
 }
 
 // functions are the catalogue functions the machine's Tasks run.
@@ -947,48 +652,6 @@ func TestCatalogIsTheOneDeclaration(t *testing.T) {
 	}
 }
 
-// The package comment of each main says which state or route it serves: the template must
-// wire it there.
-func TestFunctionsServeWhatTheirMainsSay(t *testing.T) {
-	t.Parallel()
-	tpl := loadTemplate(t)
-	ids := tpl.functions()
-	builds := makeTargets(t, ids)
-	sms := stateMachines(t, tpl)
-	type task struct {
-		resource string
-		sm       *yaml.Node
-	}
-	tasks := map[string]task{}
-	for _, m := range machines {
-		_, def := aslPlaceholders(t, m.file)
-		for name, st := range flatStates(def) {
-			if res, _ := st["Resource"].(string); st["Type"] == "Task" {
-				tasks[name] = task{res, sms[m.id]}
-			}
-		}
-	}
-	for _, id := range ids {
-		info := readMain(t, builds[id].dir)
-		if info.state != "" {
-			st := tasks[info.state]
-			m := placeholder.FindStringSubmatch(st.resource)
-			if m == nil {
-				t.Errorf("functions/%s serves state %s, which is not a Task of a definition", info.dir, info.state)
-				continue
-			}
-			if fn, _ := getAtt(get(st.sm, "Properties", "DefinitionSubstitutions", m[1])); fn != id {
-				t.Errorf("state %s runs %s, but functions/%s (built as %s) says it serves it", info.state, fn, info.dir, id)
-			}
-		}
-		if info.route != "" {
-			if got := routesOf(tpl, id); !slices.Equal(got, []string{info.route}) {
-				t.Errorf("%s (functions/%s) serves %v, its main says %s", id, info.dir, got, info.route)
-			}
-		}
-	}
-}
-
 // grant is one allowed action on one resource (a node of the template).
 type grant struct {
 	action    string
@@ -1041,8 +704,8 @@ func grants(t *testing.T, tpl *cfnTemplate, policies *yaml.Node) []grant {
 }
 
 // capability names what a function's grant lets it do, judged against the template's own
-// settings: the secrets its environment names, the state machine it is told to start.
-func capability(g grant, dbSecret, deployerSecret, stateMachineArn *yaml.Node) string {
+// resources: the secrets its environment names, the state machines it acts on.
+func capability(g grant, dbSecret, deployerSecret *yaml.Node, machines []string) string {
 	switch g.action {
 	case "secretsmanager:GetSecretValue":
 		switch {
@@ -1055,59 +718,57 @@ func capability(g grant, dbSecret, deployerSecret, stateMachineArn *yaml.Node) s
 	case "ses:SendEmail":
 		return "ses:SendEmail"
 	case "states:StartExecution":
-		if stateMachineArn != nil && sameNode(g.resource, stateMachineArn) {
-			return g.action
+		if sm := refTo(g.resource); slices.Contains(machines, sm) {
+			return g.action + " on " + sm
 		}
 	case "states:DescribeExecution":
-		if sm := refTo(stateMachineArn); sm != "" {
+		for _, sm := range machines {
 			if f, arg := intrinsic(g.resource); f == "Sub" && strings.Contains(arg.Value, ":execution:${"+sm+".Name}:") {
-				return g.action
+				return g.action + " on " + sm
 			}
 		}
 	}
 	return fmt.Sprintf("%s on %q (line %d)", g.action, g.resource.Value, g.resource.Line)
 }
 
-// (d) Each function may do exactly what its main wires: everyone reads the database secret;
-// wiring.Email sends e-mail; wiring.Contracts reads the deployer secret; an API route
-// given STATE_MACHINE_ARN may call the Step Functions actions its handler reaches. Nothing
-// else, and nothing missing.
-func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
+// (d) Each function may do exactly what its catalogue entry's capabilities say (wiring
+// builds its clients from the same capabilities): everyone reads the database secret;
+// Email sends e-mail as SES_FROM_ADDRESS through the SES identity; Contracts reads the
+// deployer secret; StartProvisioning, DescribeProvisioning and StartUpgrades act on their
+// state machine's executions. Nothing else, and nothing missing.
+func TestLeastPrivilegeMatchesTheCatalogue(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	ids := tpl.functions()
-	builds := makeTargets(t, ids)
-	apiActions := apiStatesActions(t)
-	emailActions := sdkActions(t, filepath.Join("internal", "email"), "Sender", "ses")["Send"]
 	dbSecret := get(tpl.globalFn, "Environment", "Variables", "DB_SECRET_ARN")
 	if dbSecret == nil {
 		t.Fatal("Globals.Function.Environment.Variables has no DB_SECRET_ARN")
 	}
 	var deployerSecret *yaml.Node
-	for _, id := range ids {
+	for _, id := range tpl.functions() {
 		if v := tpl.env(id)["DEPLOYER_SECRET_ARN"]; v != nil {
 			deployerSecret = v
 		}
 	}
-	for _, id := range ids {
-		info := readMain(t, builds[id].dir)
-		env := tpl.env(id)
+	machineIDs := tpl.ofType("AWS::Serverless::StateMachine")
+	for _, f := range catalog.All() {
+		id, env := f.LogicalID, tpl.env(f.LogicalID)
 		want := map[string]bool{"read DB secret": true}
-		if info.email {
-			for _, a := range emailActions {
-				want[a] = true
+		for _, c := range f.Needs {
+			switch c {
+			case catalog.Email:
+				want["ses:SendEmail"] = true
+			case catalog.Contracts:
+				want["read deployer secret"] = true
+			case catalog.StartProvisioning:
+				want["states:StartExecution on ProvisioningStateMachine"] = true
+			case catalog.DescribeProvisioning:
+				want["states:DescribeExecution on ProvisioningStateMachine"] = true
+			case catalog.StartUpgrades:
+				want["states:StartExecution on UpgradeStateMachine"] = true
+				want["states:DescribeExecution on UpgradeStateMachine"] = true
+			default:
+				t.Errorf("%s needs %s: teach this test what it may do", id, c)
 			}
-		}
-		if info.contracts {
-			want["read deployer secret"] = true
-		}
-		if info.kind == "api" && startsOn(env) != nil {
-			for _, a := range apiActions[info.handler] {
-				want[a] = true
-			}
-		}
-		if info.kind == "reconcile" {
-			want["states:DescribeExecution"] = true
 		}
 		got := map[string]bool{}
 		for _, g := range grants(t, tpl, get(tpl.resource(id), "Properties", "Policies")) {
@@ -1117,7 +778,7 @@ func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
 			if f, _ := intrinsic(g.resource); f == "" && strings.Contains(g.resource.Value, "*") {
 				t.Errorf("%s: %s on a wildcard resource %q (%s)", id, g.action, g.resource.Value, g.policy)
 			}
-			c := capability(g, dbSecret, deployerSecret, startsOn(env))
+			c := capability(g, dbSecret, deployerSecret, machineIDs)
 			if c == "ses:SendEmail" {
 				if !strings.Contains(subText(g.resource), ":identity/") {
 					t.Errorf("%s: ses:SendEmail must name the SES identity, not %q", id, subText(g.resource))
@@ -1130,24 +791,15 @@ func TestLeastPrivilegeMatchesTheCode(t *testing.T) {
 		}
 		for c := range got {
 			if !want[c] {
-				t.Errorf("%s (functions/%s): may %s, which its main does not need", id, info.dir, c)
+				t.Errorf("%s (functions/%s): may %s, which its catalogue entry does not need", id, f.Dir, c)
 			}
 		}
 		for c := range want {
 			if !got[c] {
-				t.Errorf("%s (functions/%s): may not %s, which its main needs", id, info.dir, c)
+				t.Errorf("%s (functions/%s): may not %s, which its catalogue entry needs", id, f.Dir, c)
 			}
 		}
 	}
-}
-
-// startsOn is the state machine a function's environment names: the provisioning one, or
-// the upgrade's.
-func startsOn(env map[string]*yaml.Node) *yaml.Node {
-	if v := env["STATE_MACHINE_ARN"]; v != nil {
-		return v
-	}
-	return env["UPGRADE_STATE_MACHINE_ARN"]
 }
 
 // subText is the text of a !Sub (string or [string, vars]) or a plain scalar; for an !If,
@@ -1176,76 +828,134 @@ func subText(n *yaml.Node) string {
 	return n.Value
 }
 
-// (e) Every variable the template sets is one the code reads (internal/config, for the kind
-// of function that reads it; .env.example is the list for people); every variable a kind
-// requires is set.
+// deployed evaluates what a function's environment holds once deployed with params: its
+// !Ref, !If (on the template's Conditions) and !GetAtt resolved, a resource's ARN or
+// address standing in as what CloudFormation would give. ok is false for AWS::NoValue.
+type deployed struct {
+	tpl    *cfnTemplate
+	params map[string]string
+}
+
+func (d deployed) value(n *yaml.Node) (string, bool) {
+	f, arg := intrinsic(n)
+	switch f {
+	case "":
+		return n.Value, true
+	case "Ref":
+		switch {
+		case arg.Value == "AWS::NoValue":
+			return "", false
+		case get(d.tpl.root, "Parameters", arg.Value) != nil:
+			return d.params[arg.Value], true
+		case d.tpl.typeOf(arg.Value) == "AWS::Serverless::StateMachine":
+			return "arn:aws:states:us-east-1:123456789012:stateMachine:" + arg.Value, true
+		case d.tpl.typeOf(arg.Value) == "AWS::SecretsManager::Secret":
+			return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + arg.Value, true
+		}
+		return arg.Value, true
+	case "GetAtt":
+		if res, attr := getAtt(n); strings.HasSuffix(attr, "SecretArn") {
+			return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + res, true
+		}
+		return "db.internal.example", true
+	case "If":
+		branch := arg.Content[2]
+		if d.condition(get(d.tpl.root, "Conditions", arg.Content[0].Value)) {
+			branch = arg.Content[1]
+		}
+		return d.value(branch)
+	}
+	return "", false
+}
+
+func (d deployed) condition(n *yaml.Node) bool {
+	f, arg := intrinsic(n)
+	switch f {
+	case "Equals":
+		a, _ := d.value(arg.Content[0])
+		b, _ := d.value(arg.Content[1])
+		return a == b
+	case "Not":
+		return !d.condition(arg.Content[0])
+	case "And", "Or":
+		all := f == "And"
+		for _, c := range arg.Content {
+			if d.condition(c) != all {
+				return !all
+			}
+		}
+		return all
+	case "Condition":
+		return d.condition(get(d.tpl.root, "Conditions", arg.Value))
+	}
+	panic(fmt.Sprintf("condition %s at line %d: teach this test", f, n.Line))
+}
+
+// (e) Each function starts with the settings the template gives it, in every environment
+// of samconfig.toml, and reads every one of them: the configuration loaders wiring runs
+// for its component and capabilities (internal/config) run on its environment as
+// deployed, and what they read is recorded. .env.example lists every variable for people.
 func TestEnvironmentMatchesTheCode(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	ids := tpl.functions()
-	builds := makeTargets(t, ids)
-	cfg := configVars(t)
+	cfg := readSamconfig(t)
 	documented := documentedVars(t)
-	apiActions := apiStatesActions(t)
-	// Honoured only with APP_ENV=local, or local tooling: never in a deployed function.
-	localOnly := []string{"APP_ENV", "DATABASE_URL", "SOROBAN_DEPLOYER_SEED", "SOROBAN_WASM_PATH", "AWS_ENDPOINT_URL", "TEST_DATABASE_URL"}
-	required := map[string][]string{
-		"LoadDatabase":        {"DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_SSLROOTCERT"},
-		"LoadEmail":           {"SES_FROM_ADDRESS", "APP_BASE_URL"},
-		"LoadSoroban":         {"SOROBAN_RPC_URL", "SOROBAN_NETWORK", "DEPLOYER_SECRET_ARN"},
-		"LoadAPI":             {"ADMIN_SCOPE"},
-		"LoadWorkflow":        {"STATE_MACHINE_ARN"},
-		"LoadUpgradeWorkflow": {"UPGRADE_STATE_MACHINE_ARN"},
-	}
-	// Which admin API handlers reach the provisioning machine, and which the upgrade's.
-	handlerRefs := methodRefs(t, filepath.Join("internal", "api"), "Handler")
-	for loader, vars := range required {
-		for _, v := range vars {
-			if !cfg[loader][v] {
-				t.Errorf("internal/config.%s does not read %s; update this test", loader, v)
+	for _, envName := range samconfigEnvs {
+		params := map[string]string{}
+		for _, p := range keys(get(tpl.root, "Parameters")) {
+			if v := get(tpl.root, "Parameters", p, "Default"); v != nil {
+				params[p] = v.Value
 			}
 		}
-	}
-	for _, id := range ids {
-		info := readMain(t, builds[id].dir)
-		loaders := []string{"LoadDatabase"}
-		if info.email {
-			loaders = append(loaders, "LoadEmail")
-		}
-		if info.contracts {
-			loaders = append(loaders, "LoadSoroban")
-		}
-		if info.kind == "api" {
-			loaders = append(loaders, "LoadAPI")
-			refs := handlerRefs[info.handler]
-			if len(apiActions[info.handler]) > 0 && (refs["starter"] || refs["describer"]) {
-				loaders = append(loaders, "LoadWorkflow")
-			}
-			if len(apiActions[info.handler]) > 0 && refs["upgrades"] {
-				loaders = append(loaders, "LoadUpgradeWorkflow")
-			}
-		}
-		if info.kind == "reconcile" {
-			loaders = append(loaders, "LoadWorkflow")
-		}
-		allowed := map[string]bool{}
-		for _, l := range loaders {
-			for v := range cfg[l] {
-				allowed[v] = !slices.Contains(localOnly, v)
-			}
-			for _, v := range required[l] {
-				if tpl.env(id)[v] == nil {
-					t.Errorf("%s (functions/%s): %s is not set; config.%s needs it", id, info.dir, v, l)
+		maps.Copy(params, samconfigOverrides(t, envName, cfg[envName+".deploy"]))
+		d := deployed{tpl: tpl, params: params}
+		for _, f := range catalog.All() {
+			vars := map[string]string{}
+			for name, n := range tpl.env(f.LogicalID) {
+				if v, ok := d.value(n); ok {
+					vars[name] = v
 				}
 			}
-		}
-		for v := range tpl.env(id) {
-			if !allowed[v] {
-				t.Errorf("%s (functions/%s): sets %s, which its code (config.%v) does not read deployed", id, info.dir, v, loaders)
+			read := map[string]bool{}
+			e := config.Env(func(name string) string { read[name] = true; return vars[name] })
+			fail := func(what string, err error) {
+				if err != nil {
+					t.Errorf("%s: %s (functions/%s) cannot load its %s settings: %v", envName, f.LogicalID, f.Dir, what, err)
+				}
 			}
-			if !documented[v] {
-				// internal/config is the authority; .env.example should catch up.
-				t.Logf("%s: sets %s, which .env.example does not list yet", id, v)
+			_, err := e.Database()
+			fail("database", err)
+			if f.Uses(catalog.Email) {
+				_, err := e.Email()
+				fail("e-mail", err)
+			}
+			if f.Uses(catalog.Contracts) {
+				_, err := e.Soroban()
+				fail("Soroban", err)
+			}
+			// wiring.NewAPI reads both state machines and takes an unset one as absent;
+			// the reconciler requires the provisioning one.
+			_, wfErr := e.Workflow()
+			_, upErr := e.UpgradeWorkflow()
+			switch f.Runs {
+			case catalog.API:
+				e.API()
+				if !errors.Is(wfErr, config.ErrNotSet) || f.Uses(catalog.StartProvisioning) || f.Uses(catalog.DescribeProvisioning) {
+					fail("provisioning state machine", wfErr)
+				}
+				if !errors.Is(upErr, config.ErrNotSet) || f.Uses(catalog.StartUpgrades) {
+					fail("upgrade state machine", upErr)
+				}
+			case catalog.Reconciler:
+				fail("provisioning state machine", wfErr)
+			}
+			for name := range vars {
+				if !read[name] {
+					t.Errorf("%s: %s (functions/%s) is given %s, which its code does not read", envName, f.LogicalID, f.Dir, name)
+				}
+				if !documented[name] {
+					t.Errorf("%s: %s is not in .env.example", f.LogicalID, name)
+				}
 			}
 		}
 	}
@@ -1263,7 +973,7 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 	if !strings.HasPrefix(root.Value, "/var/task/") {
 		t.Fatalf("DB_SSLROOTCERT without the proxy = %q, want a file of the deployment package (/var/task/…)", root.Value)
 	}
-	for id, b := range builds {
+	for id, b := range makeTargets(t, tpl.functions()) {
 		if filepath.Base(b.copies) != filepath.Base(root.Value) {
 			t.Errorf("make build-%s copies %q next to bootstrap, DB_SSLROOTCERT is %s", id, b.copies, root.Value)
 		}
@@ -1271,7 +981,7 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 	if lf := get(tpl.globalFn, "LoggingConfig", "LogFormat"); lf == nil || lf.Value != "JSON" {
 		t.Error("Globals.Function.LoggingConfig.LogFormat must be JSON (the functions log JSON with slog)")
 	}
-	for _, id := range ids {
+	for _, id := range tpl.functions() {
 		if lf := get(tpl.resource(id), "Properties", "LoggingConfig", "LogFormat"); lf != nil && lf.Value != "JSON" {
 			t.Errorf("%s: LogFormat %s", id, lf.Value)
 		}
@@ -1427,7 +1137,7 @@ func TestObservability(t *testing.T) {
 	if !strings.Contains(body, `"`+metrics.Namespace+`"`) && !strings.Contains(body, "{"+metrics.Namespace+",") {
 		t.Errorf("the dashboard does not show namespace %s", metrics.Namespace)
 	}
-	for _, m := range emittedMetrics(t) {
+	for _, m := range metrics.Names() {
 		if !strings.Contains(body, `"`+m+`"`) && !strings.Contains(body, `MetricName=\"`+m+`\"`) {
 			t.Errorf("the dashboard does not show %s, which internal/metrics emits", m)
 		}
@@ -1469,42 +1179,6 @@ func TestObservability(t *testing.T) {
 			t.Errorf("no alarm on %s", want)
 		}
 	}
-}
-
-// emittedMetrics reads the metric names internal/metrics declares ([]metric{{"Name", "Unit"}}).
-func emittedMetrics(t *testing.T) []string {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("internal", "metrics", "metrics.go"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		lit, ok := n.(*ast.CompositeLit)
-		if !ok {
-			return true
-		}
-		arr, ok := lit.Type.(*ast.ArrayType)
-		if !ok {
-			return true
-		}
-		if id, ok := arr.Elt.(*ast.Ident); !ok || id.Name != "metric" {
-			return true
-		}
-		for _, e := range lit.Elts {
-			if el, ok := e.(*ast.CompositeLit); ok && len(el.Elts) > 0 {
-				if s, ok := el.Elts[0].(*ast.BasicLit); ok {
-					v, _ := strconv.Unquote(s.Value)
-					names = append(names, v)
-				}
-			}
-		}
-		return true
-	})
-	if len(names) == 0 {
-		t.Fatal("internal/metrics: no []metric literals found; update this test")
-	}
-	return names
 }
 
 // The definition passes cfn-lint's state machine schema once its substitutions are made
@@ -1773,7 +1447,7 @@ func TestUpgradeFanOutFitsItsConnections(t *testing.T) {
 func TestFunctionsOpenOneConnection(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	for _, f := range slices.Concat(catalog.Steps, []catalog.Function{catalog.Rollback}, catalog.API) {
+	for _, f := range slices.Concat(catalog.Provisioning, []catalog.Function{catalog.Rollback}, catalog.Routes) {
 		if c := tpl.env(f.LogicalID)["DB_MAX_CONNS"]; c == nil || c.Value != "1" {
 			t.Errorf("%s: DB_MAX_CONNS %v, want 1", f.LogicalID, c)
 		}

@@ -332,28 +332,28 @@ func checkUpgradeInputs(t *testing.T, evs map[string]event) {
 	}
 	collect(def)
 	isStep := func(fn string) bool {
-		return slices.ContainsFunc(catalog.UpgradeSteps, func(f catalog.Function) bool { return f.LogicalID == fn })
+		return slices.ContainsFunc(catalog.Upgrade, func(f catalog.Function) bool { return f.LogicalID == fn })
 	}
 	ran := map[string]bool{}
 	for name, s := range states {
 		if s.Type == "Task" {
 			fn := strings.TrimSuffix(strings.TrimPrefix(s.Resource, "${"), "Arn}")
 			if !isStep(fn) {
-				t.Errorf("upgrade state %s runs %s, which is not one of catalog.UpgradeSteps", name, fn)
+				t.Errorf("upgrade state %s runs %s, which is not one of catalog.Upgrade", name, fn)
 			}
 			ran[fn] = true
 		}
 	}
-	if len(ran) != len(catalog.UpgradeSteps) || len(ran) != len(handlers.Upgrade(nil)) {
-		t.Errorf("the upgrade state machine runs %d functions, catalog.UpgradeSteps has %d, handlers.Upgrade %d",
-			len(ran), len(catalog.UpgradeSteps), len(handlers.Upgrade(nil)))
+	if len(ran) != len(catalog.Upgrade) || len(ran) != len(handlers.Upgrade(nil)) {
+		t.Errorf("the upgrade state machine runs %d functions, catalog.Upgrade has %d, handlers.Upgrade %d",
+			len(ran), len(catalog.Upgrade), len(handlers.Upgrade(nil)))
 	}
 	text := func(raw json.RawMessage) string {
 		var s string
 		_ = json.Unmarshal(raw, &s)
 		return s
 	}
-	for _, f := range catalog.UpgradeSteps {
+	for _, f := range catalog.Upgrade {
 		ev := evs[f.LogicalID]
 		s, ok := states[f.State]
 		if !ok || s.Type != "Task" || s.Resource != "${"+f.Substitution()+"}" {

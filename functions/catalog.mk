@@ -1,4 +1,4 @@
-# Generated from internal/catalog by `go generate ./internal/catalog`; do not edit.
+# Code generated from internal/catalog by `go generate ./internal/catalog`; do not edit.
 # template.yaml's functions as <LogicalId>:<folder under functions/>.
 LAMBDAS := \
 	CreateTenantRecordFunction:step-create-tenant-record \

@@ -1,4 +1,6 @@
-// Command api-activate is the Lambda behind POST /activation on the admin HTTP API: the public route the welcome e-mail's activation link posts to.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-activate is the Lambda behind POST /activation on the admin HTTP API, its one public route: it redeems an admin's activation link, setting their password.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.Activate, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("ActivateAdminFunction")
+	lambda.StartWithOptions(c.Activate, lambda.WithEnableSIGTERM(closePool))
 }

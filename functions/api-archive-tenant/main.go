@@ -1,4 +1,6 @@
-// Command api-archive-tenant is the Lambda behind DELETE /admin/tenants/{id} on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-archive-tenant is the Lambda behind DELETE /admin/tenants/{id} on the admin HTTP API: it archives the tenant.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.ArchiveTenant, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("ArchiveTenantFunction")
+	lambda.StartWithOptions(c.ArchiveTenant, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,4 +1,6 @@
-// Command api-create-tenant is the Lambda behind POST /admin/tenants on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-create-tenant is the Lambda behind POST /admin/tenants on the admin HTTP API: it reserves the tenant and starts its provisioning execution.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.CreateTenant, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("CreateTenantFunction")
+	lambda.StartWithOptions(c.CreateTenant, lambda.WithEnableSIGTERM(closePool))
 }

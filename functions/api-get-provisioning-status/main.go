@@ -1,4 +1,6 @@
-// Command api-get-provisioning-status is the Lambda behind GET /admin/tenants/{id}/provisioning-status on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-get-provisioning-status is the Lambda behind GET /admin/tenants/{id}/provisioning-status on the admin HTTP API: it reads the tenant's steps and its execution.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.GetProvisioningStatus, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("GetProvisioningStatusFunction")
+	lambda.StartWithOptions(c.GetProvisioningStatus, lambda.WithEnableSIGTERM(closePool))
 }

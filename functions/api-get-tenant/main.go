@@ -1,4 +1,6 @@
-// Command api-get-tenant is the Lambda behind GET /admin/tenants/{id} on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-get-tenant is the Lambda behind GET /admin/tenants/{id} on the admin HTTP API: it reads one tenant.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.GetTenant, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("GetTenantFunction")
+	lambda.StartWithOptions(c.GetTenant, lambda.WithEnableSIGTERM(closePool))
 }

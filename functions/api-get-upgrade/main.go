@@ -1,4 +1,6 @@
-// Command api-get-upgrade is the Lambda behind GET /admin/upgrades/{id} on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-get-upgrade is the Lambda behind GET /admin/upgrades/{id} on the admin HTTP API: it reads an upgrade run's counts and failed tenants.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.GetUpgrade, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("GetUpgradeFunction")
+	lambda.StartWithOptions(c.GetUpgrade, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,4 +1,6 @@
-// Command api-list-tenants is the Lambda behind GET /admin/tenants on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-list-tenants is the Lambda behind GET /admin/tenants on the admin HTTP API: it lists tenants, newest first.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.ListTenants, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("ListTenantsFunction")
+	lambda.StartWithOptions(c.ListTenants, lambda.WithEnableSIGTERM(closePool))
 }

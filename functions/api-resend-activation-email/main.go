@@ -1,4 +1,6 @@
-// Command api-resend-activation-email is the Lambda behind POST /admin/tenants/{id}/activation-email on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-resend-activation-email is the Lambda behind POST /admin/tenants/{id}/activation-email on the admin HTTP API: it e-mails an ACTIVE tenant's admin a new activation link, voiding the old one.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API(wiring.Email)
-	lambda.StartWithOptions(h.ResendActivationEmail, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("ResendActivationEmailFunction")
+	lambda.StartWithOptions(c.ResendActivationEmail, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,4 +1,6 @@
-// Command api-retry-tenant is the Lambda behind POST /admin/tenants/{id}/retry on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-retry-tenant is the Lambda behind POST /admin/tenants/{id}/retry on the admin HTTP API: it re-provisions a FAILED tenant under a new execution.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.RetryTenant, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("RetryTenantFunction")
+	lambda.StartWithOptions(c.RetryTenant, lambda.WithEnableSIGTERM(closePool))
 }

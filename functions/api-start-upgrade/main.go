@@ -1,4 +1,6 @@
-// Command api-start-upgrade is the Lambda behind POST /admin/upgrades on the admin HTTP API.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command api-start-upgrade is the Lambda behind POST /admin/upgrades on the admin HTTP API: it records an upgrade run and starts its execution.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	h, closePool := wiring.API()
-	lambda.StartWithOptions(h.StartUpgrade, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.API("StartUpgradeFunction")
+	lambda.StartWithOptions(c.StartUpgrade, lambda.WithEnableSIGTERM(closePool))
 }

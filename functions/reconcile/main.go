@@ -1,5 +1,6 @@
-// Command reconcile is the Lambda the reconcile schedule invokes: it fails reservations no
-// execution took and rolls back tenants whose execution ended without finishing.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command reconcile is the Lambda its schedule invokes (rate(5 minutes)): it fails reservations no execution took and rolls back tenants whose execution ended unfinished.
 package main
 
 import (
@@ -9,6 +10,6 @@ import (
 )
 
 func main() {
-	r, closePool := wiring.Reconciler()
-	lambda.StartWithOptions(r.Run, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Reconciler("ReconcileFunction")
+	lambda.StartWithOptions(c.Run, lambda.WithEnableSIGTERM(closePool))
 }

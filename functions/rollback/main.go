@@ -1,3 +1,5 @@
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
 // Command rollback is the Lambda behind the state machine's Rollback state: it undoes a failed provisioning, marks the tenant FAILED and sends the failure notices.
 package main
 
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps(wiring.Email)
-	lambda.StartWithOptions(steps.Rollback, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("RollbackFunction")
+	lambda.StartWithOptions(c.Rollback, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,3 +1,5 @@
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
 // Command step-activate-tenant is the Lambda behind the state machine's ActivateTenant state: it marks the tenant ACTIVE.
 package main
 
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps()
-	lambda.StartWithOptions(steps.ActivateTenant, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("ActivateTenantFunction")
+	lambda.StartWithOptions(c.ActivateTenant, lambda.WithEnableSIGTERM(closePool))
 }

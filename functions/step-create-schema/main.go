@@ -1,4 +1,6 @@
-// Command step-create-schema is the Lambda behind the state machine's CreateSchema state: it creates the tenant's schema and role.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command step-create-schema is the Lambda behind the state machine's CreateSchema state: it creates the tenant's schema and the NOLOGIN role limited to it.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps()
-	lambda.StartWithOptions(steps.CreateSchema, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("CreateSchemaFunction")
+	lambda.StartWithOptions(c.CreateSchema, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,4 +1,6 @@
-// Command step-create-tenant-record is the Lambda behind the state machine's CreateTenantRecord state: it claims the reserved tenant for the execution.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command step-create-tenant-record is the Lambda behind the state machine's CreateTenantRecord state: it claims the reserved tenant for the execution, PENDING to PROVISIONING.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps()
-	lambda.StartWithOptions(steps.CreateTenantRecord, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("CreateTenantRecordFunction")
+	lambda.StartWithOptions(c.CreateTenantRecord, lambda.WithEnableSIGTERM(closePool))
 }

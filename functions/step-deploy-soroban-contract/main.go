@@ -1,4 +1,6 @@
-// Command step-deploy-soroban-contract is the Lambda behind the state machine's DeploySorobanContract state: it deploys the tenant's Soroban contract.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command step-deploy-soroban-contract is the Lambda behind the state machine's DeploySorobanContract state: it deploys the tenant's Soroban contract through the Stellar RPC.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps(wiring.Contracts)
-	lambda.StartWithOptions(steps.DeploySorobanContract, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("DeploySorobanContractFunction")
+	lambda.StartWithOptions(c.DeploySorobanContract, lambda.WithEnableSIGTERM(closePool))
 }

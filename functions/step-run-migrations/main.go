@@ -1,4 +1,6 @@
-// Command step-run-migrations is the Lambda behind the state machine's RunMigrations state: it applies the tenant migrations.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command step-run-migrations is the Lambda behind the state machine's RunMigrations state: it brings the tenant's tables to the newest tenant migration.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps()
-	lambda.StartWithOptions(steps.RunMigrations, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("RunMigrationsFunction")
+	lambda.StartWithOptions(c.RunMigrations, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,4 +1,6 @@
-// Command step-seed-roles-and-user is the Lambda behind the state machine's SeedRolesAndUser state: it creates the default roles and the admin user.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command step-seed-roles-and-user is the Lambda behind the state machine's SeedRolesAndUser state: it seeds the roles and the admin user, pending activation.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps()
-	lambda.StartWithOptions(steps.SeedRolesAndUser, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("SeedRolesAndUserFunction")
+	lambda.StartWithOptions(c.SeedRolesAndUser, lambda.WithEnableSIGTERM(closePool))
 }

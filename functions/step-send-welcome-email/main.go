@@ -1,4 +1,6 @@
-// Command step-send-welcome-email is the Lambda behind the state machine's SendWelcomeEmail state: it issues the activation token and e-mails the admin.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command step-send-welcome-email is the Lambda behind the state machine's SendWelcomeEmail state: it issues the activation token and e-mails the admin the link.
 package main
 
 import (
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps(wiring.Email)
-	lambda.StartWithOptions(steps.SendWelcomeEmail, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("SendWelcomeEmailFunction")
+	lambda.StartWithOptions(c.SendWelcomeEmail, lambda.WithEnableSIGTERM(closePool))
 }

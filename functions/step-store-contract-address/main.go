@@ -1,3 +1,5 @@
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
 // Command step-store-contract-address is the Lambda behind the state machine's StoreContractAddress state: it records the tenant's contract id.
 package main
 
@@ -8,6 +10,6 @@ import (
 )
 
 func main() {
-	steps, closePool := wiring.Steps()
-	lambda.StartWithOptions(steps.StoreContractAddress, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Pipeline("StoreContractAddressFunction")
+	lambda.StartWithOptions(c.StoreContractAddress, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,5 +1,6 @@
-// Command upgrade-list-tenants is the Lambda behind the upgrade state machine's
-// ListTenantsToUpgrade state: it hands the Distributed Map the next page of tenants behind.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command upgrade-list-tenants is the Lambda behind the upgrade state machine's ListTenantsToUpgrade state: it lists the next page of tenants behind the newest tenant migration.
 package main
 
 import (
@@ -9,6 +10,6 @@ import (
 )
 
 func main() {
-	u, closePool := wiring.Upgrader()
-	lambda.StartWithOptions(u.List, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Upgrader("ListTenantsToUpgradeFunction")
+	lambda.StartWithOptions(c.List, lambda.WithEnableSIGTERM(closePool))
 }

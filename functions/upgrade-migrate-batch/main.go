@@ -1,6 +1,6 @@
-// Command upgrade-migrate-batch is the Lambda behind the upgrade state machine's
-// MigrateTenantBatch state, the Distributed Map's item processor: it migrates a batch of
-// tenants, one transaction each.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command upgrade-migrate-batch is the Lambda behind the upgrade state machine's MigrateTenantBatch state: it the Distributed Map's item processor: migrates a batch of tenants, one transaction each.
 package main
 
 import (
@@ -10,6 +10,6 @@ import (
 )
 
 func main() {
-	u, closePool := wiring.Upgrader()
-	lambda.StartWithOptions(u.MigrateBatch, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Upgrader("MigrateTenantBatchFunction")
+	lambda.StartWithOptions(c.MigrateBatch, lambda.WithEnableSIGTERM(closePool))
 }

@@ -1,6 +1,6 @@
-// Command upgrade-summarize is the Lambda behind the upgrade state machine's
-// SummarizeUpgrade state (and SummarizeFailedUpgrade, on the failure path): it ends the
-// run and returns its summary.
+// Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT.
+
+// Command upgrade-summarize is the Lambda behind the upgrade state machine's SummarizeUpgrade state: it ends a run and returns its summary.
 package main
 
 import (
@@ -10,6 +10,6 @@ import (
 )
 
 func main() {
-	u, closePool := wiring.Upgrader()
-	lambda.StartWithOptions(u.Summarize, lambda.WithEnableSIGTERM(closePool))
+	c, closePool := wiring.Upgrader("SummarizeUpgradeFunction")
+	lambda.StartWithOptions(c.Summarize, lambda.WithEnableSIGTERM(closePool))
 }

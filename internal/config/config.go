@@ -17,10 +17,20 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
+// Env is where settings are read from: os.Getenv for the functions (the Load* functions),
+// or another lookup for a test that must know what a loader reads.
+type Env func(name string) string
+
+// OS is the process environment.
+var OS Env = os.Getenv
+
 // Local reports whether the process runs on a developer machine (APP_ENV=local). Only then
 // are plain-text fallbacks such as DATABASE_URL honoured: deployed, credentials come from
 // Secrets Manager and nowhere else.
-func Local() bool { return os.Getenv("APP_ENV") == "local" }
+func Local() bool { return OS.Local() }
+
+// Local is Local for e.
+func (e Env) Local() bool { return e("APP_ENV") == "local" }
 
 // Database says how functions reach PostgreSQL.
 type Database struct {
@@ -47,14 +57,17 @@ type Database struct {
 }
 
 // LoadDatabase reads the database settings.
-func LoadDatabase() (Database, error) {
+func LoadDatabase() (Database, error) { return OS.Database() }
+
+// Database reads the database settings from e.
+func (e Env) Database() (Database, error) {
 	db := Database{
-		URL:         os.Getenv("DATABASE_URL"),
-		SecretARN:   os.Getenv("DB_SECRET_ARN"),
-		Host:        os.Getenv("DB_HOST"),
-		Name:        os.Getenv("DB_NAME"),
-		SSLMode:     envOr("DB_SSLMODE", "verify-full"),
-		SSLRootCert: os.Getenv("DB_SSLROOTCERT"),
+		URL:         e("DATABASE_URL"),
+		SecretARN:   e("DB_SECRET_ARN"),
+		Host:        e("DB_HOST"),
+		Name:        e("DB_NAME"),
+		SSLMode:     e.or("DB_SSLMODE", "verify-full"),
+		SSLRootCert: e("DB_SSLROOTCERT"),
 		Port:        5432,
 	}
 	switch {
@@ -63,21 +76,21 @@ func LoadDatabase() (Database, error) {
 	case db.URL != "" && Local():
 	case db.URL != "":
 		return db, bad("DATABASE_URL", "is honoured only with APP_ENV=local; deployed functions read DB_SECRET_ARN")
-	case Local():
+	case e.Local():
 		return db, notSet("DATABASE_URL", "a postgres:// URL; see .env.example")
 	default:
 		return db, notSet("DB_SECRET_ARN", "the database credentials secret; for local use set APP_ENV=local and DATABASE_URL")
 	}
 	var err error
-	if db.Port, err = intEnv("DB_PORT", 5432, 1, 65535); err != nil {
+	if db.Port, err = e.int("DB_PORT", 5432, 1, 65535); err != nil {
 		return db, err
 	}
-	n, err := intEnv("DB_MAX_CONNS", 0, 1, 100)
+	n, err := e.int("DB_MAX_CONNS", 0, 1, 100)
 	if err != nil {
 		return db, err
 	}
 	db.MaxConns = int32(n)
-	switch v := os.Getenv("DB_PROXY"); v {
+	switch v := e("DB_PROXY"); v {
 	case "", "false":
 	case "true":
 		db.Proxy = true
@@ -105,21 +118,22 @@ type Email struct {
 }
 
 // LoadEmail reads the e-mail settings.
-func LoadEmail() (Email, error) { return loadEmail(os.Getenv) }
+func LoadEmail() (Email, error) { return OS.Email() }
 
 // LoadLocalEmail is LoadEmail on a developer machine, whose stack brings its own mail
 // server: SES_FROM_ADDRESS and APP_BASE_URL default to from and appBaseURL.
 func LoadLocalEmail(from, appBaseURL string) (Email, error) {
 	defaults := map[string]string{"SES_FROM_ADDRESS": from, "APP_BASE_URL": appBaseURL}
-	return loadEmail(func(name string) string {
+	return Env(func(name string) string {
 		if v := os.Getenv(name); v != "" {
 			return v
 		}
 		return defaults[name]
-	})
+	}).Email()
 }
 
-func loadEmail(getenv func(string) string) (Email, error) {
+// Email reads the e-mail settings from getenv.
+func (getenv Env) Email() (Email, error) {
 	e := Email{
 		From:              getenv("SES_FROM_ADDRESS"),
 		ConfigurationSet:  getenv("SES_CONFIGURATION_SET"),
@@ -158,13 +172,19 @@ type Workflow struct {
 }
 
 // LoadWorkflow reads the provisioning state machine's settings.
-func LoadWorkflow() (Workflow, error) { return loadStateMachine("STATE_MACHINE_ARN") }
+func LoadWorkflow() (Workflow, error) { return OS.Workflow() }
+
+// Workflow reads the provisioning state machine's settings from e.
+func (e Env) Workflow() (Workflow, error) { return e.stateMachine("STATE_MACHINE_ARN") }
 
 // LoadUpgradeWorkflow reads the upgrade state machine's: UPGRADE_STATE_MACHINE_ARN.
-func LoadUpgradeWorkflow() (Workflow, error) { return loadStateMachine("UPGRADE_STATE_MACHINE_ARN") }
+func LoadUpgradeWorkflow() (Workflow, error) { return OS.UpgradeWorkflow() }
 
-func loadStateMachine(variable string) (Workflow, error) {
-	w := Workflow{StateMachineARN: os.Getenv(variable)}
+// UpgradeWorkflow reads the upgrade state machine's settings from e.
+func (e Env) UpgradeWorkflow() (Workflow, error) { return e.stateMachine("UPGRADE_STATE_MACHINE_ARN") }
+
+func (e Env) stateMachine(variable string) (Workflow, error) {
+	w := Workflow{StateMachineARN: e(variable)}
 	if w.StateMachineARN == "" {
 		return w, notSet(variable, "")
 	}
@@ -174,15 +194,15 @@ func loadStateMachine(variable string) (Workflow, error) {
 	return w, nil
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
+func (e Env) or(name, def string) string {
+	if v := e(name); v != "" {
 		return v
 	}
 	return def
 }
 
-func intEnv(name string, def, lo, hi int) (int, error) {
-	v := os.Getenv(name)
+func (e Env) int(name string, def, lo, hi int) (int, error) {
+	v := e(name)
 	if v == "" {
 		return def, nil
 	}
@@ -256,13 +276,16 @@ type Soroban struct {
 // LoadSoroban reads the Soroban settings. It refuses a configuration that points one
 // network's passphrase at another network's well-known RPC host: a mainnet deployment must
 // never be a typo away from testnet, or the reverse.
-func LoadSoroban() (Soroban, error) {
+func LoadSoroban() (Soroban, error) { return OS.Soroban() }
+
+// Soroban reads the Soroban settings from e.
+func (e Env) Soroban() (Soroban, error) {
 	s := Soroban{
-		RPCURL:            os.Getenv("SOROBAN_RPC_URL"),
-		Network:           strings.ToLower(os.Getenv("SOROBAN_NETWORK")),
-		DeployerSecretARN: os.Getenv("DEPLOYER_SECRET_ARN"),
-		WasmPath:          os.Getenv("SOROBAN_WASM_PATH"),
-		WasmHash:          strings.ToLower(os.Getenv("SOROBAN_WASM_HASH")),
+		RPCURL:            e("SOROBAN_RPC_URL"),
+		Network:           strings.ToLower(e("SOROBAN_NETWORK")),
+		DeployerSecretARN: e("DEPLOYER_SECRET_ARN"),
+		WasmPath:          e("SOROBAN_WASM_PATH"),
+		WasmHash:          strings.ToLower(e("SOROBAN_WASM_HASH")),
 		ConfirmTimeout:    60 * time.Second,
 	}
 	if err := requireURL("SOROBAN_RPC_URL", s.RPCURL); err != nil {
@@ -272,7 +295,7 @@ func LoadSoroban() (Soroban, error) {
 	if s.Passphrase, ok = passphrases[s.Network]; !ok {
 		return s, bad("SOROBAN_NETWORK", "must be one of mainnet, testnet, futurenet, local")
 	}
-	if p := os.Getenv("SOROBAN_NETWORK_PASSPHRASE"); p != "" && p != s.Passphrase {
+	if p := e("SOROBAN_NETWORK_PASSPHRASE"); p != "" && p != s.Passphrase {
 		return s, bad("SOROBAN_NETWORK_PASSPHRASE", "is not the %s passphrase", s.Network)
 	}
 	host := strings.ToLower(s.RPCURL)
@@ -286,15 +309,15 @@ func LoadSoroban() (Soroban, error) {
 	}
 	switch {
 	case s.DeployerSecretARN != "":
-	case Local() && os.Getenv("SOROBAN_DEPLOYER_SEED") != "":
-		s.DeployerSeed = os.Getenv("SOROBAN_DEPLOYER_SEED")
+	case e.Local() && e("SOROBAN_DEPLOYER_SEED") != "":
+		s.DeployerSeed = e("SOROBAN_DEPLOYER_SEED")
 	default:
 		return s, notSet("DEPLOYER_SECRET_ARN", "for local use set APP_ENV=local and SOROBAN_DEPLOYER_SEED")
 	}
 	if s.WasmHash != "" && !isHex(s.WasmHash, 64) {
 		return s, bad("SOROBAN_WASM_HASH", "must be 64 hex digits")
 	}
-	if v := os.Getenv("SOROBAN_CONFIRM_TIMEOUT"); v != "" {
+	if v := e("SOROBAN_CONFIRM_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > 10*time.Minute {
 			return s, bad("SOROBAN_CONFIRM_TIMEOUT", "must be a duration between 1s and 10m")
@@ -324,8 +347,11 @@ type API struct {
 }
 
 // LoadAPI reads the admin API settings.
-func LoadAPI() API {
-	return API{RequiredScope: envOr("ADMIN_SCOPE", "tenants/admin")}
+func LoadAPI() API { return OS.API() }
+
+// API reads the admin API settings from e.
+func (e Env) API() API {
+	return API{RequiredScope: e.or("ADMIN_SCOPE", "tenants/admin")}
 }
 
 // ErrNotSet is wrapped by the ConfigError of a variable that is not set, for a caller to

@@ -23,6 +23,27 @@ type metric struct {
 	Unit string `json:"Unit"`
 }
 
+// The metrics, each emitted by one function below.
+var (
+	stepDuration                = metric{"StepDuration", "Milliseconds"}
+	stepOutcome                 = metric{"StepOutcome", "Count"}
+	provisioningDuration        = metric{"ProvisioningDuration", "Milliseconds"}
+	rollbacks                   = metric{"Rollbacks", "Count"}
+	reconcileReservationsFailed = metric{"ReconcileReservationsFailed", "Count"}
+	reconcileRolledBack         = metric{"ReconcileRolledBack", "Count"}
+	reconcileUnsettled          = metric{"ReconcileUnsettled", "Count"}
+)
+
+// Names lists every metric this package emits, for the dashboard's test.
+func Names() []string {
+	var names []string
+	for _, m := range []metric{stepDuration, stepOutcome, provisioningDuration, rollbacks,
+		reconcileReservationsFailed, reconcileRolledBack, reconcileUnsettled} {
+		names = append(names, m.Name)
+	}
+	return names
+}
+
 func emit(ctx context.Context, log *slog.Logger, msg string, dims [][]string, metrics []metric, values ...slog.Attr) {
 	aws := map[string]any{
 		"Timestamp": time.Now().UnixMilli(),
@@ -40,14 +61,14 @@ func emit(ctx context.Context, log *slog.Logger, msg string, dims [][]string, me
 // as the tenant and execution) go on the same line, which CloudWatch also reads as metrics.
 func Step(ctx context.Context, log *slog.Logger, msg, step, outcome string, took time.Duration, extra ...slog.Attr) {
 	emit(ctx, log, msg, [][]string{{"Step"}, {"Step", "Outcome"}},
-		[]metric{{"StepDuration", "Milliseconds"}, {"StepOutcome", "Count"}},
+		[]metric{stepDuration, stepOutcome},
 		append([]slog.Attr{slog.String("Step", step), slog.String("Outcome", outcome),
 			slog.Int64("StepDuration", took.Milliseconds()), slog.Int("StepOutcome", 1)}, extra...)...)
 }
 
 // Provisioned records a tenant's end-to-end provisioning time, reservation to ACTIVE.
 func Provisioned(ctx context.Context, log *slog.Logger, took time.Duration) {
-	emit(ctx, log, "tenant provisioned", [][]string{{}}, []metric{{"ProvisioningDuration", "Milliseconds"}},
+	emit(ctx, log, "tenant provisioned", [][]string{{}}, []metric{provisioningDuration},
 		slog.Int64("ProvisioningDuration", took.Milliseconds()))
 }
 
@@ -56,7 +77,7 @@ func RolledBack(ctx context.Context, log *slog.Logger, failedStep string) {
 	if failedStep == "" {
 		failedStep = "UNKNOWN"
 	}
-	emit(ctx, log, "tenant rolled back", [][]string{{"FailedStep"}}, []metric{{"Rollbacks", "Count"}},
+	emit(ctx, log, "tenant rolled back", [][]string{{"FailedStep"}}, []metric{rollbacks},
 		slog.String("FailedStep", failedStep), slog.Int("Rollbacks", 1))
 }
 
@@ -65,7 +86,7 @@ func RolledBack(ctx context.Context, log *slog.Logger, failedStep string) {
 // needs an operator), which an alarm watches.
 func Reconciled(ctx context.Context, log *slog.Logger, checked, reservationsFailed, rolledBack, unsettled int) {
 	emit(ctx, log, "reconcile run", [][]string{{}},
-		[]metric{{"ReconcileReservationsFailed", "Count"}, {"ReconcileRolledBack", "Count"}, {"ReconcileUnsettled", "Count"}},
+		[]metric{reconcileReservationsFailed, reconcileRolledBack, reconcileUnsettled},
 		slog.Int("checked", checked), slog.Int("ReconcileReservationsFailed", reservationsFailed),
 		slog.Int("ReconcileRolledBack", rolledBack), slog.Int("ReconcileUnsettled", unsettled))
 }

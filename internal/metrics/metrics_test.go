@@ -59,3 +59,38 @@ func TestLinesAreValidEMF(t *testing.T) {
 		}
 	}
 }
+
+// Names lists exactly the metrics the package's functions emit: the dashboard's test
+// holds the template to it.
+func TestNamesAreWhatIsEmitted(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	ctx := context.Background()
+	Step(ctx, log, "step completed", "CREATE_SCHEMA", Success, time.Millisecond)
+	Provisioned(ctx, log, time.Second)
+	RolledBack(ctx, log, "RUN_MIGRATIONS")
+	Reconciled(ctx, log, 3, 1, 1, 0)
+	var emitted []string
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var ev struct {
+			AWS struct {
+				CloudWatchMetrics []struct{ Metrics []metric } `json:"CloudWatchMetrics"`
+			} `json:"_aws"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ev.AWS.CloudWatchMetrics {
+			for _, m := range d.Metrics {
+				emitted = append(emitted, m.Name)
+			}
+		}
+	}
+	names := Names()
+	slices.Sort(emitted)
+	slices.Sort(names)
+	if !slices.Equal(emitted, names) {
+		t.Errorf("emitted %v, Names %v", emitted, names)
+	}
+}

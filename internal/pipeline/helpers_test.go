@@ -234,7 +234,9 @@ func (e *env) holdsNoTransactionWhile(work func() error) {
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			if samples < 20 {
+			// A sample takes 10 ms on an idle machine and several times that on a loaded
+			// one (a CI run of every suite at once): 5 still show that the step waited.
+			if samples < 5 {
 				e.t.Fatalf("only %d samples while the step waited: it did not wait", samples)
 			}
 			if idleInTx != 0 {

@@ -10,21 +10,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
 )
 
-// API builds the admin API handler for a route's main: the control plane, Step Functions
-// (for create and status) and the archive operation. It returns the function that closes
-// the pool on SIGTERM. A start-up failure ends the process.
-func API(needs ...Need) (*api.Handler, func()) {
-	log := Logger()
-	h, pool, err := NewAPI(context.Background(), log, needs...)
-	if err != nil {
-		Exit(log, err)
-	}
-	return h, pool.Close
+// API builds the admin API handler for a route's main.
+func API(id string) (*api.Handler, func()) {
+	return start(id, func(ctx context.Context, log *slog.Logger, f catalog.Function) (*api.Handler, *pgxpool.Pool, error) {
+		return NewAPI(ctx, log, f.Needs...)
+	})
 }
 
 // NewAPI reads the configuration, then builds the handler and its pool. Only the routes
@@ -32,9 +28,9 @@ func API(needs ...Need) (*api.Handler, func()) {
 // UPGRADE_STATE_MACHINE_ARN (and the IAM permission that goes with it): unset, the route
 // runs without Step Functions; set but malformed, it is a ConfigError naming the variable.
 //
-// needs names the optional parts the route uses, as for the steps: Email for the route that
-// sends activation links.
-func NewAPI(ctx context.Context, log *slog.Logger, needs ...Need) (*api.Handler, *pgxpool.Pool, error) {
+// needs are the route's capabilities; catalog.Email gives the route that sends activation
+// links its e-mail.
+func NewAPI(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) (*api.Handler, *pgxpool.Pool, error) {
 	wf, err := config.LoadWorkflow()
 	hasWorkflow := err == nil
 	if err != nil && !errors.Is(err, config.ErrNotSet) {

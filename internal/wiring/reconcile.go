@@ -7,21 +7,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
 )
 
-// Reconciler builds the reconcile function for its main and returns the function that
-// closes the pool on SIGTERM. A start-up failure ends the process.
-func Reconciler() (*reconcile.Reconciler, func()) {
-	log := Logger()
-	r, pool, err := NewReconciler(context.Background(), log)
-	if err != nil {
-		Exit(log, err)
-	}
-	return r, pool.Close
+// Reconciler builds the reconciler for its main.
+func Reconciler(id string) (*reconcile.Reconciler, func()) {
+	return start(id, func(ctx context.Context, log *slog.Logger, _ catalog.Function) (*reconcile.Reconciler, *pgxpool.Pool, error) {
+		return NewReconciler(ctx, log)
+	})
 }
 
 // NewReconciler reads the configuration, then builds the reconciler: the control plane,
@@ -40,7 +37,7 @@ func NewReconciler(ctx context.Context, log *slog.Logger) (*reconcile.Reconciler
 	if err != nil {
 		return nil, nil, err
 	}
-	steps, pool, err := newSteps(ctx, log, awsCfg, Email)
+	steps, pool, err := newSteps(ctx, log, awsCfg, catalog.Email)
 	if err != nil {
 		return nil, nil, err
 	}

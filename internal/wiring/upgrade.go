@@ -6,18 +6,16 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
+
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 )
 
-// Upgrader builds the upgrade state machine's steps for a main and returns the function
-// that closes the pool on SIGTERM. A start-up failure ends the process.
-func Upgrader() (*upgrade.Upgrader, func()) {
-	log := Logger()
-	u, pool, err := NewUpgrader(context.Background(), log)
-	if err != nil {
-		Exit(log, err)
-	}
-	return u, pool.Close
+// Upgrader builds the upgrade state machine's steps for their mains.
+func Upgrader(id string) (*upgrade.Upgrader, func()) {
+	return start(id, func(ctx context.Context, log *slog.Logger, _ catalog.Function) (*upgrade.Upgrader, *pgxpool.Pool, error) {
+		return NewUpgrader(ctx, log)
+	})
 }
 
 // NewUpgrader reads the database configuration and builds the upgrade's steps on it.

@@ -20,7 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/controlplane"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -121,30 +123,48 @@ func Exit(log *slog.Logger, err error) {
 	os.Exit(1)
 }
 
-// Need names an optional part of the pipeline a function uses.
-type Need int
+// The mains' entry points, one per catalog.Component: each builds, for the catalogue's
+// function id, its component with the clients of the function's capabilities, and returns
+// the function that closes the pool on SIGTERM.
 
-// The optional parts: SES e-mail, and the Soroban contract deployer.
-const (
-	Email Need = iota + 1
-	Contracts
-)
+// Pipeline builds the provisioning steps for a step's or the rollback's main.
+func Pipeline(id string) (*pipeline.Steps, func()) {
+	return start(id, func(ctx context.Context, log *slog.Logger, f catalog.Function) (*pipeline.Steps, *pgxpool.Pool, error) {
+		return NewSteps(ctx, log, f.Needs...)
+	})
+}
 
-// Steps builds the pipeline steps for a step function's main, with the optional parts it
-// needs, and returns the function that closes the pool on SIGTERM. A start-up failure ends
-// the process.
-func Steps(needs ...Need) (*pipeline.Steps, func()) {
-	ctx := context.Background()
+// ControlPlane builds the control-plane migration for its main.
+func ControlPlane(id string) (*controlplane.Handler, func()) {
+	return start(id, func(ctx context.Context, log *slog.Logger, _ catalog.Function) (*controlplane.Handler, *pgxpool.Pool, error) {
+		pool, err := PoolFromEnv(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return controlplane.New(pool, log), pool, nil
+	})
+}
+
+// start builds a main's component once, before lambda.Start, with the functions' logger.
+// A start-up failure, an id the catalogue lacks included, ends the process: Lambda
+// reports the init error.
+func start[T any](id string, build func(context.Context, *slog.Logger, catalog.Function) (T, *pgxpool.Pool, error)) (T, func()) {
 	log := Logger()
-	steps, pool, err := NewSteps(ctx, log, needs...)
+	f, ok := catalog.ByLogicalID(id)
+	if !ok {
+		Exit(log, &fault.ConfigError{Op: "start", Msg: "function " + id + " is not in the catalogue"})
+	}
+	c, pool, err := build(context.Background(), log, f)
 	if err != nil {
 		Exit(log, err)
 	}
-	return steps, pool.Close
+	return c, pool.Close
 }
 
-// NewSteps reads the configuration and builds the steps and their pool.
-func NewSteps(ctx context.Context, log *slog.Logger, needs ...Need) (*pipeline.Steps, *pgxpool.Pool, error) {
+// NewSteps reads the configuration and builds the steps and their pool, with the clients
+// the capabilities need: e-mail (catalog.Email) and the contract deployer
+// (catalog.Contracts). The others are not the pipeline's and change nothing here.
+func NewSteps(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) (*pipeline.Steps, *pgxpool.Pool, error) {
 	awsCfg, err := AWSConfig(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -154,7 +174,7 @@ func NewSteps(ctx context.Context, log *slog.Logger, needs ...Need) (*pipeline.S
 
 // newSteps is NewSteps on an AWS configuration the caller loaded already (and uses for its
 // own clients too).
-func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ...Need) (*pipeline.Steps, *pgxpool.Pool, error) {
+func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ...catalog.Capability) (*pipeline.Steps, *pgxpool.Pool, error) {
 	pool, err := PoolFromConfig(ctx, awsCfg)
 	if err != nil {
 		return nil, nil, err
@@ -163,10 +183,12 @@ func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ..
 	for _, n := range needs {
 		var opt pipeline.Option
 		switch n {
-		case Email:
+		case catalog.Email:
 			opt, err = emailOption(awsCfg)
-		case Contracts:
+		case catalog.Contracts:
 			opt, err = contractsOption(ctx, awsCfg, pool)
+		default:
+			continue
 		}
 		if err != nil {
 			pool.Close()

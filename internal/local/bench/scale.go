@@ -60,7 +60,7 @@ func populate(ctx context.Context, dbURL string, size, workers int, progress fun
 // populateTenants creates count tenants numbered from first in one transaction.
 func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) error {
 	var steps []string // what a provisioned tenant's log holds
-	for _, s := range catalog.Steps {
+	for _, s := range catalog.Provisioning {
 		steps = append(steps, s.Log)
 	}
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {

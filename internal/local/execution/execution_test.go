@@ -508,7 +508,7 @@ func TestThrottledStepsDrainWithoutRollback(t *testing.T) {
 		o.PollInterval = 5 * time.Millisecond
 	})
 	limits := map[string]int{}
-	for _, f := range append(slices.Clone(catalog.Steps), catalog.Rollback) {
+	for _, f := range append(slices.Clone(catalog.Provisioning), catalog.Rollback) {
 		limits[f.LogicalID] = slots
 	}
 	cat, throttled := handlers.Reserve(w.stack.Catalog, limits)

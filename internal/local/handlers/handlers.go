@@ -1,6 +1,8 @@
 // Package handlers maps the catalogue's functions to their handlers, each wrapped by
 // aws-lambda-go exactly as the Lambda runtime wraps it (same JSON decoding, same error
-// types), so what the local runners call is what runs in AWS.
+// types), so what the local runners call is what runs in AWS. The tables, one per
+// component (Pipeline, API, Upgrade, Reconcile, ControlPlane), are generated from the
+// catalogue into catalog_gen.go.
 package handlers
 
 import (
@@ -12,58 +14,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
-	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
-	"github.com/healthstack/tenant-provisioning/internal/pipeline"
-	"github.com/healthstack/tenant-provisioning/internal/reconcile"
-	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 )
-
-// API maps the admin API functions' logical ids to their handlers on h.
-func API(h *api.Handler) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		catalog.CreateTenant.LogicalID:          sandboxed(h.CreateTenant),
-		catalog.ListTenants.LogicalID:           sandboxed(h.ListTenants),
-		catalog.GetTenant.LogicalID:             sandboxed(h.GetTenant),
-		catalog.GetProvisioningStatus.LogicalID: sandboxed(h.GetProvisioningStatus),
-		catalog.ArchiveTenant.LogicalID:         sandboxed(h.ArchiveTenant),
-		catalog.RetryTenant.LogicalID:           sandboxed(h.RetryTenant),
-		catalog.ResendActivationEmail.LogicalID: sandboxed(h.ResendActivationEmail),
-		catalog.Activate.LogicalID:              sandboxed(h.Activate),
-		catalog.StartUpgrade.LogicalID:          sandboxed(h.StartUpgrade),
-		catalog.GetUpgrade.LogicalID:            sandboxed(h.GetUpgrade),
-	}
-}
-
-// Pipeline maps the state machine's functions (the steps and the rollback) to their
-// handlers on s.
-func Pipeline(s *pipeline.Steps) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		catalog.CreateTenantRecord.LogicalID:    sandboxed(s.CreateTenantRecord),
-		catalog.CreateSchema.LogicalID:          sandboxed(s.CreateSchema),
-		catalog.RunMigrations.LogicalID:         sandboxed(s.RunMigrations),
-		catalog.SeedRolesAndUser.LogicalID:      sandboxed(s.SeedRolesAndUser),
-		catalog.DeploySorobanContract.LogicalID: sandboxed(s.DeploySorobanContract),
-		catalog.StoreContractAddress.LogicalID:  sandboxed(s.StoreContractAddress),
-		catalog.SendWelcomeEmail.LogicalID:      sandboxed(s.SendWelcomeEmail),
-		catalog.ActivateTenant.LogicalID:        sandboxed(s.ActivateTenant),
-		catalog.Rollback.LogicalID:              sandboxed(s.Rollback),
-	}
-}
-
-// Reconcile is the reconcile function's handler, by its logical id.
-func Reconcile(r *reconcile.Reconciler) map[string]lambda.Handler {
-	return map[string]lambda.Handler{catalog.Reconcile.LogicalID: sandboxed(r.Run)}
-}
-
-// Upgrade maps the upgrade state machine's functions to their handlers on u.
-func Upgrade(u *upgrade.Upgrader) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		catalog.ListTenantsToUpgrade.LogicalID: sandboxed(u.List),
-		catalog.MigrateTenantBatch.LogicalID:   sandboxed(u.MigrateBatch),
-		catalog.SummarizeUpgrade.LogicalID:     sandboxed(u.Summarize),
-	}
-}
 
 // sandboxed wraps fn as lambda.NewHandler does, afresh for every invocation, as each
 // concurrent invocation of a Lambda function runs in a sandbox of its own. One

@@ -1,15 +1,18 @@
 // Package cfntemplate reads template.yaml for the consistency tests: CloudFormation YAML,
-// whose !Ref, !Sub and !GetAtt tags a plain YAML decoder cannot map, kept as yaml.Nodes.
+// whose !Ref, !Sub and !GetAtt tags a plain YAML decoder cannot map, kept as yaml.Nodes,
+// with its Fn::ForEach loops expanded as the AWS::LanguageExtensions transform does.
 package cfntemplate
 
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Load parses the template and returns its top-level mapping.
+// Load parses the template, expands its Fn::ForEach loops and returns its top-level
+// mapping.
 func Load(path string) (*yaml.Node, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -22,7 +25,84 @@ func Load(path string) (*yaml.Node, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: not a YAML mapping", path)
 	}
+	if err := Expand(doc.Content[0]); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return doc.Content[0], nil
+}
+
+// Expand replaces every Fn::ForEach::<Name> of the template's Resources, Outputs and
+// Conditions by what it makes: for each item of its collection, its fragment with
+// ${Identifier} and &{Identifier} replaced by the item in keys and values, and a Ref to the
+// identifier by the item itself. A !Sub left with nothing to substitute becomes its
+// string, as the transform leaves it. Collections must be literal lists (a Ref to a
+// CommaDelimitedList parameter is not expanded: this template has none).
+func Expand(root *yaml.Node) error {
+	for _, section := range []string{"Resources", "Outputs", "Conditions"} {
+		m := Get(root, section)
+		if m == nil {
+			continue
+		}
+		var out []*yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			if !strings.HasPrefix(k.Value, "Fn::ForEach::") {
+				out = append(out, k, v)
+				continue
+			}
+			made, err := forEach(k.Value, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, made...)
+		}
+		m.Content = out
+	}
+	return nil
+}
+
+func forEach(name string, v *yaml.Node) ([]*yaml.Node, error) {
+	if v.Kind != yaml.SequenceNode || len(v.Content) != 3 || v.Content[1].Kind != yaml.SequenceNode || v.Content[2].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: want [identifier, [items…], {fragment}]", name)
+	}
+	ident, fragment := v.Content[0].Value, v.Content[2]
+	var out []*yaml.Node
+	for _, item := range v.Content[1].Content {
+		if item.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("%s: an item of the collection is not a string", name)
+		}
+		for i := 0; i+1 < len(fragment.Content); i += 2 {
+			key := substitute(fragment.Content[i], ident, item.Value)
+			if key.Value == fragment.Content[i].Value {
+				return nil, fmt.Errorf("%s: key %s does not name the identifier %s", name, key.Value, ident)
+			}
+			out = append(out, key, substitute(fragment.Content[i+1], ident, item.Value))
+		}
+	}
+	return out, nil
+}
+
+// substitute copies n with the identifier replaced by value.
+func substitute(n *yaml.Node, ident, value string) *yaml.Node {
+	c := *n
+	c.Content = nil
+	if n.Kind == yaml.ScalarNode {
+		c.Value = strings.NewReplacer("${"+ident+"}", value, "&{"+ident+"}", value).Replace(n.Value)
+		if c.Tag == "!Sub" && !strings.Contains(c.Value, "${") {
+			c.Tag, c.Style = "!!str", 0
+		}
+		if c.Tag == "!Ref" && c.Value == ident {
+			c.Tag, c.Value, c.Style = "!!str", value, 0
+		}
+		return &c
+	}
+	for _, ch := range n.Content {
+		c.Content = append(c.Content, substitute(ch, ident, value))
+	}
+	if n.Kind == yaml.MappingNode && len(c.Content) == 2 && c.Content[0].Value == "Ref" && c.Content[1].Value == value && n.Content[1].Value == ident {
+		return c.Content[1] // Ref: Identifier
+	}
+	return &c
 }
 
 // Get follows keys through nested mappings; nil when one is missing.

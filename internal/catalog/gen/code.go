@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"slices"
+	"strings"
+
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
+)
+
+const header = "Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT."
+
+// component is how the generated code reaches a catalog.Component: the wiring entry point
+// a main builds it with, and the local handler table's function for it.
+type component struct {
+	wiring string // wiring.<wiring>(id)
+	local  string // handlers.<local>(c)
+	pkg    string // its package under internal/
+	typ    string // its Go type
+}
+
+var components = map[catalog.Component]component{
+	catalog.Pipeline:     {wiring: "Pipeline", local: "Pipeline", pkg: "pipeline", typ: "*pipeline.Steps"},
+	catalog.API:          {wiring: "API", local: "API", pkg: "api", typ: "*api.Handler"},
+	catalog.Upgrader:     {wiring: "Upgrader", local: "Upgrade", pkg: "upgrade", typ: "*upgrade.Upgrader"},
+	catalog.Reconciler:   {wiring: "Reconciler", local: "Reconcile", pkg: "reconcile", typ: "*reconcile.Reconciler"},
+	catalog.ControlPlane: {wiring: "ControlPlane", local: "ControlPlane", pkg: "controlplane", typ: "*controlplane.Handler"},
+}
+
+// componentOrder keeps the generated table in a stable order.
+var componentOrder = []catalog.Component{catalog.Pipeline, catalog.API, catalog.Upgrader, catalog.Reconciler, catalog.ControlPlane}
+
+// where says in words what invokes f, for its main's package comment.
+func where(f catalog.Function) string {
+	switch f.Kind {
+	case catalog.Step:
+		if slices.ContainsFunc(catalog.Upgrade, func(u catalog.Function) bool { return u.LogicalID == f.LogicalID }) {
+			return "the Lambda behind the upgrade state machine's " + f.State + " state"
+		}
+		return "the Lambda behind the state machine's " + f.State + " state"
+	case catalog.Route:
+		if f.Public {
+			return "the Lambda behind " + f.Route + " on the admin HTTP API, its one public route"
+		}
+		return "the Lambda behind " + f.Route + " on the admin HTTP API"
+	case catalog.Scheduled:
+		return "the Lambda its schedule invokes (" + f.Schedule + ")"
+	default:
+		return "the Lambda a CloudFormation custom resource invokes on every deploy"
+	}
+}
+
+// mainFile is functions/<Dir>/main.go: wiring only, as every main is.
+func mainFile(f catalog.Function) []byte {
+	c := components[f.Runs]
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// %s\n\n", header)
+	fmt.Fprintf(&b, "// Command %s is %s: it %s.\n", f.Dir, where(f), f.Doc)
+	fmt.Fprintf(&b, `package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
+)
+
+func main() {
+	c, closePool := wiring.%s(%q)
+	lambda.StartWithOptions(c.%s, lambda.WithEnableSIGTERM(closePool))
+}
+`, c.wiring, f.LogicalID, f.Handler)
+	return mustFormat(b.Bytes())
+}
+
+// handlerTable is internal/local/handlers/catalog_gen.go: for each component, the
+// functions it serves by logical id, each wrapped as the Lambda runtime wraps it.
+func handlerTable(fns []catalog.Function) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// %s\n\npackage handlers\n\nimport (\n\t\"github.com/aws/aws-lambda-go/lambda\"\n\n", header)
+	for _, k := range componentOrder {
+		fmt.Fprintf(&b, "\t%q\n", "github.com/healthstack/tenant-provisioning/internal/"+components[k].pkg)
+	}
+	b.WriteString(")\n")
+	for _, k := range componentOrder {
+		c := components[k]
+		fmt.Fprintf(&b, "\n// %s maps the logical ids of the catalogue's functions that %s runs to their handlers on c.\n", c.local, c.typ)
+		fmt.Fprintf(&b, "func %s(c %s) map[string]lambda.Handler {\n\treturn map[string]lambda.Handler{\n", c.local, c.typ)
+		for _, f := range fns {
+			if f.Runs == k {
+				fmt.Fprintf(&b, "\t\t%q: sandboxed(c.%s),\n", f.LogicalID, f.Handler)
+			}
+		}
+		b.WriteString("\t}\n}\n")
+	}
+	return mustFormat(b.Bytes())
+}
+
+// makeInclude is functions/catalog.mk: LAMBDAS, one <LogicalId>:<folder> word per
+// function, which the Makefile's build-<LogicalId> targets (the ones `sam build` runs)
+// are made from.
+func makeInclude(fns []catalog.Function) []byte {
+	var b bytes.Buffer
+	b.WriteString("# " + strings.TrimSuffix(header, " DO NOT EDIT.") + " do not edit.\n")
+	b.WriteString("# template.yaml's functions as <LogicalId>:<folder under functions/>.\n")
+	b.WriteString("LAMBDAS := \\\n")
+	for i, f := range fns {
+		end := " \\\n"
+		if i == len(fns)-1 {
+			end = "\n"
+		}
+		fmt.Fprintf(&b, "\t%s:%s%s", f.LogicalID, f.Dir, end)
+	}
+	return b.Bytes()
+}
+
+// mustFormat gofmts generated code; a failure is a bug in this generator.
+func mustFormat(src []byte) []byte {
+	out, err := format.Source(src)
+	if err != nil {
+		panic(fmt.Sprintf("gen: generated Go does not parse: %v\n%s", err, src))
+	}
+	return out
+}
