@@ -1,8 +1,8 @@
 // Package api is the admin HTTP API: one handler per route, each taking the API Gateway
 // HTTP API (payload format 2.0) event its own Lambda receives, plus a router (a ServeMux of
 // the catalogue's route patterns) and a net/http adapter so that a local server serves the
-// very same handlers. Failures are RFC 9457
-// problem details; openapi.json describes every route and is held to the handlers by tests.
+// very same handlers. Failures are RFC 9457 problem details; openapi.json describes every
+// route and is held to the handlers by tests.
 package api
 
 import (
