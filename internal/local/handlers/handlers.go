@@ -19,20 +19,13 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 )
 
-// API maps the admin API functions' logical ids to their handlers on h.
+// API maps the admin API functions' logical ids to their handlers on h (h.Functions).
 func API(h *api.Handler) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		catalog.CreateTenant.LogicalID:          sandboxed(h.CreateTenant),
-		catalog.ListTenants.LogicalID:           sandboxed(h.ListTenants),
-		catalog.GetTenant.LogicalID:             sandboxed(h.GetTenant),
-		catalog.GetProvisioningStatus.LogicalID: sandboxed(h.GetProvisioningStatus),
-		catalog.ArchiveTenant.LogicalID:         sandboxed(h.ArchiveTenant),
-		catalog.RetryTenant.LogicalID:           sandboxed(h.RetryTenant),
-		catalog.ResendActivationEmail.LogicalID: sandboxed(h.ResendActivationEmail),
-		catalog.Activate.LogicalID:              sandboxed(h.Activate),
-		catalog.StartUpgrade.LogicalID:          sandboxed(h.StartUpgrade),
-		catalog.GetUpgrade.LogicalID:            sandboxed(h.GetUpgrade),
+	c := map[string]lambda.Handler{}
+	for id, fn := range h.Functions() {
+		c[id] = sandboxed(fn)
 	}
+	return c
 }
 
 // Pipeline maps the state machine's functions (the steps and the rollback) to their
