@@ -1,7 +1,8 @@
 // Package api is the admin HTTP API: one handler per route, each taking the API Gateway
-// HTTP API (payload format 2.0) event its own Lambda receives, plus a router and a net/http
-// adapter so that a local server serves the very same handlers. Failures are RFC 9457
-// problem details; openapi.json describes every route and is held to the handlers by tests.
+// HTTP API (payload format 2.0) event its own Lambda receives, plus a router (a ServeMux of
+// the catalogue's route patterns) and a net/http adapter so that a local server serves the
+// very same handlers. Failures are RFC 9457 problem details; openapi.json describes every
+// route and is held to the handlers by tests.
 package api
 
 import (
@@ -85,6 +86,7 @@ type Handler struct {
 	upgrades    Upgrades
 	log         *slog.Logger
 	scope       string
+	router      *router // Functions at their routes, for HTTP and Route
 }
 
 // New checks cfg and returns the handlers.
@@ -99,6 +101,8 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver, activations: cfg.Activations,
-		describer: cfg.Describer, upgrades: cfg.Upgrades, log: log, scope: cfg.RequiredScope}, nil
+	h := &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver, activations: cfg.Activations,
+		describer: cfg.Describer, upgrades: cfg.Upgrades, log: log, scope: cfg.RequiredScope}
+	h.router = newRouter(h.Functions())
+	return h, nil
 }

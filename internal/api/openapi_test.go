@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -36,26 +38,16 @@ func mustDoc(t *testing.T) *document {
 
 var methods = []string{"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
-// template returns the document's path template that rawPath matches, or "".
+// template returns the document's path template that rawPath matches, or "". A path the
+// mux would clean first (a redirect) matches none: API Gateway does not clean paths.
 func (d *document) template(rawPath string) string {
-	segs := strings.Split(rawPath, "/")
-	for tmpl := range d.root["paths"].(map[string]any) {
-		tsegs := strings.Split(tmpl, "/")
-		if len(tsegs) != len(segs) {
-			continue
-		}
-		match := true
-		for i, ts := range tsegs {
-			if strings.HasPrefix(ts, "{") && segs[i] != "" {
-				continue
-			}
-			match = match && ts == segs[i]
-		}
-		if match {
-			return tmpl
-		}
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return ""
 	}
-	return ""
+	h, _ := d.paths.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: path, RawPath: rawPath}})
+	tmpl, _ := h.(pathItem)
+	return string(tmpl)
 }
 
 func (d *document) operation(tmpl, method string) map[string]any {

@@ -6,102 +6,171 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 )
 
 // LambdaHandler is the shape of every route handler, as its Lambda receives requests.
 type LambdaHandler func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
-// Route dispatches a request to its handler by method and path, filling the path parameters
-// and route key as API Gateway would, so one local server can serve every route. Unknown
-// paths are 404 and other methods 405 with Allow; in AWS, API Gateway routes instead and
-// answers those itself.
+// HTTP serves every route of the catalogue over net/http, as API Gateway routes them, each
+// through ToHTTP with claims: a local server mounts it at /admin/ and POST /activation.
+// Unknown paths are 404 and other methods 405 with Allow; in AWS, API Gateway answers those
+// itself.
+func (h *Handler) HTTP(claims Claims) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn := h.router.route(r)
+		if fn == nil {
+			writeHTTP(w, h.router.notRouted(r, uuid.NewString()))
+			return
+		}
+		ToHTTP(fn, claims).ServeHTTP(w, r)
+	})
+}
+
+// Route serves one API Gateway event as HTTP does a request, with the same router: the
+// event reaches its route's handler as it is, plus the path parameters and route key. The
+// path is the raw path, else the context's.
 func (h *Handler) Route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	path := req.RawPath
 	if path == "" {
 		path = req.RequestContext.HTTP.Path
 	}
-	routes, template, id := h.match(path)
-	if routes == nil {
-		return newProblem(http.StatusNotFound, ProblemNotFound, "No route has this path.").
-			response("", requestID(req)), nil
+	// Not url.Parse: it would read "//admin/..." as a host.
+	decoded, err := url.PathUnescape(path)
+	if err != nil {
+		return notFound(requestID(req)), nil
 	}
-	method := req.RequestContext.HTTP.Method
-	next, ok := routes[method]
-	if !ok {
-		allow := make([]string, 0, len(routes))
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
-			if routes[m] != nil {
-				allow = append(allow, m)
-			}
+	r := &http.Request{Method: req.RequestContext.HTTP.Method, URL: &url.URL{Path: decoded, RawPath: path}}
+	fn := h.router.route(r)
+	if fn == nil {
+		return h.router.notRouted(r, requestID(req)), nil
+	}
+	routed(&req, r)
+	return fn(ctx, req)
+}
+
+// router finds each request's route with a ServeMux of the catalogue's patterns.
+type router struct{ mux *http.ServeMux }
+
+func newRouter(functions map[string]LambdaHandler) *router {
+	mux := http.NewServeMux()
+	for _, f := range catalog.Routes {
+		mux.Handle(f.Route, endpoint(functions[f.LogicalID]))
+	}
+	return &router{mux}
+}
+
+// route is r's handler, with r's Pattern and path values set by the mux; nil when no route
+// takes r.
+func (rt *router) route(r *http.Request) LambdaHandler {
+	m := rt.serve(r)
+	// The mux takes HEAD for a GET route; API Gateway does not.
+	if m.fn == nil || !strings.HasPrefix(r.Pattern, r.Method+" ") {
+		return nil
+	}
+	return m.fn
+}
+
+// notRouted answers a request no route takes: 405 with Allow when routes of other methods
+// have its path, else 404. The mux knows which: asked with a method no route has (API
+// Gateway has no TRACE routes), it answers 405 and lists the path's methods, or 404, or
+// redirects a path it would clean (API Gateway does not clean paths: not found).
+func (rt *router) notRouted(r *http.Request, requestID string) events.APIGatewayV2HTTPResponse {
+	probe := *r
+	probe.Method = http.MethodTrace
+	m := rt.serve(&probe)
+	listed := strings.Split(m.header.Get("Allow"), ", ")
+	var allow []string
+	for _, method := range allowOrder {
+		if slices.Contains(listed, method) {
+			allow = append(allow, method)
 		}
-		pe := newProblem(http.StatusMethodNotAllowed, ProblemMethodNotAllowed, "This path does not accept that method; see Allow.")
-		pe.header = map[string]string{"Allow": strings.Join(allow, ", ")}
-		return pe.response(template, requestID(req)), nil
 	}
-	if id != "" {
-		req.PathParameters = map[string]string{pathParamID: id}
+	if m.status != http.StatusMethodNotAllowed || len(allow) == 0 {
+		return notFound(requestID)
 	}
-	req.RouteKey = method + " " + template
-	req.RequestContext.RouteKey = req.RouteKey
-	return next(ctx, req)
+	// The instance is the path's template, from the pattern of a method it does take.
+	probe.Method = allow[0]
+	rt.serve(&probe)
+	_, template, _ := strings.Cut(probe.Pattern, " ")
+	pe := newProblem(http.StatusMethodNotAllowed, ProblemMethodNotAllowed, "This path does not accept that method; see Allow.")
+	pe.header = map[string]string{"Allow": strings.Join(allow, ", ")}
+	return pe.response(template, requestID)
 }
 
-// match finds the routes of path: the handlers by method, the path template and the raw id.
-func (h *Handler) match(path string) (map[string]LambdaHandler, string, string) {
-	if path == "/activation" {
-		return map[string]LambdaHandler{http.MethodPost: h.Activate}, "/activation", ""
-	}
-	if rest, ok := strings.CutPrefix(path, "/admin/upgrades"); ok {
-		return h.matchUpgrades(rest)
-	}
-	rest, ok := strings.CutPrefix(path, "/admin/tenants")
-	switch {
-	case !ok:
-		return nil, "", ""
-	case rest == "":
-		return map[string]LambdaHandler{http.MethodGet: h.ListTenants, http.MethodPost: h.CreateTenant}, "/admin/tenants", ""
-	}
-	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
-	if !strings.HasPrefix(rest, "/") || segs[0] == "" {
-		return nil, "", ""
-	}
-	// API Gateway hands path parameters over decoded.
-	id, err := url.PathUnescape(segs[0])
-	if err != nil {
-		id = segs[0]
-	}
-	switch {
-	case len(segs) == 1:
-		return map[string]LambdaHandler{http.MethodGet: h.GetTenant, http.MethodDelete: h.ArchiveTenant}, "/admin/tenants/{id}", id
-	case len(segs) == 2 && segs[1] == "provisioning-status":
-		return map[string]LambdaHandler{http.MethodGet: h.GetProvisioningStatus}, "/admin/tenants/{id}/provisioning-status", id
-	case len(segs) == 2 && segs[1] == "retry":
-		return map[string]LambdaHandler{http.MethodPost: h.RetryTenant}, "/admin/tenants/{id}/retry", id
-	case len(segs) == 2 && segs[1] == "activation-email":
-		return map[string]LambdaHandler{http.MethodPost: h.ResendActivationEmail}, "/admin/tenants/{id}/activation-email", id
-	}
-	return nil, "", ""
+// notFound answers a path no route has. Its problem has no instance: that would echo the
+// path.
+func notFound(requestID string) events.APIGatewayV2HTTPResponse {
+	return newProblem(http.StatusNotFound, ProblemNotFound, "No route has this path.").response("", requestID)
 }
 
-func (h *Handler) matchUpgrades(rest string) (map[string]LambdaHandler, string, string) {
-	if rest == "" {
-		return map[string]LambdaHandler{http.MethodPost: h.StartUpgrade}, "/admin/upgrades", ""
+// allowOrder is the order Allow lists methods in, reads first. The mux's own Allow is
+// alphabetical and names HEAD for every GET route, which API Gateway does not route.
+var allowOrder = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+// serve runs r through the mux and records what it made of r.
+func (rt *router) serve(r *http.Request) *match {
+	m := &match{header: http.Header{}}
+	rt.mux.ServeHTTP(m, r)
+	return m
+}
+
+// endpoint is a route's handler as the mux holds it: served, it only reports itself, so
+// that the router learns the handler with the path values the mux set on the request.
+type endpoint LambdaHandler
+
+func (e endpoint) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.(*match).fn = LambdaHandler(e) }
+
+// match is what the mux made of a request: the route's handler, or the status and headers
+// of the mux's own answer (404, 405 with Allow, or a redirect to the cleaned path).
+type match struct {
+	fn     LambdaHandler
+	status int
+	header http.Header
+}
+
+func (m *match) Header() http.Header { return m.header }
+
+func (m *match) WriteHeader(status int) {
+	if m.status == 0 {
+		m.status = status
 	}
-	raw, ok := strings.CutPrefix(rest, "/")
-	if !ok || raw == "" || strings.Contains(raw, "/") {
-		return nil, "", ""
+}
+
+func (m *match) Write(b []byte) (int, error) {
+	m.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// routed adds what API Gateway adds once it has chosen a route: the route key, which has
+// the form of the mux's pattern ("POST /admin/tenants/{id}/retry"), and every wildcard's
+// path parameter, decoded.
+func routed(req *events.APIGatewayV2HTTPRequest, r *http.Request) {
+	if r.Pattern == "" {
+		return
 	}
-	id, err := url.PathUnescape(raw)
-	if err != nil {
-		id = raw
+	req.RouteKey = r.Pattern
+	req.RequestContext.RouteKey = r.Pattern
+	for seg := range strings.SplitSeq(r.Pattern, "/") {
+		name, ok := strings.CutPrefix(seg, "{")
+		name, closed := strings.CutSuffix(name, "}")
+		name = strings.TrimSuffix(name, "...")
+		if !ok || !closed || name == "$" {
+			continue
+		}
+		if req.PathParameters == nil {
+			req.PathParameters = map[string]string{}
+		}
+		req.PathParameters[name] = r.PathValue(name)
 	}
-	return map[string]LambdaHandler{http.MethodGet: h.GetUpgrade}, "/admin/upgrades/{id}", id
 }
 
 // maxHTTPBody is API Gateway's payload limit; the handlers apply their own, smaller ones.
@@ -113,8 +182,10 @@ type Claims func(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthori
 
 // ToHTTP serves a route handler over net/http, building the payload 2.0 event API Gateway
 // would: method, raw path and query, query parameters (repeated ones joined with commas),
-// lower-cased headers, cookies, the body (base64 when it is not UTF-8), a request id, and the
-// JWT from claims. It is for local servers and tests; in AWS, API Gateway does this.
+// lower-cased headers, cookies, the body (base64 when it is not UTF-8), a request id, the
+// JWT from claims and, when a ServeMux pattern ("GET /admin/tenants/{id}") matched the
+// request, that pattern as the route key and its wildcards' values, decoded, as the path
+// parameters. It is for local servers and tests; in AWS, API Gateway does this.
 func ToHTTP(h LambdaHandler, claims Claims) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, pe := lambdaRequest(r, claims)
@@ -151,6 +222,7 @@ func lambdaRequest(r *http.Request, claims Claims) (events.APIGatewayV2HTTPReque
 			},
 		},
 	}
+	routed(&req, r)
 	for k, vs := range r.Header {
 		if k == "Cookie" {
 			for _, c := range vs {

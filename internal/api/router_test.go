@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 )
 
 func TestRoute(t *testing.T) {
@@ -89,7 +93,7 @@ func bearer(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerJW
 func TestToHTTP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	srv := httptest.NewServer(api.ToHTTP(e.h.Route, bearer))
+	srv := httptest.NewServer(e.h.HTTP(bearer))
 	t.Cleanup(srv.Close)
 
 	send := func(t *testing.T, method, path, token, contentType string, body io.Reader) (*http.Response, string) {
@@ -197,4 +201,146 @@ func TestToHTTP(t *testing.T) {
 			t.Errorf("status %d: %s", rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// routed is what a handler was given of the route API Gateway chose.
+type routed struct {
+	RouteKey        string            `json:"routeKey"`
+	ContextRouteKey string            `json:"contextRouteKey"`
+	PathParameters  map[string]string `json:"pathParameters"`
+}
+
+// echoRoute answers with the route key and path parameters it was given.
+func echoRoute(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	b, err := json.Marshal(routed{req.RouteKey, req.RequestContext.RouteKey, req.PathParameters})
+	return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(b)}, err
+}
+
+// Mounted on a ServeMux pattern, ToHTTP passes the pattern on as the route key and each
+// wildcard's value, decoded, as its path parameter, as API Gateway does.
+func TestToHTTPRouteKeyAndPathParameters(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, pattern, path string
+		want                map[string]string
+	}{
+		{"no wildcard", "GET /admin/tenants", "/admin/tenants", nil},
+		{"one wildcard", "POST /admin/tenants/{id}/retry", "/admin/tenants/abc/retry", map[string]string{"id": "abc"}},
+		{"decoded", "GET /admin/tenants/{id}", "/admin/tenants/0190%2Da%20b", map[string]string{"id": "0190-a b"}},
+		{"encoded slash stays in its segment", "GET /admin/upgrades/{id}", "/admin/upgrades/a%2Fb", map[string]string{"id": "a/b"}},
+		{"two wildcards", "DELETE /a/{x}/b/{y}", "/a/1/b/2", map[string]string{"x": "1", "y": "2"}},
+		{"remainder", "GET /files/{path...}", "/files/a/b%20c", map[string]string{"path": "a/b c"}},
+		{"end anchor is no parameter", "GET /{$}", "/", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mux := http.NewServeMux()
+			mux.Handle(tt.pattern, api.ToHTTP(echoRoute, nil))
+			method, _, _ := strings.Cut(tt.pattern, " ")
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest(method, tt.path, nil))
+			var got routed
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != 200 || err != nil {
+				t.Fatalf("status %d (%v): %s", rec.Code, err, rec.Body)
+			}
+			want := routed{tt.pattern, tt.pattern, tt.want}
+			if got.RouteKey != want.RouteKey || got.ContextRouteKey != want.ContextRouteKey || !maps.Equal(got.PathParameters, want.PathParameters) {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+	}
+
+	t.Run("without a pattern, the default route", func(t *testing.T) {
+		t.Parallel()
+		rec := httptest.NewRecorder()
+		api.ToHTTP(echoRoute, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/admin/tenants/x", nil))
+		var got routed
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.RouteKey != "$default" || got.ContextRouteKey != "$default" || got.PathParameters != nil {
+			t.Errorf("got %+v (%v)", got, err)
+		}
+	})
+}
+
+// The router asks the mux which methods a path takes: 405 lists the catalogue's methods
+// (not HEAD, which API Gateway does not route to a GET route) and anything the mux would
+// redirect, a path it would clean, is 404. Neither reaches a handler, so no database.
+func TestRouterNotRouted(t *testing.T) {
+	t.Parallel()
+	h, err := api.New(api.Config{Store: store.New(nil), RequiredScope: scope})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.NewString()
+	type notRouted struct {
+		method, path string
+		status       int
+		allow        string // exactly, or for listed, one of the methods
+		listed       bool
+	}
+	tests := []notRouted{
+		{method: "HEAD", path: "/admin/tenants", status: 405, allow: "GET, POST"},
+		{method: "HEAD", path: "/admin/tenants/" + id, status: 405, allow: "GET, DELETE"},
+		{method: "BREW", path: "/admin/tenants/" + id, status: 405, allow: "GET, DELETE"},
+		{method: "TRACE", path: "/admin/tenants/" + id + "/retry", status: 405, allow: "POST"},
+		{method: "GET", path: "/admin/tenants/" + id + "/activation-email", status: 405, allow: "POST"},
+		{method: "GET", path: "/activation", status: 405, allow: "POST"},
+		{method: "HEAD", path: "/admin/upgrades/" + id, status: 405, allow: "GET"},
+		{method: "GET", path: "/admin/upgrades", status: 405, allow: "POST"},
+		{method: "GET", path: "/admin/tenants//provisioning-status", status: 404},
+		{method: "POST", path: "/admin/tenants/" + id + "/./retry", status: 404},
+		{method: "GET", path: "/admin/tenants/" + id + "/..", status: 404},
+		{method: "GET", path: "/admin/tenants/" + id + "/", status: 404},
+		{method: "POST", path: "/admin/upgrades/", status: 404},
+		{method: "GET", path: "/admin//upgrades/" + id, status: 404},
+		{method: "POST", path: "//admin/tenants", status: 404},
+		{method: "GET", path: "/activation/", status: 404},
+	}
+	for _, f := range catalog.Routes {
+		method, path, _ := strings.Cut(f.Route, " ")
+		tests = append(tests, notRouted{method: "PUT", path: strings.ReplaceAll(path, "{id}", id), status: 405, allow: method, listed: true})
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			t.Parallel()
+			check := func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
+				t.Helper()
+				var p problemBody
+				if err := json.Unmarshal([]byte(resp.Body), &p); err != nil || resp.StatusCode != tt.status || p.Status != tt.status ||
+					resp.Headers["Content-Type"] != "application/problem+json" || p.RequestID == "" {
+					t.Fatalf("status %d, headers %v (%v): %s", resp.StatusCode, resp.Headers, err, resp.Body)
+				}
+				if tt.status == 404 && (p.Type != api.ProblemNotFound || p.Instance != "") {
+					t.Errorf("problem %+v, want not-found without an instance", p)
+				}
+				allow := resp.Headers["Allow"]
+				listed := allow == tt.allow || tt.listed && slices.Contains(strings.Split(allow, ", "), tt.allow)
+				if tt.status == 405 && (p.Type != api.ProblemMethodNotAllowed || !listed ||
+					strings.Contains(allow, "HEAD") || !strings.HasPrefix(p.Instance, "/")) {
+					t.Errorf("Allow %q, problem %+v; want method-not-allowed, Allow %q", allow, p, tt.allow)
+				}
+				if tt.status == 404 && allow != "" {
+					t.Errorf("404 with Allow %q", allow)
+				}
+			}
+			t.Run("event", func(t *testing.T) {
+				t.Parallel()
+				resp, err := h.Route(context.Background(), request(tt.method, tt.path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, resp)
+			})
+			t.Run("http", func(t *testing.T) {
+				t.Parallel()
+				rec := httptest.NewRecorder()
+				h.HTTP(nil).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+				resp := events.APIGatewayV2HTTPResponse{StatusCode: rec.Code, Body: rec.Body.String(), Headers: map[string]string{}}
+				for k := range rec.Header() {
+					resp.Headers[k] = rec.Header().Get(k)
+				}
+				check(t, resp)
+			})
+		})
+	}
 }

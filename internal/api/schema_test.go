@@ -3,6 +3,8 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +25,8 @@ var (
 )
 
 type document struct {
-	root map[string]any
+	root  map[string]any
+	paths *http.ServeMux // each path template of the document, for template
 }
 
 func parseDocument(raw []byte) (*document, error) {
@@ -31,8 +34,34 @@ func parseDocument(raw []byte) (*document, error) {
 	if err := json.Unmarshal(raw, &root); err != nil {
 		return nil, err
 	}
-	return &document{root: root}, nil
+	paths, _ := root["paths"].(map[string]any)
+	mux, err := pathMux(slices.Collect(maps.Keys(paths)))
+	if err != nil {
+		return nil, err
+	}
+	return &document{root: root, paths: mux}, nil
 }
+
+// pathMux registers each template; a ServeMux panics on one that is not a valid pattern or
+// that conflicts with another.
+func pathMux(templates []string) (mux *http.ServeMux, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("paths: %v", r)
+		}
+	}()
+	mux = http.NewServeMux()
+	for _, tmpl := range templates {
+		mux.Handle(tmpl, pathItem(tmpl))
+	}
+	return mux, nil
+}
+
+// pathItem is a template of the document as its ServeMux holds it, told apart from the
+// mux's own 404 and redirects.
+type pathItem string
+
+func (pathItem) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
 // pointer follows a local JSON pointer such as #/components/schemas/Tenant.
 func (d *document) pointer(ref string) (map[string]any, error) {

@@ -97,6 +97,23 @@ func handlerTable(fns []catalog.Function) []byte {
 	return mustFormat(b.Bytes())
 }
 
+// routeTable is internal/api/routes_gen.go: the admin API's handlers by logical id, which
+// its router serves at each function's route.
+func routeTable(fns []catalog.Function) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// %s\n\npackage api\n\n", header)
+	b.WriteString("// Functions maps each admin API function of the catalogue (catalog.Routes), by logical\n")
+	b.WriteString("// id, to its handler on h. The router serves each at the function's route.\n")
+	b.WriteString("func (h *Handler) Functions() map[string]LambdaHandler {\n\treturn map[string]LambdaHandler{\n")
+	for _, f := range fns {
+		if f.Runs == catalog.API {
+			fmt.Fprintf(&b, "\t\t%q: h.%s,\n", f.LogicalID, f.Handler)
+		}
+	}
+	b.WriteString("\t}\n}\n")
+	return mustFormat(b.Bytes())
+}
+
 // makeInclude is functions/catalog.mk: LAMBDAS, one <LogicalId>:<folder> word per
 // function, which the Makefile's build-<LogicalId> targets (the ones `sam build` runs)
 // are made from.

@@ -1,6 +1,7 @@
 // Command gen derives from the catalogue (internal/catalog) everything a function is
 // declared by besides its entry and its handler: functions/<Dir>/main.go, the local
-// handler table (internal/local/handlers/catalog_gen.go), the Makefile's builds
+// handler table (internal/local/handlers/catalog_gen.go), the admin API's route table
+// (internal/api/routes_gen.go), the Makefile's builds
 // (functions/catalog.mk) and the functions' part of template.yaml. `go generate
 // ./internal/catalog` runs it; its test fails while a committed file differs from what it
 // would write.
@@ -64,6 +65,7 @@ func render(fns []catalog.Function, tpl []byte) (map[string][]byte, error) {
 	files := map[string][]byte{
 		"functions/catalog.mk":                   makeInclude(fns),
 		"internal/local/handlers/catalog_gen.go": handlerTable(fns),
+		"internal/api/routes_gen.go":             routeTable(fns),
 	}
 	for _, f := range fns {
 		files["functions/"+f.Dir+"/main.go"] = mainFile(f)

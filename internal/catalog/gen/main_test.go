@@ -75,6 +75,9 @@ func TestANewEntryIsDerived(t *testing.T) {
 	if !regexp.MustCompile(`"SuspendTenantFunction":\s+sandboxed\(c\.SuspendTenant\)`).MatchString(api) {
 		t.Errorf("the local API table does not serve it:\n%s", api)
 	}
+	if !regexp.MustCompile(`"SuspendTenantFunction":\s+h\.SuspendTenant,`).Match(files["internal/api/routes_gen.go"]) {
+		t.Errorf("the API's router does not route to it:\n%s", files["internal/api/routes_gen.go"])
+	}
 	if !strings.Contains(string(files["functions/catalog.mk"]), "SuspendTenantFunction:api-suspend-tenant") {
 		t.Error("make build does not build it")
 	}

@@ -136,9 +136,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", api.ToHTTP(handler.Route, s.claims))
+	routes := handler.HTTP(s.claims)
+	mux.Handle("/admin/", routes)
 	// The activation link's public route, and the page the link opens (APP_BASE_URL/activate).
-	mux.Handle("POST /activation", api.ToHTTP(handler.Route, s.claims))
+	mux.Handle("POST /activation", routes)
 	mux.HandleFunc("GET /activate", serveActivationPage)
 	mux.HandleFunc("GET /activate.js", serveActivationPage)
 	executions := viewer(s.Runner, s.Upgrades)
