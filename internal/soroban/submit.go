@@ -2,9 +2,7 @@ package soroban
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -300,49 +298,28 @@ func txError(op, verb, resultXDR string) error {
 	return &fault.InvariantError{Op: op, Msg: msg}
 }
 
-// readResult reads the two codes txError needs from a base64 TransactionResult: the
-// transaction's, and the host function's when the one operation called one (else nil).
-// They are read at their offsets instead of decoding an xdr.TransactionResult, whose decoder
-// links the decoders of every kind of operation result: about 0.45 MiB of the Lambda binary.
-// The layout (Stellar-transaction.x) by byte offset; the deployer sends no fee bumps, so
-// their inner results are not followed:
-//
-//	0   int64 feeCharged
-//	8   TransactionResultCode code; txSUCCESS and txFAILED go on with the results:
-//	12  uint32 count of OperationResult
-//	16  OperationResultCode code; opINNER goes on with tr:
-//	20  OperationType type; INVOKE_HOST_FUNCTION goes on with its result:
-//	24  InvokeHostFunctionResultCode code
+// readResult decodes a base64 TransactionResult and returns the two codes txError needs: the
+// transaction's, and its operation's host function's when the one operation called one
+// (else nil). A fee bump's inner result is followed, though the deployer sends none.
 func readResult(b64 string) (xdr.TransactionResultCode, *xdr.InvokeHostFunctionResultCode, error) {
-	var code xdr.TransactionResultCode
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err == nil {
-		err = readAt(raw, 8, &code)
+	var r xdr.TransactionResult
+	if err := xdr.SafeUnmarshalBase64(b64, &r); err != nil {
+		return 0, nil, err
 	}
-	if err != nil || (code != xdr.TransactionResultCodeTxSuccess && code != xdr.TransactionResultCodeTxFailed) {
-		return code, nil, err
-	}
-	var (
-		count  xdr.Uint32
-		opCode xdr.OperationResultCode
-		opType xdr.OperationType
-		hostFn xdr.InvokeHostFunctionResultCode
-	)
-	if readAt(raw, 12, &count) != nil || count != 1 ||
-		readAt(raw, 16, &opCode) != nil || opCode != xdr.OperationResultCodeOpInner ||
-		readAt(raw, 20, &opType) != nil || opType != xdr.OperationTypeInvokeHostFunction ||
-		readAt(raw, 24, &hostFn) != nil {
+	code := r.Result.Code
+	ops, ok := r.OperationResults()
+	if !ok || len(ops) != 1 {
 		return code, nil, nil
 	}
-	return code, &hostFn, nil
-}
-
-// readAt decodes the 4-byte XDR value at offset off of raw into v; enums reject unknown values.
-func readAt(raw []byte, off int, v interface{ UnmarshalBinary([]byte) error }) error {
-	if len(raw) < off+4 {
-		return io.ErrUnexpectedEOF
+	tr, ok := ops[0].GetTr()
+	if !ok {
+		return code, nil, nil
 	}
-	return v.UnmarshalBinary(raw[off : off+4])
+	hostFn, ok := tr.GetInvokeHostFunctionResult()
+	if !ok {
+		return code, nil, nil
+	}
+	return code, &hostFn.Code, nil
 }
 
 // simulationError classifies a failed simulation, which reports host errors as text. A

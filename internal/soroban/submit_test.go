@@ -10,8 +10,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
-// TestTxErrorReadsTheResultCodes checks readResult's offsets against TransactionResults that
-// the xdr package encodes, so the hand-read layout cannot drift from the real one.
+// TestTxErrorReadsTheResultCodes classifies TransactionResults that the xdr package encodes.
 func TestTxErrorReadsTheResultCodes(t *testing.T) {
 	t.Parallel()
 	hostFn := func(code xdr.InvokeHostFunctionResultCode) xdr.OperationResult {
