@@ -27,7 +27,7 @@ func withContracts(t *testing.T, e *env, opts ...stellarrpc.Option) *stellarrpc.
 	signer := keypair.MustRandom()
 	double.Fund(signer.Address(), 10_000_0000000)
 	d, err := soroban.New(soroban.Config{RPC: client.NewClient(srv.URL, nil), Passphrase: config.PassphraseLocal,
-		Signers: []*keypair.Full{signer}, Wasm: anchor.Wasm, Accounts: store.DeployerAccounts{Store: store.New(e.stepPool), TTL: time.Minute},
+		Signers: []*keypair.Full{signer}, Wasm: anchor.Wasm, Accounts: store.New(e.stepPool).ContractDeployments(time.Minute),
 		ConfirmTimeout: 3 * time.Second, PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

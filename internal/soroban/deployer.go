@@ -44,33 +44,6 @@ type Accounts interface {
 	Lease(ctx context.Context, tenantID uuid.UUID, addresses []string) (address string, release func(), ok bool, err error)
 }
 
-// Journal keeps, where every container sees it, each transaction a deployment sends,
-// written before it is sent, so that a retry after an attempt that died between sending
-// and seeing the outcome resumes that transaction (waits for it, or sends the very same
-// envelope again, which applies at most once) instead of sending another.
-type Journal interface {
-	// Sending records the signed envelope of the transaction hash, from account, for the
-	// tenant, valid until validUntil.
-	Sending(ctx context.Context, tenantID uuid.UUID, account, hash, envelope string, validUntil time.Time) error
-	// Unsettled lists the tenant's journalled transactions whose outcome is not recorded.
-	Unsettled(ctx context.Context, tenantID uuid.UUID) ([]Pending, error)
-	// Settled records a transaction's outcome (one of the Outcome values).
-	Settled(ctx context.Context, hash, outcome string) error
-}
-
-// Pending is a journalled transaction without a recorded outcome.
-type Pending struct {
-	Hash, Envelope string
-	ValidUntil     time.Time
-}
-
-// A journalled transaction's outcome.
-const (
-	OutcomeSuccess = "SUCCESS" // applied
-	OutcomeFailed  = "FAILED"  // rejected or failed: it changed nothing but the fee
-	OutcomeExpired = "EXPIRED" // never applied and never can: its time bounds passed, or its sequence number went to another
-)
-
 // Config builds a Deployer.
 type Config struct {
 	RPC        RPC
@@ -268,6 +241,41 @@ func (d *Deployer) account(ctx context.Context, tenantID uuid.UUID) (*keypair.Fu
 		case <-time.After(d.pollInterval):
 		}
 	}
+}
+
+// resume settles the tenant's journalled transactions that an earlier attempt sent and
+// never saw settle (transaction.resume). Only one still without a verdict stops the
+// deployment (a TransientError: the next attempt resumes it again).
+func (d *Deployer) resume(ctx context.Context, j *job) error {
+	if d.journal == nil {
+		return nil
+	}
+	pending, err := d.journal.Unsettled(ctx, j.tenantID)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		if err := d.journalled(j.tenantID, p).resume(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submit runs one operation as a transaction of the deployment (see transaction) and
+// returns its host function's return value (nil for a restore).
+func (d *Deployer) submit(ctx context.Context, j *job, op string, operation txnbuild.Operation, restoreKeys ...xdr.LedgerKey) (*xdr.ScVal, error) {
+	t, err := d.newTransaction(ctx, j.tenantID, j.signer, op, operation, restoreKeys...)
+	if err != nil {
+		return nil, err
+	}
+	// In the result too, for the step's log.
+	j.res.Transactions = append(j.res.Transactions, t.hash)
+	o, err := t.submit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return o.value, nil
 }
 
 // ensureWasm installs the Wasm, or restores it, unless code says it is live.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	client "github.com/stellar/go/clients/rpcclient"
 	"github.com/stellar/go/keypair"
 	"github.com/stellar/go/xdr"
@@ -20,6 +21,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/wasm"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
@@ -44,7 +46,7 @@ func newNetwork(t *testing.T, opts ...stellarrpc.Option) *network {
 	t.Cleanup(func() { srv.Close(); double.Close() })
 	signer := keypair.MustRandom()
 	double.Fund(signer.Address(), 10_000_0000000) // 10,000 XLM
-	return &network{t: t, double: double, url: srv.URL, signer: signer, accounts: wiring.DeployerAccounts(testdb.New(t))}
+	return &network{t: t, double: double, url: srv.URL, signer: signer, accounts: deployments(testdb.New(t))}
 }
 
 func (n *network) deployer(mod func(*soroban.Config)) *soroban.Deployer {
@@ -66,6 +68,12 @@ func (n *network) deployer(mod func(*soroban.Config)) *soroban.Deployer {
 		n.t.Fatal(err)
 	}
 	return d
+}
+
+// deployments is the control plane's journal and account leases on pool, as the step's
+// wiring builds them.
+func deployments(pool *pgxpool.Pool) *store.ContractDeployments {
+	return store.New(pool).ContractDeployments(wiring.DeployerLease)
 }
 
 func wantError(t *testing.T, err error, name string) {
@@ -253,7 +261,7 @@ func TestMalformedWasmIsRefused(t *testing.T) {
 	noMeta := anchor.Wasm[:len(anchor.Wasm)-1]
 	for name, code := range map[string][]byte{"not wasm": []byte("hello"), "truncated": noMeta} {
 		_, err := soroban.New(soroban.Config{RPC: client.NewClient("http://127.0.0.1:1", nil), Passphrase: localPassphrase,
-			Signers: []*keypair.Full{keypair.MustRandom()}, Wasm: code, Accounts: wiring.DeployerAccounts(nil)})
+			Signers: []*keypair.Full{keypair.MustRandom()}, Wasm: code, Accounts: deployments(nil)})
 		if fault.Name(err) != "ConfigError" {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -334,7 +342,7 @@ func TestDeployOnRealNetwork(t *testing.T) {
 		t.Fatal("SOROBAN_TEST_DEPLOYER_SEED is not a secret seed")
 	}
 	d, err := soroban.New(soroban.Config{RPC: client.NewClient(url, nil), Passphrase: passphrase, Signers: []*keypair.Full{signer},
-		Wasm: anchor.Wasm, Accounts: wiring.DeployerAccounts(testdb.New(t)), ConfirmTimeout: 2 * time.Minute, PollInterval: 2 * time.Second})
+		Wasm: anchor.Wasm, Accounts: deployments(testdb.New(t)), ConfirmTimeout: 2 * time.Minute, PollInterval: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

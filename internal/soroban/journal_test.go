@@ -12,9 +12,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
-	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
-	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // killAfterSend is the deployer's RPC client in a Lambda that dies right after the
@@ -42,7 +40,7 @@ func TestRetryAfterAKilledDeploymentResumesItsTransaction(t *testing.T) {
 	t.Parallel()
 	n := newNetwork(t, stellarrpc.WithLedgerClose(300*time.Millisecond))
 	pool := testdb.New(t)
-	journal := wiring.ContractJournal(pool)
+	journal := deployments(pool)
 	withJournal := func(c *soroban.Config) { c.Journal = journal }
 	if _, err := n.deployer(withJournal).Deploy(context.Background(), uuid.Must(uuid.NewV7())); err != nil { // Wasm installed
 		t.Fatal(err)
@@ -85,10 +83,10 @@ func TestAnExpiredJournalledTransactionIsSetAside(t *testing.T) {
 	t.Parallel()
 	n := newNetwork(t)
 	pool := testdb.New(t)
-	journal := wiring.ContractJournal(pool)
+	journal := deployments(pool)
 	tenant := uuid.Must(uuid.NewV7())
 	const hash = "00000000000000000000000000000000000000000000000000000000000000aa"
-	if err := store.New(pool).JournalContractTx(context.Background(), tenant, n.signer.Address(), hash, "AAAA",
+	if err := journal.Sending(context.Background(), tenant, n.signer.Address(), hash, "AAAA",
 		time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}

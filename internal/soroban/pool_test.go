@@ -15,7 +15,6 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
-	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // pool is a network with size funded deployer accounts, leased in the control plane.
@@ -38,9 +37,10 @@ func newPool(t *testing.T, size int, opts ...stellarrpc.Option) *pool {
 
 func (p *pool) deployer(confirm time.Duration) *soroban.Deployer {
 	p.t.Helper()
+	control := deployments(p.db)
 	d, err := soroban.New(soroban.Config{
 		RPC: client.NewClient(p.url, nil), Passphrase: localPassphrase, Wasm: anchor.Wasm,
-		Signers: p.signers, Accounts: wiring.DeployerAccounts(p.db), Journal: wiring.ContractJournal(p.db),
+		Signers: p.signers, Accounts: control, Journal: control,
 		ConfirmTimeout: confirm, PollInterval: 5 * time.Millisecond,
 	})
 	if err != nil {

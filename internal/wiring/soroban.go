@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	client "github.com/stellar/go/clients/rpcclient"
 	"github.com/stellar/go/keypair"
@@ -66,50 +65,22 @@ func NewDeployer(ctx context.Context, cfg config.Soroban, awsCfg aws.Config, poo
 	case cfg.WasmHash == "":
 		wasm = anchor.Wasm
 	}
+	deployments := store.New(pool).ContractDeployments(DeployerLease)
 	return soroban.New(soroban.Config{
 		RPC:            client.NewClient(cfg.RPCURL, &http.Client{Timeout: rpcTimeout}),
 		Passphrase:     cfg.Passphrase,
 		Signers:        signers,
-		Accounts:       DeployerAccounts(pool),
+		Accounts:       deployments,
 		Wasm:           wasm,
 		WasmHash:       cfg.WasmHash,
-		Journal:        ContractJournal(pool),
+		Journal:        deployments,
 		ConfirmTimeout: cfg.ConfirmTimeout,
 	})
-}
-
-// ContractJournal is the deployer's journal of sent transactions, in the control plane
-// (contract_transactions).
-func ContractJournal(pool *pgxpool.Pool) soroban.Journal { return journal{store.New(pool)} }
-
-type journal struct{ st *store.Store }
-
-func (j journal) Sending(ctx context.Context, tenantID uuid.UUID, account, hash, envelope string, validUntil time.Time) error {
-	return j.st.JournalContractTx(ctx, tenantID, account, hash, envelope, validUntil)
-}
-
-func (j journal) Unsettled(ctx context.Context, tenantID uuid.UUID) ([]soroban.Pending, error) {
-	txs, err := j.st.UnsettledContractTxs(ctx, tenantID)
-	out := make([]soroban.Pending, len(txs))
-	for i, t := range txs {
-		out[i] = soroban.Pending{Hash: t.Hash, Envelope: t.Envelope, ValidUntil: t.ValidUntil}
-	}
-	return out, err
-}
-
-func (j journal) Settled(ctx context.Context, hash, outcome string) error {
-	return j.st.SettleContractTx(ctx, hash, outcome)
 }
 
 // DeployerLease is how long a deployment's lease of its account lasts: the contract step's
 // Lambda timeout, so a lease whose holder died is free again by the step's next attempt.
 const DeployerLease = 110 * time.Second
-
-// DeployerAccounts leases the pool's accounts in the control plane (deployer_leases,
-// tenant_deployers).
-func DeployerAccounts(pool *pgxpool.Pool) soroban.Accounts {
-	return store.DeployerAccounts{Store: store.New(pool), TTL: DeployerLease}
-}
 
 // ParseSeeds reads the pool of deployer seeds: one secret (or SOROBAN_DEPLOYER_SEED) holding
 // a seed as ParseSeed reads it, several separated by commas, or a JSON object with "seeds",

@@ -21,6 +21,11 @@ import (
 // startupTarget is the start-to-ready bound for a function binary.
 const startupTarget = 60 * time.Millisecond
 
+// bootstrapTarget bounds a function binary, in MiB: what a Lambda bootstrap may grow to. It
+// leaves room for maintained decoders (stellar/go's xdr reads the contract step's results
+// and metas) rather than parsers written to save a fraction of a MiB.
+const bootstrapTarget = 20
+
 // measureStartup builds every function for this machine and times each binary from process
 // start to its first request for work on a local stand-in of the Lambda runtime API: the
 // cold-start cost our code adds, without the first database connection (pools connect on
@@ -88,7 +93,7 @@ func measureStartup(ctx context.Context, cfg Config, dbURL string, runs int) ([]
 		if st.Size() > biggest {
 			biggest, biggestName = st.Size(), name
 		}
-		each = append(each, newResult("arm64 bootstrap size: "+name, float64(st.Size())/(1<<20), "MiB", 15, "target"))
+		each = append(each, newResult("arm64 bootstrap size: "+name, float64(st.Size())/(1<<20), "MiB", bootstrapTarget, "target"))
 		var ds []time.Duration
 		for range runs {
 			d, err := startOnce(ctx, bin, env, ready)
@@ -107,8 +112,8 @@ func measureStartup(ctx context.Context, cfg Config, dbURL string, runs int) ([]
 	r := newResult("function start-to-ready, slowest median ("+slowestName+")", ms(slowest), "ms", ms(startupTarget), "target")
 	r.Target, r.Margin = "≤ 60 ms", ms(startupTarget)-r.Value
 	r.Met = ptr(r.Margin >= 0)
-	size := newResult("largest arm64 bootstrap ("+biggestName+")", float64(biggest)/(1<<20), "MiB", 15, "target")
-	size.Target, size.Margin = "≤ 15 MiB", 15-size.Value
+	size := newResult("largest arm64 bootstrap ("+biggestName+")", float64(biggest)/(1<<20), "MiB", bootstrapTarget, "target")
+	size.Target, size.Margin = fmt.Sprintf("≤ %d MiB", bootstrapTarget), bootstrapTarget-size.Value
 	size.Met = ptr(size.Margin >= 0)
 	return append(each, r, size), nil
 }

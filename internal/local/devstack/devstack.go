@@ -225,13 +225,14 @@ func (s *Stack) localDouble(o Options) (pipeline.ContractDeployer, error) {
 	}
 	url := "http://" + ln.Addr().String()
 	s.note("contracts: Stellar RPC double at %s (local network; set SOROBAN_RPC_URL for a real one)", url)
+	deployments := store.New(s.Pool).ContractDeployments(wiring.DeployerLease)
 	return soroban.New(soroban.Config{
 		RPC:          client.NewClient(url, nil),
 		Passphrase:   config.PassphraseLocal,
 		Signers:      signers,
-		Accounts:     wiring.DeployerAccounts(s.Pool),
+		Accounts:     deployments,
 		Wasm:         anchor.Wasm,
-		Journal:      wiring.ContractJournal(s.Pool),
+		Journal:      deployments,
 		PollInterval: cmp.Or(o.PollInterval, localPollInterval),
 	})
 }
