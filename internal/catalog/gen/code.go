@@ -75,10 +75,11 @@ func main() {
 }
 
 // handlerTable is internal/local/handlers/catalog_gen.go: for each component, the
-// functions it serves by logical id, each wrapped as the Lambda runtime wraps it.
+// functions it serves by logical id, each wrapped as the Lambda runtime wraps it
+// (lambdarun.NewHandler).
 func handlerTable(fns []catalog.Function) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "// %s\n\npackage handlers\n\nimport (\n\t\"github.com/aws/aws-lambda-go/lambda\"\n\n", header)
+	fmt.Fprintf(&b, "// %s\n\npackage handlers\n\nimport (\n\t\"github.com/aws/aws-lambda-go/lambda\"\n\n\t\"github.com/healthstack/tenant-provisioning/internal/local/lambdarun\"\n", header)
 	for _, k := range componentOrder {
 		fmt.Fprintf(&b, "\t%q\n", "github.com/healthstack/tenant-provisioning/internal/"+components[k].pkg)
 	}
@@ -89,7 +90,7 @@ func handlerTable(fns []catalog.Function) []byte {
 		fmt.Fprintf(&b, "func %s(c %s) map[string]lambda.Handler {\n\treturn map[string]lambda.Handler{\n", c.local, c.typ)
 		for _, f := range fns {
 			if f.Runs == k {
-				fmt.Fprintf(&b, "\t\t%q: sandboxed(c.%s),\n", f.LogicalID, f.Handler)
+				fmt.Fprintf(&b, "\t\t%q: lambdarun.NewHandler(c.%s),\n", f.LogicalID, f.Handler)
 			}
 		}
 		b.WriteString("\t}\n}\n")

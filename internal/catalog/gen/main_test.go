@@ -72,7 +72,7 @@ func TestANewEntryIsDerived(t *testing.T) {
 	table := string(files["internal/local/handlers/catalog_gen.go"])
 	api := table[strings.Index(table, "func API("):]
 	api = api[:strings.Index(api, "\n}\n")]
-	if !regexp.MustCompile(`"SuspendTenantFunction":\s+sandboxed\(c\.SuspendTenant\)`).MatchString(api) {
+	if !regexp.MustCompile(`"SuspendTenantFunction":\s+lambdarun\.NewHandler\(c\.SuspendTenant\)`).MatchString(api) {
 		t.Errorf("the local API table does not serve it:\n%s", api)
 	}
 	if !regexp.MustCompile(`"SuspendTenantFunction":\s+h\.SuspendTenant,`).Match(files["internal/api/routes_gen.go"]) {

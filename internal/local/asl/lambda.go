@@ -3,9 +3,7 @@ package asl
 import (
 	"bytes"
 	"context"
-	"reflect"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -14,7 +12,11 @@ import (
 )
 
 // Handler is a Lambda function as aws-lambda-go's lambda.NewHandler wraps it: the same JSON
-// decoding and encoding the Lambda runtime applies, so a handler behaves here as in AWS.
+// decoding and encoding the Lambda runtime applies, so a handler behaves here as in AWS. A
+// Map's iterations and executions running at once call one Handler concurrently, as
+// concurrent invocations each get a sandbox in AWS: build it with lambdarun.NewHandler,
+// not lambda.NewHandler, whose pooled answer buffer one invocation would overwrite under
+// another's caller.
 type Handler = lambda.Handler
 
 // lambdaFunction splits arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>].
@@ -57,27 +59,7 @@ type invocation struct {
 	err    *messages.InvokeResponse_Error
 }
 
-// pooledHandler is the type lambda.NewHandler returns. Its Invoke answers in a buffer from
-// a pool that the handler's next invocation takes again, because the runtime calls it one
-// invocation at a time, as a Lambda sandbox runs them. So calls of one such handler take
-// turns, and the answer is copied before the next starts: otherwise the iterations of a
-// Map, or executions running at once, overwrite each other's results. Other Handlers are
-// called at once.
-var pooledHandler = reflect.TypeOf(lambda.NewHandler(func() error { return nil }))
-
-var sandboxes sync.Map // pooled Handler → chan struct{}, holding a value while in use
-
 func invoke(ctx context.Context, h Handler, payload []byte) invocation {
-	if reflect.TypeOf(h) == pooledHandler {
-		turn, _ := sandboxes.LoadOrStore(h, make(chan struct{}, 1))
-		select {
-		case turn.(chan struct{}) <- struct{}{}:
-			defer func() { <-turn.(chan struct{}) }()
-		case <-ctx.Done():
-			// The Task's timeout or the execution's end: the caller discards this.
-			return invocation{err: &messages.InvokeResponse_Error{Type: "Sandbox.Timedout", Message: ctx.Err().Error()}}
-		}
-	}
 	out, err := lambdarun.Invoke(ctx, h, payload)
 	return invocation{output: bytes.Clone(out), err: err}
 }

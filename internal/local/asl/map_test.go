@@ -13,11 +13,11 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
-var echo = lambda.NewHandler(func(in json.RawMessage) (json.RawMessage, error) { return in, nil })
+var echo = lambdarun.NewHandler(func(in json.RawMessage) (json.RawMessage, error) { return in, nil })
 
 // inline and distributed are the ProcessorConfigs of the two modes.
 const (
@@ -104,7 +104,7 @@ type inFlight struct {
 	payloads, finished []string
 }
 
-// handler is a raw Handler: lambda.NewHandler's take turns (see pooledHandler).
+// handler counts the invocations in flight.
 func (f *inFlight) handler() Handler {
 	return handlerFunc(func(ctx context.Context, in []byte) ([]byte, error) {
 		f.mu.Lock()
@@ -156,7 +156,7 @@ func TestMapMaxConcurrency(t *testing.T) {
 	}
 }
 
-// Iterations calling one lambda.NewHandler at once each get their own result.
+// Iterations calling one Handler at once each get their own result.
 func TestMapSharedHandler(t *testing.T) {
 	t.Parallel()
 	items := make([]string, 50)
@@ -231,7 +231,7 @@ func onlyMapRun(t *testing.T, e *Execution) MapRun {
 }
 
 // failOdd fails for the items whose "fail" is true.
-var failOdd = lambda.NewHandler(func(in struct {
+var failOdd = lambdarun.NewHandler(func(in struct {
 	N    int  `json:"n"`
 	Fail bool `json:"fail"`
 }) (int, error) {
@@ -409,7 +409,6 @@ func TestMapInlineFailure(t *testing.T) {
 func TestMapInlineFailureAbortsOthers(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{}, 3)
-	// Raw handlers, as lambda.NewHandler's take turns (see pooledHandler).
 	h := handlerFunc(func(ctx context.Context, in []byte) ([]byte, error) {
 		started <- struct{}{}
 		if string(in) == "2" {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
 // TransientError stands for the typed errors handlers return: Step Functions matches the
@@ -220,7 +220,7 @@ func TestHandlerErrorNames(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e, _ := execute(t, states(`"A": {"Type": "Task", "Resource": "f", "End": true}`), `{}`,
-				map[string]Handler{"f": lambda.NewHandler(tt.fn)})
+				map[string]Handler{"f": lambdarun.NewHandler(tt.fn)})
 			wantStatus(t, e, StatusFailed, tt.wantError)
 			var cause struct {
 				Message string            `json:"errorMessage"`
@@ -311,7 +311,7 @@ func TestTerminalErrors(t *testing.T) {
 func TestEmptyResponseIsNull(t *testing.T) {
 	t.Parallel()
 	e, _ := execute(t, states(`"A": {"Type": "Task", "Resource": "f", "ResultPath": "$.r", "End": true}`), `{}`,
-		map[string]Handler{"f": lambda.NewHandler(func() error { return nil })})
+		map[string]Handler{"f": lambdarun.NewHandler(func() error { return nil })})
 	wantStatus(t, e, StatusSucceeded, "")
 	sameJSON(t, e.Output, `{"r": null}`)
 }

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
 // epoch is where test clocks start: an hour before the spec's Wait example timestamp.
@@ -19,7 +19,7 @@ var epoch = time.Date(2016, 3, 14, 1, 0, 0, 0, time.UTC)
 
 // lambdaStub answers every invocation with out.
 func lambdaStub(out string) Handler {
-	return lambda.NewHandler(func(context.Context, json.RawMessage) (json.RawMessage, error) {
+	return lambdarun.NewHandler(func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		return json.RawMessage(out), nil
 	})
 }
@@ -32,7 +32,7 @@ type calls struct {
 
 // handler wraps f as the Lambda runtime would; n counts invocations from 1.
 func (c *calls) handler(f func(ctx context.Context, n int, in json.RawMessage) (any, error)) Handler {
-	return lambda.NewHandler(func(ctx context.Context, in json.RawMessage) (any, error) {
+	return lambdarun.NewHandler(func(ctx context.Context, in json.RawMessage) (any, error) {
 		c.mu.Lock()
 		c.payloads = append(c.payloads, string(in))
 		n := len(c.payloads)
@@ -81,8 +81,8 @@ func eventTypes(e *Execution) []EventType {
 func TestInputResultOutputPath(t *testing.T) {
 	t.Parallel()
 	const input = `{"title": "Numbers to add", "numbers": {"val1": 3, "val2": 4}}`
-	add := lambda.NewHandler(func(in map[string]int) (int, error) { return in["val1"] + in["val2"], nil })
-	echo := lambda.NewHandler(func(in json.RawMessage) (json.RawMessage, error) { return in, nil })
+	add := lambdarun.NewHandler(func(in map[string]int) (int, error) { return in["val1"] + in["val2"], nil })
+	echo := lambdarun.NewHandler(func(in json.RawMessage) (json.RawMessage, error) { return in, nil })
 	tests := []struct {
 		name, fields, want string
 	}{
@@ -288,7 +288,7 @@ func TestRunningSnapshotsAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	entered := make(chan struct{})
-	h := lambda.NewHandler(func(ctx context.Context) error {
+	h := lambdarun.NewHandler(func(ctx context.Context) error {
 		close(entered)
 		<-ctx.Done()
 		return ctx.Err()

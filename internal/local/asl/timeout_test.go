@@ -9,7 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
 // Task timeouts bound real work, so these tests run in a synctest bubble, where real time
@@ -79,7 +79,7 @@ func TestTaskTimeoutDiscardsLateResult(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		finished := make(chan struct{})
-		h := lambda.NewHandler(func() (map[string]bool, error) {
+		h := lambdarun.NewHandler(func() (map[string]bool, error) {
 			defer close(finished)
 			time.Sleep(31 * time.Second) // ignores its context
 			return map[string]bool{"late": true}, nil
@@ -120,7 +120,7 @@ func TestTaskTimeoutRetried(t *testing.T) {
 func TestMachineTimeoutDuringTask(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := lambda.NewHandler(func(ctx context.Context) error {
+		h := lambdarun.NewHandler(func(ctx context.Context) error {
 			<-ctx.Done()
 			return ctx.Err()
 		})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/controlplane"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
@@ -15,53 +16,53 @@ import (
 // Pipeline maps the logical ids of the catalogue's functions that *pipeline.Steps runs to their handlers on c.
 func Pipeline(c *pipeline.Steps) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"CreateTenantRecordFunction":    sandboxed(c.CreateTenantRecord),
-		"CreateSchemaFunction":          sandboxed(c.CreateSchema),
-		"RunMigrationsFunction":         sandboxed(c.RunMigrations),
-		"SeedRolesAndUserFunction":      sandboxed(c.SeedRolesAndUser),
-		"DeploySorobanContractFunction": sandboxed(c.DeploySorobanContract),
-		"StoreContractAddressFunction":  sandboxed(c.StoreContractAddress),
-		"ActivateTenantFunction":        sandboxed(c.ActivateTenant),
-		"SendWelcomeEmailFunction":      sandboxed(c.SendWelcomeEmail),
-		"RollbackFunction":              sandboxed(c.Rollback),
+		"CreateTenantRecordFunction":    lambdarun.NewHandler(c.CreateTenantRecord),
+		"CreateSchemaFunction":          lambdarun.NewHandler(c.CreateSchema),
+		"RunMigrationsFunction":         lambdarun.NewHandler(c.RunMigrations),
+		"SeedRolesAndUserFunction":      lambdarun.NewHandler(c.SeedRolesAndUser),
+		"DeploySorobanContractFunction": lambdarun.NewHandler(c.DeploySorobanContract),
+		"StoreContractAddressFunction":  lambdarun.NewHandler(c.StoreContractAddress),
+		"ActivateTenantFunction":        lambdarun.NewHandler(c.ActivateTenant),
+		"SendWelcomeEmailFunction":      lambdarun.NewHandler(c.SendWelcomeEmail),
+		"RollbackFunction":              lambdarun.NewHandler(c.Rollback),
 	}
 }
 
 // API maps the logical ids of the catalogue's functions that *api.Handler runs to their handlers on c.
 func API(c *api.Handler) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"CreateTenantFunction":          sandboxed(c.CreateTenant),
-		"ListTenantsFunction":           sandboxed(c.ListTenants),
-		"GetTenantFunction":             sandboxed(c.GetTenant),
-		"GetProvisioningStatusFunction": sandboxed(c.GetProvisioningStatus),
-		"ArchiveTenantFunction":         sandboxed(c.ArchiveTenant),
-		"RetryTenantFunction":           sandboxed(c.RetryTenant),
-		"ResendActivationEmailFunction": sandboxed(c.ResendActivationEmail),
-		"ActivateAdminFunction":         sandboxed(c.Activate),
-		"StartUpgradeFunction":          sandboxed(c.StartUpgrade),
-		"GetUpgradeFunction":            sandboxed(c.GetUpgrade),
+		"CreateTenantFunction":          lambdarun.NewHandler(c.CreateTenant),
+		"ListTenantsFunction":           lambdarun.NewHandler(c.ListTenants),
+		"GetTenantFunction":             lambdarun.NewHandler(c.GetTenant),
+		"GetProvisioningStatusFunction": lambdarun.NewHandler(c.GetProvisioningStatus),
+		"ArchiveTenantFunction":         lambdarun.NewHandler(c.ArchiveTenant),
+		"RetryTenantFunction":           lambdarun.NewHandler(c.RetryTenant),
+		"ResendActivationEmailFunction": lambdarun.NewHandler(c.ResendActivationEmail),
+		"ActivateAdminFunction":         lambdarun.NewHandler(c.Activate),
+		"StartUpgradeFunction":          lambdarun.NewHandler(c.StartUpgrade),
+		"GetUpgradeFunction":            lambdarun.NewHandler(c.GetUpgrade),
 	}
 }
 
 // Upgrade maps the logical ids of the catalogue's functions that *upgrade.Upgrader runs to their handlers on c.
 func Upgrade(c *upgrade.Upgrader) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"ListTenantsToUpgradeFunction": sandboxed(c.List),
-		"MigrateTenantBatchFunction":   sandboxed(c.MigrateBatch),
-		"SummarizeUpgradeFunction":     sandboxed(c.Summarize),
+		"ListTenantsToUpgradeFunction": lambdarun.NewHandler(c.List),
+		"MigrateTenantBatchFunction":   lambdarun.NewHandler(c.MigrateBatch),
+		"SummarizeUpgradeFunction":     lambdarun.NewHandler(c.Summarize),
 	}
 }
 
 // Reconcile maps the logical ids of the catalogue's functions that *reconcile.Reconciler runs to their handlers on c.
 func Reconcile(c *reconcile.Reconciler) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"ReconcileFunction": sandboxed(c.Run),
+		"ReconcileFunction": lambdarun.NewHandler(c.Run),
 	}
 }
 
 // ControlPlane maps the logical ids of the catalogue's functions that *controlplane.Handler runs to their handlers on c.
 func ControlPlane(c *controlplane.Handler) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"MigrateControlPlaneFunction": sandboxed(c.Handle),
+		"MigrateControlPlaneFunction": lambdarun.NewHandler(c.Handle),
 	}
 }

@@ -1,6 +1,6 @@
 // Package handlers maps the catalogue's functions to their handlers, each wrapped by
 // aws-lambda-go exactly as the Lambda runtime wraps it (same JSON decoding, same error
-// types), so what the local runners call is what runs in AWS. The tables, one per
+// types; lambdarun.NewHandler), so what the local runners call is what runs in AWS. The tables, one per
 // component (Pipeline, API, Upgrade, Reconcile, ControlPlane), are generated from the
 // catalogue into catalog_gen.go.
 package handlers
@@ -16,21 +16,6 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 )
-
-// sandboxed wraps fn as lambda.NewHandler does, afresh for every invocation, as each
-// concurrent invocation of a Lambda function runs in a sandbox of its own. One
-// lambda.NewHandler handler must not serve two invocations at once: it answers in a pooled
-// buffer that it hands back to the pool before the caller has read it, for its next
-// invocation to write into. Building the handler per invocation (a few microseconds of
-// reflection) gives each its own pool, so a Map's items and concurrent executions run at
-// once, as in AWS, instead of taking turns in one handler.
-func sandboxed(fn any) lambda.Handler { return sandbox{fn} }
-
-type sandbox struct{ fn any }
-
-func (s sandbox) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	return lambda.NewHandler(s.fn).Invoke(ctx, payload)
-}
 
 // Substitutions maps each ${<LogicalId>Arn} of the state machine definition to the
 // function's logical id, which is how local runners address functions (as

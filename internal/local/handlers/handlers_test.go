@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -38,31 +37,6 @@ func TestHandlersKeepErrorTypes(t *testing.T) {
 	}
 }
 
-// Invocations of one function at once each get their own answer, as from sandboxes of
-// their own: one lambda.NewHandler handler shared between them hands its pooled answer
-// buffer to the next invocation before the caller has read it.
-func TestSandboxedHandlersServeConcurrentInvocations(t *testing.T) {
-	t.Parallel()
-	type msg struct {
-		N int `json:"n"`
-	}
-	h := sandboxed(func(_ context.Context, in msg) (msg, error) { return in, nil })
-	var wg sync.WaitGroup
-	for i := range 64 {
-		wg.Go(func() {
-			for range 20 {
-				want := fmt.Sprintf(`{"n":%d}`, i)
-				out, err := h.Invoke(context.Background(), []byte(want))
-				if err != nil || string(out) != want {
-					t.Errorf("invocation with %s answered %s, %v", want, out, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // A function with a reserved concurrency runs that many invocations at once and refuses
 // the next, before it runs, with the error Step Functions sees from Lambda throttling; a
 // finished invocation frees its slot, and functions without a limit are not throttled.
@@ -70,12 +44,12 @@ func TestReserveThrottlesBeyondTheLimit(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	var running sync.WaitGroup
-	block := sandboxed(func(ctx context.Context) (string, error) {
+	block := lambdarun.NewHandler(func(ctx context.Context) (string, error) {
 		running.Done()
 		<-release
 		return "done", nil
 	})
-	free := sandboxed(func(ctx context.Context) (string, error) { return "free", nil })
+	free := lambdarun.NewHandler(func(ctx context.Context) (string, error) { return "free", nil })
 	c, throttled := Reserve(map[string]lambda.Handler{"Blocking": block, "Free": free}, map[string]int{"Blocking": 2, "Absent": 1})
 	if _, ok := c["Absent"]; ok {
 		t.Error("a limit for a function the catalogue lacks added it")

@@ -10,9 +10,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
 type TransientError struct{}
@@ -38,7 +40,7 @@ func echo(_ context.Context, in echoIn) (map[string]string, error) {
 // any SDK would.
 func TestInvokeThroughTheSDK(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(New(map[string]lambda.Handler{"CreateSchemaFunction": lambda.NewHandler(echo)}, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(New(map[string]lambda.Handler{"CreateSchemaFunction": lambdarun.NewHandler(echo)}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(srv.Close)
 	client := awslambda.New(awslambda.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),

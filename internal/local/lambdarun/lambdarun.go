@@ -16,6 +16,21 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 )
 
+// NewHandler wraps fn as lambda.NewHandler does, afresh for every invocation, as each
+// concurrent invocation of a Lambda function runs in a sandbox of its own. One
+// lambda.NewHandler handler must not serve two invocations at once: it answers in a pooled
+// buffer that it hands back to the pool before the caller has read it, for its next
+// invocation to write into. Building the handler per invocation (a few microseconds of
+// reflection) gives each its own pool, so a Map's items and concurrent executions run at
+// once, as in AWS. Every handler the local runners call is built here.
+func NewHandler(fn any) lambda.Handler { return sandbox{fn} }
+
+type sandbox struct{ fn any }
+
+func (s sandbox) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return lambda.NewHandler(s.fn).Invoke(ctx, payload)
+}
+
 // Invoke runs h on payload. A returned error or a panic becomes the payload the runtime
 // would have sent: errorType is the reflect name of the error value, pointer dereferenced,
 // package dropped, wrappers not unwrapped (aws-lambda-go's lambda/errors.go); a panic also
