@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 )
@@ -29,7 +30,7 @@ func invalidActivation(err error) *problemError {
 // unexpired, sets the password (argon2id) and activates the account, once. The token is
 // the only credential; API Gateway throttles the route. Any bad link is the same 400.
 func (h *Handler) Activate(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.servePublic(ctx, req, routeActivate, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.Activate, func(c *call) (reply, error) {
 		if h.activations == nil {
 			return reply{}, &fault.ConfigError{Op: "activate", Msg: "no Activations configured"}
 		}
@@ -87,7 +88,7 @@ type resentBody struct {
 // admin of an ACTIVE tenant a new activation link, which voids the earlier one. 409 when
 // the tenant is not ACTIVE or its admin has activated already.
 func (h *Handler) ResendActivationEmail(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, req, routeResendEmail, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.ResendActivationEmail, func(c *call) (reply, error) {
 		if h.activations == nil {
 			return reply{}, &fault.ConfigError{Op: "resend activation", Msg: "no Activations configured"}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
@@ -22,7 +23,7 @@ type archivedBody struct {
 // ArchiveTenant serves DELETE /admin/tenants/{id}: a soft delete (see pipeline.Steps.Archive)
 // that answers the same whether or not the tenant was already archived.
 func (h *Handler) ArchiveTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, req, routeArchiveTenant, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.ArchiveTenant, func(c *call) (reply, error) {
 		if h.archiver == nil {
 			return reply{}, &fault.ConfigError{Op: "archive tenant", Msg: "no Archiver configured"}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -38,7 +39,7 @@ type summaryBody struct {
 // ListTenants serves GET /admin/tenants?limit=&cursor=&status=, newest first, one keyset
 // page at a time (see store.List).
 func (h *Handler) ListTenants(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, req, routeListTenants, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.ListTenants, func(c *call) (reply, error) {
 		q, err := listQuery(req.QueryStringParameters)
 		if err != nil {
 			return reply{}, err

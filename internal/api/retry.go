@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
@@ -16,7 +17,7 @@ import (
 // <id>-r<N> is started; the earlier attempts stay in its log. It answers 202 as create
 // does; any other status is 409, since only a FAILED tenant has nothing running on it.
 func (h *Handler) RetryTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, req, routeRetryTenant, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.RetryTenant, func(c *call) (reply, error) {
 		if h.starter == nil {
 			return reply{}, &fault.ConfigError{Op: "retry tenant", Msg: "no Starter configured"}
 		}

@@ -13,38 +13,26 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
-)
-
-// route names a handler for logs and gives the template its problems' instance is built from.
-type route struct {
-	name string
-	path string
-}
-
-var (
-	routeCreateTenant  = route{"CreateTenant", "/admin/tenants"}
-	routeListTenants   = route{"ListTenants", "/admin/tenants"}
-	routeGetTenant     = route{"GetTenant", "/admin/tenants/{id}"}
-	routeProvisioning  = route{"GetProvisioningStatus", "/admin/tenants/{id}/provisioning-status"}
-	routeArchiveTenant = route{"ArchiveTenant", "/admin/tenants/{id}"}
-	routeRetryTenant   = route{"RetryTenant", "/admin/tenants/{id}/retry"}
-	routeResendEmail   = route{"ResendActivationEmail", "/admin/tenants/{id}/activation-email"}
-	routeActivate      = route{"Activate", "/activation"}
-	routeStartUpgrade  = route{"StartUpgrade", "/admin/upgrades"}
-	routeGetUpgrade    = route{"GetUpgrade", "/admin/upgrades/{id}"}
 )
 
 // pathParamID is the tenant id's path parameter, as API Gateway's route keys name it.
 const pathParamID = "id"
 
-// instance is the request path rebuilt from the template: the id appears only once it has
-// parsed as a UUID, so a problem never echoes what the caller put in the path.
-func (r route) instance(id *uuid.UUID) string {
+// routePath is the path template of a catalogue route: "/admin/tenants/{id}".
+func routePath(f catalog.Function) string {
+	_, path, _ := strings.Cut(f.Route, " ")
+	return path
+}
+
+// instance is the request path rebuilt from the route's template: the id appears only once
+// it has parsed as a UUID, so a problem never echoes what the caller put in the path.
+func instance(f catalog.Function, id *uuid.UUID) string {
 	if id == nil {
-		return r.path
+		return routePath(f)
 	}
-	return strings.Replace(r.path, "{id}", id.String(), 1)
+	return strings.Replace(routePath(f), "{id}", id.String(), 1)
 }
 
 // call is one request being served.
@@ -87,31 +75,19 @@ type reply struct {
 	header map[string]string
 }
 
-// serve runs fn for an authorized request and turns its outcome into the response; every
-// route goes through it, so authorization, problem mapping, headers and the log line are
-// the same everywhere. The error is always nil: failures are responses.
-func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route,
-	fn func(c *call) (reply, error),
-) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serveAs(ctx, req, rt, true, fn)
-}
-
-// servePublic is serve for the one public route (the activation link's), which has no
-// token to check: the activation token in its body is its only credential.
-func (h *Handler) servePublic(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route,
-	fn func(c *call) (reply, error),
-) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serveAs(ctx, req, rt, false, fn)
-}
-
-func (h *Handler) serveAs(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route, authorize bool,
+// serve runs fn for a request to the catalogue's route f and turns its outcome into the
+// response; every route goes through it, so authorization, problem mapping, headers and
+// the log line are the same everywhere. The request is authorized unless f is the public
+// route (the activation link's), whose activation token in the body is its only
+// credential. The error is always nil: failures are responses.
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, f catalog.Function,
 	fn func(c *call) (reply, error),
 ) (events.APIGatewayV2HTTPResponse, error) {
 	began := time.Now()
 	c := &call{ctx: ctx, req: req, requestID: requestID(req)}
 	var rep reply
 	var err error
-	if authorize {
+	if !f.Public {
 		err = h.authProblem(h.Authorize(req))
 	}
 	if err == nil {
@@ -119,11 +95,11 @@ func (h *Handler) serveAs(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	var resp events.APIGatewayV2HTTPResponse
 	if err != nil {
-		resp = problemFor(err).response(rt.instance(c.tenantID), c.requestID)
+		resp = problemFor(err).response(instance(f, c.tenantID), c.requestID)
 	} else {
 		resp = respond(rep.status, "application/json", rep.body, c.requestID, rep.header)
 	}
-	h.logServed(ctx, rt.name, c.requestID, c.tenantID, resp.StatusCode, err, time.Since(began))
+	h.logServed(ctx, f.Handler, c.requestID, c.tenantID, resp.StatusCode, err, time.Since(began))
 	return resp, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
@@ -39,7 +40,7 @@ func current(v *int32) bool { return v != nil && *v == tenantdb.LatestVersion() 
 
 // GetTenant serves GET /admin/tenants/{id}.
 func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, req, routeGetTenant, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.GetTenant, func(c *call) (reply, error) {
 		id, err := c.pathID()
 		if err != nil {
 			return reply{}, err

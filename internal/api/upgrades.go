@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -43,7 +44,7 @@ type upgradeBody struct {
 // unless its execution has ended without closing it, in which case it is closed FAILED
 // first.
 func (h *Handler) StartUpgrade(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, req, routeStartUpgrade, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.StartUpgrade, func(c *call) (reply, error) {
 		if h.upgrades == nil {
 			return reply{}, &fault.ConfigError{Op: "start upgrade", Msg: "no Upgrades configured"}
 		}
@@ -85,7 +86,7 @@ func (h *Handler) StartUpgrade(ctx context.Context, req events.APIGatewayV2HTTPR
 		if err != nil {
 			return reply{}, err
 		}
-		self := stagePrefixOf(req.RawPath, routeStartUpgrade.path) + "/admin/upgrades/" + run.ID.String()
+		self := stagePrefixOf(req.RawPath, routePath(catalog.StartUpgrade)) + "/admin/upgrades/" + run.ID.String()
 		return reply{status: http.StatusAccepted, body: upgradeBody{Summary: s, Message: "Upgrade started; follow it at Location."},
 			header: map[string]string{"Location": self}}, nil
 	})
@@ -94,7 +95,7 @@ func (h *Handler) StartUpgrade(ctx context.Context, req events.APIGatewayV2HTTPR
 // GetUpgrade serves GET /admin/upgrades/{id}: the run's counts so far (final once it has
 // ended) and its first failed tenants with sanitised errors.
 func (h *Handler) GetUpgrade(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, req, routeGetUpgrade, func(c *call) (reply, error) {
+	return h.serve(ctx, req, catalog.GetUpgrade, func(c *call) (reply, error) {
 		id, err := c.runID()
 		if err != nil {
 			return reply{}, err
