@@ -15,6 +15,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
 // pathParamID is the tenant id's path parameter, as API Gateway's route keys name it.
@@ -53,6 +54,15 @@ func (c *call) pathID() (uuid.UUID, error) {
 		c.tenantID = &id
 	}
 	return id, err
+}
+
+// pathTenant reads the tenant the {id} path parameter names.
+func (h *Handler) pathTenant(c *call) (tenant.Tenant, error) {
+	id, err := c.pathID()
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	return h.store.Get(c.ctx, id)
 }
 
 // runID parses the {id} path parameter of an upgrade run's route as pathID does, without

@@ -67,15 +67,11 @@ type executionBody struct {
 // Functions reports it.
 func (h *Handler) GetProvisioningStatus(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.serve(ctx, req, catalog.GetProvisioningStatus, func(c *call) (reply, error) {
-		id, err := c.pathID()
+		t, err := h.pathTenant(c)
 		if err != nil {
 			return reply{}, err
 		}
-		t, err := h.store.Get(ctx, id)
-		if err != nil {
-			return reply{}, err
-		}
-		logs, err := h.store.Logs(ctx, id)
+		logs, err := h.store.Logs(ctx, t.ID)
 		if err != nil {
 			return reply{}, err
 		}

@@ -41,11 +41,7 @@ func current(v *int32) bool { return v != nil && *v == tenantdb.LatestVersion() 
 // GetTenant serves GET /admin/tenants/{id}.
 func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.serve(ctx, req, catalog.GetTenant, func(c *call) (reply, error) {
-		id, err := c.pathID()
-		if err != nil {
-			return reply{}, err
-		}
-		t, err := h.store.Get(ctx, id)
+		t, err := h.pathTenant(c)
 		if err != nil {
 			return reply{}, err
 		}

@@ -243,81 +243,56 @@ func TestSendEmailRejects(t *testing.T) {
 		{
 			name:     "no recipients",
 			identity: "klinik.example",
-			input: func() *sesv2.SendEmailInput {
-				in := valid.simpleInput()
-				in.Destination = nil
-				return in
-			},
-			code: "BadRequestException", as: new(*types.BadRequestException),
+			input:    changed(valid.simpleInput, func(in *sesv2.SendEmailInput) { in.Destination = nil }),
+			code:     "BadRequestException", as: new(*types.BadRequestException),
 		},
 		{
 			name:     "no sender",
 			identity: "klinik.example",
-			input: func() *sesv2.SendEmailInput {
-				in := valid.simpleInput()
-				in.FromEmailAddress = nil
-				return in
-			},
-			code: "BadRequestException", as: new(*types.BadRequestException),
+			input:    changed(valid.simpleInput, func(in *sesv2.SendEmailInput) { in.FromEmailAddress = nil }),
+			code:     "BadRequestException", as: new(*types.BadRequestException),
 		},
 		{
 			name:     "no content",
 			identity: "klinik.example",
-			input: func() *sesv2.SendEmailInput {
-				in := valid.simpleInput()
-				in.Content = &types.EmailContent{}
-				return in
-			},
-			code: "BadRequestException", as: new(*types.BadRequestException),
+			input:    changed(valid.simpleInput, func(in *sesv2.SendEmailInput) { in.Content = &types.EmailContent{} }),
+			code:     "BadRequestException", as: new(*types.BadRequestException),
 		},
 		{
 			name:     "template content",
 			identity: "klinik.example",
-			input: func() *sesv2.SendEmailInput {
-				in := valid.simpleInput()
+			input: changed(valid.simpleInput, func(in *sesv2.SendEmailInput) {
 				in.Content = &types.EmailContent{Template: &types.Template{TemplateName: aws.String("welcome")}}
-				return in
-			},
+			}),
 			code: "BadRequestException", as: new(*types.BadRequestException),
 		},
 		{
 			name:     "attachment",
 			identity: "klinik.example",
-			input: func() *sesv2.SendEmailInput {
-				in := valid.simpleInput()
+			input: changed(valid.simpleInput, func(in *sesv2.SendEmailInput) {
 				in.Content.Simple.Attachments = []types.Attachment{{FileName: aws.String("a.txt"), RawContent: []byte("x")}}
-				return in
-			},
+			}),
 			code: "BadRequestException", as: new(*types.BadRequestException),
 		},
 		{
 			name:     "illegal recipient",
 			identity: "klinik.example",
-			input: func() *sesv2.SendEmailInput {
-				in := valid.simpleInput()
+			input: changed(valid.simpleInput, func(in *sesv2.SendEmailInput) {
 				in.Destination.ToAddresses = []string{"zoe@example.com\r\nBcc: victim@example.com"}
-				return in
-			},
+			}),
 			code: "BadRequestException", as: new(*types.BadRequestException),
 		},
 		{
 			name:     "non-ASCII local part",
 			identity: "klinik.example",
-			input: func() *sesv2.SendEmailInput {
-				in := valid.simpleInput()
-				in.Destination.ToAddresses = []string{"zoë@example.com"}
-				return in
-			},
-			code: "BadRequestException", as: new(*types.BadRequestException),
+			input:    changed(valid.simpleInput, func(in *sesv2.SendEmailInput) { in.Destination.ToAddresses = []string{"zoë@example.com"} }),
+			code:     "BadRequestException", as: new(*types.BadRequestException),
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
-			if c.identity != "" {
-				f.createIdentity(t, c.identity)
-			}
+			f := fixtureFor(t, c.identity)
 			_, err := f.client.SendEmail(t.Context(), c.input())
 			checkAPIError(t, err, c.code, http.StatusBadRequest)
 			if !errors.As(err, c.as) {
@@ -502,10 +477,7 @@ func TestProjectSender(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
-			if c.identity != "" {
-				f.createIdentity(t, c.identity)
-			}
+			f := fixtureFor(t, c.identity)
 			m := email.Message{To: "zoe@hospital.example", Subject: "Willkommen bei Klinik Süd", Text: longText, HTML: evilHTML}
 			id, err := email.NewSender(f.client, from, "tenant-mail").Send(t.Context(), m)
 			if c.wantErr {
@@ -629,4 +601,23 @@ func TestConcurrentUse(t *testing.T) {
 			t.Errorf("user%d: %+v, want message %s", i, s, id)
 		}
 	}
+}
+
+// changed is input with change applied to each input it makes.
+func changed(input func() *sesv2.SendEmailInput, change func(*sesv2.SendEmailInput)) func() *sesv2.SendEmailInput {
+	return func() *sesv2.SendEmailInput {
+		in := input()
+		change(in)
+		return in
+	}
+}
+
+// fixtureFor is a fixture whose SES has verified identity, unless it is "".
+func fixtureFor(t *testing.T, identity string) fixture {
+	t.Helper()
+	f := newFixture(t)
+	if identity != "" {
+		f.createIdentity(t, identity)
+	}
+	return f
 }
