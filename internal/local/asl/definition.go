@@ -420,43 +420,41 @@ func (l *loader) task(where string, o *object, s *state) {
 // errorHandling reads what Task and Map states share: ResultSelector, Retry and Catch.
 func (l *loader) errorHandling(where string, o *object, s *state) {
 	s.resultSelector = l.template(where, o, "ResultSelector")
-	if v, ok := o.vals["Retry"]; ok {
-		list, _ := v.([]any)
-		if list == nil {
-			l.problem("%s: Retry must be an array", where)
-		}
-		for i, e := range list {
-			at := fmt.Sprintf("%s: Retry[%d]", where, i)
-			ro, ok := e.(*object)
-			if !ok {
-				l.problem("%s must be an object", at)
-				continue
+	l.eachObject(where, o, "Retry", func(at string, ro *object, last bool) {
+		s.retry = append(s.retry, l.retrier(at, ro, last))
+	})
+	l.eachObject(where, o, "Catch", func(at string, co *object, last bool) {
+		for _, k := range co.keys {
+			if k != "ErrorEquals" && k != "Next" && k != "ResultPath" {
+				l.problem("%s: unknown field %q", at, k)
 			}
-			s.retry = append(s.retry, l.retrier(at, ro, i == len(list)-1))
 		}
+		c := catcher{errorEquals: l.errorEquals(at, co, last)}
+		c.next, _ = l.str(at, co, "Next", true)
+		c.resultPath = l.pathField(at, co, "ResultPath", true)
+		s.catch = append(s.catch, c)
+	})
+}
+
+// eachObject calls fn on each element of o's array field name, which must be objects; at
+// names the element ("<where>: Retry[2]") and last says it ends the array.
+func (l *loader) eachObject(where string, o *object, name string, fn func(at string, e *object, last bool)) {
+	v, ok := o.vals[name]
+	if !ok {
+		return
 	}
-	if v, ok := o.vals["Catch"]; ok {
-		list, _ := v.([]any)
-		if list == nil {
-			l.problem("%s: Catch must be an array", where)
+	list, _ := v.([]any)
+	if list == nil {
+		l.problem("%s: %s must be an array", where, name)
+	}
+	for i, e := range list {
+		at := fmt.Sprintf("%s: %s[%d]", where, name, i)
+		eo, ok := e.(*object)
+		if !ok {
+			l.problem("%s must be an object", at)
+			continue
 		}
-		for i, e := range list {
-			at := fmt.Sprintf("%s: Catch[%d]", where, i)
-			co, ok := e.(*object)
-			if !ok {
-				l.problem("%s must be an object", at)
-				continue
-			}
-			for _, k := range co.keys {
-				if k != "ErrorEquals" && k != "Next" && k != "ResultPath" {
-					l.problem("%s: unknown field %q", at, k)
-				}
-			}
-			c := catcher{errorEquals: l.errorEquals(at, co, i == len(list)-1)}
-			c.next, _ = l.str(at, co, "Next", true)
-			c.resultPath = l.pathField(at, co, "ResultPath", true)
-			s.catch = append(s.catch, c)
-		}
+		fn(at, eo, i == len(list)-1)
 	}
 }
 
