@@ -252,9 +252,8 @@ func checkStateInputs(t *testing.T, evs map[string]event) {
 			t.Errorf("state %s runs %s, which has no event", state, fn)
 			continue
 		}
-		var in map[string]json.RawMessage
-		if err := json.Unmarshal(ev.raw, &in); err != nil {
-			t.Errorf("%s: %v", ev.path, err)
+		in, ok := ev.fields(t)
+		if !ok {
 			continue
 		}
 		var params []string
@@ -360,9 +359,8 @@ func checkUpgradeInputs(t *testing.T, evs map[string]event) {
 			t.Errorf("upgrade.asl.json has no Task %s running ${%s}", f.State, f.Substitution())
 			continue
 		}
-		var in map[string]json.RawMessage
-		if err := json.Unmarshal(ev.raw, &in); err != nil {
-			t.Errorf("%s: %v", ev.path, err)
+		in, ok := ev.fields(t)
+		if !ok {
 			continue
 		}
 		var want []string

@@ -68,6 +68,17 @@ type event struct {
 	raw      []byte
 }
 
+// fields decodes the event as a JSON object, reporting an error (and false) when it is not.
+func (ev event) fields(t *testing.T) (map[string]json.RawMessage, bool) {
+	t.Helper()
+	var in map[string]json.RawMessage
+	if err := json.Unmarshal(ev.raw, &in); err != nil {
+		t.Errorf("%s: %v", ev.path, err)
+		return nil, false
+	}
+	return in, true
+}
+
 // loadEvents reads every events/*/event.json and fails on a folder without one.
 func loadEvents(t *testing.T) map[string]event {
 	t.Helper()

@@ -89,10 +89,7 @@ func TestFirstDeploymentInstallsWasmAndCreatesTheContract(t *testing.T) {
 	t.Parallel()
 	n := newNetwork(t)
 	tenant := uuid.Must(uuid.NewV7())
-	res, err := n.deployer(nil).Deploy(context.Background(), tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustDeploy(t, n.deployer(nil), tenant)
 	want, _, _ := soroban.ContractID(localPassphrase, n.signer.Address(), soroban.Salt(tenant))
 	if res.ContractID != want || !res.Created || !res.WasmUploaded || res.Restored || len(res.Transactions) != 2 ||
 		res.WasmHash != hex.EncodeToString(anchorHash[:]) {
@@ -117,14 +114,8 @@ func TestSecondTenantReusesTheInstalledWasm(t *testing.T) {
 	t.Parallel()
 	n := newNetwork(t)
 	d := n.deployer(nil)
-	a, err := d.Deploy(context.Background(), uuid.Must(uuid.NewV7()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := d.Deploy(context.Background(), uuid.Must(uuid.NewV7()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustDeploy(t, d, uuid.Must(uuid.NewV7()))
+	b := mustDeploy(t, d, uuid.Must(uuid.NewV7()))
 	if a.ContractID == b.ContractID || !b.Created || b.WasmUploaded || len(b.Transactions) != 1 {
 		t.Errorf("second tenant = %+v", b)
 	}
@@ -137,16 +128,10 @@ func TestSameTenantTwiceCreatesOneContract(t *testing.T) {
 	t.Parallel()
 	n := newNetwork(t)
 	tenant := uuid.Must(uuid.NewV7())
-	first, err := n.deployer(nil).Deploy(context.Background(), tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := mustDeploy(t, n.deployer(nil), tenant)
 	sent := len(n.double.Transactions())
 	// Another container (another Deployer) retries the same tenant.
-	again, err := n.deployer(nil).Deploy(context.Background(), tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := mustDeploy(t, n.deployer(nil), tenant)
 	if again.ContractID != first.ContractID || again.Created || len(again.Transactions) != 0 {
 		t.Errorf("retry = %+v", again)
 	}
@@ -275,10 +260,7 @@ func TestArchivedContractIsRestoredNotRecreated(t *testing.T) {
 	t.Parallel()
 	n := newNetwork(t)
 	tenant := uuid.Must(uuid.NewV7())
-	first, err := n.deployer(nil).Deploy(context.Background(), tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := mustDeploy(t, n.deployer(nil), tenant)
 	if !n.double.Archive(first.ContractID) {
 		t.Fatal("could not archive the instance")
 	}
@@ -356,4 +338,14 @@ func TestDeployOnRealNetwork(t *testing.T) {
 		t.Fatalf("second Deploy = %+v, %v", again, err)
 	}
 	t.Logf("contract %s (transactions %v)", res.ContractID, res.Transactions)
+}
+
+// mustDeploy deploys the tenant's contract with d, failing the test on an error.
+func mustDeploy(t *testing.T, d *soroban.Deployer, tenant uuid.UUID) soroban.Result {
+	t.Helper()
+	res, err := d.Deploy(context.Background(), tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
