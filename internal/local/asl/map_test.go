@@ -594,21 +594,7 @@ func TestMapStop(t *testing.T) {
 			}
 			<-entered
 			<-entered
-			var wg sync.WaitGroup
-			for range 3 {
-				wg.Go(func() {
-					for range 20 {
-						s := r.Snapshot()
-						if s.Status != StatusRunning {
-							t.Errorf("status %s while handlers run", s.Status)
-						}
-						if _, err := json.Marshal(s); err != nil {
-							t.Error(err)
-						}
-					}
-				})
-			}
-			wg.Wait()
+			pollWhileRunning(t, r, 3, 20)
 			if mode == distributed {
 				mr := r.Snapshot().MapRuns[0]
 				if mr.Status != StatusRunning || len(mr.Executions) != 2 || mr.ItemCounts != (MapRunCounts{Pending: 2, Running: 2, Total: 4}) {

@@ -304,19 +304,7 @@ func TestRunningSnapshotsAndStop(t *testing.T) {
 	}
 	<-entered
 	// A UI polls while the execution runs.
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 50 {
-				s := r.Snapshot()
-				if s.Status != StatusRunning {
-					t.Errorf("status %s while the handler runs", s.Status)
-				}
-				_ = s.Route()
-			}
-		})
-	}
-	wg.Wait()
+	pollWhileRunning(t, r, 4, 50)
 	snap := r.Snapshot()
 	if got, want := eventTypes(&snap), []EventType{ExecutionStarted, TaskStateEntered, LambdaFunctionScheduled, LambdaFunctionStarted}; !slices.Equal(got, want) {
 		t.Errorf("events while running = %v, want %v", got, want)
@@ -399,4 +387,27 @@ func recordTypes() (onEvent func(Event), seen func() []EventType) {
 			defer mu.Unlock()
 			return slices.Clone(types)
 		}
+}
+
+// pollWhileRunning reads snapshots of the running execution from workers goroutines at
+// once, times each, as a UI does: each must say RUNNING and render (a race here is what
+// -race finds).
+func pollWhileRunning(t *testing.T, r *Running, workers, times int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range times {
+				s := r.Snapshot()
+				if s.Status != StatusRunning {
+					t.Errorf("status %s while handlers run", s.Status)
+				}
+				_ = s.Route()
+				if _, err := json.Marshal(s); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
