@@ -195,29 +195,23 @@ type cfnRequest struct {
 // checkShapes decodes each event strictly into what its handler takes.
 func checkShapes(t *testing.T, evs map[string]event) {
 	t.Helper()
+	// What each function takes that is not a route's event or a step's TenantInput.
+	inputs := map[string]func() any{
+		catalog.CreateTenantRecord.LogicalID:   func() any { return new(pipeline.CreateTenantRecordInput) },
+		catalog.StoreContractAddress.LogicalID: func() any { return new(pipeline.StoreContractAddressInput) },
+		catalog.Rollback.LogicalID:             func() any { return new(pipeline.RollbackInput) },
+		catalog.ListTenantsToUpgrade.LogicalID: func() any { return new(upgrade.Page) },
+		catalog.MigrateTenantBatch.LogicalID:   func() any { return new(upgrade.Batch) },
+		catalog.SummarizeUpgrade.LogicalID:     func() any { return new(upgrade.Finish) },
+		migrateFunction:                        func() any { return new(cfnRequest) },
+	}
 	for name, ev := range evs {
-		var v any
-		switch name {
-		case catalog.CreateTenantRecord.LogicalID:
-			v = new(pipeline.CreateTenantRecordInput)
-		case catalog.StoreContractAddress.LogicalID:
-			v = new(pipeline.StoreContractAddressInput)
-		case catalog.Rollback.LogicalID:
-			v = new(pipeline.RollbackInput)
-		case catalog.ListTenantsToUpgrade.LogicalID:
-			v = new(upgrade.Page)
-		case catalog.MigrateTenantBatch.LogicalID:
-			v = new(upgrade.Batch)
-		case catalog.SummarizeUpgrade.LogicalID:
-			v = new(upgrade.Finish)
-		case migrateFunction:
-			v = new(cfnRequest)
-		default:
-			if _, isAPI := apiOperations[name]; isAPI {
-				v = new(events.APIGatewayV2HTTPRequest)
-			} else {
-				v = new(pipeline.TenantInput)
-			}
+		var v any = new(pipeline.TenantInput)
+		if _, isAPI := apiOperations[name]; isAPI {
+			v = new(events.APIGatewayV2HTTPRequest)
+		}
+		if in, ok := inputs[name]; ok {
+			v = in()
 		}
 		if err := decodeStrict(ev.raw, v); err != nil {
 			t.Errorf("%s does not decode as %T: %v", ev.path, v, err)
