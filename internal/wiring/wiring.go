@@ -216,22 +216,12 @@ func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ..
 	return pipeline.New(pool, log, opts...), pool, nil
 }
 
+// emailOption sends the e-mail steps' messages through SES v2, from the configured
+// sender identity.
 func emailOption(awsCfg aws.Config) (pipeline.Option, error) {
 	cfg, err := config.LoadEmail()
 	if err != nil {
 		return nil, err
 	}
-	return pipeline.WithEmail(EmailSettings(cfg, sesv2.NewFromConfig(awsCfg))), nil
-}
-
-// EmailSettings are the e-mail steps' settings: cfg's, sent through SES v2 by client
-// (AWS, an emulator, or the dev stack's outbox).
-func EmailSettings(cfg config.Email, client *sesv2.Client) pipeline.EmailSettings {
-	return pipeline.EmailSettings{
-		Mailer:            email.NewSender(client, cfg.From, cfg.ConfigurationSet),
-		AppBaseURL:        cfg.AppBaseURL,
-		TenantURLTemplate: cfg.TenantURLTemplate,
-		OpsAddress:        cfg.OpsAddress,
-		ActivationTTL:     cfg.ActivationTTL,
-	}
+	return pipeline.WithEmail(email.NewSender(sesv2.NewFromConfig(awsCfg), cfg.From, cfg.ConfigurationSet), cfg), nil
 }
