@@ -154,8 +154,8 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	sesSrv := httptest.NewServer(f.outbox)
 	t.Cleanup(sesSrv.Close)
 	ses := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(sesSrv.URL), Credentials: aws.AnonymousCredentials{}})
-	mail := pipeline.EmailSettings{
-		Mailer:            email.NewSender(ses, sesFrom, ""),
+	mailer := email.NewSender(ses, sesFrom, "")
+	mail := config.Email{
 		AppBaseURL:        appBaseURL,
 		TenantURLTemplate: appBaseURL + "/t/{tenantId}",
 		ActivationTTL:     72 * time.Hour,
@@ -174,7 +174,7 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	if err != nil {
 		t.Fatalf("contract deployer: %v", err)
 	}
-	f.steps = pipeline.New(f.pool, log, pipeline.WithEmail(mail), pipeline.WithContracts(deployer))
+	f.steps = pipeline.New(f.pool, log, pipeline.WithEmail(mailer, mail), pipeline.WithContracts(deployer))
 
 	// Step Functions: the definitions SAM deploys, as state machines of the test's own in
 	// the emulator (which never runs them: the test invokes each step itself).

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
@@ -32,17 +33,17 @@ func TestProvisionRunsTheDefinitionLocally(t *testing.T) {
 	if _, err := ses.CreateEmailIdentity(context.Background(), &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
 		t.Fatal(err)
 	}
-	withEmail := &pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""), AppBaseURL: "http://localhost:3000",
-		TenantURLTemplate: "http://localhost:3000/t/{tenantId}", ActivationTTL: time.Hour}
+	mailer := email.NewSender(ses, from, "")
+	mail := config.Email{AppBaseURL: "http://localhost:3000", TenantURLTemplate: "http://localhost:3000/t/{tenantId}", ActivationTTL: time.Hour}
 
 	cases := []struct {
 		name      string
-		email     *pipeline.EmailSettings
+		mailer    pipeline.Mailer
 		contracts devstack.Contracts
 		want      []string
 		wantErr   string
 	}{
-		{"everything local", withEmail, devstack.ContractsDouble, []string{
+		{"everything local", mailer, devstack.ContractsDouble, []string{
 			"contracts: Stellar RPC double", "DeploySorobanContract    done", "StoreContractAddress     done",
 			"SendWelcomeEmail         done", "ActivateTenant           done", "SUCCEEDED", "is ACTIVE", "contract C",
 		}, ""},
@@ -59,7 +60,7 @@ func TestProvisionRunsTheDefinitionLocally(t *testing.T) {
 			var out, logs bytes.Buffer
 			dir := t.TempDir()
 			o := options{reg: reg, historyDir: dir, clock: asl.NewFastClock(), stack: devstack.Options{
-				DatabaseURL: url, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Email: c.email, NoEmail: c.email == nil, Contracts: c.contracts,
+				DatabaseURL: url, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Mailer: c.mailer, Email: mail, NoEmail: c.mailer == nil, Contracts: c.contracts,
 			}}
 			err := run(context.Background(), &out, o)
 			if (c.wantErr == "" && err != nil) || (c.wantErr != "" && (err == nil || err.Error() != c.wantErr)) {

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -186,7 +187,7 @@ func newEnvWith(t *testing.T, pool, handlerPool *pgxpool.Pool) *env {
 	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
 		t.Fatal(err)
 	}
-	steps := pipeline.New(handlerPool, log, pipeline.WithEmail(pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""),
+	steps := pipeline.New(handlerPool, log, pipeline.WithEmail(email.NewSender(ses, from, ""), config.Email{
 		AppBaseURL: "https://app.health.example", TenantURLTemplate: "https://app.health.example/t/{tenantId}", ActivationTTL: time.Hour}))
 	e := &env{t: t, ctx: ctx, pool: pool, store: store.New(handlerPool), steps: steps,
 		logs: logs, log: log, starter: &starter{}, runs: &upgradeRuns{}}

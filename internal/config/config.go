@@ -105,7 +105,9 @@ func (e Env) Database() (Database, error) {
 	return db, nil
 }
 
-// Email holds what the e-mail steps need.
+// Email holds what the e-mail steps need, as the pipeline takes it (pipeline.WithEmail):
+// the sender's identity (From, ConfigurationSet), which the sender is built with, and the
+// addresses, links and expiry the messages carry.
 type Email struct {
 	From             string // SES_FROM_ADDRESS: a verified SES identity
 	ConfigurationSet string // SES_CONFIGURATION_SET, optional

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -22,21 +23,12 @@ type Mailer interface {
 	Send(ctx context.Context, m email.Message) (string, error)
 }
 
-// EmailSettings configures the welcome e-mail and the failure notices.
-type EmailSettings struct {
-	Mailer Mailer
-	// AppBaseURL is where admins activate their account.
-	AppBaseURL string
-	// TenantURLTemplate is the tenant's address, with {tenantId} and {slug} placeholders.
-	TenantURLTemplate string
-	// OpsAddress, when set, receives the detailed cause of each failure.
-	OpsAddress    string
-	ActivationTTL time.Duration
-}
-
-// WithEmail enables the e-mail parts of the pipeline.
-func WithEmail(e EmailSettings) Option {
-	return func(s *Steps) { s.email = e }
+// WithEmail enables the e-mail parts of the pipeline: mailer sends the welcome e-mail and
+// the failure notices, with cfg's links (AppBaseURL, TenantURLTemplate), OpsAddress and
+// ActivationTTL. cfg's From and ConfigurationSet are the mailer's business: *email.Sender
+// is built with them.
+func WithEmail(mailer Mailer, cfg config.Email) Option {
+	return func(s *Steps) { s.mailer, s.email = mailer, cfg }
 }
 
 // sendTimeout bounds one SES call, well inside the step's Lambda timeout, so a hung
@@ -80,7 +72,7 @@ type welcome struct {
 // issueWelcome stores a fresh activation token inside tx and builds the e-mail that carries
 // its link. issuedBy is the execution or the admin request that asked, for the audit row.
 func (s *Steps) issueWelcome(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names, issuedBy string) (welcome, error) {
-	if s.email.Mailer == nil {
+	if s.mailer == nil {
 		return welcome{}, &fault.ConfigError{Op: catalog.SendWelcomeEmail.Log, Msg: "e-mail is not configured"}
 	}
 	a, err := tenantdb.IssueActivation(ctx, tx, n, t.AdminEmail, issuedBy, s.email.ActivationTTL)
@@ -102,7 +94,7 @@ func (s *Steps) issueWelcome(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n 
 // transaction of its own: a link that was never sent must not be the only one that works.
 func (s *Steps) sendWelcome(ctx context.Context, t tenant.Tenant, w welcome) (SendWelcomeEmailOutput, error) {
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	id, err := s.email.Mailer.Send(sctx, w.msg)
+	id, err := s.mailer.Send(sctx, w.msg)
 	cancel()
 	out := SendWelcomeEmailOutput{MessageID: id, ActivationExpiresAt: w.activation.ExpiresAt}
 	if err == nil {
@@ -134,7 +126,7 @@ func (s *Steps) activationURL(id uuid.UUID, token string) string {
 // address, if any, what failed and why. A notice that cannot be sent never fails the
 // rollback: the outcome is reported for the log instead.
 func (s *Steps) notifyFailure(ctx context.Context, t tenant.Tenant, failedStep, cause string) (admin, ops bool, problem string) {
-	if s.email.Mailer == nil {
+	if s.mailer == nil {
 		return false, false, "e-mail is not configured"
 	}
 	var problems []string
@@ -142,7 +134,7 @@ func (s *Steps) notifyFailure(ctx context.Context, t tenant.Tenant, failedStep, 
 		if err == nil {
 			sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 			defer cancel()
-			_, err = s.email.Mailer.Send(sctx, msg)
+			_, err = s.mailer.Send(sctx, msg)
 		}
 		if err != nil {
 			problems = append(problems, who+": "+fault.Name(err)+": "+err.Error())

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -41,8 +42,7 @@ func newEmailEnv(t *testing.T, verified bool) *emailEnv {
 		}
 	}
 	ops := awstest.UniqueName("ops") + "@provisioning.example"
-	e.steps = New(e.stepPool, e.steps.log, WithEmail(EmailSettings{
-		Mailer:            email.NewSender(ses, from, ""),
+	e.steps = New(e.stepPool, e.steps.log, WithEmail(email.NewSender(ses, from, ""), config.Email{
 		AppBaseURL:        "https://app.health.example",
 		TenantURLTemplate: "https://{slug}.health.example",
 		OpsAddress:        ops,
@@ -293,7 +293,7 @@ func (m slowMailer) Send(ctx context.Context, msg email.Message) (string, error)
 func TestEmailStepsHoldNoTransactionWhileSESAnswers(t *testing.T) {
 	t.Parallel()
 	e := newEmailEnv(t, true)
-	e.steps.email.Mailer = slowMailer{Mailer: e.steps.email.Mailer, pause: 500 * time.Millisecond}
+	e.steps.mailer = slowMailer{Mailer: e.steps.mailer, pause: 500 * time.Millisecond}
 	tn, addr := e.reserveFor("Slow Mail Clinic", "Quinnzz")
 	e.runSteps(tn.ID, len(dbSteps))
 	e.holdsNoTransactionWhile(func() error {
@@ -338,7 +338,7 @@ func TestRefusedResendKeepsTheEarlierLink(t *testing.T) {
 	}
 	before := e.storedTokenHash(tn)
 	refusing := newEmailEnv(t, false) // a sender SES has not verified
-	e.steps.email.Mailer = refusing.steps.email.Mailer
+	e.steps.mailer = refusing.steps.mailer
 	if _, err := e.steps.ResendActivation(e.ctx, tn.ID, "req-refused"); fault.Name(err) != "ConfigError" {
 		t.Fatalf("resend = %v (%s), want SES's refusal as a ConfigError", err, fault.Name(err))
 	}

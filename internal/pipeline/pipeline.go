@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -27,7 +28,8 @@ import (
 type Steps struct {
 	pool      *pgxpool.Pool
 	log       *slog.Logger
-	email     EmailSettings
+	mailer    Mailer       // nil: e-mail is not configured
+	email     config.Email // the links and addresses the e-mails carry
 	contracts ContractDeployer
 }
 

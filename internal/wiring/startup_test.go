@@ -11,12 +11,59 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
 // Nothing here needs PostgreSQL: configuration is checked before anything is opened, and
 // DATABASE_URL points at a port where no server listens.
 const closedDB = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"
+
+// Pool reads the database settings itself: a missing or malformed one is a ConfigError
+// naming the variable, returned before anything is opened; DB_MAX_CONNS sizes the pool.
+func TestPoolReadsTheDatabaseSettings(t *testing.T) {
+	for _, c := range []struct {
+		name, variable string
+		env            map[string]string
+	}{
+		{"nothing set", "DB_SECRET_ARN", map[string]string{}},
+		{"DATABASE_URL deployed", "DATABASE_URL", map[string]string{"DATABASE_URL": closedDB}},
+		{"local without DATABASE_URL", "DATABASE_URL", map[string]string{"APP_ENV": "local"}},
+		{"DB_MAX_CONNS out of range", "DB_MAX_CONNS", map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_MAX_CONNS": "0"}},
+		{"DB_PROXY not a boolean", "DB_PROXY", map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_PROXY": "yes"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			setDatabaseEnv(t, c.env)
+			pool, err := Pool(context.Background(), aws.Config{})
+			var ce *fault.ConfigError
+			if !errors.As(err, &ce) || ce.Variable != c.variable || pool != nil {
+				t.Fatalf("Pool = %v, %v; want a ConfigError naming %s", pool, err, c.variable)
+			}
+		})
+	}
+	t.Run("DB_MAX_CONNS", func(t *testing.T) {
+		setDatabaseEnv(t, map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_MAX_CONNS": "7"})
+		// The pool connects on first use, so it is built without a server.
+		pool, err := Pool(context.Background(), aws.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		if got := pool.Config().MaxConns; got != 7 {
+			t.Errorf("MaxConns = %d, want 7 from DB_MAX_CONNS", got)
+		}
+	})
+}
+
+// setDatabaseEnv sets the database variables to env's, the others to empty.
+func setDatabaseEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, k := range []string{"APP_ENV", "DATABASE_URL", "DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE",
+		"DB_SSLROOTCERT", "DB_MAX_CONNS", "DB_PROXY"} {
+		t.Setenv(k, env[k])
+	}
+}
 
 // A route given a malformed STATE_MACHINE_ARN does not start: it is a ConfigError that
 // names the variable, returned before the pool is opened. Unset, the route runs without

@@ -18,9 +18,13 @@ func Upgrader(id string) (*upgrade.Upgrader, func()) {
 	})
 }
 
-// NewUpgrader reads the database configuration and builds the upgrade's steps on it.
+// NewUpgrader reads the AWS and database configuration and builds the upgrade's steps on it.
 func NewUpgrader(ctx context.Context, log *slog.Logger) (*upgrade.Upgrader, *pgxpool.Pool, error) {
-	pool, err := PoolFromEnv(ctx)
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := Pool(ctx, awsCfg)
 	if err != nil {
 		return nil, nil, err
 	}

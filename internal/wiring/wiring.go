@@ -46,11 +46,24 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// Pool opens the database pool. With DB_SECRET_ARN the credentials come from Secrets
-// Manager, cached, and re-read when a connection attempt fails (rotation); host, port and
-// database name come from the secret when it has them, else from DB_HOST, DB_PORT, DB_NAME.
-// With APP_ENV=local, DATABASE_URL is used as it is.
-func Pool(ctx context.Context, cfg config.Database, awsCfg aws.Config) (*pgxpool.Pool, error) {
+// Pool reads the database settings (config.LoadDatabase) and opens the pool, the one way
+// the functions get theirs. With DB_SECRET_ARN the credentials come from Secrets Manager,
+// through awsCfg, cached, and re-read when a connection attempt fails (rotation); host,
+// port and database name come from the secret when it has them, else from DB_HOST,
+// DB_PORT, DB_NAME. With APP_ENV=local, DATABASE_URL is used as it is. A setting that is
+// missing or malformed is a ConfigError naming the variable, returned before anything is
+// opened.
+func Pool(ctx context.Context, awsCfg aws.Config) (*pgxpool.Pool, error) {
+	cfg, err := config.LoadDatabase()
+	if err != nil {
+		return nil, err
+	}
+	return openPool(ctx, cfg, awsCfg)
+}
+
+// openPool is Pool on settings already read: the tests give it theirs, without the
+// process environment.
+func openPool(ctx context.Context, cfg config.Database, awsCfg aws.Config) (*pgxpool.Pool, error) {
 	if cfg.SecretARN == "" {
 		return database.Open(ctx, database.Config{DSN: cfg.URL, MaxConns: cfg.MaxConns})
 	}
@@ -137,7 +150,11 @@ func Pipeline(id string) (*pipeline.Steps, func()) {
 // ControlPlane builds the control-plane migration for its main.
 func ControlPlane(id string) (*controlplane.Handler, func()) {
 	return start(id, func(ctx context.Context, log *slog.Logger, _ catalog.Function) (*controlplane.Handler, *pgxpool.Pool, error) {
-		pool, err := PoolFromEnv(ctx)
+		awsCfg, err := AWSConfig(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		pool, err := Pool(ctx, awsCfg)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -175,7 +192,7 @@ func NewSteps(ctx context.Context, log *slog.Logger, needs ...catalog.Capability
 // newSteps is NewSteps on an AWS configuration the caller loaded already (and uses for its
 // own clients too).
 func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ...catalog.Capability) (*pipeline.Steps, *pgxpool.Pool, error) {
-	pool, err := PoolFromConfig(ctx, awsCfg)
+	pool, err := Pool(ctx, awsCfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -199,40 +216,12 @@ func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ..
 	return pipeline.New(pool, log, opts...), pool, nil
 }
 
+// emailOption sends the e-mail steps' messages through SES v2, from the configured
+// sender identity.
 func emailOption(awsCfg aws.Config) (pipeline.Option, error) {
 	cfg, err := config.LoadEmail()
 	if err != nil {
 		return nil, err
 	}
-	return pipeline.WithEmail(EmailSettings(cfg, sesv2.NewFromConfig(awsCfg))), nil
-}
-
-// EmailSettings are the e-mail steps' settings: cfg's, sent through SES v2 by client
-// (AWS, an emulator, or the dev stack's outbox).
-func EmailSettings(cfg config.Email, client *sesv2.Client) pipeline.EmailSettings {
-	return pipeline.EmailSettings{
-		Mailer:            email.NewSender(client, cfg.From, cfg.ConfigurationSet),
-		AppBaseURL:        cfg.AppBaseURL,
-		TenantURLTemplate: cfg.TenantURLTemplate,
-		OpsAddress:        cfg.OpsAddress,
-		ActivationTTL:     cfg.ActivationTTL,
-	}
-}
-
-// PoolFromEnv reads the database and AWS configuration and opens the pool.
-func PoolFromEnv(ctx context.Context) (*pgxpool.Pool, error) {
-	awsCfg, err := AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return PoolFromConfig(ctx, awsCfg)
-}
-
-// PoolFromConfig reads the database configuration and opens the pool.
-func PoolFromConfig(ctx context.Context, awsCfg aws.Config) (*pgxpool.Pool, error) {
-	dbCfg, err := config.LoadDatabase()
-	if err != nil {
-		return nil, err
-	}
-	return Pool(ctx, dbCfg, awsCfg)
+	return pipeline.WithEmail(email.NewSender(sesv2.NewFromConfig(awsCfg), cfg.From, cfg.ConfigurationSet), cfg), nil
 }

@@ -37,7 +37,7 @@ func TestPoolFromSecretFollowsRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := Pool(ctx, config.Database{SecretARN: *created.ARN, SSLMode: "disable", Port: 5432}, awsCfg)
+	pool, err := openPool(ctx, config.Database{SecretARN: *created.ARN, SSLMode: "disable", Port: 5432}, awsCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/local/execution"
 	"github.com/healthstack/tenant-provisioning/internal/local/scratchdb"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
-	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
@@ -55,8 +55,8 @@ func startPipelineWith(ctx context.Context, dbURL string, edit func(*devstack.Op
 	opts := devstack.Options{
 		DatabaseURL: dbURL,
 		Log:         slog.New(slog.DiscardHandler),
-		Email: &pipeline.EmailSettings{
-			Mailer:            email.NewSender(ses, "noreply@bench.localhost", ""),
+		Mailer:      email.NewSender(ses, "noreply@bench.localhost", ""),
+		Email: config.Email{
 			AppBaseURL:        "http://localhost",
 			TenantURLTemplate: "http://localhost/t/{tenantId}",
 			ActivationTTL:     time.Hour,

@@ -28,6 +28,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/local/execution"
@@ -36,7 +37,6 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
-	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // AdminScope is the scope the admin routes require, locally as behind the JWT authorizer.
@@ -111,8 +111,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		if err != nil {
 			return nil, err
 		}
-		mail := wiring.EmailSettings(mailCfg, ses)
-		opts.Email = &mail
+		opts.Mailer, opts.Email = email.NewSender(ses, mailCfg.From, mailCfg.ConfigurationSet), mailCfg
 	}
 	if s.Stack, err = devstack.Start(ctx, opts); err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -53,9 +54,11 @@ const (
 type Options struct {
 	DatabaseURL string
 	Log         *slog.Logger
-	// Email overrides the e-mail settings; nil reads them from the environment (SES at
-	// AWS_ENDPOINT_URL when it and SES_FROM_ADDRESS are set, else no e-mail).
-	Email     *pipeline.EmailSettings
+	// Mailer, when set, sends the e-mail, with Email's settings; nil reads both from the
+	// environment (SES at AWS_ENDPOINT_URL when it and SES_FROM_ADDRESS are set, else no
+	// e-mail).
+	Mailer    pipeline.Mailer
+	Email     config.Email
 	NoEmail   bool
 	Contracts Contracts
 	// StellarAddr is where the Stellar RPC double listens (default 127.0.0.1:0, any port).
@@ -109,15 +112,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.note("control plane at migration version %d", mig.To)
 
 	var opts []pipeline.Option
-	mail := o.Email
-	if mail == nil && !o.NoEmail {
-		if mail, err = emailFromEnv(ctx); err != nil {
+	mailer, mail := o.Mailer, o.Email
+	if mailer == nil && !o.NoEmail {
+		if mailer, mail, err = emailFromEnv(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if mail != nil {
-		opts = append(opts, pipeline.WithEmail(*mail))
-		if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" && o.Email == nil {
+	if mailer != nil {
+		opts = append(opts, pipeline.WithEmail(mailer, mail))
+		if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" && o.Mailer == nil {
 			s.note("e-mail: SES at %s (moto: %[1]s/moto-api/data.json, LocalStack: %[1]s/_aws/ses)", ep)
 		}
 	} else {
@@ -152,27 +155,26 @@ func (s *Stack) note(format string, args ...any) {
 
 // emailFromEnv sends through SES at AWS_ENDPOINT_URL when the e-mail settings are present,
 // making sure the emulator knows the sender identity.
-func emailFromEnv(ctx context.Context) (*pipeline.EmailSettings, error) {
+func emailFromEnv(ctx context.Context) (pipeline.Mailer, config.Email, error) {
 	if os.Getenv("AWS_ENDPOINT_URL") == "" || os.Getenv("SES_FROM_ADDRESS") == "" {
-		return nil, nil
+		return nil, config.Email{}, nil
 	}
 	cfg, err := config.LoadEmail()
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 	awsCfg, err := wiring.AWSConfig(ctx)
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 	ses := sesv2.NewFromConfig(awsCfg)
 	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(cfg.From)}); err != nil {
 		var exists *sestypes.AlreadyExistsException
 		if !errors.As(err, &exists) {
-			return nil, fmt.Errorf("register the sender with the SES emulator at AWS_ENDPOINT_URL: %w", err)
+			return nil, cfg, fmt.Errorf("register the sender with the SES emulator at AWS_ENDPOINT_URL: %w", err)
 		}
 	}
-	mail := wiring.EmailSettings(cfg, ses)
-	return &mail, nil
+	return email.NewSender(ses, cfg.From, cfg.ConfigurationSet), cfg, nil
 }
 
 func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDeployer, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
@@ -59,7 +60,8 @@ func newWorldWith(t *testing.T, edit func(*devstack.Options)) *world {
 	opts := devstack.Options{
 		DatabaseURL: url,
 		Log:         log,
-		Email: &pipeline.EmailSettings{Mailer: email.NewSender(ses, from, ""), AppBaseURL: "https://app.health.example",
+		Mailer:      email.NewSender(ses, from, ""),
+		Email: config.Email{AppBaseURL: "https://app.health.example",
 			TenantURLTemplate: "https://app.health.example/t/{tenantId}", OpsAddress: ops, ActivationTTL: time.Hour},
 		Contracts: devstack.ContractsDouble,
 	}
