@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stellar/go/keypair"
 
@@ -191,9 +190,9 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	}
 	h, err := api.New(api.Config{
 		Store: f.store, Archiver: f.steps, Activations: f.steps, Log: log, RequiredScope: adminScope,
-		Starter:   starter{f.workflow},
+		Starter:   wiring.Starter(f.workflow),
 		Describer: describer{c: f.workflow, eventsStateMachine: eventsStateMachine, testStateMachine: f.stateMachineArn},
-		Upgrades:  upgrades{upgradeWorkflow},
+		Upgrades:  wiring.Upgrades(upgradeWorkflow),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -228,28 +227,7 @@ func createStateMachine(t *testing.T, definition []byte, names []string) string 
 	return arn
 }
 
-// starter starts executions for the create and retry routes, as wiring.API wires it.
-type starter struct{ c *workflow.Client }
-
-func (s starter) Start(ctx context.Context, id uuid.UUID, name string) (api.Started, error) {
-	e, err := s.c.StartNamed(ctx, id, name)
-	return api.Started{ExecutionArn: e.Arn, AlreadyStarted: e.AlreadyStarted}, err
-}
-
-// upgrades starts and follows upgrade runs' executions for the upgrade routes, as
-// wiring.API wires it.
-type upgrades struct{ c *workflow.Client }
-
-func (u upgrades) StartUpgrade(ctx context.Context, runID uuid.UUID) (api.Started, error) {
-	e, err := u.c.StartUpgrade(ctx, runID)
-	return api.Started{ExecutionArn: e.Arn}, err
-}
-
-func (u upgrades) UpgradeStatus(ctx context.Context, runID uuid.UUID) (string, error) {
-	return u.c.ExecutionStatus(ctx, runID.String())
-}
-
-// describer reads executions for the status route, as wiring.API wires it, except that
+// describer reads executions for the status route through wiring.Describer, except that
 // an execution of the state machine the events name (the deployed one, in the events'
 // account) is read from the test's own state machine, where the test started the execution
 // of the same name.
@@ -268,8 +246,7 @@ func (d describer) Describe(ctx context.Context, arn string) (api.ExecutionStatu
 			return api.ExecutionStatus{}, err
 		}
 	}
-	s, err := d.c.Describe(ctx, arn)
-	return api.ExecutionStatus{Status: s.Status, StartedAt: s.StartedAt, StoppedAt: s.StoppedAt, Error: s.Error, Cause: s.Cause}, err
+	return wiring.Describer(d.c).Describe(ctx, arn)
 }
 
 // workflowArn is the ARN of the execution called name of the test's state machine.

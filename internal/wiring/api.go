@@ -56,7 +56,7 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) 
 			pool.Close()
 			return nil, nil, err
 		}
-		cfg.Starter, cfg.Describer = workflowStarter{client}, workflowDescriber{client}
+		cfg.Starter, cfg.Describer = Starter(client), Describer(client)
 	}
 	if hasUpgrades {
 		client, err := workflow.New(sfn.NewFromConfig(awsCfg), upgrades.StateMachineARN)
@@ -64,7 +64,7 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) 
 			pool.Close()
 			return nil, nil, err
 		}
-		cfg.Upgrades = workflowUpgrades{client}
+		cfg.Upgrades = Upgrades(client)
 	}
 	h, err := api.New(cfg)
 	if err != nil {
@@ -73,6 +73,15 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) 
 	}
 	return h, pool, nil
 }
+
+// Starter starts provisioning executions on c's state machine for the admin API.
+func Starter(c *workflow.Client) api.Starter { return workflowStarter{c} }
+
+// Describer reads executions through c for the admin API's status route.
+func Describer(c *workflow.Client) api.ExecutionDescriber { return workflowDescriber{c} }
+
+// Upgrades starts and follows upgrade runs' executions on c's state machine.
+func Upgrades(c *workflow.Client) api.Upgrades { return workflowUpgrades{c} }
 
 type workflowStarter struct{ c *workflow.Client }
 
