@@ -20,11 +20,7 @@ func Upgrader(id string) (*upgrade.Upgrader, func()) {
 
 // NewUpgrader reads the AWS and database configuration and builds the upgrade's steps on it.
 func NewUpgrader(ctx context.Context, log *slog.Logger) (*upgrade.Upgrader, *pgxpool.Pool, error) {
-	awsCfg, err := AWSConfig(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	pool, err := Pool(ctx, awsCfg)
+	pool, err := poolFromEnv(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -150,16 +150,21 @@ func Pipeline(id string) (*pipeline.Steps, func()) {
 // ControlPlane builds the control-plane migration for its main.
 func ControlPlane(id string) (*controlplane.Handler, func()) {
 	return start(id, func(ctx context.Context, log *slog.Logger, _ catalog.Function) (*controlplane.Handler, *pgxpool.Pool, error) {
-		awsCfg, err := AWSConfig(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		pool, err := Pool(ctx, awsCfg)
+		pool, err := poolFromEnv(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
 		return controlplane.New(pool, log), pool, nil
 	})
+}
+
+// poolFromEnv is Pool for a function that needs no other AWS client.
+func poolFromEnv(ctx context.Context) (*pgxpool.Pool, error) {
+	awsCfg, err := AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Pool(ctx, awsCfg)
 }
 
 // start builds a main's component once, before lambda.Start, with the functions' logger.

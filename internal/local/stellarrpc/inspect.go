@@ -127,10 +127,7 @@ func (s *Server) Archive(contractID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, ok := s.instances[id]
-	if ok {
-		i.liveUntil = s.latest - 1
-	}
-	return ok
+	return ok && s.expire(&i.liveUntil)
 }
 
 // ArchiveCode does to stored Wasm what Archive does to an instance.
@@ -138,10 +135,13 @@ func (s *Server) ArchiveCode(hash [32]byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.code[hash]
-	if ok {
-		c.liveUntil = s.latest - 1
-	}
-	return ok
+	return ok && s.expire(&c.liveUntil)
+}
+
+// expire moves a live-until ledger below the latest one; the caller holds s.mu.
+func (s *Server) expire(liveUntil *uint32) bool {
+	*liveUntil = s.latest - 1
+	return true
 }
 
 // Account reports an account's sequence number and balance in stroops.
