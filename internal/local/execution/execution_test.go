@@ -351,6 +351,20 @@ func TestRunnerRefusesMissingHandlers(t *testing.T) {
 	}
 }
 
+// holding is a Runner of the world's functions whose function f holds its first invocation
+// until the returned blockFirst is released.
+func (w *world) holding(t *testing.T, f catalog.Function, opts Options) (*Runner, *blockFirst) {
+	t.Helper()
+	fns := maps.Clone(w.stack.Catalog)
+	hold := &blockFirst{Handler: fns[f.LogicalID], release: make(chan struct{})}
+	fns[f.LogicalID] = hold
+	runner, err := NewRunner(fns, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runner, hold
+}
+
 // blockFirst holds the first invocation of its handler until release is closed.
 type blockFirst struct {
 	lambda.Handler
@@ -370,13 +384,7 @@ func (b *blockFirst) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 func TestRunnerForgetsOldFinishedExecutionsOnly(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	fns := maps.Clone(w.stack.Catalog)
-	hold := &blockFirst{Handler: fns[catalog.CreateTenantRecord.LogicalID], release: make(chan struct{})}
-	fns[catalog.CreateTenantRecord.LogicalID] = hold
-	runner, err := NewRunner(fns, Options{Clock: asl.NewFastClock(), Keep: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runner, hold := w.holding(t, catalog.CreateTenantRecord, Options{Clock: asl.NewFastClock(), Keep: 1})
 	start := func(name string) (uuid.UUID, *asl.Running) {
 		tn, _ := w.reserve(name)
 		run, _, err := runner.Start(w.ctx, tn.ID)
@@ -420,14 +428,8 @@ func TestRunnerForgetsOldFinishedExecutionsOnly(t *testing.T) {
 func TestASecondExecutionLeavesTheTenantAlone(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	fns := maps.Clone(w.stack.Catalog)
 	// The owner waits in RunMigrations, after CreateSchema: mid-provisioning.
-	hold := &blockFirst{Handler: fns[catalog.RunMigrations.LogicalID], release: make(chan struct{})}
-	fns[catalog.RunMigrations.LogicalID] = hold
-	runner, err := NewRunner(fns, Options{Clock: asl.NewFastClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runner, hold := w.holding(t, catalog.RunMigrations, Options{Clock: asl.NewFastClock()})
 	st := store.New(w.stack.Pool)
 	tn, _ := w.reserve("Contested Clinic")
 	owner, _, err := runner.Start(w.ctx, tn.ID)
