@@ -177,12 +177,13 @@ func TestGetUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := []uuid.UUID{e.active(t, e.name("Upgrade Get")), e.active(t, e.name("Upgrade Get")), e.active(t, e.name("Upgrade Get"))}
+	results := store.New(e.pool)
 	for i, o := range []string{store.OutcomeUpgraded, store.OutcomeFailed, store.OutcomePending} {
 		r := store.UpgradeResult{RunID: run.ID, TenantID: ids[i], Outcome: o, From: 2, To: 3}
 		if o == store.OutcomeFailed {
 			r.To, r.ErrorType, r.Error = -1, "TransientError", "upgrade tenant: database busy"
 		}
-		if err := store.RecordUpgradeResult(e.ctx, e.pool, r); err != nil {
+		if err := results.RecordUpgradeResult(e.ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}

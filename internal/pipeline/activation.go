@@ -32,7 +32,7 @@ const (
 // password is hashed, so junk tokens cost a query, not an argon2id hash.
 func (s *Steps) RedeemActivation(ctx context.Context, tenantID uuid.UUID, token, password string) error {
 	const op = "redeem activation"
-	t, err := store.New(s.pool).Get(ctx, tenantID)
+	t, err := s.store.Get(ctx, tenantID)
 	if _, notFound := errors.AsType[*fault.NotFoundError](err); notFound {
 		return ErrInvalidActivation
 	}
@@ -109,8 +109,8 @@ var (
 func (s *Steps) ResendActivation(ctx context.Context, tenantID uuid.UUID, requestedBy string) (ActivationSent, error) {
 	var w welcome
 	var t tenant.Tenant
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
-		if t, err = store.Lock(ctx, tx, tenantID); err != nil {
+	err := s.store.InTx(ctx, func(tx *store.Tx) (err error) {
+		if t, err = tx.Lock(ctx, tenantID); err != nil {
 			return err
 		}
 		if t.Status != tenant.StatusActive {

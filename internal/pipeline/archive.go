@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -30,8 +29,8 @@ type ArchiveResult struct {
 func (s *Steps) Archive(ctx context.Context, id uuid.UUID) (ArchiveResult, error) {
 	op := catalog.ArchiveTenant.Log
 	res := ArchiveResult{TenantID: id.String(), Status: string(tenant.StatusArchived)}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := store.Lock(ctx, tx, id)
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := tx.Lock(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -52,16 +51,16 @@ func (s *Steps) Archive(ctx context.Context, id uuid.UUID) (ArchiveResult, error
 				return err
 			}
 		}
-		if res.ArchivedAt, err = store.Archive(ctx, tx, id); err != nil {
+		if res.ArchivedAt, err = tx.Archive(ctx, id); err != nil {
 			return err
 		}
 		// The archive is logged with the provisioning steps so the tenant's history is in
 		// one place; only a successful archive is, a refused one changed nothing.
-		attempt, err := store.StartStepIn(ctx, tx, id, op)
+		attempt, err := tx.StartStepIn(ctx, id, op)
 		if err != nil {
 			return err
 		}
-		return store.FinishStep(ctx, tx, attempt, store.LogCompleted, res, "")
+		return tx.FinishStep(ctx, attempt, store.LogCompleted, res, "")
 	})
 	if err != nil {
 		return ArchiveResult{}, fault.FromDB(op, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
@@ -53,7 +54,7 @@ type SendWelcomeEmailOutput struct {
 // withdrawn in another, when SES refused).
 func (s *Steps) SendWelcomeEmail(ctx context.Context, in TenantInput) (SendWelcomeEmailOutput, error) {
 	return runAround(ctx, s, catalog.SendWelcomeEmail.Log, in.TenantID, in.ExecutionArn, tenant.StatusActive,
-		func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (welcome, error) {
+		func(ctx context.Context, tx *store.Tx, t tenant.Tenant) (welcome, error) {
 			n, err := tenantdb.For(t)
 			if err != nil {
 				return welcome{}, err
@@ -71,7 +72,7 @@ type welcome struct {
 
 // issueWelcome stores a fresh activation token inside tx and builds the e-mail that carries
 // its link. issuedBy is the execution or the admin request that asked, for the audit row.
-func (s *Steps) issueWelcome(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names, issuedBy string) (welcome, error) {
+func (s *Steps) issueWelcome(ctx context.Context, tx *store.Tx, t tenant.Tenant, n tenantdb.Names, issuedBy string) (welcome, error) {
 	if s.mailer == nil {
 		return welcome{}, &fault.ConfigError{Op: catalog.SendWelcomeEmail.Log, Msg: "e-mail is not configured"}
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
@@ -26,7 +25,8 @@ import (
 
 // Steps runs the pipeline steps on one pool. Build it once per container.
 type Steps struct {
-	pool      *pgxpool.Pool
+	pool      *pgxpool.Pool // for the tenant schemas' SQL outside a step's transaction
+	store     *store.Store  // on pool
 	log       *slog.Logger
 	mailer    Mailer       // nil: e-mail is not configured
 	email     config.Email // the links and addresses the e-mails carry
@@ -38,7 +38,7 @@ type Option func(*Steps)
 
 // New returns the steps on pool, logging to log.
 func New(pool *pgxpool.Pool, log *slog.Logger, opts ...Option) *Steps {
-	s := &Steps{pool: pool, log: log}
+	s := &Steps{pool: pool, store: store.New(pool), log: log}
 	for _, o := range opts {
 		o(s)
 	}
@@ -61,10 +61,10 @@ func parseTenantID(op, raw string) (uuid.UUID, error) {
 // transaction holding the tenant's row lock, commits the COMPLETED log row with the work,
 // or records FAILED on its own. The returned error is always a fault taxonomy value.
 func run[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string,
-	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error),
+	work func(ctx context.Context, tx *store.Tx, t tenant.Tenant) (Out, error),
 ) (Out, error) {
 	return attempt(ctx, s, step, rawID, executionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (out Out, err error) {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err = s.store.InTx(ctx, func(tx *store.Tx) error {
 			t, err := lockOwned(ctx, tx, step, id, executionArn)
 			if err != nil {
 				return err
@@ -72,7 +72,7 @@ func run[Out any](ctx context.Context, s *Steps, step, rawID, executionArn strin
 			if out, err = work(ctx, tx, t); err != nil {
 				return err
 			}
-			return store.FinishStep(ctx, tx, a, doneStatus(step), out, "")
+			return tx.FinishStep(ctx, a, doneStatus(step), out, "")
 		})
 		return out, err
 	})
@@ -89,7 +89,7 @@ func runOutside[Out any](ctx context.Context, s *Steps, step, rawID, executionAr
 	work func(ctx context.Context, t tenant.Tenant) (Out, error),
 ) (Out, error) {
 	return runAround(ctx, s, step, rawID, executionArn, status,
-		func(context.Context, pgx.Tx, tenant.Tenant) (struct{}, error) { return struct{}{}, nil },
+		func(context.Context, *store.Tx, tenant.Tenant) (struct{}, error) { return struct{}{}, nil },
 		func(ctx context.Context, t tenant.Tenant, _ struct{}) (Out, error) { return work(ctx, t) })
 }
 
@@ -98,13 +98,13 @@ func runOutside[Out any](ctx context.Context, s *Steps, step, rawID, executionAr
 // runs with no transaction open (the welcome e-mail: the activation token is stored, then
 // the e-mail sent through SES, then the attempt recorded with the message id).
 func runAround[P, Out any](ctx context.Context, s *Steps, step, rawID, executionArn string, status tenant.Status,
-	prepare func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (P, error),
+	prepare func(ctx context.Context, tx *store.Tx, t tenant.Tenant) (P, error),
 	work func(ctx context.Context, t tenant.Tenant, p P) (Out, error),
 ) (Out, error) {
 	return attempt(ctx, s, step, rawID, executionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (out Out, err error) {
 		var t tenant.Tenant
 		var p P
-		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.store.InTx(ctx, func(tx *store.Tx) error {
 			if t, err = lockOwned(ctx, tx, step, id, executionArn); err != nil {
 				return err
 			}
@@ -119,7 +119,7 @@ func runAround[P, Out any](ctx context.Context, s *Steps, step, rawID, execution
 		if out, err = work(ctx, t, p); err != nil {
 			return out, err
 		}
-		return out, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return out, s.store.InTx(ctx, func(tx *store.Tx) error {
 			t, err := lockOwned(ctx, tx, step, id, executionArn)
 			if err != nil {
 				return err
@@ -127,15 +127,15 @@ func runAround[P, Out any](ctx context.Context, s *Steps, step, rawID, execution
 			if err := requireStatus(step, t, status); err != nil {
 				return err
 			}
-			return store.FinishStep(ctx, tx, a, doneStatus(step), out, "")
+			return tx.FinishStep(ctx, a, doneStatus(step), out, "")
 		})
 	})
 }
 
 // lockOwned locks the tenant's row for tx and refuses a tenant another execution has
 // claimed since the attempt began.
-func lockOwned(ctx context.Context, tx pgx.Tx, step string, id uuid.UUID, executionArn string) (tenant.Tenant, error) {
-	t, err := store.Lock(ctx, tx, id)
+func lockOwned(ctx context.Context, tx *store.Tx, step string, id uuid.UUID, executionArn string) (tenant.Tenant, error) {
+	t, err := tx.Lock(ctx, id)
 	if err != nil {
 		return t, err
 	}
@@ -161,7 +161,7 @@ func attempt[Out any](ctx context.Context, s *Steps, step, rawID, executionArn s
 	}
 	// Only the tenant's own execution gets an attempt: a second execution started with the
 	// same input is refused here, before anything is written.
-	a, err := store.StartStep(ctx, s.pool, id, step, executionArn)
+	a, err := s.store.StartStep(ctx, id, step, executionArn)
 	if err != nil {
 		return out, err
 	}
@@ -171,7 +171,7 @@ func attempt[Out any](ctx context.Context, s *Steps, step, rawID, executionArn s
 		err = fault.FromDB(step, err)
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureLogTimeout)
 		defer cancel()
-		if logErr := store.FinishStep(fctx, s.pool, a, store.LogFailed, nil, err.Error()); logErr != nil {
+		if logErr := s.store.FinishStep(fctx, a, store.LogFailed, nil, err.Error()); logErr != nil {
 			log.WarnContext(ctx, "could not record step failure", "error", logErr.Error())
 		}
 		// The runtime records the returned error; this line adds what it cannot see.

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
@@ -69,7 +68,7 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 	op := catalog.Rollback.Log
 	msg := SanitizeError(in.Error)
 	if id, err := parseTenantID(op, in.TenantID); err == nil && in.ExecutionArn != "" {
-		t, err := store.New(s.pool).Get(ctx, id)
+		t, err := s.store.Get(ctx, id)
 		if err == nil && !t.OwnedBy(in.ExecutionArn) {
 			s.log.InfoContext(ctx, "rollback skipped: the tenant belongs to another execution",
 				"tenantId", id.String(), "executionArn", in.ExecutionArn)
@@ -81,7 +80,7 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 	var due *notice // the failure notices this rollback is to send, once it has committed
 	out, err := attempt(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (RollbackOutput, error) {
 		var out RollbackOutput
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		err := s.store.InTx(ctx, func(tx *store.Tx) (err error) {
 			t, err := lockOwned(ctx, tx, op, id, in.ExecutionArn)
 			if err != nil {
 				return err
@@ -90,7 +89,7 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 				return err
 			}
 			log = s.tenantLog(t)
-			return store.FinishStep(ctx, tx, a, store.LogRolledBack, out, "")
+			return tx.FinishStep(ctx, a, store.LogRolledBack, out, "")
 		})
 		if err != nil || due == nil {
 			return out, err
@@ -99,7 +98,7 @@ func (s *Steps) Rollback(ctx context.Context, in RollbackInput) (RollbackOutput,
 		// and no transaction (nor the locks DROP SCHEMA took) waits on SES. The attempt's
 		// row is then updated with who was told; a crash in between tells them again.
 		out.AdminNotified, out.OpsNotified, out.NotificationError = s.notifyFailure(ctx, due.t, due.failedStep, due.cause)
-		return out, store.FinishStep(ctx, s.pool, a, store.LogRolledBack, out, "")
+		return out, s.store.FinishStep(ctx, a, store.LogRolledBack, out, "")
 	})
 	if err == nil {
 		metrics.RolledBack(ctx, log, out.FailedStep)
@@ -116,18 +115,18 @@ type notice struct {
 // undo is the rollback's work inside its transaction: it drops what the execution made,
 // marks the tenant FAILED, and says which notices are due (none when an earlier rollback
 // of the execution sent them).
-func (s *Steps) undo(ctx context.Context, tx pgx.Tx, t tenant.Tenant, in RollbackInput, msg string) (RollbackOutput, *notice, error) {
+func (s *Steps) undo(ctx context.Context, tx *store.Tx, t tenant.Tenant, in RollbackInput, msg string) (RollbackOutput, *notice, error) {
 	op := catalog.Rollback.Log
 	out := RollbackOutput{TenantID: t.ID.String(), Status: string(tenant.StatusFailed), Undone: []string{}, Remaining: []string{}}
 	if err := requireTransition(op, t, tenant.StatusFailed); err != nil {
 		return out, nil, err
 	}
-	failed, err := store.LastFailedStep(ctx, tx, t.ID, in.ExecutionArn)
+	failed, err := tx.LastFailedStep(ctx, t.ID, in.ExecutionArn)
 	if err != nil {
 		return out, nil, err
 	}
 	out.FailedStep = failed
-	if err := store.CloseOpenSteps(ctx, tx, t.ID, in.ExecutionArn, "interrupted; rolled back"); err != nil {
+	if err := tx.CloseOpenSteps(ctx, t.ID, in.ExecutionArn, "interrupted; rolled back"); err != nil {
 		return out, nil, err
 	}
 	if t.SchemaName != "" {
@@ -149,7 +148,7 @@ func (s *Steps) undo(ctx context.Context, tx pgx.Tx, t tenant.Tenant, in Rollbac
 	contract := t.ContractID
 	if contract == "" {
 		// Deployed, but the failure came before StoreContractAddress.
-		if contract, err = store.DeployedContract(ctx, tx, t.ID); err != nil {
+		if contract, err = tx.DeployedContract(ctx, t.ID); err != nil {
 			return out, nil, err
 		}
 	}
@@ -169,11 +168,11 @@ func (s *Steps) undo(ctx context.Context, tx pgx.Tx, t tenant.Tenant, in Rollbac
 			msg += " at " + failed
 		}
 	}
-	if err := store.MarkFailed(ctx, tx, t.ID, msg); err != nil {
+	if err := tx.MarkFailed(ctx, t.ID, msg); err != nil {
 		return out, nil, err
 	}
 	// A retried rollback must not send the admin a second notice.
-	notified, err := store.RollbackNotified(ctx, tx, t.ID, in.ExecutionArn)
+	notified, err := tx.RollbackNotified(ctx, t.ID, in.ExecutionArn)
 	if err != nil || notified {
 		out.AdminNotified = notified
 		return out, nil, err

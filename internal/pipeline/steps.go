@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
@@ -43,12 +41,12 @@ type CreateTenantRecordOutput struct {
 // ConflictError.
 func (s *Steps) CreateTenantRecord(ctx context.Context, in CreateTenantRecordInput) (CreateTenantRecordOutput, error) {
 	op := catalog.CreateTenantRecord.Log
-	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (CreateTenantRecordOutput, error) {
+	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx *store.Tx, t tenant.Tenant) (CreateTenantRecordOutput, error) {
 		out := CreateTenantRecordOutput{TenantID: t.ID.String(), Status: string(tenant.StatusProvisioning)}
 		switch {
 		case t.Status == tenant.StatusPending:
 			out.SchemaName = tenant.SchemaName(t.Name, t.ID)
-			return out, store.Claim(ctx, tx, t.ID, in.ExecutionArn, out.SchemaName)
+			return out, tx.Claim(ctx, t.ID, in.ExecutionArn, out.SchemaName)
 		case t.Status == tenant.StatusProvisioning: // claimed by this execution already (run checks the owner)
 			out.SchemaName = t.SchemaName
 			return out, nil
@@ -67,7 +65,7 @@ type CreateSchemaOutput struct {
 
 // CreateSchema creates the tenant's schema and its NOLOGIN role limited to that schema.
 func (s *Steps) CreateSchema(ctx context.Context, in TenantInput) (CreateSchemaOutput, error) {
-	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
+	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx *store.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
 		created, err := tenantdb.CreateSchema(ctx, tx, n)
 		return CreateSchemaOutput{SchemaName: n.Schema, RoleName: n.Role(), Created: created}, err
 	})
@@ -82,10 +80,10 @@ type RunMigrationsOutput struct {
 
 // RunMigrations brings the tenant's tables to the newest migration version.
 func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
-	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
+	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx *store.Tx, t tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
 		res, err := tenantdb.Migrate(ctx, tx, n)
 		if err == nil {
-			err = store.SetSchemaVersion(ctx, tx, t.ID, res.To)
+			err = tx.SetSchemaVersion(ctx, t.ID, res.To)
 		}
 		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
 	})
@@ -93,7 +91,7 @@ func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigration
 
 // SeedRolesAndUser creates the default roles and the admin user, pending activation.
 func (s *Steps) SeedRolesAndUser(ctx context.Context, in TenantInput) (tenantdb.SeedResult, error) {
-	return runInSchema(ctx, s, catalog.SeedRolesAndUser.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
+	return runInSchema(ctx, s, catalog.SeedRolesAndUser.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx *store.Tx, t tenant.Tenant, n tenantdb.Names) (tenantdb.SeedResult, error) {
 		admin := tenantdb.Admin{Email: t.AdminEmail, FirstName: t.AdminFirstName, LastName: t.AdminLastName}
 		return tenantdb.Seed(ctx, tx, n, admin, t.ExecutionArn)
 	})
@@ -125,7 +123,7 @@ func (s *Steps) StoreContractAddress(ctx context.Context, in StoreContractAddres
 		}
 		return StoreContractAddressOutput{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "contractId", Message: "must be a Soroban contract address (C…, 56 characters)"}}}
 	}
-	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (StoreContractAddressOutput, error) {
+	return run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx *store.Tx, t tenant.Tenant) (StoreContractAddressOutput, error) {
 		out := StoreContractAddressOutput{ContractID: in.ContractID}
 		if err := requireStatus(op, t, tenant.StatusProvisioning); err != nil {
 			return out, err
@@ -134,7 +132,7 @@ func (s *Steps) StoreContractAddress(ctx context.Context, in StoreContractAddres
 		case in.ContractID:
 			return out, nil
 		case "":
-			return out, store.SetContract(ctx, tx, t.ID, in.ContractID)
+			return out, tx.SetContract(ctx, t.ID, in.ContractID)
 		default:
 			return out, &fault.InvariantError{Op: op, Msg: "tenant already has a different contract"}
 		}
@@ -152,7 +150,7 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 	op := catalog.ActivateTenant.Log
 	var reservedAt time.Time // set when this attempt activates; the metric waits for the commit
 	var log *slog.Logger
-	out, err := run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
+	out, err := run(ctx, s, op, in.TenantID, in.ExecutionArn, func(ctx context.Context, tx *store.Tx, t tenant.Tenant) (ActivateTenantOutput, error) {
 		out := ActivateTenantOutput{TenantID: t.ID.String(), Status: string(tenant.StatusActive)}
 		if t.Status == tenant.StatusActive {
 			return out, nil
@@ -163,7 +161,7 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 		if err := readyToActivate(ctx, tx, t); err != nil {
 			return out, err
 		}
-		if err := store.Activate(ctx, tx, t.ID); err != nil {
+		if err := tx.Activate(ctx, t.ID); err != nil {
 			return out, err
 		}
 		reservedAt, log = t.CreatedAt, s.tenantLog(t)
@@ -177,7 +175,7 @@ func (s *Steps) ActivateTenant(ctx context.Context, in TenantInput) (ActivateTen
 
 // readyToActivate checks what an ACTIVE tenant must have, so that no retry, manual
 // invocation or reordered definition can activate a half-provisioned tenant.
-func readyToActivate(ctx context.Context, tx pgx.Tx, t tenant.Tenant) error {
+func readyToActivate(ctx context.Context, tx *store.Tx, t tenant.Tenant) error {
 	op := catalog.ActivateTenant.Log
 	n, err := tenantdb.For(t)
 	if err != nil {
@@ -208,9 +206,9 @@ func readyToActivate(ctx context.Context, tx pgx.Tx, t tenant.Tenant) error {
 // be in status (PROVISIONING for all but the welcome e-mail, which follows activation): a
 // step that runs late, after a rollback, must not recreate what the rollback removed.
 func runInSchema[Out any](ctx context.Context, s *Steps, step, rawID, executionArn string, status tenant.Status,
-	work func(ctx context.Context, tx pgx.Tx, t tenant.Tenant, n tenantdb.Names) (Out, error),
+	work func(ctx context.Context, tx *store.Tx, t tenant.Tenant, n tenantdb.Names) (Out, error),
 ) (Out, error) {
-	return run(ctx, s, step, rawID, executionArn, func(ctx context.Context, tx pgx.Tx, t tenant.Tenant) (Out, error) {
+	return run(ctx, s, step, rawID, executionArn, func(ctx context.Context, tx *store.Tx, t tenant.Tenant) (Out, error) {
 		var zero Out
 		if err := requireStatus(step, t, status); err != nil {
 			return zero, err

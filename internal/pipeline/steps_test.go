@@ -123,7 +123,7 @@ func TestStepRecoversAfterCrashMidway(t *testing.T) {
 	tn := e.reserve("Crashy Clinic")
 	e.runSteps(tn.ID, 2)
 	// Simulate the crash: the attempt was opened, the migration transaction never committed.
-	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.RunMigrations.Log, executionArn(tn.ID.String())); err != nil {
+	if _, err := e.store.StartStep(e.ctx, tn.ID, catalog.RunMigrations.Log, executionArn(tn.ID.String())); err != nil {
 		t.Fatal(err)
 	}
 	e.runSteps(tn.ID, len(dbSteps)) // re-runs from the start: every earlier step is a no-op
@@ -220,7 +220,7 @@ func TestRollbackClosesAnInterruptedAttempt(t *testing.T) {
 	tn := e.reserve("Timed Out Clinic")
 	e.runSteps(tn.ID, 3)
 	// The seed attempt's Lambda timed out: its row stays IN_PROGRESS and nothing committed.
-	if _, err := store.StartStep(e.ctx, e.pool, tn.ID, catalog.SeedRolesAndUser.Log, executionArn(tn.ID.String())); err != nil {
+	if _, err := e.store.StartStep(e.ctx, tn.ID, catalog.SeedRolesAndUser.Log, executionArn(tn.ID.String())); err != nil {
 		t.Fatal(err)
 	}
 	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: &CaughtError{Error: "States.Timeout", Cause: ""}})

@@ -35,14 +35,14 @@ func (s *Store) ContractDeployments(lease time.Duration) *ContractDeployments {
 
 // Sending records a transaction before it is sent. Recording it again is a no-op.
 func (c *ContractDeployments) Sending(ctx context.Context, tenantID uuid.UUID, account, hash, envelope string, validUntil time.Time) error {
-	_, err := c.s.pool.Exec(ctx, `INSERT INTO contract_transactions (tx_hash, tenant_id, account, envelope, valid_until)
+	_, err := c.s.db.Exec(ctx, `INSERT INTO contract_transactions (tx_hash, tenant_id, account, envelope, valid_until)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tx_hash) DO NOTHING`, hash, tenantID, account, envelope, validUntil)
 	return fault.FromDB("journal contract transaction", err)
 }
 
 // Unsettled lists the tenant's journalled transactions without an outcome, oldest first.
 func (c *ContractDeployments) Unsettled(ctx context.Context, tenantID uuid.UUID) ([]soroban.Pending, error) {
-	rows, err := c.s.pool.Query(ctx, `SELECT tx_hash, envelope, valid_until FROM contract_transactions
+	rows, err := c.s.db.Query(ctx, `SELECT tx_hash, envelope, valid_until FROM contract_transactions
 		WHERE tenant_id = $1 AND outcome IS NULL ORDER BY sent_at`, tenantID)
 	if err != nil {
 		return nil, fault.FromDB("list unsettled contract transactions", err)
@@ -56,7 +56,7 @@ func (c *ContractDeployments) Unsettled(ctx context.Context, tenantID uuid.UUID)
 
 // Settled records a journalled transaction's outcome; the first one recorded stays.
 func (c *ContractDeployments) Settled(ctx context.Context, hash, outcome string) error {
-	_, err := c.s.pool.Exec(ctx, `UPDATE contract_transactions SET outcome = $2, settled_at = now()
+	_, err := c.s.db.Exec(ctx, `UPDATE contract_transactions SET outcome = $2, settled_at = now()
 		WHERE tx_hash = $1 AND outcome IS NULL`, hash, outcome)
 	return fault.FromDB("settle contract transaction", err)
 }
@@ -67,7 +67,7 @@ func (c *ContractDeployments) Settled(ctx context.Context, hash, outcome string)
 // deployment. Leasing again for the same tenant renews its lease; release ends it.
 func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, addresses []string) (address string, release func(), ok bool, err error) {
 	const op = "lease deployer account"
-	err = pgx.BeginFunc(ctx, c.s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, c.s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO deployer_leases (address) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, addresses); err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, add
 // release ends the tenant's lease of address (a lease another deployment took over after it
 // expired is left alone).
 func (c *ContractDeployments) release(ctx context.Context, tenantID uuid.UUID, address string) error {
-	_, err := c.s.pool.Exec(ctx, `UPDATE deployer_leases SET holder = NULL, expires_at = NULL WHERE address = $1 AND holder = $2`,
+	_, err := c.s.db.Exec(ctx, `UPDATE deployer_leases SET holder = NULL, expires_at = NULL WHERE address = $1 AND holder = $2`,
 		address, tenantID)
 	return fault.FromDB("release deployer account", err)
 }

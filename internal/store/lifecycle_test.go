@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -21,37 +19,37 @@ func TestStatusChangesFollowTheLifecycle(t *testing.T) {
 	pool := testdb.New(t)
 	s := store.New(pool)
 	const arn = "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:x"
-	claim := func(tx pgx.Tx, tn tenant.Tenant) error {
-		return store.Claim(ctx, tx, tn.ID, arn, tenant.SchemaName(tn.Name, tn.ID))
+	claim := func(tx *store.Tx, tn tenant.Tenant) error {
+		return tx.Claim(ctx, tn.ID, arn, tenant.SchemaName(tn.Name, tn.ID))
 	}
-	activate := func(tx pgx.Tx, tn tenant.Tenant) error { return store.Activate(ctx, tx, tn.ID) }
-	fail := func(tx pgx.Tx, tn tenant.Tenant) error { return store.MarkFailed(ctx, tx, tn.ID, "boom") }
-	archive := func(tx pgx.Tx, tn tenant.Tenant) error { _, err := store.Archive(ctx, tx, tn.ID); return err }
+	activate := func(tx *store.Tx, tn tenant.Tenant) error { return tx.Activate(ctx, tn.ID) }
+	fail := func(tx *store.Tx, tn tenant.Tenant) error { return tx.MarkFailed(ctx, tn.ID, "boom") }
+	archive := func(tx *store.Tx, tn tenant.Tenant) error { _, err := tx.Archive(ctx, tn.ID); return err }
 	cases := []struct {
 		name   string
-		before []func(pgx.Tx, tenant.Tenant) error // moves that bring the tenant to its status
-		move   func(pgx.Tx, tenant.Tenant) error
+		before []func(*store.Tx, tenant.Tenant) error // moves that bring the tenant to its status
+		move   func(*store.Tx, tenant.Tenant) error
 		want   tenant.Status // "" when the move is refused
 	}{
 		{"claim a reservation", nil, claim, tenant.StatusProvisioning},
 		{"activate a reservation", nil, activate, ""},
 		{"archive a reservation", nil, archive, ""},
 		{"fail a reservation", nil, fail, tenant.StatusFailed},
-		{"activate", []func(pgx.Tx, tenant.Tenant) error{claim}, activate, tenant.StatusActive},
-		{"archive while provisioning", []func(pgx.Tx, tenant.Tenant) error{claim}, archive, ""},
-		{"fail an active tenant", []func(pgx.Tx, tenant.Tenant) error{claim, activate}, fail, ""},
-		{"claim an active tenant", []func(pgx.Tx, tenant.Tenant) error{claim, activate}, claim, ""},
-		{"archive an active tenant", []func(pgx.Tx, tenant.Tenant) error{claim, activate}, archive, tenant.StatusArchived},
-		{"fail again", []func(pgx.Tx, tenant.Tenant) error{fail}, fail, tenant.StatusFailed},
-		{"activate a failed tenant", []func(pgx.Tx, tenant.Tenant) error{fail}, activate, ""},
-		{"activate an archived tenant", []func(pgx.Tx, tenant.Tenant) error{fail, archive}, activate, ""},
+		{"activate", []func(*store.Tx, tenant.Tenant) error{claim}, activate, tenant.StatusActive},
+		{"archive while provisioning", []func(*store.Tx, tenant.Tenant) error{claim}, archive, ""},
+		{"fail an active tenant", []func(*store.Tx, tenant.Tenant) error{claim, activate}, fail, ""},
+		{"claim an active tenant", []func(*store.Tx, tenant.Tenant) error{claim, activate}, claim, ""},
+		{"archive an active tenant", []func(*store.Tx, tenant.Tenant) error{claim, activate}, archive, tenant.StatusArchived},
+		{"fail again", []func(*store.Tx, tenant.Tenant) error{fail}, fail, tenant.StatusFailed},
+		{"activate a failed tenant", []func(*store.Tx, tenant.Tenant) error{fail}, activate, ""},
+		{"activate an archived tenant", []func(*store.Tx, tenant.Tenant) error{fail, archive}, activate, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			tn := reserve(t, ctx, s, "Lifecycle "+c.name)
 			for _, m := range c.before {
-				if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return m(tx, tn) }); err != nil {
+				if err := s.InTx(ctx, func(tx *store.Tx) error { return m(tx, tn) }); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -59,7 +57,7 @@ func TestStatusChangesFollowTheLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return c.move(tx, tn) })
+			err = s.InTx(ctx, func(tx *store.Tx) error { return c.move(tx, tn) })
 			after, gerr := s.Get(ctx, tn.ID)
 			if gerr != nil {
 				t.Fatal(gerr)

@@ -96,7 +96,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 	// in a one-row subquery so that it runs once: where it expects far more tenants than the
 	// cap, nothing is counted at all; else they are counted up to the cap, and the estimate
 	// stands in only past it.
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		WITH page AS (
 			SELECT id, name, status, schema_name, schema_version, created_at, updated_at FROM tenants
 			WHERE true`+filter+keyset+`
@@ -214,7 +214,7 @@ func decodeCursor(s string, status tenant.Status) (cursor, error) {
 // started. A tenant that is no longer PENDING was claimed by an execution (the start went
 // through after all), and the execution owns it from then on.
 func (s *Store) FailReservation(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `
+	tag, err := s.db.Exec(ctx, `
 		UPDATE tenants SET status = $3, provisioning_error = $2, completed_at = now(), updated_at = now()
 		WHERE id = $1 AND status = $4`, id, Truncate(reason, MaxErrorLen), string(tenant.StatusFailed), string(tenant.StatusPending))
 	if err != nil {

@@ -29,7 +29,9 @@ type MigrationResult struct {
 }
 
 // Migrate brings the control plane to the newest version. It is safe to run concurrently
-// (tern serialises migrators with an advisory lock) and a no-op when up to date.
+// (tern serialises migrators with an advisory lock) and a no-op when up to date. Like
+// MigrateInTx and RevertInTx, it is a function rather than a Store method: migration
+// machinery, which takes a connection of its own from pool for tern's session lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
 	const op = "migrate control plane"
 	var res MigrationResult

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -27,7 +26,7 @@ const (
 // MaxErrorLen bounds every stored error text (provisioning_logs.error, tenants.provisioning_error).
 const MaxErrorLen = 500
 
-// StepRun is one attempt of one step, opened by StartStep.
+// StepRun is one attempt of one step, opened by StartStep (or StartStepIn).
 type StepRun struct {
 	ID           int64
 	TenantID     uuid.UUID
@@ -60,15 +59,13 @@ type StepLog struct {
 // transaction only). The row is a progress marker: the step's own commit, synchronous,
 // flushes the WAL up to and including it, and what a server crash in between can lose is
 // the marker of an attempt that the crash ended anyway. Each step saves one flush, which on
-// a busy disk costs milliseconds.
-func StartStep(ctx context.Context, pool *pgxpool.Pool, tenantID uuid.UUID, step, executionArn string) (StepRun, error) {
-	return startStep(ctx, pool, tenantID, step, executionArn)
-}
-
-func startStep(ctx context.Context, pool DB, tenantID uuid.UUID, step, executionArn string) (StepRun, error) {
+// a busy disk costs milliseconds. So call it on the pool's Store, never on a Tx: there it
+// would not commit on its own, and would turn off synchronous commit for the whole
+// transaction.
+func (s *Store) StartStep(ctx context.Context, tenantID uuid.UUID, step, executionArn string) (StepRun, error) {
 	op := "start " + step
 	run := StepRun{TenantID: tenantID, Step: step, ExecutionArn: executionArn, Started: time.Now()}
-	err := pool.QueryRow(ctx, `
+	err := s.db.QueryRow(ctx, `
 		INSERT INTO provisioning_logs (tenant_id, step, status, attempt, execution_arn)
 		SELECT t.id, $2, $4,
 		       (SELECT count(*) + 1 FROM provisioning_logs l WHERE l.tenant_id = $1 AND l.step = $2 AND l.execution_arn = $3),
@@ -82,7 +79,7 @@ func startStep(ctx context.Context, pool DB, tenantID uuid.UUID, step, execution
 		RETURNING id, attempt`, tenantID, step, executionArn, LogInProgress).Scan(&run.ID, &run.Attempt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var exists bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)`, tenantID).Scan(&exists); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)`, tenantID).Scan(&exists); err != nil {
 			return run, fault.FromDB(op, err)
 		}
 		if !exists {
@@ -93,9 +90,9 @@ func startStep(ctx context.Context, pool DB, tenantID uuid.UUID, step, execution
 	return run, fault.FromDB(op, err)
 }
 
-// StartStepIn records an attempt that no execution makes (archiving) inside tx: it
-// commits, durably, with the rest of tx.
-func StartStepIn(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, step string) (StepRun, error) {
+// StartStepIn records an attempt that no execution makes (archiving) inside the
+// transaction: it commits, durably, with the rest of it.
+func (tx *Tx) StartStepIn(ctx context.Context, tenantID uuid.UUID, step string) (StepRun, error) {
 	run := StepRun{TenantID: tenantID, Step: step, Started: time.Now()}
 	err := tx.QueryRow(ctx, `
 		INSERT INTO provisioning_logs (tenant_id, step, status, attempt)
@@ -111,9 +108,10 @@ func StartStepIn(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, step string
 	return run, nil
 }
 
-// FinishStep closes an attempt with its outcome. Pass the step's transaction for a success
-// so the log and the work commit together; a failure is written on its own.
-func FinishStep(ctx context.Context, db DB, run StepRun, status string, result any, errText string) error {
+// FinishStep closes an attempt with its outcome. Call it on the step's Tx for a success, so
+// the log and the work commit together, and on the pool's Store for a failure, written on
+// its own after the step's transaction rolled back.
+func (s *Store) FinishStep(ctx context.Context, run StepRun, status string, result any, errText string) error {
 	var raw []byte
 	if result != nil {
 		var err error
@@ -121,7 +119,7 @@ func FinishStep(ctx context.Context, db DB, run StepRun, status string, result a
 			return &fault.InvariantError{Op: "finish " + run.Step, Msg: "result not serialisable", Err: err}
 		}
 	}
-	_, err := db.Exec(ctx, `
+	_, err := s.db.Exec(ctx, `
 		UPDATE provisioning_logs SET status = $2, result = $3, error = nullif($4, ''), duration_ms = $5
 		WHERE id = $1`,
 		run.ID, status, raw, Truncate(errText, MaxErrorLen), time.Since(run.Started).Milliseconds())
@@ -129,8 +127,9 @@ func FinishStep(ctx context.Context, db DB, run StepRun, status string, result a
 }
 
 // CloseOpenSteps marks attempts that never finished (a timed-out or crashed invocation) as
-// FAILED, so the log does not show them running forever after a rollback.
-func CloseOpenSteps(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, executionArn, reason string) error {
+// FAILED, so the log does not show them running forever after a rollback. It runs in the
+// rollback's transaction, under the tenant's row lock, so no attempt starts meanwhile.
+func (tx *Tx) CloseOpenSteps(ctx context.Context, tenantID uuid.UUID, executionArn, reason string) error {
 	_, err := tx.Exec(ctx, `
 		UPDATE provisioning_logs SET status = $3, error = $2
 		WHERE tenant_id = $1 AND execution_arn = $6 AND status = $4 AND step <> $5`,
@@ -139,9 +138,9 @@ func CloseOpenSteps(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, executio
 }
 
 // LastFailedStep is the step of the execution's newest failed attempt, or "" when none failed.
-func LastFailedStep(ctx context.Context, db DB, tenantID uuid.UUID, executionArn string) (string, error) {
+func (s *Store) LastFailedStep(ctx context.Context, tenantID uuid.UUID, executionArn string) (string, error) {
 	var step string
-	err := db.QueryRow(ctx, `
+	err := s.db.QueryRow(ctx, `
 		SELECT step FROM provisioning_logs
 		WHERE tenant_id = $1 AND execution_arn = $6 AND status IN ($2, $3) AND step NOT IN ($4, $5)
 		ORDER BY id DESC LIMIT 1`, tenantID, LogFailed, LogInProgress, catalog.Rollback.Log, catalog.ArchiveTenant.Log, executionArn).Scan(&step)
@@ -153,7 +152,7 @@ func LastFailedStep(ctx context.Context, db DB, tenantID uuid.UUID, executionArn
 
 // Logs returns a tenant's provisioning log, oldest first.
 func (s *Store) Logs(ctx context.Context, tenantID uuid.UUID) ([]StepLog, error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		SELECT id, step, status, attempt, coalesce(execution_arn, ''), result, coalesce(error, ''), duration_ms, created_at
 		FROM provisioning_logs WHERE tenant_id = $1 ORDER BY id`, tenantID)
 	if err != nil {
@@ -178,9 +177,9 @@ func Truncate(s string, n int) string {
 
 // RollbackNotified reports whether an earlier rollback of the execution already sent the
 // admin the failure notice (a retry's failure is news again).
-func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID, executionArn string) (bool, error) {
+func (s *Store) RollbackNotified(ctx context.Context, tenantID uuid.UUID, executionArn string) (bool, error) {
 	var notified bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM provisioning_logs
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM provisioning_logs
 		WHERE tenant_id = $1 AND execution_arn = $4 AND step = $2 AND status = $3 AND result @> '{"adminNotified": true}')`,
 		tenantID, catalog.Rollback.Log, LogRolledBack, executionArn).Scan(&notified)
 	return notified, fault.FromDB("check failure notice", err)
@@ -188,9 +187,9 @@ func RollbackNotified(ctx context.Context, db DB, tenantID uuid.UUID, executionA
 
 // DeployedContract is the contract id the newest completed deployment of the tenant
 // reported, or "" when none completed.
-func DeployedContract(ctx context.Context, db DB, tenantID uuid.UUID) (string, error) {
+func (s *Store) DeployedContract(ctx context.Context, tenantID uuid.UUID) (string, error) {
 	var id string
-	err := db.QueryRow(ctx, `SELECT coalesce(result->>'contractId', '') FROM provisioning_logs
+	err := s.db.QueryRow(ctx, `SELECT coalesce(result->>'contractId', '') FROM provisioning_logs
 		WHERE tenant_id = $1 AND step = $2 AND status = $3
 		ORDER BY id DESC LIMIT 1`, tenantID, catalog.DeploySorobanContract.Log, LogCompleted).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -23,34 +23,38 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn, err := store.New(pool).Reserve(ctx, reg)
+	s := store.New(pool)
+	tn, err := s.Reserve(ctx, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	own := "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:" + tn.ExecutionName()
 	for want := 1; want <= 2; want++ {
-		run, err := store.StartStep(ctx, pool, tn.ID, catalog.CreateSchema.Log, own)
+		run, err := s.StartStep(ctx, tn.ID, catalog.CreateSchema.Log, own)
 		if err != nil || run.Attempt != want {
 			t.Fatalf("attempt %d: got %+v, %v", want, run, err)
 		}
 	}
-	if _, err := store.StartStep(ctx, pool, uuid.New(), catalog.CreateSchema.Log, own); !errors.As(err, new(*fault.NotFoundError)) {
+	if _, err := s.StartStep(ctx, uuid.New(), catalog.CreateSchema.Log, own); !errors.As(err, new(*fault.NotFoundError)) {
 		t.Errorf("unknown tenant: %v, want a NotFoundError", err)
 	}
 
-	// Inside a transaction, what each variant leaves for the commit can be read back.
+	// Inside a transaction, what each variant leaves for the commit can be read back (which
+	// is why StartStep is never called on a Tx but here).
 	cases := []struct {
 		name  string
-		start func(context.Context, pgx.Tx, uuid.UUID, string) (store.StepRun, error)
+		start func(ctx context.Context, tx *store.Tx, id uuid.UUID, step string) (store.StepRun, error)
 		want  string
 	}{
-		{"StartStep's statement, first attempt of a step", func(ctx context.Context, tx pgx.Tx, id uuid.UUID, step string) (store.StepRun, error) {
-			return store.StartStepAsyncIn(ctx, tx, id, step, own)
+		{"StartStep's statement, first attempt of a step", func(ctx context.Context, tx *store.Tx, id uuid.UUID, step string) (store.StepRun, error) {
+			return tx.StartStep(ctx, id, step, own)
 		}, "off"},
-		{"StartStepIn commits with its transaction, durably", store.StartStepIn, "on"},
+		{"StartStepIn commits with its transaction, durably", func(ctx context.Context, tx *store.Tx, id uuid.UUID, step string) (store.StepRun, error) {
+			return tx.StartStepIn(ctx, id, step)
+		}, "on"},
 	}
 	for _, c := range cases {
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		err := s.InTx(ctx, func(tx *store.Tx) error {
 			if _, err := c.start(ctx, tx, tn.ID, catalog.SeedRolesAndUser.Log); err != nil {
 				return err
 			}
@@ -80,7 +84,8 @@ func TestStartStepOnlyForTheTenantsExecution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn, err := store.New(pool).Reserve(ctx, reg)
+	s := store.New(pool)
+	tn, err := s.Reserve(ctx, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +107,8 @@ func TestStartStepOnlyForTheTenantsExecution(t *testing.T) {
 	claimed := false
 	for _, c := range cases {
 		if c.claimed && !claimed {
-			if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-				return store.Claim(ctx, tx, tn.ID, own, tenant.SchemaName(tn.Name, tn.ID))
+			if err := s.InTx(ctx, func(tx *store.Tx) error {
+				return tx.Claim(ctx, tn.ID, own, tenant.SchemaName(tn.Name, tn.ID))
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -113,12 +118,12 @@ func TestStartStepOnlyForTheTenantsExecution(t *testing.T) {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM provisioning_logs WHERE tenant_id = $1`, tn.ID).Scan(&before); err != nil {
 			t.Fatal(err)
 		}
-		run, err := store.StartStep(ctx, pool, tn.ID, catalog.CreateSchema.Log, c.arn)
+		run, err := s.StartStep(ctx, tn.ID, catalog.CreateSchema.Log, c.arn)
 		var after int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM provisioning_logs WHERE tenant_id = $1`, tn.ID).Scan(&after); err != nil {
 			t.Fatal(err)
 		}
-		got, gerr := store.New(pool).Get(ctx, tn.ID)
+		got, gerr := s.Get(ctx, tn.ID)
 		if gerr != nil {
 			t.Fatal(gerr)
 		}

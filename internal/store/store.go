@@ -1,5 +1,6 @@
 // Package store is the control plane in PostgreSQL's public schema: the tenants table and
-// the provisioning log, with the embedded migrations that create them.
+// the provisioning log, with the embedded migrations that create them. Every operation is a
+// method: on a Store for what runs on a pool, on a Tx for what needs a transaction.
 package store
 
 import (
@@ -11,29 +12,46 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
-// DB is what the row functions need: a pool, a connection or a transaction.
+// DB is what a Store runs on: a pool, a connection or a transaction.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// Store reads and writes the control plane.
+// Store reads and writes the control plane. On a pool, each method is its own short
+// statement or transaction; InTx runs several in one.
 type Store struct {
-	pool *pgxpool.Pool
+	db DB
 }
 
-// New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New returns a Store on db, usually the container's pool.
+func New(db DB) *Store { return &Store{db: db} }
 
-// Pool is the pool the store runs on, for callers that need their own transaction.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// Tx is the store inside one transaction, which InTx opens and ends. It has every Store
+// method, run in the transaction, and those that need one: row locks held until it ends,
+// and the status moves made under them. It is the pgx.Tx too, so other packages' SQL (a
+// tenant schema's DDL in tenantdb) commits or rolls back with the control plane's.
+type Tx struct {
+	pgx.Tx
+	*Store
+}
+
+// InTx runs fn in a transaction (pgx.BeginFunc): committed if fn returns nil, rolled back
+// otherwise, on one connection of the store's pool for its whole life. Keep network calls
+// out of fn: the transaction, its row locks and its connection are held until fn returns.
+// On a Tx, InTx runs fn in a savepoint.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		return fn(&Tx{Tx: tx, Store: &Store{db: tx}})
+	})
+}
 
 const tenantColumns = `id, name, slug, coalesce(schema_name, ''), status, admin_email, admin_first_name,
 	admin_last_name, coalesce(soroban_contract_id, ''), coalesce(execution_arn, ''),
@@ -55,7 +73,7 @@ func (s *Store) Reserve(ctx context.Context, reg tenant.Registration) (tenant.Te
 	if err != nil {
 		return tenant.Tenant{}, &fault.TransientError{Op: op, Msg: "cannot generate id", Err: err}
 	}
-	t, err := scanTenant(s.pool.QueryRow(ctx, `
+	t, err := scanTenant(s.db.QueryRow(ctx, `
 		INSERT INTO tenants (id, name, slug, status, admin_email, admin_first_name, admin_last_name)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		RETURNING `+tenantColumns,
@@ -72,16 +90,16 @@ func (s *Store) Reserve(ctx context.Context, reg tenant.Registration) (tenant.Te
 
 // Get returns one tenant; a missing one is a NotFoundError.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) {
-	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	t, err := scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, &fault.NotFoundError{Op: "get tenant", Msg: "tenant not found"}
 	}
 	return t, fault.FromDB("get tenant", err)
 }
 
-// Lock reads a tenant and holds its row lock until tx ends: every step and the rollback
-// lock the tenant first, so they never interleave on the same tenant.
-func Lock(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tenant.Tenant, error) {
+// Lock reads a tenant and holds its row lock until the transaction ends: every step and
+// the rollback lock the tenant first, so they never interleave on the same tenant.
+func (tx *Tx) Lock(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) {
 	t, err := scanTenant(tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, &fault.NotFoundError{Op: "lock tenant", Msg: "tenant not found"}
@@ -90,9 +108,9 @@ func Lock(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tenant.Tenant, error) {
 }
 
 // LockWaiting is Lock that waits at most wait for the row (lock_timeout, for the rest of
-// tx), in one round trip: a tenant another transaction holds longer is a TransientError
-// (lock_not_available).
-func LockWaiting(ctx context.Context, tx pgx.Tx, id uuid.UUID, wait time.Duration) (tenant.Tenant, error) {
+// the transaction), in one round trip: a tenant another transaction holds longer is a
+// TransientError (lock_not_available).
+func (tx *Tx) LockWaiting(ctx context.Context, id uuid.UUID, wait time.Duration) (tenant.Tenant, error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(max(wait.Milliseconds(), 1), 10))
 	row := b.Queue(`SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id)
@@ -108,30 +126,31 @@ func LockWaiting(ctx context.Context, tx pgx.Tx, id uuid.UUID, wait time.Duratio
 	return t, fault.FromDB("lock tenant", err)
 }
 
-// Claim moves a PENDING tenant to PROVISIONING for one execution.
-func Claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, executionArn, schemaName string) error {
-	_, err := move(ctx, tx, "claim tenant", id, tenant.StatusProvisioning,
+// Claim moves a PENDING tenant to PROVISIONING for one execution. Like every status move,
+// it expects the caller to hold the tenant's row lock (Lock) and to have checked the status.
+func (tx *Tx) Claim(ctx context.Context, id uuid.UUID, executionArn, schemaName string) error {
+	_, err := tx.move(ctx, "claim tenant", id, tenant.StatusProvisioning,
 		`execution_arn = $4, schema_name = $5`, executionArn, schemaName)
 	return err
 }
 
-// SetContract records the tenant's Soroban contract id.
-func SetContract(ctx context.Context, tx pgx.Tx, id uuid.UUID, contractID string) error {
+// SetContract records the tenant's Soroban contract id, under the tenant's row lock.
+func (tx *Tx) SetContract(ctx context.Context, id uuid.UUID, contractID string) error {
 	_, err := tx.Exec(ctx, `UPDATE tenants SET soroban_contract_id = $2, updated_at = now() WHERE id = $1`, id, contractID)
 	return fault.FromDB("store contract address", err)
 }
 
 // Activate marks the tenant ACTIVE and provisioning complete.
-func Activate(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	_, err := move(ctx, tx, "activate tenant", id, tenant.StatusActive,
+func (tx *Tx) Activate(ctx context.Context, id uuid.UUID) error {
+	_, err := tx.move(ctx, "activate tenant", id, tenant.StatusActive,
 		`provisioning_error = NULL, completed_at = now()`)
 	return err
 }
 
 // MarkFailed marks the tenant FAILED with a sanitised error. The first recorded error is
 // kept: a re-run rollback must not replace the cause with its own.
-func MarkFailed(ctx context.Context, tx pgx.Tx, id uuid.UUID, sanitizedErr string) error {
-	_, err := move(ctx, tx, "mark tenant failed", id, tenant.StatusFailed,
+func (tx *Tx) MarkFailed(ctx context.Context, id uuid.UUID, sanitizedErr string) error {
+	_, err := tx.move(ctx, "mark tenant failed", id, tenant.StatusFailed,
 		`provisioning_error = coalesce(provisioning_error, $4), completed_at = coalesce(completed_at, now())`, sanitizedErr)
 	return err
 }
@@ -139,7 +158,7 @@ func MarkFailed(ctx context.Context, tx pgx.Tx, id uuid.UUID, sanitizedErr strin
 // Stale lists up to limit PENDING or PROVISIONING tenants whose row has not changed for
 // olderThan, oldest first: the reconciler's work list.
 func (s *Store) Stale(ctx context.Context, olderThan time.Duration, limit int) ([]tenant.Tenant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants
+	rows, err := s.db.Query(ctx, `SELECT `+tenantColumns+` FROM tenants
 		WHERE status IN ($1, $2) AND updated_at < now() - $3::interval
 		ORDER BY updated_at LIMIT $4`,
 		string(tenant.StatusPending), string(tenant.StatusProvisioning), olderThan, limit)
@@ -157,7 +176,7 @@ func (s *Store) Stale(ctx context.Context, olderThan time.Duration, limit int) (
 // missing one is a NotFoundError.
 func (s *Store) Retry(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) {
 	const op = "retry tenant"
-	t, err := scanTenant(s.pool.QueryRow(ctx, `
+	t, err := scanTenant(s.db.QueryRow(ctx, `
 		UPDATE tenants SET status = $2, retries = retries + 1, execution_arn = NULL, provisioning_error = NULL,
 			completed_at = NULL, updated_at = now()
 		WHERE id = $1 AND status = $3
@@ -184,14 +203,14 @@ func (s *Store) Retry(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) 
 
 // SetSchemaVersion records the migration version the tenant's schema is at, in the
 // transaction that migrated it.
-func SetSchemaVersion(ctx context.Context, tx pgx.Tx, id uuid.UUID, version int32) error {
+func (tx *Tx) SetSchemaVersion(ctx context.Context, id uuid.UUID, version int32) error {
 	_, err := tx.Exec(ctx, `UPDATE tenants SET schema_version = $2 WHERE id = $1`, id, version)
 	return fault.FromDB("record schema version", err)
 }
 
 // Archive soft-deletes the tenant.
-func Archive(ctx context.Context, tx pgx.Tx, id uuid.UUID) (time.Time, error) {
-	at, err := move(ctx, tx, "archive tenant", id, tenant.StatusArchived, `archived_at = now()`)
+func (tx *Tx) Archive(ctx context.Context, id uuid.UUID) (time.Time, error) {
+	at, err := tx.move(ctx, "archive tenant", id, tenant.StatusArchived, `archived_at = now()`)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -202,7 +221,7 @@ func Archive(ctx context.Context, tx pgx.Tx, id uuid.UUID) (time.Time, error) {
 // parameters start at $4), only from a status the lifecycle table allows (tenant.Sources),
 // and returns the row's archived_at. A tenant in any other status is left as it is: that
 // is an InvariantError, since every caller checked the status under the row lock first.
-func move(ctx context.Context, tx pgx.Tx, op string, id uuid.UUID, to tenant.Status, set string, args ...any) (archivedAt *time.Time, err error) {
+func (tx *Tx) move(ctx context.Context, op string, id uuid.UUID, to tenant.Status, set string, args ...any) (archivedAt *time.Time, err error) {
 	var from []string
 	for _, st := range tenant.Sources(to) {
 		from = append(from, string(st))

@@ -83,7 +83,7 @@ func (s *Store) CreateUpgradeRun(ctx context.Context, statuses []tenant.Status, 
 	if err != nil {
 		return UpgradeRun{}, &fault.TransientError{Op: op, Msg: "cannot generate id", Err: err}
 	}
-	r, err := scanRun(s.pool.QueryRow(ctx, `
+	r, err := scanRun(s.db.QueryRow(ctx, `
 		INSERT INTO upgrade_runs (id, statuses, dry_run, target_version) VALUES ($1, $2, $3, $4)
 		RETURNING `+runColumns, id, statusStrings(statuses), dryRun, target))
 	var pgErr *pgconn.PgError
@@ -95,13 +95,13 @@ func (s *Store) CreateUpgradeRun(ctx context.Context, statuses []tenant.Status, 
 
 // UpgradeRun reads a run; an unknown id is a NotFoundError.
 func (s *Store) UpgradeRun(ctx context.Context, id uuid.UUID) (UpgradeRun, error) {
-	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM upgrade_runs WHERE id = $1`, id))
+	r, err := scanRun(s.db.QueryRow(ctx, `SELECT `+runColumns+` FROM upgrade_runs WHERE id = $1`, id))
 	return r, fault.FromDB("read upgrade run", err)
 }
 
 // RunningUpgrade is the RUNNING run, if there is one.
 func (s *Store) RunningUpgrade(ctx context.Context) (UpgradeRun, bool, error) {
-	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM upgrade_runs WHERE status = 'RUNNING'`))
+	r, err := scanRun(s.db.QueryRow(ctx, `SELECT `+runColumns+` FROM upgrade_runs WHERE status = 'RUNNING'`))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return UpgradeRun{}, false, nil
 	}
@@ -110,7 +110,7 @@ func (s *Store) RunningUpgrade(ctx context.Context) (UpgradeRun, bool, error) {
 
 // SetUpgradeExecution records the execution that runs the upgrade.
 func (s *Store) SetUpgradeExecution(ctx context.Context, id uuid.UUID, executionArn string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE upgrade_runs SET execution_arn = $2 WHERE id = $1`, id, executionArn)
+	_, err := s.db.Exec(ctx, `UPDATE upgrade_runs SET execution_arn = $2 WHERE id = $1`, id, executionArn)
 	return fault.FromDB("record upgrade execution", err)
 }
 
@@ -121,7 +121,7 @@ func (s *Store) FinishUpgradeRun(ctx context.Context, id uuid.UUID, status, reas
 	if status != RunSucceeded && status != RunFailed {
 		return UpgradeRun{}, &fault.InvariantError{Op: op, Msg: "a run ends SUCCEEDED or FAILED"}
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE upgrade_runs SET status = $2, error = nullif($3, ''), finished_at = now()
+	_, err := s.db.Exec(ctx, `UPDATE upgrade_runs SET status = $2, error = nullif($3, ''), finished_at = now()
 		WHERE id = $1 AND status = 'RUNNING'`, id, status, Truncate(reason, MaxErrorLen))
 	if err != nil {
 		return UpgradeRun{}, fault.FromDB(op, err)
@@ -138,7 +138,7 @@ func (s *Store) FinishUpgradeRun(ctx context.Context, id uuid.UUID, status, reas
 func (s *Store) ListForUpgrade(ctx context.Context, run UpgradeRun, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 	const op = "list tenants to upgrade"
 	var ids []uuid.UUID
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		sts := statusStrings(run.Statuses)
 		rows, err := tx.Query(ctx, `SELECT id FROM tenants
 			WHERE status = ANY($1) AND schema_name IS NOT NULL AND (schema_version IS NULL OR schema_version < $2) AND id > $3
@@ -174,11 +174,11 @@ type UpgradeResult struct {
 	Error           string // sanitised
 }
 
-// RecordUpgradeResult writes the tenant's outcome for the run on db: the tenant's own
-// migration transaction for UPGRADED and CURRENT, so the row is true exactly when the
-// schema is; the pool for FAILED, after that transaction rolled back.
-func RecordUpgradeResult(ctx context.Context, db DB, r UpgradeResult) error {
-	_, err := db.Exec(ctx, `INSERT INTO upgrade_results (run_id, tenant_id, outcome, from_version, to_version, error_type, error, at)
+// RecordUpgradeResult writes the tenant's outcome for the run on its own: FAILED, after the
+// tenant's migration transaction rolled back, or a dry run's PLANNED or CURRENT. A
+// migration's own outcome is RecordMigrated's, in its transaction.
+func (s *Store) RecordUpgradeResult(ctx context.Context, r UpgradeResult) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO upgrade_results (run_id, tenant_id, outcome, from_version, to_version, error_type, error, at)
 		VALUES ($1, $2, $3, nullif($4, -1), nullif($5, -1), nullif($6, ''), nullif($7, ''), now())
 		ON CONFLICT (run_id, tenant_id) DO UPDATE SET outcome = excluded.outcome, from_version = excluded.from_version,
 			to_version = excluded.to_version, error_type = excluded.error_type, error = excluded.error, at = excluded.at`,
@@ -186,9 +186,10 @@ func RecordUpgradeResult(ctx context.Context, db DB, r UpgradeResult) error {
 	return fault.FromDB("record upgrade result", err)
 }
 
-// RecordMigrated records, in the tenant's migration transaction tx, the version its schema
-// is now at and the run's result (UPGRADED or CURRENT), in one statement.
-func RecordMigrated(ctx context.Context, tx pgx.Tx, r UpgradeResult) error {
+// RecordMigrated records, in the tenant's migration transaction, the version its schema is
+// now at and the run's result (UPGRADED or CURRENT), in one statement: the row is true
+// exactly when the schema is.
+func (tx *Tx) RecordMigrated(ctx context.Context, r UpgradeResult) error {
 	_, err := tx.Exec(ctx, `WITH version AS (UPDATE tenants SET schema_version = $5 WHERE id = $2)
 		INSERT INTO upgrade_results (run_id, tenant_id, outcome, from_version, to_version, at)
 		VALUES ($1, $2, $3, $4, $5, now())
@@ -201,7 +202,7 @@ func RecordMigrated(ctx context.Context, tx pgx.Tx, r UpgradeResult) error {
 // UpgradeCounts counts the run's tenants by outcome.
 func (s *Store) UpgradeCounts(ctx context.Context, run UpgradeRun) (UpgradeCounts, error) {
 	var c UpgradeCounts
-	rows, err := s.pool.Query(ctx, `SELECT outcome, count(*) FROM upgrade_results WHERE run_id = $1 GROUP BY outcome`, run.ID)
+	rows, err := s.db.Query(ctx, `SELECT outcome, count(*) FROM upgrade_results WHERE run_id = $1 GROUP BY outcome`, run.ID)
 	if err != nil {
 		return c, fault.FromDB("count upgrade results", err)
 	}
@@ -227,7 +228,7 @@ func (s *Store) UpgradeCounts(ctx context.Context, run UpgradeRun) (UpgradeCount
 
 // UpgradeFailures lists up to limit of the run's failed tenants, by tenant id.
 func (s *Store) UpgradeFailures(ctx context.Context, runID uuid.UUID, limit int) ([]UpgradeFailure, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant_id, coalesce(error_type, ''), coalesce(error, ''), at FROM upgrade_results
+	rows, err := s.db.Query(ctx, `SELECT tenant_id, coalesce(error_type, ''), coalesce(error, ''), at FROM upgrade_results
 		WHERE run_id = $1 AND outcome = 'FAILED' ORDER BY tenant_id LIMIT $2`, runID, limit)
 	if err != nil {
 		return nil, fault.FromDB("list upgrade failures", err)

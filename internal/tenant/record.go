@@ -56,7 +56,7 @@ func ExecutionName(id uuid.UUID, retries int) string {
 // OwnedBy reports whether the execution executionArn may act on the tenant: the one that
 // claimed it, or, before any did, the one named for its current attempt. Any other
 // execution (a second one started by hand with the same input, an earlier attempt's that
-// is still running) must leave the tenant alone. store.StartStep applies the same rule.
+// is still running) must leave the tenant alone. Store.StartStep applies the same rule.
 func (t Tenant) OwnedBy(executionArn string) bool {
 	if t.ExecutionArn != "" {
 		return executionArn == t.ExecutionArn

@@ -68,11 +68,11 @@ func (u *Upgrader) Summarize(ctx context.Context, f Finish) (Summary, error) {
 	if f.Error != nil {
 		status, reason = store.RunFailed, f.Error.Error+": "+f.Error.Cause
 	}
-	run, err := u.Store.FinishUpgradeRun(ctx, f.RunID, status, reason)
+	run, err := u.store.FinishUpgradeRun(ctx, f.RunID, status, reason)
 	if err != nil {
 		return Summary{}, err
 	}
-	s, err := Report(ctx, u.Store, run)
+	s, err := Report(ctx, u.store, run)
 	if err == nil {
 		u.Log.InfoContext(ctx, "upgrade run ended", "runId", run.ID.String(), "status", run.Status, "upgraded", s.Upgraded,
 			"current", s.Current, "planned", s.Planned, "failed", s.Failed, "notReached", s.NotReached)

@@ -43,9 +43,10 @@ const DefaultLockTimeout = 5 * time.Second
 // machine loops over pages, so the number of tenants has no limit.
 const DefaultPageSize = 1000
 
-// Upgrader runs the upgrade's steps on pool.
+// Upgrader runs the upgrade's steps on one pool. Build it with New.
 type Upgrader struct {
-	Store *store.Store
+	pool  *pgxpool.Pool // for reading tenant schemas' versions in a dry run
+	store *store.Store  // on pool
 	Log   *slog.Logger
 	// LockTimeout is how long to wait for a tenant's row (0: DefaultLockTimeout).
 	LockTimeout time.Duration
@@ -57,7 +58,7 @@ type Upgrader struct {
 
 // New returns an Upgrader on pool.
 func New(pool *pgxpool.Pool, log *slog.Logger) *Upgrader {
-	return &Upgrader{Store: store.New(pool), Log: log, migrate: tenantdb.Migrate}
+	return &Upgrader{pool: pool, store: store.New(pool), Log: log, migrate: tenantdb.Migrate}
 }
 
 // Page asks List for the page after Cursor (none: the first).
@@ -90,7 +91,7 @@ func (u *Upgrader) List(ctx context.Context, p Page) (Listed, error) {
 	if p.Cursor != nil {
 		after = *p.Cursor
 	}
-	ids, err := u.Store.ListForUpgrade(ctx, run, after, size)
+	ids, err := u.store.ListForUpgrade(ctx, run, after, size)
 	if err != nil {
 		return Listed{}, err
 	}
@@ -168,7 +169,7 @@ func (u *Upgrader) running(ctx context.Context, op string, id uuid.UUID) (store.
 	if id == uuid.Nil {
 		return store.UpgradeRun{}, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "runId", Message: "is required"}}}
 	}
-	run, err := u.Store.UpgradeRun(ctx, id)
+	run, err := u.store.UpgradeRun(ctx, id)
 	if _, ok := errors.AsType[*fault.NotFoundError](err); ok {
 		return run, &fault.ValidationError{Op: op, Fields: []fault.FieldError{{Field: "runId", Message: "is not an upgrade run"}}}
 	}
@@ -192,7 +193,7 @@ func (u *Upgrader) one(ctx context.Context, run store.UpgradeRun, rawID string) 
 	if run.DryRun {
 		err = u.plan(ctx, run, &r)
 	} else {
-		err = pgx.BeginFunc(ctx, u.Store.Pool(), func(tx pgx.Tx) error { return u.migrateTenant(ctx, tx, run, &r) })
+		err = u.store.InTx(ctx, func(tx *store.Tx) error { return u.migrateTenant(ctx, tx, run, &r) })
 		// lock_not_available (a provisioning step holds the tenant) is a TransientError there.
 		err = fault.FromDB("upgrade tenant", err)
 	}
@@ -202,19 +203,19 @@ func (u *Upgrader) one(ctx context.Context, run store.UpgradeRun, rawID string) 
 	ferr := fault.Classify("upgrade tenant", err)
 	failed := store.UpgradeResult{RunID: run.ID, TenantID: id, Outcome: store.OutcomeFailed, From: r.From, To: -1,
 		ErrorType: fault.Name(ferr), Error: ferr.Error()}
-	if rerr := store.RecordUpgradeResult(context.WithoutCancel(ctx), u.Store.Pool(), failed); rerr != nil {
+	if rerr := u.store.RecordUpgradeResult(context.WithoutCancel(ctx), failed); rerr != nil {
 		u.Log.ErrorContext(ctx, "upgrade failure not recorded", "runId", run.ID.String(), "tenantId", id.String(),
 			"errorType", fault.Name(rerr))
 	}
 	return store.OutcomeFailed, ferr
 }
 
-func (u *Upgrader) migrateTenant(ctx context.Context, tx pgx.Tx, run store.UpgradeRun, r *store.UpgradeResult) error {
+func (u *Upgrader) migrateTenant(ctx context.Context, tx *store.Tx, run store.UpgradeRun, r *store.UpgradeResult) error {
 	wait := u.LockTimeout
 	if wait <= 0 {
 		wait = DefaultLockTimeout
 	}
-	t, err := store.LockWaiting(ctx, tx, r.TenantID, wait)
+	t, err := tx.LockWaiting(ctx, r.TenantID, wait)
 	if err != nil {
 		return err
 	}
@@ -230,12 +231,12 @@ func (u *Upgrader) migrateTenant(ctx context.Context, tx pgx.Tx, run store.Upgra
 	if mig.To != mig.From {
 		r.Outcome = store.OutcomeUpgraded
 	}
-	return store.RecordMigrated(ctx, tx, *r)
+	return tx.RecordMigrated(ctx, *r)
 }
 
 // plan is a dry run's look at one tenant: its schema's version, read without a lock.
 func (u *Upgrader) plan(ctx context.Context, run store.UpgradeRun, r *store.UpgradeResult) error {
-	t, err := u.Store.Get(ctx, r.TenantID)
+	t, err := u.store.Get(ctx, r.TenantID)
 	if err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func (u *Upgrader) plan(ctx context.Context, run store.UpgradeRun, r *store.Upgr
 	if err != nil {
 		return err
 	}
-	v, err := tenantdb.Version(ctx, u.Store.Pool(), n)
+	v, err := tenantdb.Version(ctx, u.pool, n)
 	if err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func (u *Upgrader) plan(ctx context.Context, run store.UpgradeRun, r *store.Upgr
 	if v < tenantdb.LatestVersion() {
 		r.To, r.Outcome = tenantdb.LatestVersion(), store.OutcomePlanned
 	}
-	return store.RecordUpgradeResult(ctx, u.Store.Pool(), *r)
+	return u.store.RecordUpgradeResult(ctx, *r)
 }
 
 // names refuses a tenant in a status the run does not touch (it may have moved since it

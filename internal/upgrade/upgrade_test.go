@@ -2,11 +2,13 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -110,6 +112,36 @@ func (w *world) version(tn tenant.Tenant) (schema int32, recorded *int32) {
 		w.t.Fatal(err)
 	}
 	return schema, recorded
+}
+
+// errReleased ends hold's transaction, rolling it back.
+var errReleased = errors.New("released")
+
+// hold locks the tenant's row, as a provisioning step holds it, in a transaction of its
+// own until release (at the latest when the test ends), which returns once it has ended.
+func (w *world) hold(id uuid.UUID) (release func()) {
+	w.t.Helper()
+	locked, done, ended := make(chan error, 1), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		err := w.st.InTx(w.ctx, func(tx *store.Tx) error {
+			if _, err := tx.Lock(w.ctx, id); err != nil {
+				return err
+			}
+			locked <- nil
+			<-done
+			return errReleased
+		})
+		if !errors.Is(err, errReleased) {
+			locked <- err
+		}
+	}()
+	release = sync.OnceFunc(func() { close(done); <-ended })
+	w.t.Cleanup(release)
+	if err := <-locked; err != nil {
+		w.t.Fatal(err)
+	}
+	return release
 }
 
 func batchOf(run store.UpgradeRun, ts ...tenant.Tenant) Batch {
@@ -226,14 +258,7 @@ func TestMigrateBatchWaitsOnOneTenantOnly(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	held, free := w.oldTenant("Held Clinic", tenant.StatusActive), w.oldTenant("Free Clinic", tenant.StatusActive)
-	tx, err := w.pool.Begin(w.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(w.ctx) }()
-	if _, err := store.Lock(w.ctx, tx, held.ID); err != nil { // as a provisioning step holds it
-		t.Fatal(err)
-	}
+	w.hold(held.ID)
 	u := New(w.pool, slog.New(slog.DiscardHandler))
 	u.LockTimeout = 200 * time.Millisecond
 	run := w.run(false)
@@ -387,14 +412,7 @@ func TestUpgradeLocksOneTenantAtATime(t *testing.T) {
 	}
 
 	// B is held, as a provisioning step holds a tenant: listing does not wait for it.
-	tx, err := w.pool.Begin(w.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(w.ctx) }()
-	if _, err := store.Lock(w.ctx, tx, b.ID); err != nil {
-		t.Fatal(err)
-	}
+	release := w.hold(b.ID)
 	run := w.run(false)
 	lctx, cancel := context.WithTimeout(w.ctx, 2*time.Second)
 	page, err := u.List(lctx, Page{RunID: run.ID})
@@ -402,7 +420,7 @@ func TestUpgradeLocksOneTenantAtATime(t *testing.T) {
 	if err != nil || !slices.Contains(page.TenantIDs, b.ID) || !slices.Contains(page.TenantIDs, a.ID) {
 		t.Fatalf("List while a tenant is held: %+v, %v; want both listed at once", page, err)
 	}
-	_ = tx.Rollback(w.ctx)
+	release()
 	if _, err := u.MigrateBatch(w.ctx, batchOf(run, a, b)); err != nil || checked != 2 {
 		t.Fatalf("MigrateBatch: %v, %d tenants checked", err, checked)
 	}

@@ -63,7 +63,7 @@ func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) erro
 	for _, s := range catalog.Provisioning {
 		steps = append(steps, s.Log)
 	}
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	return store.New(conn).InTx(ctx, func(tx *store.Tx) error {
 		for i := first; i < first+count; i++ {
 			id := uuid.New()
 			name := fmt.Sprintf("Scale Clinic %d", i)
@@ -90,7 +90,7 @@ func populateTenants(ctx context.Context, conn *pgx.Conn, first, count int) erro
 			if err != nil {
 				return err
 			}
-			if err := store.SetSchemaVersion(ctx, tx, id, mig.To); err != nil {
+			if err := tx.SetSchemaVersion(ctx, id, mig.To); err != nil {
 				return err
 			}
 		}
