@@ -19,15 +19,8 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	reg, err := tenant.Registration{Name: "Attempt Clinic", AdminEmail: "a@example.org", AdminFirstName: "A", AdminLastName: "B"}.Normalize()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := store.New(pool)
-	tn, err := s.Reserve(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := reserve(t, ctx, s, "Attempt Clinic")
 	own := "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:" + tn.ExecutionName()
 	for want := 1; want <= 2; want++ {
 		run, err := s.StartStep(ctx, tn.ID, catalog.CreateSchema.Log, own)
@@ -80,15 +73,8 @@ func TestStartStepOnlyForTheTenantsExecution(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	reg, err := tenant.Registration{Name: "Owner Clinic", AdminEmail: "a@example.org", AdminFirstName: "A", AdminLastName: "B"}.Normalize()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := store.New(pool)
-	tn, err := s.Reserve(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := reserve(t, ctx, s, "Owner Clinic")
 	const prefix = "arn:aws:states:us-east-1:000000000000:execution:"
 	own := prefix + "tenant-provisioning:" + tn.ID.String()
 	sameNameElsewhere := prefix + "other-machine:" + tn.ID.String()

@@ -74,29 +74,40 @@ func main() {
 	return mustFormat(b.Bytes())
 }
 
-// handlerTable is internal/local/handlers/catalog_gen.go: for each component, the
-// functions it serves by logical id, each wrapped as the Lambda runtime wraps it
-// (lambdarun.NewHandler).
+// handlerTable is internal/local/handlers/catalog_gen.go: every function's handler on its
+// component, wrapped as the Lambda runtime wraps it (lambdarun.NewHandler), in one table,
+// and for each component the part of it that component serves.
 func handlerTable(fns []catalog.Function) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "// %s\n\npackage handlers\n\nimport (\n\t\"github.com/aws/aws-lambda-go/lambda\"\n\n\t\"github.com/healthstack/tenant-provisioning/internal/local/lambdarun\"\n", header)
+	fmt.Fprintf(&b, "// %s\n\npackage handlers\n\nimport (\n\t\"github.com/aws/aws-lambda-go/lambda\"\n\n", header)
+	b.WriteString("\t\"github.com/healthstack/tenant-provisioning/internal/catalog\"\n")
 	for _, k := range componentOrder {
 		fmt.Fprintf(&b, "\t%q\n", "github.com/healthstack/tenant-provisioning/internal/"+components[k].pkg)
 	}
-	b.WriteString(")\n")
+	b.WriteString("\t\"github.com/healthstack/tenant-provisioning/internal/local/lambdarun\"\n)\n\n")
+	b.WriteString("// components are what the catalogue's functions run.\ntype components struct {\n")
+	for _, k := range componentOrder {
+		fmt.Fprintf(&b, "\t%s %s\n", field(k), components[k].typ)
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// bind maps every function's logical id to its handler on its component in c. The\n")
+	b.WriteString("// components c leaves nil give method values that served drops unused, so every\n")
+	b.WriteString("// handler must be a method with a pointer receiver.\n")
+	b.WriteString("func bind(c components) map[string]lambda.Handler {\n\treturn map[string]lambda.Handler{\n")
+	for _, f := range fns {
+		fmt.Fprintf(&b, "\t\t%q: lambdarun.NewHandler(c.%s.%s),\n", f.LogicalID, field(f.Runs), f.Handler)
+	}
+	b.WriteString("\t}\n}\n")
 	for _, k := range componentOrder {
 		c := components[k]
-		fmt.Fprintf(&b, "\n// %s maps the logical ids of the catalogue's functions that %s runs to their handlers on c.\n", c.local, c.typ)
-		fmt.Fprintf(&b, "func %s(c %s) map[string]lambda.Handler {\n\treturn map[string]lambda.Handler{\n", c.local, c.typ)
-		for _, f := range fns {
-			if f.Runs == k {
-				fmt.Fprintf(&b, "\t\t%q: lambdarun.NewHandler(c.%s),\n", f.LogicalID, f.Handler)
-			}
-		}
-		b.WriteString("\t}\n}\n")
+		fmt.Fprintf(&b, "\n// %s maps the logical ids of the functions %s runs to their handlers on c.\n", c.local, c.typ)
+		fmt.Fprintf(&b, "func %s(c %s) map[string]lambda.Handler {\n\treturn served(catalog.%s, bind(components{%s: c}))\n}\n", c.local, c.typ, k, field(k))
 	}
 	return mustFormat(b.Bytes())
 }
+
+// field is a component's field in the generated components struct.
+func field(k catalog.Component) string { return strings.ToLower(string(k)) }
 
 // routeTable is internal/api/routes_gen.go: the admin API's handlers by logical id, which
 // its router serves at each function's route.

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/controlplane"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -13,56 +14,68 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 )
 
-// Pipeline maps the logical ids of the catalogue's functions that *pipeline.Steps runs to their handlers on c.
+// components are what the catalogue's functions run.
+type components struct {
+	pipeline     *pipeline.Steps
+	api          *api.Handler
+	upgrader     *upgrade.Upgrader
+	reconciler   *reconcile.Reconciler
+	controlplane *controlplane.Handler
+}
+
+// bind maps every function's logical id to its handler on its component in c. The
+// components c leaves nil give method values that served drops unused, so every
+// handler must be a method with a pointer receiver.
+func bind(c components) map[string]lambda.Handler {
+	return map[string]lambda.Handler{
+		"CreateTenantRecordFunction":    lambdarun.NewHandler(c.pipeline.CreateTenantRecord),
+		"CreateSchemaFunction":          lambdarun.NewHandler(c.pipeline.CreateSchema),
+		"RunMigrationsFunction":         lambdarun.NewHandler(c.pipeline.RunMigrations),
+		"SeedRolesAndUserFunction":      lambdarun.NewHandler(c.pipeline.SeedRolesAndUser),
+		"DeploySorobanContractFunction": lambdarun.NewHandler(c.pipeline.DeploySorobanContract),
+		"StoreContractAddressFunction":  lambdarun.NewHandler(c.pipeline.StoreContractAddress),
+		"ActivateTenantFunction":        lambdarun.NewHandler(c.pipeline.ActivateTenant),
+		"SendWelcomeEmailFunction":      lambdarun.NewHandler(c.pipeline.SendWelcomeEmail),
+		"RollbackFunction":              lambdarun.NewHandler(c.pipeline.Rollback),
+		"CreateTenantFunction":          lambdarun.NewHandler(c.api.CreateTenant),
+		"ListTenantsFunction":           lambdarun.NewHandler(c.api.ListTenants),
+		"GetTenantFunction":             lambdarun.NewHandler(c.api.GetTenant),
+		"GetProvisioningStatusFunction": lambdarun.NewHandler(c.api.GetProvisioningStatus),
+		"ArchiveTenantFunction":         lambdarun.NewHandler(c.api.ArchiveTenant),
+		"RetryTenantFunction":           lambdarun.NewHandler(c.api.RetryTenant),
+		"ResendActivationEmailFunction": lambdarun.NewHandler(c.api.ResendActivationEmail),
+		"ActivateAdminFunction":         lambdarun.NewHandler(c.api.Activate),
+		"StartUpgradeFunction":          lambdarun.NewHandler(c.api.StartUpgrade),
+		"GetUpgradeFunction":            lambdarun.NewHandler(c.api.GetUpgrade),
+		"ListTenantsToUpgradeFunction":  lambdarun.NewHandler(c.upgrader.List),
+		"MigrateTenantBatchFunction":    lambdarun.NewHandler(c.upgrader.MigrateBatch),
+		"SummarizeUpgradeFunction":      lambdarun.NewHandler(c.upgrader.Summarize),
+		"ReconcileFunction":             lambdarun.NewHandler(c.reconciler.Run),
+		"MigrateControlPlaneFunction":   lambdarun.NewHandler(c.controlplane.Handle),
+	}
+}
+
+// Pipeline maps the logical ids of the functions *pipeline.Steps runs to their handlers on c.
 func Pipeline(c *pipeline.Steps) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		"CreateTenantRecordFunction":    lambdarun.NewHandler(c.CreateTenantRecord),
-		"CreateSchemaFunction":          lambdarun.NewHandler(c.CreateSchema),
-		"RunMigrationsFunction":         lambdarun.NewHandler(c.RunMigrations),
-		"SeedRolesAndUserFunction":      lambdarun.NewHandler(c.SeedRolesAndUser),
-		"DeploySorobanContractFunction": lambdarun.NewHandler(c.DeploySorobanContract),
-		"StoreContractAddressFunction":  lambdarun.NewHandler(c.StoreContractAddress),
-		"ActivateTenantFunction":        lambdarun.NewHandler(c.ActivateTenant),
-		"SendWelcomeEmailFunction":      lambdarun.NewHandler(c.SendWelcomeEmail),
-		"RollbackFunction":              lambdarun.NewHandler(c.Rollback),
-	}
+	return served(catalog.Pipeline, bind(components{pipeline: c}))
 }
 
-// API maps the logical ids of the catalogue's functions that *api.Handler runs to their handlers on c.
+// API maps the logical ids of the functions *api.Handler runs to their handlers on c.
 func API(c *api.Handler) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		"CreateTenantFunction":          lambdarun.NewHandler(c.CreateTenant),
-		"ListTenantsFunction":           lambdarun.NewHandler(c.ListTenants),
-		"GetTenantFunction":             lambdarun.NewHandler(c.GetTenant),
-		"GetProvisioningStatusFunction": lambdarun.NewHandler(c.GetProvisioningStatus),
-		"ArchiveTenantFunction":         lambdarun.NewHandler(c.ArchiveTenant),
-		"RetryTenantFunction":           lambdarun.NewHandler(c.RetryTenant),
-		"ResendActivationEmailFunction": lambdarun.NewHandler(c.ResendActivationEmail),
-		"ActivateAdminFunction":         lambdarun.NewHandler(c.Activate),
-		"StartUpgradeFunction":          lambdarun.NewHandler(c.StartUpgrade),
-		"GetUpgradeFunction":            lambdarun.NewHandler(c.GetUpgrade),
-	}
+	return served(catalog.API, bind(components{api: c}))
 }
 
-// Upgrade maps the logical ids of the catalogue's functions that *upgrade.Upgrader runs to their handlers on c.
+// Upgrade maps the logical ids of the functions *upgrade.Upgrader runs to their handlers on c.
 func Upgrade(c *upgrade.Upgrader) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		"ListTenantsToUpgradeFunction": lambdarun.NewHandler(c.List),
-		"MigrateTenantBatchFunction":   lambdarun.NewHandler(c.MigrateBatch),
-		"SummarizeUpgradeFunction":     lambdarun.NewHandler(c.Summarize),
-	}
+	return served(catalog.Upgrader, bind(components{upgrader: c}))
 }
 
-// Reconcile maps the logical ids of the catalogue's functions that *reconcile.Reconciler runs to their handlers on c.
+// Reconcile maps the logical ids of the functions *reconcile.Reconciler runs to their handlers on c.
 func Reconcile(c *reconcile.Reconciler) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		"ReconcileFunction": lambdarun.NewHandler(c.Run),
-	}
+	return served(catalog.Reconciler, bind(components{reconciler: c}))
 }
 
-// ControlPlane maps the logical ids of the catalogue's functions that *controlplane.Handler runs to their handlers on c.
+// ControlPlane maps the logical ids of the functions *controlplane.Handler runs to their handlers on c.
 func ControlPlane(c *controlplane.Handler) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		"MigrateControlPlaneFunction": lambdarun.NewHandler(c.Handle),
-	}
+	return served(catalog.ControlPlane, bind(components{controlplane: c}))
 }

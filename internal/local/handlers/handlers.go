@@ -17,6 +17,17 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 )
 
+// served is the part of table that the functions of component k make.
+func served(k catalog.Component, table map[string]lambda.Handler) map[string]lambda.Handler {
+	out := map[string]lambda.Handler{}
+	for id, h := range table {
+		if f, ok := catalog.ByLogicalID(id); ok && f.Runs == k {
+			out[id] = h
+		}
+	}
+	return out
+}
+
 // Substitutions maps each ${<LogicalId>Arn} of the state machine definition to the
 // function's logical id, which is how local runners address functions (as
 // `sam local start-lambda` does); SAM's DefinitionSubstitutions map them to real ARNs.
