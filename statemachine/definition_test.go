@@ -44,6 +44,13 @@ var lambdaServiceErrors = []string{
 // burst drains, so it is retried on its own, longer than a service error.
 const lambdaThrottled = "Lambda.TooManyRequestsException"
 
+// A function killed at its timeout: Sandbox.Timedout, or Lambda.Unknown from older runtimes
+// (and for an out-of-memory kill).
+const (
+	lambdaTimedOut = "Sandbox.Timedout"
+	lambdaUnknown  = "Lambda.Unknown"
+)
+
 // Every Task follows the house rules: AWS's recommended retry of Lambda service errors, our
 // transient class retried with backoff and jitter, a timeout, and a Catch of everything that
 // keeps the input (ResultPath $.error) and leads to the rollback; and every error name the
@@ -101,7 +108,7 @@ func checkRetries(t *testing.T, s state, allRetried bool) {
 	if s.TimeoutSeconds <= 0 {
 		t.Error("no TimeoutSeconds")
 	}
-	var lambdaRetry, throttleRetry, transientRetry bool
+	var lambdaRetry, throttleRetry, transientRetry, timeoutRetry bool
 	for _, r := range s.Retry {
 		lambdaRetry = lambdaRetry || slices.Equal(r.ErrorEquals, lambdaServiceErrors)
 		if slices.Equal(r.ErrorEquals, []string{lambdaThrottled}) {
@@ -110,13 +117,20 @@ func checkRetries(t *testing.T, s state, allRetried bool) {
 		if slices.Contains(r.ErrorEquals, "TransientError") || (allRetried && slices.Contains(r.ErrorEquals, "States.ALL")) {
 			transientRetry = r.BackoffRate >= 1.5 && r.JitterStrategy == "FULL" && r.MaxAttempts != nil && *r.MaxAttempts >= 2
 		}
+		// A function that times out is reported as Sandbox.Timedout (Lambda.Unknown by
+		// older runtimes); every step is idempotent, so it is retried like a transient
+		// error rather than rolled back.
+		if (slices.Contains(r.ErrorEquals, lambdaTimedOut) && slices.Contains(r.ErrorEquals, lambdaUnknown)) ||
+			(allRetried && slices.Contains(r.ErrorEquals, "States.ALL")) {
+			timeoutRetry = r.MaxAttempts != nil && *r.MaxAttempts >= 2
+		}
 		for _, e := range r.ErrorEquals {
 			checkErrorName(t, e)
 		}
 	}
-	if !lambdaRetry || !transientRetry || !throttleRetry {
-		t.Errorf("Retry lacks the Lambda service errors (%v), a backed-off, jittered transient retry (%v) or a throttling retry of 2 minutes or more (%v)",
-			lambdaRetry, transientRetry, throttleRetry)
+	if !lambdaRetry || !transientRetry || !throttleRetry || !timeoutRetry {
+		t.Errorf("Retry lacks the Lambda service errors (%v), a backed-off, jittered transient retry (%v), a throttling retry of 2 minutes or more (%v) or a retry of a function timeout (%v)",
+			lambdaRetry, transientRetry, throttleRetry, timeoutRetry)
 	}
 }
 
@@ -137,7 +151,7 @@ func waited(r retrier) float64 {
 
 func checkErrorName(t *testing.T, name string) {
 	t.Helper()
-	if strings.HasPrefix(name, "States.") || strings.HasPrefix(name, "Lambda.") {
+	if strings.HasPrefix(name, "States.") || strings.HasPrefix(name, "Lambda.") || strings.HasPrefix(name, "Sandbox.") {
 		return
 	}
 	if !slices.Contains(fault.Names, name) {
