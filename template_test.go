@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"gopkg.in/yaml.v3"
@@ -408,6 +409,19 @@ func checkTimeouts(t *testing.T, tpl *cfnTemplate, subs *yaml.Node, states map[s
 		}
 		if float64(timeout) >= stateTimeout {
 			t.Errorf("%s: Timeout %d s is not below state %s's TimeoutSeconds %v", fn, timeout, name, stateTimeout)
+		}
+	}
+}
+
+// The local runners time each function out where Lambda will (catalog.Function.TimeLimit):
+// its Timeout in template.yaml is the catalogue's.
+func TestLocalTimeoutsAreTheTemplates(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	for _, f := range catalog.All() {
+		timeout, err := strconv.Atoi(tpl.fnProp(f.LogicalID, "Timeout").Value)
+		if err != nil || time.Duration(timeout)*time.Second != f.TimeLimit() {
+			t.Errorf("%s: Timeout %d s (%v) in template.yaml, the catalogue's %v", f.LogicalID, timeout, err, f.TimeLimit())
 		}
 	}
 }

@@ -15,6 +15,11 @@
 // sample event under events/<LogicalID>/.
 package catalog
 
+import (
+	"cmp"
+	"time"
+)
+
 //go:generate go run ./gen -root ../..
 
 // Kind is what invokes a function, and so what the template gives it to be invoked by.
@@ -246,6 +251,15 @@ func ByLogicalID(id string) (Function, bool) {
 		}
 	}
 	return Function{}, false
+}
+
+// DefaultTimeout is the timeout, in seconds, of a function whose entry sets none: the
+// template's Globals (a test holds them equal).
+const DefaultTimeout = 25
+
+// TimeLimit is the function's timeout: how long Lambda lets one invocation run.
+func (f Function) TimeLimit() time.Duration {
+	return time.Duration(cmp.Or(f.Timeout, DefaultTimeout)) * time.Second
 }
 
 // Substitution is the name of the function's ARN in the definition's

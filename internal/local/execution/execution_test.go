@@ -23,6 +23,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 	"github.com/healthstack/tenant-provisioning/internal/local/stellarrpc"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -548,4 +549,48 @@ func TestThrottledStepsDrainWithoutRollback(t *testing.T) {
 		t.Errorf("%d invocations throttled, %d throttled attempts in the histories: the burst must be throttled, and every refusal retried", throttled.Load(), retried)
 	}
 	t.Logf("%d tenants through functions of %d containers each: %d invocations throttled and retried", tenants, slots, retried)
+}
+
+// A function Lambda stops at its timeout is retried, not rolled back. Each step in turn
+// hangs once after committing its work (the worst moment: ActivateTenant killed after its
+// commit used to meet the rollback with an ACTIVE tenant) until the runner times it out as
+// Lambda does (Sandbox.Timedout); every tenant still ends ACTIVE, through the happy path.
+func TestEveryStepTimedOutOnceStillEndsActive(t *testing.T) {
+	t.Parallel()
+	// The steps' own timeouts are seconds long; this one stops the hung attempt sooner and
+	// still leaves the work before it ample time on a loaded machine.
+	const killAfter = 3 * time.Second
+	w := newWorld(t)
+	for _, step := range catalog.Provisioning {
+		t.Run(step.State, func(t *testing.T) {
+			t.Parallel()
+			fns := faultinject.Wrap(w.stack.Catalog, map[string]faultinject.Plan{step.LogicalID: {Hang: 1, AfterWork: true}})
+			fns[step.LogicalID] = lambdarun.WithTimeout(fns[step.LogicalID], killAfter)
+			runner, err := NewRunner(fns, Options{Clock: asl.NewFastClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn, _ := w.reserve("Timed Out " + step.State)
+			run, _, err := runner.Start(w.ctx, tn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec := run.Wait()
+			if exec.Status != asl.StatusSucceeded || !slices.Equal(exec.Route(), happyRoute) {
+				t.Fatalf("execution %s via %v (%s: %s)", exec.Status, exec.Route(), exec.Error, exec.Cause)
+			}
+			timedOut := 0
+			for _, ev := range exec.Events {
+				if ev.Type == asl.LambdaFunctionFailed && ev.Error == "Sandbox.Timedout" {
+					timedOut++
+				}
+			}
+			if timedOut != 1 {
+				t.Errorf("%d invocations timed out, want the one hung attempt", timedOut)
+			}
+			if got, err := store.New(w.stack.Pool).Get(w.ctx, tn.ID); err != nil || got.Status != tenant.StatusActive {
+				t.Errorf("tenant %s (%v), want ACTIVE", got.Status, err)
+			}
+		})
+	}
 }

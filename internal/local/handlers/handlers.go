@@ -15,14 +15,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 )
 
-// served is the part of table that the functions of component k make.
+// served is the part of table that the functions of component k make, each timed out at
+// its catalogue timeout as Lambda times it out (lambdarun.WithTimeout).
 func served(k catalog.Component, table map[string]lambda.Handler) map[string]lambda.Handler {
 	out := map[string]lambda.Handler{}
 	for id, h := range table {
 		if f, ok := catalog.ByLogicalID(id); ok && f.Runs == k {
-			out[id] = h
+			out[id] = lambdarun.WithTimeout(h, f.TimeLimit())
 		}
 	}
 	return out

@@ -7,10 +7,12 @@ package lambdarun
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -29,6 +31,54 @@ type sandbox struct{ fn any }
 
 func (s sandbox) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return lambda.NewHandler(s.fn).Invoke(ctx, payload)
+}
+
+// WithTimeout gives each invocation of h the function's timeout, as Lambda does: the
+// handler's context carries the deadline, and an invocation still running at it is
+// answered with the error Lambda reports for a function it stopped (Sandbox.Timedout,
+// "Task timed out after 25.00 seconds"), which is what Step Functions then sees. Lambda
+// kills the sandbox; here the handler's goroutine is left to notice its context, so a
+// test also sees what a timed-out attempt does while its retry runs.
+func WithTimeout(h lambda.Handler, timeout time.Duration) lambda.Handler {
+	return timed{h: h, timeout: timeout}
+}
+
+type timed struct {
+	h       lambda.Handler
+	timeout time.Duration
+}
+
+type answer struct {
+	out []byte
+	err error
+}
+
+func (t timed) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	done := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		// A panic on this goroutine is the handler's: it is answered as Invoke answers one.
+		defer func() {
+			if v := recover(); v != nil {
+				done <- answer{err: *panicResponse(v, panicStack())}
+			}
+		}()
+		out, err := t.h.Invoke(ctx, payload)
+		done <- answer{out: out, err: err}
+	}()
+	select {
+	case a := <-done:
+		return a.out, a.err
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, messages.InvokeResponse_Error{Type: "Sandbox.Timedout",
+				Message: fmt.Sprintf("Task timed out after %.2f seconds", t.timeout.Seconds())}
+		}
+		// The caller gave up (the Task's TimeoutSeconds, or the execution stopped): its
+		// answer no longer matters.
+		return nil, ctx.Err()
+	}
 }
 
 // Invoke runs h on payload. A returned error or a panic becomes the payload the runtime

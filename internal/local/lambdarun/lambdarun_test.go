@@ -2,9 +2,11 @@ package lambdarun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Invocations of one function at once each get their own answer, as from sandboxes of
@@ -30,4 +32,33 @@ func TestNewHandlerServesConcurrentInvocations(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// An invocation still running at the function's timeout is answered as Lambda answers it,
+// Sandbox.Timedout, while its handler's context tells it the deadline passed; one that
+// finishes in time answers as usual.
+func TestWithTimeoutAnswersAsLambdaDoes(t *testing.T) {
+	t.Parallel()
+	stopped := make(chan error, 1)
+	slow := WithTimeout(NewHandler(func(ctx context.Context) (string, error) {
+		<-ctx.Done()
+		stopped <- ctx.Err()
+		return "too late", nil
+	}), 50*time.Millisecond)
+	out, fnErr := Invoke(context.Background(), slow, []byte(`{}`))
+	if fnErr == nil || fnErr.Type != "Sandbox.Timedout" || fnErr.Message != "Task timed out after 0.05 seconds" {
+		t.Errorf("a handler past its timeout answered %s, %+v; want Sandbox.Timedout", out, fnErr)
+	}
+	if err := <-stopped; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the handler's context ended with %v, want its deadline", err)
+	}
+	quick := WithTimeout(NewHandler(func(ctx context.Context) (string, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			return "", errors.New("no deadline")
+		}
+		return "done", nil
+	}), time.Second)
+	if out, fnErr := Invoke(context.Background(), quick, []byte(`{}`)); fnErr != nil || string(out) != `"done"` {
+		t.Errorf("a handler within its timeout answered %s, %+v", out, fnErr)
+	}
 }

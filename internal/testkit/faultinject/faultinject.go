@@ -21,6 +21,10 @@ type Plan struct {
 	AfterWork bool
 	// Permanent makes every invocation fail with an InvariantError, without running.
 	Permanent bool
+	// Hang is how many invocations (after the transient ones) never answer: each waits
+	// until its context ends, as a function Lambda times out (lambdarun.WithTimeout reports
+	// it). With AfterWork the real handler runs and commits first.
+	Hang int
 }
 
 // Wrap returns catalog with the functions named in plans wrapped to follow them.
@@ -47,8 +51,12 @@ func (f *faulty) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	f.mu.Lock()
 	permanent := f.plan.Permanent
 	transient := f.plan.Transient > 0
-	if transient {
+	hang := !transient && f.plan.Hang > 0
+	switch {
+	case transient:
 		f.plan.Transient--
+	case hang:
+		f.plan.Hang--
 	}
 	f.mu.Unlock()
 	switch {
@@ -61,6 +69,14 @@ func (f *faulty) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, &fault.TransientError{Op: f.name, Msg: "injected transient fault after the work (response lost)"}
 	case transient:
 		return nil, &fault.TransientError{Op: f.name, Msg: "injected transient fault"}
+	case hang:
+		if f.plan.AfterWork {
+			if _, err := f.Handler.Invoke(ctx, payload); err != nil {
+				return nil, err
+			}
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	return f.Handler.Invoke(ctx, payload)
 }
