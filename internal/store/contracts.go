@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
@@ -89,7 +90,13 @@ func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, add
 				                 ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)
 				RETURNING address`, tenantID, addresses, c.lease.Milliseconds(), token).Scan(&address)
 			if err == nil {
-				_, err = tx.Exec(ctx, `INSERT INTO tenant_deployers (tenant_id, address) VALUES ($1, $2)`, tenantID, address)
+				var tag pgconn.CommandTag
+				tag, err = tx.Exec(ctx, `INSERT INTO tenant_deployers (tenant_id, address) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING`, tenantID, address)
+				if err == nil && tag.RowsAffected() == 0 {
+					// Another attempt of the tenant, leasing at the same moment, pinned it
+					// first, to the account it leased: this one is busy like any other.
+					return errPinnedMeanwhile
+				}
 			}
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -98,6 +105,9 @@ func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, add
 		ok = err == nil
 		return err
 	})
+	if errors.Is(err, errPinnedMeanwhile) {
+		err = nil
+	}
 	if err != nil || !ok {
 		return "", func() {}, false, fault.FromDB(op, err)
 	}
@@ -109,6 +119,9 @@ func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, add
 		_ = c.release(rctx, address, token)
 	}, true, nil
 }
+
+// errPinnedMeanwhile rolls back a lease whose tenant another attempt pinned meanwhile.
+var errPinnedMeanwhile = errors.New("tenant pinned by another attempt")
 
 // release ends the lease of address that token names. A lease that expired and was taken
 // since, by another tenant or by another attempt of the same one, has another token and is

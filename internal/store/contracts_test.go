@@ -64,3 +64,55 @@ func TestALeaseIsReleasedOnlyByItsOwnToken(t *testing.T) {
 		t.Errorf("after its own release the account is leased to %v; want it free", holder)
 	}
 }
+
+// Two attempts of a tenant leasing for the first time at the same moment each find no pin
+// and lease a free account; the one that pins the tenant second is refused like any busy
+// account (its lease undone), rather than failing on the pin's unique key.
+func TestTheSecondOfTwoFirstLeasesIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	c := store.New(pool).ContractDeployments(time.Minute)
+	addresses := []string{keypair.MustRandom().Address(), keypair.MustRandom().Address()}
+	tenant := uuid.Must(uuid.NewV7())
+
+	// The other attempt's lease transaction, caught after it pinned the tenant and before
+	// it commits.
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Rollback(ctx) }()
+	if _, err := other.Exec(ctx, `INSERT INTO tenant_deployers (tenant_id, address) VALUES ($1, $2)`, tenant, addresses[0]); err != nil {
+		t.Fatal(err)
+	}
+	type leased struct {
+		ok  bool
+		err error
+	}
+	done := make(chan leased, 1)
+	go func() {
+		_, _, ok, err := c.Lease(ctx, tenant, addresses)
+		done <- leased{ok, err}
+	}()
+	for waiting := 0; waiting == 0; {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the lease did not wait for the other attempt's pin: %v, %v", r.ok, r.err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := other.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.err != nil || r.ok {
+		t.Errorf("lease = %v, %v; want refused", r.ok, r.err)
+	}
+	var held int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM deployer_leases WHERE holder IS NOT NULL`).Scan(&held); err != nil || held != 0 {
+		t.Errorf("%d accounts leased (%v); want the refused lease undone", held, err)
+	}
+}
