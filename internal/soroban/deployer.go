@@ -39,8 +39,11 @@ type RPC interface {
 // account: every later attempt leases that one again.
 type Accounts interface {
 	// Lease returns the tenant's account among addresses (its pinned one, or a free one it
-	// pins), leased until release or until the lease expires, or ok false while that account
-	// is leased to another deployment (or, unpinned, every one is).
+	// pins), leased to this call until release or until the lease expires, or ok false
+	// while that account is leased to another deployment (or, unpinned, every one is). A
+	// lease belongs to one attempt, not to its tenant: another attempt of the same tenant
+	// (a timed-out invocation still running beside its retry) is refused like any other,
+	// and release ends this lease only, never one taken after it expired.
 	Lease(ctx context.Context, tenantID uuid.UUID, addresses []string) (address string, release func(), ok bool, err error)
 }
 

@@ -37,9 +37,15 @@ func newPool(t *testing.T, size int, opts ...stellarrpc.Option) *pool {
 
 func (p *pool) deployer(confirm time.Duration) *soroban.Deployer {
 	p.t.Helper()
+	return p.deployerWith(confirm, client.NewClient(p.url, nil))
+}
+
+// deployerWith is a deployer of the pool that reaches the network through rpc.
+func (p *pool) deployerWith(confirm time.Duration, rpc soroban.RPC) *soroban.Deployer {
+	p.t.Helper()
 	control := deployments(p.db)
 	d, err := soroban.New(soroban.Config{
-		RPC: client.NewClient(p.url, nil), Passphrase: localPassphrase, Wasm: anchor.Wasm,
+		RPC: rpc, Passphrase: localPassphrase, Wasm: anchor.Wasm,
 		Signers: p.signers, Accounts: control, Journal: control,
 		ConfirmTimeout: confirm, PollInterval: 5 * time.Millisecond,
 	})

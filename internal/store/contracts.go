@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
@@ -63,10 +64,13 @@ func (c *ContractDeployments) Settled(ctx context.Context, hash, outcome string)
 
 // Lease leases the tenant's deployer account among addresses: the one the tenant is pinned
 // to, or else a free one (at random, so that containers spread out), which it pins the
-// tenant to. ok is false while that account, or every one, is leased to another
-// deployment. Leasing again for the same tenant renews its lease; release ends it.
+// tenant to. The lease belongs to this call, by a random token that only its release knows:
+// ok is false while that account, or every one, is leased, to another tenant's deployment
+// or to another attempt of this tenant's (a timed-out invocation still running beside its
+// retry), until that lease is released or expires. release ends this lease and no other.
 func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, addresses []string) (address string, release func(), ok bool, err error) {
 	const op = "lease deployer account"
+	token := uuid.New() // crypto/rand
 	err = pgx.BeginFunc(ctx, c.s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO deployer_leases (address) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, addresses); err != nil {
 			return err
@@ -75,18 +79,24 @@ func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, add
 		if err := tx.QueryRow(ctx, `SELECT address FROM tenant_deployers WHERE tenant_id = $1`, tenantID).Scan(&pinned); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		free := `holder IS NULL OR expires_at < now() OR holder = $1`
+		const free = `holder IS NULL OR expires_at < now()`
+		const take = `UPDATE deployer_leases SET holder = $1, lease_token = $4, expires_at = now() + $3 * interval '1 millisecond'`
 		var err error
 		if pinned != nil {
-			err = tx.QueryRow(ctx, `UPDATE deployer_leases SET holder = $1, expires_at = now() + $3 * interval '1 millisecond'
-				WHERE address = $2 AND (`+free+`) RETURNING address`, tenantID, *pinned, c.lease.Milliseconds()).Scan(&address)
+			err = tx.QueryRow(ctx, take+` WHERE address = $2 AND (`+free+`) RETURNING address`,
+				tenantID, *pinned, c.lease.Milliseconds(), token).Scan(&address)
 		} else {
-			err = tx.QueryRow(ctx, `UPDATE deployer_leases SET holder = $1, expires_at = now() + $3 * interval '1 millisecond'
-				WHERE address = (SELECT address FROM deployer_leases WHERE address = ANY($2) AND (`+free+`)
+			err = tx.QueryRow(ctx, take+` WHERE address = (SELECT address FROM deployer_leases WHERE address = ANY($2) AND (`+free+`)
 				                 ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)
-				RETURNING address`, tenantID, addresses, c.lease.Milliseconds()).Scan(&address)
+				RETURNING address`, tenantID, addresses, c.lease.Milliseconds(), token).Scan(&address)
 			if err == nil {
-				_, err = tx.Exec(ctx, `INSERT INTO tenant_deployers (tenant_id, address) VALUES ($1, $2)`, tenantID, address)
+				var tag pgconn.CommandTag
+				tag, err = tx.Exec(ctx, `INSERT INTO tenant_deployers (tenant_id, address) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING`, tenantID, address)
+				if err == nil && tag.RowsAffected() == 0 {
+					// Another attempt of the tenant, leasing at the same moment, pinned it
+					// first, to the account it leased: this one is busy like any other.
+					return errPinnedMeanwhile
+				}
 			}
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -95,6 +105,9 @@ func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, add
 		ok = err == nil
 		return err
 	})
+	if errors.Is(err, errPinnedMeanwhile) {
+		err = nil
+	}
 	if err != nil || !ok {
 		return "", func() {}, false, fault.FromDB(op, err)
 	}
@@ -103,14 +116,18 @@ func (c *ContractDeployments) Lease(ctx context.Context, tenantID uuid.UUID, add
 		// fails leaves the lease to expire.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = c.release(rctx, tenantID, address)
+		_ = c.release(rctx, address, token)
 	}, true, nil
 }
 
-// release ends the tenant's lease of address (a lease another deployment took over after it
-// expired is left alone).
-func (c *ContractDeployments) release(ctx context.Context, tenantID uuid.UUID, address string) error {
-	_, err := c.s.db.Exec(ctx, `UPDATE deployer_leases SET holder = NULL, expires_at = NULL WHERE address = $1 AND holder = $2`,
-		address, tenantID)
+// errPinnedMeanwhile rolls back a lease whose tenant another attempt pinned meanwhile.
+var errPinnedMeanwhile = errors.New("tenant pinned by another attempt")
+
+// release ends the lease of address that token names. A lease that expired and was taken
+// since, by another tenant or by another attempt of the same one, has another token and is
+// left alone.
+func (c *ContractDeployments) release(ctx context.Context, address string, token uuid.UUID) error {
+	_, err := c.s.db.Exec(ctx, `UPDATE deployer_leases SET holder = NULL, lease_token = NULL, expires_at = NULL
+		WHERE address = $1 AND lease_token = $2`, address, token)
 	return fault.FromDB("release deployer account", err)
 }

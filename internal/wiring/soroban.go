@@ -80,6 +80,7 @@ func NewDeployer(ctx context.Context, cfg config.Soroban, awsCfg aws.Config, poo
 
 // DeployerLease is how long a deployment's lease of its account lasts: the contract step's
 // Lambda timeout, so a lease whose holder died is free again by the step's next attempt.
+// Taken after the invocation began, it outlasts the invocation, so it is never renewed.
 const DeployerLease = 110 * time.Second
 
 // ParseSeeds reads the pool of deployer seeds: one secret (or SOROBAN_DEPLOYER_SEED) holding
