@@ -24,12 +24,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"gopkg.in/yaml.v3"
 
+	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/cfntemplate"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // --- the template ---------------------------------------------------------------------
@@ -411,6 +415,72 @@ func checkTimeouts(t *testing.T, tpl *cfnTemplate, subs *yaml.Node, states map[s
 			t.Errorf("%s: Timeout %d s is not below state %s's TimeoutSeconds %v", fn, timeout, name, stateTimeout)
 		}
 	}
+}
+
+// (h) Every wait inside a function fits its timeout less deadline.Reserve, so the handler
+// answers (with a TransientError at worst) before Lambda stops it; every wait detached
+// from the invocation's context (recording a failed attempt, releasing a reservation) fits
+// deadline.Reserve; and a deployer lease outlives the invocation that holds it. The waits:
+// a database connection through RDS Proxy (its borrow timeout), an SES call, a Step
+// Functions start or describe, and a Soroban transaction's confirmation (the template's
+// SorobanConfirmTimeout in every environment of samconfig.toml).
+func TestInternalWaitsFitTheirFunctions(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	cfg := readSamconfig(t)
+	borrow, err := strconv.Atoi(get(tpl.resource("DatabaseProxyTargetGroup"), "Properties", "ConnectionPoolConfigurationInfo", "ConnectionBorrowTimeout").Value)
+	if err != nil {
+		t.Fatalf("ConnectionBorrowTimeout: %v", err)
+	}
+	for name, d := range map[string]time.Duration{"pipeline.FailureLogTimeout": pipeline.FailureLogTimeout, "api.ReleaseTimeout": api.ReleaseTimeout} {
+		if d > deadline.Reserve {
+			t.Errorf("%s (%v) is detached from the invocation and must fit deadline.Reserve (%v)", name, d, deadline.Reserve)
+		}
+	}
+	for _, env := range samconfigEnvs {
+		confirm, err := time.ParseDuration(deployParams(t, tpl, cfg, env)["SorobanConfirmTimeout"])
+		if err != nil {
+			t.Fatalf("%s: SorobanConfirmTimeout: %v", env, err)
+		}
+		for _, f := range catalog.All() {
+			work := f.TimeLimit() - deadline.Reserve
+			waits := map[string]time.Duration{"an RDS Proxy connection borrow": time.Duration(borrow) * time.Second}
+			if f.Uses(catalog.Email) {
+				waits["an SES call (pipeline.SendTimeout)"] = pipeline.SendTimeout
+			}
+			if f.Uses(catalog.StartProvisioning) || f.Uses(catalog.StartUpgrades) {
+				waits["a Step Functions start (api.StartTimeout)"] = api.StartTimeout
+			}
+			if f.Uses(catalog.DescribeProvisioning) {
+				waits["a Step Functions describe (api.DescribeTimeout)"] = api.DescribeTimeout
+			}
+			if f.Uses(catalog.Contracts) {
+				waits["a Soroban confirmation (SorobanConfirmTimeout)"] = confirm
+				if wiring.DeployerLease < f.TimeLimit() {
+					t.Errorf("%s: a deployer lease (%v) ends before the invocation that holds it (%v)", f.LogicalID, wiring.DeployerLease, f.TimeLimit())
+				}
+			}
+			for what, d := range waits {
+				if d > work {
+					t.Errorf("%s: %s: %s waits up to %v, more than its timeout %v less deadline.Reserve", env, f.LogicalID, what, d, f.TimeLimit())
+				}
+			}
+		}
+	}
+}
+
+// deployParams are the template's parameters as an environment of samconfig.toml deploys
+// them: its overrides on the defaults.
+func deployParams(t *testing.T, tpl *cfnTemplate, cfg samconfig, env string) map[string]string {
+	t.Helper()
+	params := map[string]string{}
+	for _, p := range keys(get(tpl.root, "Parameters")) {
+		if v := get(tpl.root, "Parameters", p, "Default"); v != nil {
+			params[p] = v.Value
+		}
+	}
+	maps.Copy(params, samconfigOverrides(t, env, cfg[env+".deploy"]))
+	return params
 }
 
 // The local runners time each function out where Lambda will (catalog.Function.TimeLimit):
@@ -915,14 +985,7 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 	cfg := readSamconfig(t)
 	documented := documentedVars(t)
 	for _, envName := range samconfigEnvs {
-		params := map[string]string{}
-		for _, p := range keys(get(tpl.root, "Parameters")) {
-			if v := get(tpl.root, "Parameters", p, "Default"); v != nil {
-				params[p] = v.Value
-			}
-		}
-		maps.Copy(params, samconfigOverrides(t, envName, cfg[envName+".deploy"]))
-		d := deployed{tpl: tpl, params: params}
+		d := deployed{tpl: tpl, params: deployParams(t, tpl, cfg, envName)}
 		for _, f := range catalog.All() {
 			vars := map[string]string{}
 			for name, n := range tpl.env(f.LogicalID) {

@@ -6,10 +6,11 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
 	c, closePool := wiring.API("ListTenantsFunction")
-	lambda.StartWithOptions(c.ListTenants, lambda.WithEnableSIGTERM(closePool))
+	lambda.StartWithOptions(deadline.Keep(c.ListTenants), lambda.WithEnableSIGTERM(closePool))
 }

@@ -6,10 +6,11 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
 	c, closePool := wiring.Reconciler("ReconcileFunction")
-	lambda.StartWithOptions(c.Run, lambda.WithEnableSIGTERM(closePool))
+	lambda.StartWithOptions(deadline.Keep(c.Run), lambda.WithEnableSIGTERM(closePool))
 }

@@ -6,10 +6,11 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
 	c, closePool := wiring.Pipeline("CreateSchemaFunction")
-	lambda.StartWithOptions(c.CreateSchema, lambda.WithEnableSIGTERM(closePool))
+	lambda.StartWithOptions(deadline.Keep(c.CreateSchema), lambda.WithEnableSIGTERM(closePool))
 }

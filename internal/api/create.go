@@ -20,10 +20,11 @@ import (
 const maxBodyBytes = 16 << 10
 
 const (
-	// startTimeout leaves time, within API Gateway's 30 s, to release the reservation and
-	// answer when Step Functions does not.
-	startTimeout   = 10 * time.Second
-	releaseTimeout = 5 * time.Second
+	// StartTimeout fits the route's 15 s Lambda timeout less deadline.Reserve; the release
+	// of the reservation when Step Functions does not answer is detached from the request's
+	// context and fits deadline.Reserve (template_test.go holds both).
+	StartTimeout   = 8 * time.Second
+	ReleaseTimeout = 5 * time.Second
 	// startFailedReason becomes the tenant's provisioning_error.
 	startFailedReason = "could not start provisioning"
 )
@@ -85,7 +86,7 @@ func accepted(prefix string, id uuid.UUID, started Started, msg string) reply {
 // left PENDING, it would hold the name for a tenant no execution will ever provision.
 func (h *Handler) start(c *call, t tenant.Tenant) (Started, error) {
 	id := t.ID
-	ctx, cancel := context.WithTimeout(c.ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, StartTimeout)
 	started, err := h.starter.Start(ctx, id, t.ExecutionName())
 	cancel()
 	if err == nil {
@@ -94,7 +95,7 @@ func (h *Handler) start(c *call, t tenant.Tenant) (Started, error) {
 	notStarted := unavailable(ProblemNotStarted, "Provisioning could not be started; retry after the Retry-After delay.",
 		retryAfterStart).because(err)
 	// Detached from the request: its deadline may be the very reason the start failed.
-	ctx, cancel = context.WithTimeout(context.WithoutCancel(c.ctx), releaseTimeout)
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(c.ctx), ReleaseTimeout)
 	defer cancel()
 	failed, ferr := h.store.FailReservation(ctx, id, startFailedReason)
 	switch {

@@ -15,9 +15,9 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
-// describeTimeout keeps a slow Step Functions from holding up the log, which is the part
+// DescribeTimeout keeps a slow Step Functions from holding up the log, which is the part
 // of the answer that comes from our own database.
-const describeTimeout = 3 * time.Second
+const DescribeTimeout = 3 * time.Second
 
 type statusBody struct {
 	TenantID      uuid.UUID     `json:"tenantId"`
@@ -113,7 +113,7 @@ func rollbackOf(l store.StepLog) *rollbackBody {
 // describe asks for the execution's status. Its failure is reported in the body, not as the
 // request's: the log from our database is still worth showing.
 func (h *Handler) describe(c *call, arn string) (*executionBody, string) {
-	ctx, cancel := context.WithTimeout(c.ctx, describeTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, DescribeTimeout)
 	defer cancel()
 	s, err := h.describer.Describe(ctx, arn)
 	if err != nil {

@@ -63,13 +63,13 @@ func (h *Handler) StartUpgrade(ctx context.Context, req events.APIGatewayV2HTTPR
 		if err != nil {
 			return reply{}, err
 		}
-		sctx, cancel := context.WithTimeout(ctx, startTimeout)
+		sctx, cancel := context.WithTimeout(ctx, StartTimeout)
 		started, err := h.upgrades.StartUpgrade(sctx, run.ID)
 		cancel()
 		if err != nil {
 			// Closed, so it does not block the next run; detached from the request, whose
 			// deadline may be why the start failed.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReleaseTimeout)
 			defer cancel()
 			if _, ferr := h.store.FinishUpgradeRun(fctx, run.ID, store.RunFailed, "could not start the upgrade execution"); ferr != nil {
 				h.log.ErrorContext(ctx, "upgrade run left RUNNING after a failed start", "requestId", c.requestID,
@@ -127,7 +127,7 @@ func (h *Handler) closeAbandonedRun(ctx context.Context) error {
 	if err != nil || status == "RUNNING" {
 		return err
 	}
-	if status == "" && run.ExecutionArn == "" && time.Since(run.CreatedAt) < startTimeout+releaseTimeout {
+	if status == "" && run.ExecutionArn == "" && time.Since(run.CreatedAt) < StartTimeout+ReleaseTimeout {
 		return nil // being started by another request right now
 	}
 	// Its execution has ended, or never started and never will (the request that recorded

@@ -183,7 +183,7 @@ var (
 	GetUpgrade = Function{LogicalID: "GetUpgradeFunction", Dir: "api-get-upgrade", Kind: Route,
 		Route: "GET /admin/upgrades/{id}", Runs: API, Handler: "GetUpgrade",
 		Doc:     "reads an upgrade run's counts and failed tenants",
-		Timeout: 10, Concurrency: "ApiConcurrency", DBConns: 1}
+		Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 )
 
 // The upgrade state machine's steps (statemachine/upgrade.asl.json).

@@ -32,9 +32,10 @@ func WithEmail(mailer Mailer, cfg config.Email) Option {
 	return func(s *Steps) { s.mailer, s.email = mailer, cfg }
 }
 
-// sendTimeout bounds one SES call, well inside the step's Lambda timeout, so a hung
-// call ends as a retryable TransientError rather than a killed invocation.
-const sendTimeout = 10 * time.Second
+// SendTimeout bounds one SES call inside the shortest timeout of a function that sends (the
+// resend route's 15 s) less deadline.Reserve, so a hung call ends as a retryable
+// TransientError rather than a killed invocation.
+const SendTimeout = 8 * time.Second
 
 // SendWelcomeEmailOutput reports the sent message; the token is not in it.
 type SendWelcomeEmailOutput struct {
@@ -94,7 +95,7 @@ func (s *Steps) issueWelcome(ctx context.Context, tx *store.Tx, t tenant.Tenant,
 // SES does not take it, the token is withdrawn (and the one it replaced put back) in a short
 // transaction of its own: a link that was never sent must not be the only one that works.
 func (s *Steps) sendWelcome(ctx context.Context, t tenant.Tenant, w welcome) (SendWelcomeEmailOutput, error) {
-	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	sctx, cancel := context.WithTimeout(ctx, SendTimeout)
 	id, err := s.mailer.Send(sctx, w.msg)
 	cancel()
 	out := SendWelcomeEmailOutput{MessageID: id, ActivationExpiresAt: w.activation.ExpiresAt}
@@ -102,7 +103,7 @@ func (s *Steps) sendWelcome(ctx context.Context, t tenant.Tenant, w welcome) (Se
 		return out, nil
 	}
 	// Detached: the invocation's deadline may be why the send failed.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureLogTimeout)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FailureLogTimeout)
 	defer cancel()
 	if werr := pgx.BeginFunc(wctx, s.pool, func(tx pgx.Tx) error {
 		return tenantdb.WithdrawActivation(wctx, tx, w.names, w.activation, "the e-mail was not sent: "+fault.Name(err))
@@ -133,7 +134,7 @@ func (s *Steps) notifyFailure(ctx context.Context, t tenant.Tenant, failedStep, 
 	var problems []string
 	send := func(who string, msg email.Message, err error) bool {
 		if err == nil {
-			sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+			sctx, cancel := context.WithTimeout(ctx, SendTimeout)
 			defer cancel()
 			_, err = s.mailer.Send(sctx, msg)
 		}

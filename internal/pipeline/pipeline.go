@@ -45,9 +45,9 @@ func New(pool *pgxpool.Pool, log *slog.Logger, opts ...Option) *Steps {
 	return s
 }
 
-// failureLogTimeout bounds the write of a FAILED log row. It runs on a context detached
+// FailureLogTimeout bounds the write of a FAILED log row. It runs on a context detached
 // from the invocation's, because the invocation's deadline may be the very failure.
-const failureLogTimeout = 5 * time.Second
+const FailureLogTimeout = 5 * time.Second
 
 func parseTenantID(op, raw string) (uuid.UUID, error) {
 	id, err := uuid.Parse(raw)
@@ -169,7 +169,7 @@ func attempt[Out any](ctx context.Context, s *Steps, step, rawID, executionArn s
 	out, err = body(ctx, id, a)
 	if err != nil {
 		err = fault.FromDB(step, err)
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureLogTimeout)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FailureLogTimeout)
 		defer cancel()
 		if logErr := s.store.FinishStep(fctx, a, store.LogFailed, nil, err.Error()); logErr != nil {
 			log.WarnContext(ctx, "could not record step failure", "error", logErr.Error())

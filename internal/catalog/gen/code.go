@@ -63,12 +63,13 @@ func mainFile(f catalog.Function) []byte {
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
 	c, closePool := wiring.%s(%q)
-	lambda.StartWithOptions(c.%s, lambda.WithEnableSIGTERM(closePool))
+	lambda.StartWithOptions(deadline.Keep(c.%s), lambda.WithEnableSIGTERM(closePool))
 }
 `, c.wiring, f.LogicalID, f.Handler)
 	return mustFormat(b.Bytes())
@@ -81,6 +82,7 @@ func handlerTable(fns []catalog.Function) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// %s\n\npackage handlers\n\nimport (\n\t\"github.com/aws/aws-lambda-go/lambda\"\n\n", header)
 	b.WriteString("\t\"github.com/healthstack/tenant-provisioning/internal/catalog\"\n")
+	b.WriteString("\t\"github.com/healthstack/tenant-provisioning/internal/deadline\"\n")
 	for _, k := range componentOrder {
 		fmt.Fprintf(&b, "\t%q\n", "github.com/healthstack/tenant-provisioning/internal/"+components[k].pkg)
 	}
@@ -95,7 +97,7 @@ func handlerTable(fns []catalog.Function) []byte {
 	b.WriteString("// handler must be a method with a pointer receiver.\n")
 	b.WriteString("func bind(c components) map[string]lambda.Handler {\n\treturn map[string]lambda.Handler{\n")
 	for _, f := range fns {
-		fmt.Fprintf(&b, "\t\t%q: lambdarun.NewHandler(c.%s.%s),\n", f.LogicalID, field(f.Runs), f.Handler)
+		fmt.Fprintf(&b, "\t\t%q: lambdarun.NewHandler(deadline.Keep(c.%s.%s)),\n", f.LogicalID, field(f.Runs), f.Handler)
 	}
 	b.WriteString("\t}\n}\n")
 	for _, k := range componentOrder {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
+	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
@@ -557,9 +558,10 @@ func TestThrottledStepsDrainWithoutRollback(t *testing.T) {
 // Lambda does (Sandbox.Timedout); every tenant still ends ACTIVE, through the happy path.
 func TestEveryStepTimedOutOnceStillEndsActive(t *testing.T) {
 	t.Parallel()
-	// The steps' own timeouts are seconds long; this one stops the hung attempt sooner and
-	// still leaves the work before it ample time on a loaded machine.
-	const killAfter = 3 * time.Second
+	// The steps' own timeouts are tens of seconds; this one stops the hung attempt sooner
+	// and still leaves the work before it (which stops deadline.Reserve earlier) ample time
+	// on a loaded machine.
+	const killAfter = deadline.Reserve + 3*time.Second
 	w := newWorld(t)
 	for _, step := range catalog.Provisioning {
 		t.Run(step.State, func(t *testing.T) {

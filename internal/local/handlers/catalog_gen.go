@@ -8,6 +8,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/controlplane"
+	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
@@ -28,30 +29,30 @@ type components struct {
 // handler must be a method with a pointer receiver.
 func bind(c components) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"CreateTenantRecordFunction":    lambdarun.NewHandler(c.pipeline.CreateTenantRecord),
-		"CreateSchemaFunction":          lambdarun.NewHandler(c.pipeline.CreateSchema),
-		"RunMigrationsFunction":         lambdarun.NewHandler(c.pipeline.RunMigrations),
-		"SeedRolesAndUserFunction":      lambdarun.NewHandler(c.pipeline.SeedRolesAndUser),
-		"DeploySorobanContractFunction": lambdarun.NewHandler(c.pipeline.DeploySorobanContract),
-		"StoreContractAddressFunction":  lambdarun.NewHandler(c.pipeline.StoreContractAddress),
-		"ActivateTenantFunction":        lambdarun.NewHandler(c.pipeline.ActivateTenant),
-		"SendWelcomeEmailFunction":      lambdarun.NewHandler(c.pipeline.SendWelcomeEmail),
-		"RollbackFunction":              lambdarun.NewHandler(c.pipeline.Rollback),
-		"CreateTenantFunction":          lambdarun.NewHandler(c.api.CreateTenant),
-		"ListTenantsFunction":           lambdarun.NewHandler(c.api.ListTenants),
-		"GetTenantFunction":             lambdarun.NewHandler(c.api.GetTenant),
-		"GetProvisioningStatusFunction": lambdarun.NewHandler(c.api.GetProvisioningStatus),
-		"ArchiveTenantFunction":         lambdarun.NewHandler(c.api.ArchiveTenant),
-		"RetryTenantFunction":           lambdarun.NewHandler(c.api.RetryTenant),
-		"ResendActivationEmailFunction": lambdarun.NewHandler(c.api.ResendActivationEmail),
-		"ActivateAdminFunction":         lambdarun.NewHandler(c.api.Activate),
-		"StartUpgradeFunction":          lambdarun.NewHandler(c.api.StartUpgrade),
-		"GetUpgradeFunction":            lambdarun.NewHandler(c.api.GetUpgrade),
-		"ListTenantsToUpgradeFunction":  lambdarun.NewHandler(c.upgrader.List),
-		"MigrateTenantBatchFunction":    lambdarun.NewHandler(c.upgrader.MigrateBatch),
-		"SummarizeUpgradeFunction":      lambdarun.NewHandler(c.upgrader.Summarize),
-		"ReconcileFunction":             lambdarun.NewHandler(c.reconciler.Run),
-		"MigrateControlPlaneFunction":   lambdarun.NewHandler(c.controlplane.Handle),
+		"CreateTenantRecordFunction":    lambdarun.NewHandler(deadline.Keep(c.pipeline.CreateTenantRecord)),
+		"CreateSchemaFunction":          lambdarun.NewHandler(deadline.Keep(c.pipeline.CreateSchema)),
+		"RunMigrationsFunction":         lambdarun.NewHandler(deadline.Keep(c.pipeline.RunMigrations)),
+		"SeedRolesAndUserFunction":      lambdarun.NewHandler(deadline.Keep(c.pipeline.SeedRolesAndUser)),
+		"DeploySorobanContractFunction": lambdarun.NewHandler(deadline.Keep(c.pipeline.DeploySorobanContract)),
+		"StoreContractAddressFunction":  lambdarun.NewHandler(deadline.Keep(c.pipeline.StoreContractAddress)),
+		"ActivateTenantFunction":        lambdarun.NewHandler(deadline.Keep(c.pipeline.ActivateTenant)),
+		"SendWelcomeEmailFunction":      lambdarun.NewHandler(deadline.Keep(c.pipeline.SendWelcomeEmail)),
+		"RollbackFunction":              lambdarun.NewHandler(deadline.Keep(c.pipeline.Rollback)),
+		"CreateTenantFunction":          lambdarun.NewHandler(deadline.Keep(c.api.CreateTenant)),
+		"ListTenantsFunction":           lambdarun.NewHandler(deadline.Keep(c.api.ListTenants)),
+		"GetTenantFunction":             lambdarun.NewHandler(deadline.Keep(c.api.GetTenant)),
+		"GetProvisioningStatusFunction": lambdarun.NewHandler(deadline.Keep(c.api.GetProvisioningStatus)),
+		"ArchiveTenantFunction":         lambdarun.NewHandler(deadline.Keep(c.api.ArchiveTenant)),
+		"RetryTenantFunction":           lambdarun.NewHandler(deadline.Keep(c.api.RetryTenant)),
+		"ResendActivationEmailFunction": lambdarun.NewHandler(deadline.Keep(c.api.ResendActivationEmail)),
+		"ActivateAdminFunction":         lambdarun.NewHandler(deadline.Keep(c.api.Activate)),
+		"StartUpgradeFunction":          lambdarun.NewHandler(deadline.Keep(c.api.StartUpgrade)),
+		"GetUpgradeFunction":            lambdarun.NewHandler(deadline.Keep(c.api.GetUpgrade)),
+		"ListTenantsToUpgradeFunction":  lambdarun.NewHandler(deadline.Keep(c.upgrader.List)),
+		"MigrateTenantBatchFunction":    lambdarun.NewHandler(deadline.Keep(c.upgrader.MigrateBatch)),
+		"SummarizeUpgradeFunction":      lambdarun.NewHandler(deadline.Keep(c.upgrader.Summarize)),
+		"ReconcileFunction":             lambdarun.NewHandler(deadline.Keep(c.reconciler.Run)),
+		"MigrateControlPlaneFunction":   lambdarun.NewHandler(deadline.Keep(c.controlplane.Handle)),
 	}
 }
 
