@@ -149,6 +149,27 @@ func getAtt(n *yaml.Node) (string, string) {
 	return "", ""
 }
 
+// versionOf returns the function a DefinitionSubstitutions value names by its published
+// version (!Ref <Function>.Version), or "": a definition calls versions, so an execution
+// runs the functions of the release it started with, whatever a deploy publishes meanwhile.
+func versionOf(n *yaml.Node) string {
+	if fn, ok := strings.CutSuffix(refTo(n), ".Version"); ok {
+		return fn
+	}
+	return ""
+}
+
+// anyVersionOf returns the function whose every version a policy resource names
+// (!Sub "${<Function>.Arn}:*"), or "".
+func anyVersionOf(n *yaml.Node) string {
+	if f, arg := intrinsic(n); f == "Sub" && arg.Kind == yaml.ScalarNode {
+		if m := regexp.MustCompile(`^\$\{(\w+)\.Arn\}:\*$`).FindStringSubmatch(arg.Value); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
 // sameNode compares two nodes by content (kind, tag, value, children), not position.
 func sameNode(a, b *yaml.Node) bool {
 	if a == nil || b == nil {
@@ -370,9 +391,9 @@ func checkSubstitutions(t *testing.T, tpl *cfnTemplate, m machine, sm *yaml.Node
 		if !used[k] {
 			t.Errorf("DefinitionSubstitutions.%s is not used by the definition", k)
 		}
-		fn, attr := getAtt(get(subs, k))
-		if attr != "Arn" || tpl.typeOf(fn) != "AWS::Serverless::Function" {
-			t.Errorf("DefinitionSubstitutions.%s is not !GetAtt <a function of the template>.Arn", k)
+		fn := versionOf(get(subs, k))
+		if tpl.typeOf(fn) != "AWS::Serverless::Function" {
+			t.Errorf("DefinitionSubstitutions.%s is not !Ref <a function of the template>.Version", k)
 		}
 		if code[k] != fn {
 			t.Errorf("DefinitionSubstitutions.%s names %s; internal/local/handlers resolves it to %q", k, fn, code[k])
@@ -405,7 +426,7 @@ func checkTimeouts(t *testing.T, tpl *cfnTemplate, subs *yaml.Node, states map[s
 		if m == nil {
 			continue
 		}
-		fn, _ := getAtt(get(subs, m[1]))
+		fn := versionOf(get(subs, m[1]))
 		stateTimeout, _ := st["TimeoutSeconds"].(float64)
 		timeout, err := strconv.Atoi(tpl.fnProp(fn, "Timeout").Value)
 		if err != nil {
@@ -537,8 +558,7 @@ func checkStateMachine(t *testing.T, tpl *cfnTemplate, m machine, sm *yaml.Node)
 	}
 	want := map[string]bool{}
 	for _, k := range keys(get(p, "DefinitionSubstitutions")) {
-		fn, _ := getAtt(get(p, "DefinitionSubstitutions", k))
-		want[fn] = true
+		want[versionOf(get(p, "DefinitionSubstitutions", k))] = true
 	}
 	// A Distributed Map starts its children on its own state machine, and follows and stops
 	// them: exactly that, on the machine's own name (it cannot !Ref itself).
@@ -571,9 +591,9 @@ func checkStateMachine(t *testing.T, tpl *cfnTemplate, m machine, sm *yaml.Node)
 			if g.action != "lambda:InvokeFunction" {
 				t.Errorf("state machine role: %s; only lambda:InvokeFunction is needed", g.action)
 			}
-			fn, attr := getAtt(g.resource)
-			if attr != "Arn" || !want[fn] {
-				t.Errorf("state machine role may invoke %v, which the definition does not name", g.resource.Value)
+			fn := anyVersionOf(g.resource)
+			if !want[fn] {
+				t.Errorf("state machine role may invoke %v, which is not every version of a function the definition names", g.resource.Value)
 			}
 			got[fn] = true
 		}
@@ -692,8 +712,8 @@ func TestCatalogIsTheOneDeclaration(t *testing.T) {
 			if st["Type"] != "Task" || res != "${"+f.Substitution()+"}" {
 				t.Errorf("catalogue: state %s of %s should be a Task on ${%s}; the definition has %v on %q", f.State, m.file, f.Substitution(), st["Type"], res)
 			}
-			if fn, _ := getAtt(get(sms[m.id], "Properties", "DefinitionSubstitutions", f.Substitution())); fn != f.LogicalID {
-				t.Errorf("catalogue: %s's DefinitionSubstitutions.%s is %q, want %s.Arn", m.id, f.Substitution(), fn, f.LogicalID)
+			if fn := versionOf(get(sms[m.id], "Properties", "DefinitionSubstitutions", f.Substitution())); fn != f.LogicalID {
+				t.Errorf("catalogue: %s's DefinitionSubstitutions.%s is %q, want %s.Version", m.id, f.Substitution(), fn, f.LogicalID)
 			}
 		}
 		if f.Route != "" {

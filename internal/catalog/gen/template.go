@@ -109,12 +109,6 @@ func functionResources(b *bytes.Buffer, f catalog.Function) {
 	if f.Memory != 0 {
 		w(3, "MemorySize: %d", f.Memory)
 	}
-	if f.Kind == catalog.CustomResource {
-		// A new version whenever the code (which embeds the migrations) or the
-		// configuration changes; the custom resource names it, so it runs again.
-		w(3, "AutoPublishAlias: live")
-		w(3, "AutoPublishAliasAllProperties: true")
-	}
 	if env := environment(f); len(env) > 0 {
 		w(3, "Environment:")
 		w(4, "Variables:")
