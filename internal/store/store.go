@@ -148,10 +148,13 @@ func (tx *Tx) Activate(ctx context.Context, id uuid.UUID) error {
 }
 
 // MarkFailed marks the tenant FAILED with a sanitised error. The first recorded error is
-// kept: a re-run rollback must not replace the cause with its own.
+// kept: a re-run rollback must not replace the cause with its own. The schema version is
+// cleared: the rollback drops the schema in the same transaction, and a version recorded
+// for it would show a schema that no longer exists.
 func (tx *Tx) MarkFailed(ctx context.Context, id uuid.UUID, sanitizedErr string) error {
 	_, err := tx.move(ctx, "mark tenant failed", id, tenant.StatusFailed,
-		`provisioning_error = coalesce(provisioning_error, $4), completed_at = coalesce(completed_at, now())`, sanitizedErr)
+		`provisioning_error = coalesce(provisioning_error, $4), completed_at = coalesce(completed_at, now()),
+		schema_version = NULL`, sanitizedErr)
 	return err
 }
 
