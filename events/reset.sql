@@ -30,6 +30,7 @@ BEGIN
         END IF;
         DELETE FROM contract_transactions WHERE tenant_id = t.id;
         DELETE FROM tenant_deployers WHERE tenant_id = t.id;
+        DELETE FROM reconcile_backoff WHERE tenant_id = t.id;
         DELETE FROM tenants WHERE id = t.id; -- its provisioning_logs go with it
     END LOOP;
 END

@@ -493,6 +493,25 @@ func (e *env) failed(t *testing.T, name string) uuid.UUID {
 	return id
 }
 
+// rolledBack is a tenant whose execution failed after RunMigrations recorded its schema
+// version, and which its rollback then marked FAILED.
+func (e *env) rolledBack(t *testing.T, name string) uuid.UUID {
+	t.Helper()
+	id := e.provisioning(t, name)
+	in := pipelineInput(id)
+	if _, err := e.steps.CreateSchema(e.ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.steps.RunMigrations(e.ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.steps.Rollback(e.ctx, pipeline.RollbackInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn,
+		Error: &pipeline.CaughtError{Error: "TransientError", Cause: "seeding failed"}}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func (e *env) archived(t *testing.T, name string) uuid.UUID {
 	t.Helper()
 	id := e.active(t, name)

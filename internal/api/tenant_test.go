@@ -43,6 +43,7 @@ func TestGetTenant(t *testing.T) {
 	pending := e.create(t, "Get Pending")
 	active := e.active(t, "Get Active")
 	failed := e.failed(t, "Get Failed")
+	rolledBack := e.rolledBack(t, "Get Rolled Back")
 
 	get := func(t *testing.T, id uuid.UUID) tenantResponse {
 		var b tenantResponse
@@ -82,6 +83,15 @@ func TestGetTenant(t *testing.T) {
 		b := get(t, failed)
 		if b.Status != "FAILED" || b.ProvisioningError == nil || *b.ProvisioningError != "could not start provisioning" {
 			t.Errorf("body = %+v", b)
+		}
+	})
+
+	t.Run("rolled back after its migrations claims no schema", func(t *testing.T) {
+		t.Parallel()
+		b := get(t, rolledBack)
+		if b.Status != "FAILED" || b.SchemaVersion != nil || b.SchemaCurrent {
+			t.Errorf("status %s, a schema version shown: %v, current %v; want FAILED with no version: the schema was dropped",
+				b.Status, b.SchemaVersion != nil, b.SchemaCurrent)
 		}
 	})
 

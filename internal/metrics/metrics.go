@@ -82,8 +82,8 @@ func RolledBack(ctx context.Context, log *slog.Logger, failedStep string) {
 }
 
 // Reconciled records one reconcile run as its one log line: the reservations it failed,
-// the tenants it rolled back, and those it could not settle (an error, or a state that
-// needs an operator), which an alarm watches.
+// the tenants it rolled back, and those left unsettled (an error, or a state that needs an
+// operator), by this run or an earlier one, which an alarm watches.
 func Reconciled(ctx context.Context, log *slog.Logger, checked, reservationsFailed, rolledBack, unsettled int) {
 	emit(ctx, log, "reconcile run", [][]string{{}},
 		[]metric{reconcileReservationsFailed, reconcileRolledBack, reconcileUnsettled},

@@ -196,6 +196,16 @@ func (e *env) state(id uuid.UUID) state {
 	return s
 }
 
+// version is the schema version the control plane records for the tenant (nil: none).
+func (e *env) version(id uuid.UUID) *int32 {
+	e.t.Helper()
+	tn, err := e.store.Get(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tn.SchemaVersion
+}
+
 func (e *env) logRows(id uuid.UUID) []store.StepLog {
 	e.t.Helper()
 	logs, err := e.store.Logs(e.ctx, id)

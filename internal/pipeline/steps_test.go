@@ -145,6 +145,9 @@ func TestRollbackAfterEachStep(t *testing.T) {
 			e := newEnv(t)
 			tn := e.reserve("Rollback Clinic")
 			e.runSteps(tn.ID, n)
+			if before, migrated := e.version(tn.ID), n >= 3; migrated != (before != nil) {
+				t.Fatalf("schema version %v before the rollback; RunMigrations ran: %v", before, migrated)
+			}
 			caught := &CaughtError{Error: "TransientError", Cause: `{"errorMessage":"deploy contract: rpc unavailable for dr.quinn.zz9@clinic-example.org\ngoroutine 1 [running]:","errorType":"TransientError"}`}
 			out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()), Error: caught})
 			if err != nil {
@@ -184,6 +187,9 @@ func assertRolledBack(t *testing.T, e *env, id uuid.UUID, wantErr string) {
 	}
 	if tn.Status != tenant.StatusFailed || tn.ProvisioningError != wantErr || tn.CompletedAt == nil {
 		t.Errorf("tenant = %s %q, want FAILED %q", tn.Status, tn.ProvisioningError, wantErr)
+	}
+	if tn.SchemaVersion != nil { // the schema is gone: no version of it may be shown
+		t.Errorf("schema version %d recorded after the rollback dropped the schema", *tn.SchemaVersion)
 	}
 	name := tn.SchemaName
 	if name == "" {

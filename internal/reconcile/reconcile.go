@@ -3,11 +3,13 @@
 // that ended ABORTED, TIMED_OUT or FAILED without a rollback that went through. It runs
 // on a schedule (EventBridge Scheduler in AWS, a timer in make dev), acts through the
 // pipeline's own rollback as the execution that owned the tenant, and is idempotent: a
-// second run finds nothing more to do.
+// second run finds nothing more to do. A tenant it cannot settle waits longer after each
+// failure and then queues behind the others, so it never holds up the rest.
 package reconcile
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -41,10 +43,20 @@ type Rollbacker interface {
 
 // Defaults: a tenant is looked at once its row has not changed for StaleAfter (an
 // execution claims its reservation within seconds, and a running one is left alone anyway),
-// and at most Batch tenants per run, oldest first, so one run stays well inside its timeout.
+// and at most Batch tenants per run, those due longest first, so one run stays well inside
+// its timeout.
 const (
 	DefaultStaleAfter = 5 * time.Minute
 	DefaultBatch      = 100
+)
+
+// A tenant a run could not settle is not due again for RetryAfter, doubled with each
+// further failure, up to MaxRetryAfter. At the schedule's five minutes, its first three
+// retries come at the next run, as a passing fault needs; one that keeps failing is tried
+// less and less often, down to once an hour, and logs as often.
+const (
+	RetryAfter    = time.Minute
+	MaxRetryAfter = time.Hour
 )
 
 // Reconciler is the reconcile function.
@@ -70,9 +82,13 @@ type Report struct {
 	// SUCCEEDED without activating its tenant): the log line says which and why.
 	NeedsOperator []string      `json:"needsOperator"`
 	Errors        []TenantError `json:"errors"`
+	// Unsettled counts the tenants this run or an earlier one could not settle and that
+	// have not changed since, whether this run looked at them or not: the
+	// ReconcileUnsettled metric.
+	Unsettled int `json:"unsettled"`
 }
 
-// TenantError is a tenant the run could not settle; the next run tries again.
+// TenantError is a tenant the run could not settle; a later run tries again.
 type TenantError struct {
 	TenantID  string `json:"tenantId"`
 	ErrorType string `json:"errorType"`
@@ -86,9 +102,16 @@ func NewReport() Report {
 // reasonNeverStarted becomes the provisioning_error of a reservation no execution took.
 const reasonNeverStarted = "provisioning was never started"
 
-// Run settles every stale PENDING or PROVISIONING tenant it can. A tenant it cannot settle
-// now is reported in Errors and left for the next run; the run itself fails only when it
-// cannot list the tenants.
+// errNeedsOperator is settle's answer for a tenant no rule here resolves.
+var errNeedsOperator = errors.New("needs an operator")
+
+// reasonNeedsOperator is what Postpone records for such a tenant.
+const reasonNeedsOperator = "NeedsOperator"
+
+// Run settles every due stale PENDING or PROVISIONING tenant it can. A tenant it cannot
+// settle now is reported in Errors (or NeedsOperator) and postponed: a later run tries it
+// again, after the others due before it. The run itself fails only when it cannot list
+// the tenants.
 func (r *Reconciler) Run(ctx context.Context, _ Input) (Report, error) {
 	rep := NewReport()
 	stale, err := r.Store.Stale(ctx, r.staleAfter(), r.batch())
@@ -97,14 +120,51 @@ func (r *Reconciler) Run(ctx context.Context, _ Input) (Report, error) {
 	}
 	for _, t := range stale {
 		rep.Checked++
-		if err := r.settle(ctx, t, &rep); err != nil {
-			rep.Errors = append(rep.Errors, TenantError{TenantID: t.ID.String(), ErrorType: fault.Name(fault.Classify("reconcile", err))})
-			r.Log.WarnContext(ctx, "reconcile: tenant not settled", "tenantId", t.ID.String(), "status", string(t.Status),
-				"errorType", fault.Name(fault.Classify("reconcile", err)))
+		id := t.ID.String()
+		err := r.settle(ctx, t.Tenant, &rep)
+		switch {
+		case err == nil:
+			if t.Failures > 0 { // an earlier attempt failed; this one settled it, or found it running
+				r.forget(ctx, t)
+			}
+		case errors.Is(err, errNeedsOperator):
+			rep.NeedsOperator = append(rep.NeedsOperator, id)
+			r.postpone(ctx, t, reasonNeedsOperator)
+		default:
+			errorType := fault.Name(fault.Classify("reconcile", err))
+			rep.Errors = append(rep.Errors, TenantError{TenantID: id, ErrorType: errorType})
+			r.Log.WarnContext(ctx, "reconcile: tenant not settled", "tenantId", id, "status", string(t.Status),
+				"errorType", errorType, "failures", t.Failures+1)
+			r.postpone(ctx, t, errorType)
 		}
 	}
-	metrics.Reconciled(ctx, r.Log, rep.Checked, len(rep.ReservationsFailed), len(rep.RolledBack), len(rep.NeedsOperator)+len(rep.Errors))
+	// The tenants postponed by this run and by earlier ones, which this run may not have
+	// looked at: the alarm must see a tenant that stays unsettled, however rarely it is tried.
+	rep.Unsettled = len(rep.NeedsOperator) + len(rep.Errors)
+	if n, err := r.Store.Unsettled(ctx); err != nil {
+		r.Log.WarnContext(ctx, "reconcile: unsettled tenants not counted", "errorType", fault.Name(err))
+	} else {
+		rep.Unsettled = max(rep.Unsettled, n) // at least this run's, should a postponement not have been recorded
+	}
+	metrics.Reconciled(ctx, r.Log, rep.Checked, len(rep.ReservationsFailed), len(rep.RolledBack), rep.Unsettled)
 	return rep, nil
+}
+
+// postpone puts off the tenant's next attempt: RetryAfter after its first failure, twice as
+// long after each further one, at most MaxRetryAfter. Unrecorded, the tenant is simply due
+// at the next run, as before its failure.
+func (r *Reconciler) postpone(ctx context.Context, t store.StaleTenant, reason string) {
+	wait := min(RetryAfter<<min(t.Failures, 16), MaxRetryAfter)
+	if err := r.Store.Postpone(ctx, t, reason, wait); err != nil {
+		r.Log.WarnContext(ctx, "reconcile: tenant not postponed", "tenantId", t.ID.String(), "errorType", fault.Name(err))
+	}
+}
+
+// forget clears the tenant's earlier failures.
+func (r *Reconciler) forget(ctx context.Context, t store.StaleTenant) {
+	if err := r.Store.ClearPostponed(ctx, t.ID); err != nil {
+		r.Log.WarnContext(ctx, "reconcile: earlier failures not cleared", "tenantId", t.ID.String(), "errorType", fault.Name(err))
+	}
 }
 
 func (r *Reconciler) settle(ctx context.Context, t tenant.Tenant, rep *Report) error {
@@ -139,9 +199,8 @@ func (r *Reconciler) settle(ctx context.Context, t tenant.Tenant, rep *Report) e
 		}
 		return nil
 	case status == Succeeded:
-		rep.NeedsOperator = append(rep.NeedsOperator, id)
 		log.ErrorContext(ctx, "reconcile: the execution succeeded but the tenant is not ACTIVE; needs an operator")
-		return nil
+		return errNeedsOperator
 	}
 	// The execution ended (FAILED, TIMED_OUT, ABORTED) or no longer exists, and the tenant
 	// is still in its hands: roll it back as that execution would have.

@@ -1,15 +1,20 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -207,5 +212,181 @@ func TestReconcileEdgeCases(t *testing.T) {
 	}
 	if got := w.get(gone.ID); got.Status != tenant.StatusFailed {
 		t.Errorf("gone: %s", got.Status)
+	}
+}
+
+// stuck makes a tenant no run can settle: PROVISIONING for an execution Step Functions no
+// longer knows, so it is to be rolled back, while a schema with its name that is not
+// marked as its own makes every rollback refuse (InvariantError) and change nothing.
+func (w *world) stuck(name string) tenant.Tenant {
+	w.t.Helper()
+	tn := w.gone(name)
+	if _, err := w.pool.Exec(w.ctx, `COMMENT ON SCHEMA `+pgx.Identifier{tn.SchemaName}.Sanitize()+` IS 'not this tenant'`); err != nil {
+		w.t.Fatal(err)
+	}
+	return tn
+}
+
+// gone makes a tenant PROVISIONING, with its schema and role, for an execution Step
+// Functions no longer knows: the reconciler rolls it back.
+func (w *world) gone(name string) tenant.Tenant {
+	w.t.Helper()
+	tn := w.reserve(name)
+	arn, err := w.wf.ExecutionArn(tn.ExecutionName())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return w.provisioning(tn, arn)
+}
+
+// unsettledMetrics are the ReconcileUnsettled values of the runs logged in buf, in order.
+func unsettledMetrics(t *testing.T, buf *bytes.Buffer) []int {
+	t.Helper()
+	var out []int
+	for _, line := range strings.Split(buf.String(), "\n") {
+		var ev struct {
+			Msg       string `json:"msg"`
+			Unsettled *int   `json:"ReconcileUnsettled"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Msg == "reconcile run" && ev.Unsettled != nil {
+			out = append(out, *ev.Unsettled)
+		}
+	}
+	return out
+}
+
+// More tenants than a run takes that no run can settle, older than one it can: each run
+// still makes progress, so the settleable tenant is rolled back within the runs it takes
+// to look at every tenant once, and the ReconcileUnsettled metric counts every tenant left
+// unsettled, in the runs that look at it and in those that do not.
+func TestReconcileMakesProgressPastTenantsItCannotSettle(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var logs bytes.Buffer
+	w.r.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	w.r.Batch = 2
+	var stuck []uuid.UUID
+	for i := range 5 {
+		stuck = append(stuck, w.stuck(fmt.Sprintf("Stuck Clinic %d", i)).ID)
+	}
+	settleable := w.gone("Settleable Clinic")
+	// The stuck tenants are the oldest: a run that takes the oldest takes them every time.
+	if _, err := w.pool.Exec(w.ctx, `UPDATE tenants SET updated_at = now() - interval '20 minutes' WHERE id = ANY($1)`, stuck); err != nil {
+		t.Fatal(err)
+	}
+	w.age(settleable.ID)
+
+	bound := (len(stuck) + 1 + w.r.Batch - 1) / w.r.Batch // the runs that look at every tenant once
+	var failed []string
+	runs := 0
+	for w.get(settleable.ID).Status != tenant.StatusFailed {
+		if runs++; runs > bound {
+			t.Fatalf("the settleable tenant is still %s after %d runs", w.get(settleable.ID).Status, bound)
+		}
+		rep, err := w.r.Run(w.ctx, reconcile.Input{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range rep.Errors {
+			if e.ErrorType != "InvariantError" {
+				t.Errorf("run %d: %+v, want the stuck tenants' rollbacks refused", runs, e)
+			}
+			failed = append(failed, e.TenantID)
+		}
+	}
+	if schema, role := w.schemaAndRole(settleable.SchemaName); schema || role {
+		t.Errorf("settleable: schema %v role %v left behind", schema, role)
+	}
+	slices.Sort(failed)
+	if want := slices.Sorted(slices.Values(idStrings(stuck))); !slices.Equal(failed, want) {
+		t.Errorf("runs failed on %v, want each stuck tenant once: %v", failed, want)
+	}
+
+	// Every stuck tenant waits for its next attempt: the next run looks at none of them,
+	// and the metric still counts them all.
+	rep, err := w.r.Run(w.ctx, reconcile.Input{})
+	if err != nil || rep.Checked != 0 {
+		t.Errorf("a run right after: %+v, %v; want nothing due", rep, err)
+	}
+	if got, want := unsettledMetrics(t, &logs), []int{2, 4, 5, 5}; !slices.Equal(got, want) {
+		t.Errorf("ReconcileUnsettled per run %v, want %v", got, want)
+	}
+	for _, id := range stuck {
+		if got := w.get(id); got.Status != tenant.StatusProvisioning {
+			t.Errorf("stuck %s: %s, want it left PROVISIONING", id, got.Status)
+		}
+	}
+}
+
+func idStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+// A tenant a run cannot settle waits RetryAfter for its next attempt, twice as long after
+// each further failure; one whose execution turns out to be running again loses its failures
+// and is no longer counted unsettled.
+func TestReconcileBacksOff(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a, b := w.stuck("Backoff Clinic A"), w.stuck("Backoff Clinic B")
+	w.age(a.ID, b.ID)
+	// backoff is each tenant's recorded failures, reason and wait.
+	type backoff struct {
+		failures int
+		reason   string
+		wait     time.Duration
+	}
+	backoffs := func() map[uuid.UUID]backoff {
+		t.Helper()
+		rows, err := w.pool.Query(w.ctx, `SELECT tenant_id, failures, reason, next_attempt_at - failed_at FROM reconcile_backoff`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[uuid.UUID]backoff{}
+		var id uuid.UUID
+		var bo backoff
+		if _, err := pgx.ForEachRow(rows, []any{&id, &bo.failures, &bo.reason, &bo.wait}, func() error { out[id] = bo; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	due := func() {
+		t.Helper()
+		if _, err := w.pool.Exec(w.ctx, `UPDATE reconcile_backoff SET next_attempt_at = now() - interval '1 second'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(wantChecked, wantUnsettled int) {
+		t.Helper()
+		rep, err := w.r.Run(w.ctx, reconcile.Input{})
+		if err != nil || rep.Checked != wantChecked || rep.Unsettled != wantUnsettled {
+			t.Fatalf("report %+v, %v; want %d checked, %d unsettled", rep, err, wantChecked, wantUnsettled)
+		}
+	}
+
+	run(2, 2)
+	first := backoff{1, "InvariantError", reconcile.RetryAfter}
+	if got := backoffs(); got[a.ID] != first || got[b.ID] != first {
+		t.Errorf("after one failure: %+v, want %+v each", got, first)
+	}
+	run(0, 2) // neither is due yet
+	due()
+	run(2, 2)
+	second := backoff{2, "InvariantError", 2 * reconcile.RetryAfter}
+	if got := backoffs(); got[a.ID] != second || got[b.ID] != second {
+		t.Errorf("after two failures: %+v, want %+v each", got, second)
+	}
+
+	// B's execution runs (say it was restarted under its name): nothing is wrong with B now.
+	w.start(b)
+	due()
+	run(2, 1)
+	got := backoffs()
+	if _, kept := got[b.ID]; kept || got[a.ID] != (backoff{3, "InvariantError", 4 * reconcile.RetryAfter}) {
+		t.Errorf("after B was found running: %+v, want A at its third failure and B forgotten", got)
 	}
 }

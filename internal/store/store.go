@@ -57,11 +57,12 @@ const tenantColumns = `id, name, slug, coalesce(schema_name, ''), status, admin_
 	admin_last_name, coalesce(soroban_contract_id, ''), coalesce(execution_arn, ''),
 	coalesce(provisioning_error, ''), created_at, updated_at, completed_at, archived_at, retries, schema_version`
 
-func scanTenant(row pgx.Row) (tenant.Tenant, error) {
+// scanTenant reads tenantColumns, then into more the columns a query selects after them.
+func scanTenant(row pgx.Row, more ...any) (tenant.Tenant, error) {
 	var t tenant.Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.SchemaName, &t.Status, &t.AdminEmail, &t.AdminFirstName,
+	err := row.Scan(append([]any{&t.ID, &t.Name, &t.Slug, &t.SchemaName, &t.Status, &t.AdminEmail, &t.AdminFirstName,
 		&t.AdminLastName, &t.ContractID, &t.ExecutionArn, &t.ProvisioningError, &t.CreatedAt, &t.UpdatedAt,
-		&t.CompletedAt, &t.ArchivedAt, &t.Retries, &t.SchemaVersion)
+		&t.CompletedAt, &t.ArchivedAt, &t.Retries, &t.SchemaVersion}, more...)...)
 	return t, err
 }
 
@@ -148,25 +149,14 @@ func (tx *Tx) Activate(ctx context.Context, id uuid.UUID) error {
 }
 
 // MarkFailed marks the tenant FAILED with a sanitised error. The first recorded error is
-// kept: a re-run rollback must not replace the cause with its own.
+// kept: a re-run rollback must not replace the cause with its own. The schema version is
+// cleared: the rollback drops the schema in the same transaction, and a version recorded
+// for it would show a schema that no longer exists.
 func (tx *Tx) MarkFailed(ctx context.Context, id uuid.UUID, sanitizedErr string) error {
 	_, err := tx.move(ctx, "mark tenant failed", id, tenant.StatusFailed,
-		`provisioning_error = coalesce(provisioning_error, $4), completed_at = coalesce(completed_at, now())`, sanitizedErr)
+		`provisioning_error = coalesce(provisioning_error, $4), completed_at = coalesce(completed_at, now()),
+		schema_version = NULL`, sanitizedErr)
 	return err
-}
-
-// Stale lists up to limit PENDING or PROVISIONING tenants whose row has not changed for
-// olderThan, oldest first: the reconciler's work list.
-func (s *Store) Stale(ctx context.Context, olderThan time.Duration, limit int) ([]tenant.Tenant, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+tenantColumns+` FROM tenants
-		WHERE status IN ($1, $2) AND updated_at < now() - $3::interval
-		ORDER BY updated_at LIMIT $4`,
-		string(tenant.StatusPending), string(tenant.StatusProvisioning), olderThan, limit)
-	if err != nil {
-		return nil, fault.FromDB("list stale tenants", err)
-	}
-	ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tenant.Tenant, error) { return scanTenant(row) })
-	return ts, fault.FromDB("list stale tenants", err)
 }
 
 // Retry re-reserves a FAILED tenant for an admin's retry: PENDING again, its retry count

@@ -174,27 +174,37 @@ type UpgradeResult struct {
 	Error           string // sanitised
 }
 
+// A tenant's result row is rewritten by each report on it (a retried batch reports its
+// tenants again), except an UPGRADED row, which stays: it was written in the transaction
+// that moved the schema, and nothing later in the run moves it back. A retry finds such a
+// tenant at the target, or fails on it (busy, archived since), and either would otherwise
+// turn the run's upgrade into CURRENT or FAILED. A tenant is CURRENT only when it was at
+// the target before the run reached it.
+const keepUpgraded = `WHERE upgrade_results.outcome <> 'UPGRADED'`
+
 // RecordUpgradeResult writes the tenant's outcome for the run on its own: FAILED, after the
 // tenant's migration transaction rolled back, or a dry run's PLANNED or CURRENT. A
-// migration's own outcome is RecordMigrated's, in its transaction.
+// migration's own outcome is RecordMigrated's, in its transaction. An UPGRADED row stays.
 func (s *Store) RecordUpgradeResult(ctx context.Context, r UpgradeResult) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO upgrade_results (run_id, tenant_id, outcome, from_version, to_version, error_type, error, at)
 		VALUES ($1, $2, $3, nullif($4, -1), nullif($5, -1), nullif($6, ''), nullif($7, ''), now())
 		ON CONFLICT (run_id, tenant_id) DO UPDATE SET outcome = excluded.outcome, from_version = excluded.from_version,
-			to_version = excluded.to_version, error_type = excluded.error_type, error = excluded.error, at = excluded.at`,
+			to_version = excluded.to_version, error_type = excluded.error_type, error = excluded.error, at = excluded.at
+		`+keepUpgraded,
 		r.RunID, r.TenantID, r.Outcome, r.From, r.To, r.ErrorType, Truncate(r.Error, MaxErrorLen))
 	return fault.FromDB("record upgrade result", err)
 }
 
 // RecordMigrated records, in the tenant's migration transaction, the version its schema is
 // now at and the run's result (UPGRADED or CURRENT), in one statement: the row is true
-// exactly when the schema is.
+// exactly when the schema is. An UPGRADED row stays, with the version the tenant came from.
 func (tx *Tx) RecordMigrated(ctx context.Context, r UpgradeResult) error {
 	_, err := tx.Exec(ctx, `WITH version AS (UPDATE tenants SET schema_version = $5 WHERE id = $2)
 		INSERT INTO upgrade_results (run_id, tenant_id, outcome, from_version, to_version, at)
 		VALUES ($1, $2, $3, $4, $5, now())
 		ON CONFLICT (run_id, tenant_id) DO UPDATE SET outcome = excluded.outcome, from_version = excluded.from_version,
-			to_version = excluded.to_version, error_type = NULL, error = NULL, at = excluded.at`,
+			to_version = excluded.to_version, error_type = NULL, error = NULL, at = excluded.at
+		`+keepUpgraded,
 		r.RunID, r.TenantID, r.Outcome, r.From, r.To)
 	return fault.FromDB("record upgrade result", err)
 }

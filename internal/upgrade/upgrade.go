@@ -119,8 +119,10 @@ type BatchInput struct {
 	RunID uuid.UUID `json:"runId"`
 }
 
-// Counts is one batch's outcome. Which tenant had which outcome is in the control plane:
-// thousands of batches' tenant lists would overflow the Map's result.
+// Counts is one batch's outcome, as this invocation found it: a repeated delivery finds
+// the tenants an earlier one upgraded current (the run's own record keeps them UPGRADED).
+// Which tenant had which outcome is in the control plane: thousands of batches' tenant
+// lists would overflow the Map's result.
 type Counts struct {
 	ToVersion int32 `json:"toVersion"`
 	Upgraded  int   `json:"upgraded"`

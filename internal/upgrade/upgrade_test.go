@@ -232,22 +232,57 @@ func TestMigrateBatch(t *testing.T) {
 	}
 }
 
-// A batch run twice (a Lambda retry) finds its tenants current the second time and
-// overwrites their outcome, not adds to it.
+// A batch run again (Step Functions delivers at least once, and retries a timed-out
+// invocation) finds the tenants its first run upgraded at the target. They stay UPGRADED,
+// from their old version, whether the repeat finds them current or fails on them; a
+// tenant at the target before the run started is CURRENT. Each tenant is counted once.
 func TestMigrateBatchRepeated(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
+	latest := tenantdb.LatestVersion()
 	a, b := w.oldTenant("Repeat Clinic A", tenant.StatusActive), w.oldTenant("Repeat Clinic B", tenant.StatusActive)
+	already := w.oldTenant("Repeat Clinic Current", tenant.StatusActive)
 	u := New(w.pool, slog.New(slog.DiscardHandler))
+	earlier := w.run(false)
+	if _, err := u.MigrateBatch(w.ctx, batchOf(earlier, already)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Summarize(w.ctx, Finish{RunID: earlier.ID}); err != nil {
+		t.Fatal(err)
+	}
+
 	run := w.run(false)
-	for range 2 {
-		if _, err := u.MigrateBatch(w.ctx, batchOf(run, a, b)); err != nil {
+	batch := batchOf(run, a, b, already)
+	want := store.UpgradeCounts{Upgraded: 2, Current: 1}
+	for i := range 2 {
+		if _, err := u.MigrateBatch(w.ctx, batch); err != nil {
 			t.Fatal(err)
 		}
+		if c, err := w.st.UpgradeCounts(w.ctx, run); err != nil || c != want {
+			t.Errorf("after run %d of the batch: counts %+v, %v; want %+v", i+1, c, err, want)
+		}
 	}
-	c, err := w.st.UpgradeCounts(w.ctx, run)
-	if err != nil || c != (store.UpgradeCounts{Current: 2}) {
-		t.Errorf("counts %+v, %v; want both current after the repeat", c, err)
+	// A third delivery fails on A (say it was archived meanwhile): A's schema moved in this
+	// run all the same.
+	u.migrate = func(ctx context.Context, tx pgx.Tx, n tenantdb.Names) (store.MigrationResult, error) {
+		if n.TenantID == a.ID {
+			return store.MigrationResult{}, &fault.InvariantError{Op: "injected", Msg: "migration failed"}
+		}
+		return tenantdb.Migrate(ctx, tx, n)
+	}
+	if _, err := u.MigrateBatch(w.ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	s, err := u.Summarize(w.ctx, Finish{RunID: run.ID})
+	if err != nil || s.Upgraded != 2 || s.Current != 1 || s.Failed != 0 || s.Total != 3 || len(s.Failures) != 0 {
+		t.Errorf("summary %+v, %v; want A and B upgraded, the current tenant current, no failure", s, err)
+	}
+	for _, tn := range []tenant.Tenant{a, b} {
+		var from, to int32
+		if err := w.pool.QueryRow(w.ctx, `SELECT from_version, to_version FROM upgrade_results WHERE run_id = $1 AND tenant_id = $2`,
+			run.ID, tn.ID).Scan(&from, &to); err != nil || from != 1 || to != latest {
+			t.Errorf("%s: recorded %d → %d, %v; want 1 → %d", tn.Name, from, to, err, latest)
+		}
 	}
 }
 
