@@ -67,22 +67,47 @@ func NewUpgradeRunner(catalog map[string]lambda.Handler, o Options) (*Runner, er
 }
 
 func newRunner(definition []byte, name string, catalog map[string]lambda.Handler, o Options) (*Runner, error) {
-	m, err := asl.Load(definition, handlers.Substitutions(catalog))
+	m, handlers, err := load(definition, catalog)
 	if err != nil {
 		return nil, err
-	}
-	handlers := make(map[string]asl.Handler, len(catalog))
-	for k, h := range catalog {
-		handlers[k] = h
-	}
-	if missing := m.MissingHandlers(handlers); len(missing) > 0 {
-		return nil, fmt.Errorf("execution: no handler for %v", missing)
 	}
 	keep := o.Keep
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
 	return &Runner{machine: m, name: name, handlers: handlers, clock: o.Clock, onEvent: o.OnEvent, keep: keep, runs: map[string]*asl.Running{}}, nil
+}
+
+// load is a release: the definition with the catalogue's functions as its ${…FunctionArn}
+// substitutions, refused if a Task has no handler.
+func load(definition []byte, catalog map[string]lambda.Handler) (*asl.Machine, map[string]asl.Handler, error) {
+	m, err := asl.Load(definition, handlers.Substitutions(catalog))
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := make(map[string]asl.Handler, len(catalog))
+	for k, h := range catalog {
+		hs[k] = h
+	}
+	if missing := m.MissingHandlers(hs); len(missing) > 0 {
+		return nil, nil, fmt.Errorf("execution: no handler for %v", missing)
+	}
+	return m, hs, nil
+}
+
+// Deploy puts a new release in place, as a deploy updates the state machine with a
+// definition that names the new function versions: executions started from now on run
+// definition with catalog's handlers, while those already running keep the definition and
+// the handlers they started with, as in Step Functions.
+func (r *Runner) Deploy(definition []byte, catalog map[string]lambda.Handler) error {
+	m, handlers, err := load(definition, catalog)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.machine, r.handlers = m, handlers
+	return nil
 }
 
 // Start begins the tenant's execution, named after the tenant id with input {"tenantId"}

@@ -33,6 +33,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/testkit/faultinject"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
+	"github.com/healthstack/tenant-provisioning/statemachine"
 )
 
 // world is the whole local pipeline: real handlers on a fresh PostgreSQL database, SES in
@@ -595,4 +596,67 @@ func TestEveryStepTimedOutOnceStillEndsActive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A deploy while an execution runs leaves that execution on its release, as Step Functions
+// does with a definition that names function versions: it finishes with the definition
+// and the handlers it started with, and only an execution started after the deploy runs
+// the new ones.
+func TestADeployLeavesRunningExecutionsOnTheirRelease(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	runner, hold := w.holding(t, catalog.CreateTenantRecord, Options{Clock: asl.NewFastClock()})
+	before, _ := w.reserve("Before The Deploy Clinic")
+	running, _, err := runner.Start(w.ctx, before.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The next release: one state more, and handlers that count their invocations.
+	var def map[string]any
+	if err := json.Unmarshal(statemachine.Provisioning, &def); err != nil {
+		t.Fatal(err)
+	}
+	states := def["States"].(map[string]any)
+	states["ActivateTenant"].(map[string]any)["Next"] = "SecondRelease"
+	states["SecondRelease"] = map[string]any{"Type": "Pass", "Next": "SendWelcomeEmail"}
+	definition, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newCalls atomic.Int64
+	next := map[string]lambda.Handler{}
+	for id, h := range w.stack.Catalog {
+		next[id] = counting{Handler: h, n: &newCalls}
+	}
+	if err := runner.Deploy(definition, next); err != nil {
+		t.Fatal(err)
+	}
+	close(hold.release)
+
+	if e := running.Wait(); e.Status != asl.StatusSucceeded || !slices.Equal(e.Route(), happyRoute) {
+		t.Errorf("the execution running at the deploy went %s via %v, want its own release's happy path", e.Status, e.Route())
+	}
+	if n := newCalls.Load(); n != 0 {
+		t.Errorf("the execution running at the deploy invoked the new release's functions %d times", n)
+	}
+	after, _ := w.reserve("After The Deploy Clinic")
+	started, _, err := runner.Start(w.ctx, after.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := started.Wait(); e.Status != asl.StatusSucceeded || !slices.Contains(e.Route(), "SecondRelease") || newCalls.Load() == 0 {
+		t.Errorf("the execution started after the deploy went %s via %v with %d new invocations, want the new release", e.Status, e.Route(), newCalls.Load())
+	}
+}
+
+// counting counts its handler's invocations.
+type counting struct {
+	lambda.Handler
+	n *atomic.Int64
+}
+
+func (c counting) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	c.n.Add(1)
+	return c.Handler.Invoke(ctx, payload)
 }
