@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 )
@@ -187,4 +189,44 @@ func TestActivation(t *testing.T) {
 		e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/activation-email")).problem(409, "not-active")
 		e.do(t, nil, request("POST", "/admin/tenants/"+uuid.NewString()+"/activation-email")).problem(404, "not-found")
 	})
+}
+
+// Every tenant schema version still in the fleet is served: a tenant left at each version
+// from tenantdb.OldestSupportedVersion up (as tenants provisioned before a release are,
+// until an upgrade run reaches them) is read, re-sent its link, redeems it with 200 and is
+// archived. Before, redeeming at a version without users.password_changed_at was a 500.
+func TestRoutesServeEverySupportedSchemaVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for v := tenantdb.OldestSupportedVersion; v <= tenantdb.LatestVersion(); v++ {
+		t.Run(fmt.Sprintf("version %d", v), func(t *testing.T) {
+			t.Parallel()
+			id := e.activeWelcomed(t, e.name(fmt.Sprintf("Version %d", v)))
+			row, err := store.New(e.pool).Get(e.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := tenantdb.For(row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+				_, err := tenantdb.Downgrade(e.ctx, tx, n, v)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := tenantdb.Version(e.ctx, e.pool, n); err != nil || got != v {
+				t.Fatalf("schema at version %d (%v), want %d", got, err, v)
+			}
+			e.do(t, nil, request("GET", "/admin/tenants/"+id.String())).status(200)
+			e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/activation-email")).status(200)
+			e.do(t, nil, activationRequest(id.String(), e.linkToken(t, id), goodPassword)).status(200)
+			var status string
+			if err := e.pool.QueryRow(e.ctx, `SELECT status FROM `+pgx.Identifier{n.Schema}.Sanitize()+`.users`).Scan(&status); err != nil || status != "ACTIVE" {
+				t.Errorf("the admin is %s (%v) after redeeming, want ACTIVE", status, err)
+			}
+			e.do(t, nil, request("DELETE", "/admin/tenants/"+id.String())).status(200)
+		})
+	}
 }

@@ -34,9 +34,10 @@ type tenantBody struct {
 	ProvisioningError *string       `json:"provisioningError"`
 }
 
-// current reports whether a recorded schema version is the newest tenant migration: an
-// admin finds the tenants behind (false) before or after an upgrade.
-func current(v *int32) bool { return v != nil && *v == tenantdb.LatestVersion() }
+// current reports whether a recorded schema version is the newest tenant migration this
+// release knows, or a later release's: an admin finds the tenants behind (false) before or
+// after an upgrade.
+func current(v *int32) bool { return v != nil && *v >= tenantdb.LatestVersion() }
 
 // GetTenant serves GET /admin/tenants/{id}.
 func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

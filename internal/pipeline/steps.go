@@ -185,10 +185,12 @@ func readyToActivate(ctx context.Context, tx *store.Tx, t tenant.Tenant) error {
 	if fault.IsTransient(err) {
 		return err
 	}
-	if err != nil || v != tenantdb.LatestVersion() {
+	if err != nil || v < tenantdb.OldestSupportedVersion {
 		// A missing schema or version table reads as an error here: it is the same broken
-		// invariant as an old version.
-		return &fault.InvariantError{Op: op, Msg: "tenant schema is not at the latest migration"}
+		// invariant as a schema never migrated. A version this release does not know is a
+		// later release's (an execution whose RunMigrations ran the newer code), which
+		// this one serves too.
+		return &fault.InvariantError{Op: op, Msg: "tenant schema is not migrated"}
 	}
 	admins, err := tenantdb.AdminCount(ctx, tx, n)
 	switch {

@@ -654,3 +654,67 @@ func TestStepsEmitMetrics(t *testing.T) {
 		t.Errorf("metrics: %d successful steps, %d failed, %d provisioned, %d rollbacks", steps, failures, provisioned, rollbacks)
 	}
 }
+
+// A step meets the schema as another release left it: one version newer than this code
+// knows (an execution whose RunMigrations ran the newer code, whose migrations expand
+// before they contract) or one older (the oldest this release serves). Every step after
+// RunMigrations still succeeds on it (no InvariantError, so no rollback), and
+// RunMigrations run again leaves the newer version as it is and brings the older one up.
+func TestStepsServeASchemaOneVersionAwayFromTheirs(t *testing.T) {
+	t.Parallel()
+	latest := tenantdb.LatestVersion()
+	for _, tt := range []struct {
+		name    string
+		version int32
+		after   int32 // what RunMigrations run again leaves
+	}{
+		{"one newer", latest + 1, latest + 1},
+		{"one older", latest - 1, latest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			tn := e.reserve("Version Skew Clinic")
+			e.runSteps(tn.ID, 3) // through RunMigrations
+			row, err := e.store.Get(e.ctx, tn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := tenantdb.For(row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			skew := func() {
+				t.Helper()
+				if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+					if tt.version < latest {
+						_, err := tenantdb.Downgrade(e.ctx, tx, n, tt.version)
+						return err
+					}
+					_, err := tx.Exec(e.ctx, `UPDATE `+pgx.Identifier{n.Schema, tenantdb.VersionTableName}.Sanitize()+` SET version = $1`, tt.version)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// RunMigrations again (a retry, or another release's attempt).
+			skew()
+			if _, err := dbSteps[2].run(e.ctx, e.steps, tn.ID.String()); err != nil {
+				t.Fatalf("RunMigrations on a schema at version %d: %v (%s)", tt.version, err, fault.Name(err))
+			}
+			if v, err := tenantdb.Version(e.ctx, e.pool, n); err != nil || v != tt.after {
+				t.Errorf("RunMigrations left version %d (%v), want %d", v, err, tt.after)
+			}
+			// The steps after it.
+			skew()
+			for _, st := range dbSteps[3:] {
+				if _, err := st.run(e.ctx, e.steps, tn.ID.String()); err != nil {
+					t.Fatalf("%s on a schema at version %d: %v (%s)", st.name, tt.version, err, fault.Name(err))
+				}
+			}
+			if got, err := e.store.Get(e.ctx, tn.ID); err != nil || got.Status != tenant.StatusActive {
+				t.Errorf("tenant %s (%v), want ACTIVE", got.Status, err)
+			}
+		})
+	}
+}

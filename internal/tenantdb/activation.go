@@ -108,10 +108,20 @@ func PendingActivation(ctx context.Context, db store.DB, n Names, token string) 
 func Redeem(ctx context.Context, tx pgx.Tx, n Names, token, passwordHash string) (uuid.UUID, error) {
 	const op = "redeem activation"
 	s := n.schemaIdent()
+	v, err := Version(ctx, tx, n)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	// A tenant not yet upgraded to the version that added password_changed_at is served
+	// as it is (expand/contract): the upgrade adds the column, and the next password change
+	// sets it.
+	set := "password_hash = $2, status = 'ACTIVE', activated_at = now()"
+	if v >= PasswordAgeVersion {
+		set += ", password_changed_at = now()"
+	}
 	var id uuid.UUID
-	err := tx.QueryRow(ctx, `UPDATE `+s+`.users
-		SET password_hash = $2, status = 'ACTIVE', activated_at = now(), password_changed_at = now(),
-		    activation_token_hash = NULL, activation_expires_at = NULL, updated_at = now()
+	err = tx.QueryRow(ctx, `UPDATE `+s+`.users
+		SET `+set+`, activation_token_hash = NULL, activation_expires_at = NULL, updated_at = now()
 		WHERE activation_token_hash = $1 AND status = 'PENDING_ACTIVATION' AND activation_expires_at > now()
 		RETURNING id`, oneShot, HashActivationToken(token), passwordHash).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -54,6 +54,18 @@ func Version(ctx context.Context, db store.DB, n Names) (int32, error) {
 	return v, fault.FromDB("read tenant migration version", err)
 }
 
+// The tenant schema versions a release serves: every route, step and function that works
+// inside a tenant's schema works on each version from OldestSupportedVersion to
+// LatestVersion, and on a newer one a later release migrated to (migrations expand before
+// they contract, so a newer schema still has what this code uses). A migration that adds
+// what code writes names its version here, and the code writes it only from that version
+// on (the rule in README.md, "Every version in the fleet is served").
+const (
+	OldestSupportedVersion int32 = 2
+	// PasswordAgeVersion added users.password_changed_at (003_audit_by_user.sql).
+	PasswordAgeVersion int32 = 3
+)
+
 // LatestVersion is the version Migrate brings a tenant to.
 func LatestVersion() int32 {
 	entries, _ := fs.ReadDir(migrationFiles, "migrations")
