@@ -138,11 +138,13 @@ func (s *Steps) undo(ctx context.Context, tx *store.Tx, t tenant.Tenant, in Roll
 		if err != nil {
 			return out, nil, err
 		}
+		// Named by kind, not by name: the output is in the execution's history, and the
+		// names derive from the organisation's.
 		if dropped.SchemaDropped {
-			out.Undone = append(out.Undone, "schema "+n.Schema+" dropped")
+			out.Undone = append(out.Undone, "schema dropped")
 		}
 		if dropped.RoleDropped {
-			out.Undone = append(out.Undone, "role "+n.Role()+" dropped")
+			out.Undone = append(out.Undone, "role dropped")
 		}
 	}
 	contract := t.ContractID

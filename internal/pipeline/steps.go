@@ -28,11 +28,12 @@ type CreateTenantRecordInput struct {
 	ExecutionArn string `json:"executionArn"`
 }
 
-// CreateTenantRecordOutput names the tenant's schema for the console.
+// CreateTenantRecordOutput is what the claim did. Step outputs are in the execution's
+// history: they hold ids and statuses, never the schema name, which is derived from the
+// organisation's name (a sole practitioner's clinic carries a person's name).
 type CreateTenantRecordOutput struct {
-	TenantID   string `json:"tenantId"`
-	SchemaName string `json:"schemaName"`
-	Status     string `json:"status"`
+	TenantID string `json:"tenantId"`
+	Status   string `json:"status"`
 }
 
 // CreateTenantRecord claims the reserved tenant for this execution: PENDING → PROVISIONING,
@@ -45,10 +46,8 @@ func (s *Steps) CreateTenantRecord(ctx context.Context, in CreateTenantRecordInp
 		out := CreateTenantRecordOutput{TenantID: t.ID.String(), Status: string(tenant.StatusProvisioning)}
 		switch {
 		case t.Status == tenant.StatusPending:
-			out.SchemaName = tenant.SchemaName(t.Name, t.ID)
-			return out, tx.Claim(ctx, t.ID, in.ExecutionArn, out.SchemaName)
+			return out, tx.Claim(ctx, t.ID, in.ExecutionArn, tenant.SchemaName(t.Name, t.ID))
 		case t.Status == tenant.StatusProvisioning: // claimed by this execution already (run checks the owner)
-			out.SchemaName = t.SchemaName
 			return out, nil
 		default:
 			return out, &fault.ConflictError{Op: op, Msg: "tenant is " + string(t.Status) + ", not PENDING"}
@@ -56,26 +55,23 @@ func (s *Steps) CreateTenantRecord(ctx context.Context, in CreateTenantRecordInp
 	})
 }
 
-// CreateSchemaOutput reports the tenant's schema and role.
+// CreateSchemaOutput says whether this attempt created the schema (false: it was there).
 type CreateSchemaOutput struct {
-	SchemaName string `json:"schemaName"`
-	RoleName   string `json:"roleName"`
-	Created    bool   `json:"created"`
+	Created bool `json:"created"`
 }
 
 // CreateSchema creates the tenant's schema and its NOLOGIN role limited to that schema.
 func (s *Steps) CreateSchema(ctx context.Context, in TenantInput) (CreateSchemaOutput, error) {
 	return runInSchema(ctx, s, catalog.CreateSchema.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx *store.Tx, _ tenant.Tenant, n tenantdb.Names) (CreateSchemaOutput, error) {
 		created, err := tenantdb.CreateSchema(ctx, tx, n)
-		return CreateSchemaOutput{SchemaName: n.Schema, RoleName: n.Role(), Created: created}, err
+		return CreateSchemaOutput{Created: created}, err
 	})
 }
 
 // RunMigrationsOutput reports the tenant schema's migration versions.
 type RunMigrationsOutput struct {
-	SchemaName  string `json:"schemaName"`
-	FromVersion int32  `json:"fromVersion"`
-	ToVersion   int32  `json:"toVersion"`
+	FromVersion int32 `json:"fromVersion"`
+	ToVersion   int32 `json:"toVersion"`
 }
 
 // RunMigrations brings the tenant's tables to the newest migration version.
@@ -85,7 +81,7 @@ func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigration
 		if err == nil {
 			err = tx.SetSchemaVersion(ctx, t.ID, res.To)
 		}
-		return RunMigrationsOutput{SchemaName: n.Schema, FromVersion: res.From, ToVersion: res.To}, err
+		return RunMigrationsOutput{FromVersion: res.From, ToVersion: res.To}, err
 	})
 }
 

@@ -36,11 +36,14 @@ func TestStepsProvisionATenant(t *testing.T) {
 		t.Errorf("recorded schema version %v (%v), want %d", recorded, err, tenantdb.LatestVersion())
 	}
 
-	claim := outs[0].(CreateTenantRecordOutput)
-	if !tenant.ValidSchemaName(claim.SchemaName) || !strings.HasPrefix(claim.SchemaName, "t_acme_health_") {
-		t.Errorf("schema name = %q", claim.SchemaName)
+	claimed, err := e.store.Get(e.ctx, tn.ID)
+	if err != nil || !tenant.ValidSchemaName(claimed.SchemaName) || !strings.HasPrefix(claimed.SchemaName, "t_acme_health_") {
+		t.Errorf("schema name = %q (%v)", claimed.SchemaName, err)
 	}
-	if got := outs[1].(CreateSchemaOutput); !got.Created || got.RoleName != claim.SchemaName {
+	if got := outs[0].(CreateTenantRecordOutput); got.TenantID != tn.ID.String() || got.Status != "PROVISIONING" {
+		t.Errorf("CreateTenantRecord = %+v", got)
+	}
+	if got := outs[1].(CreateSchemaOutput); !got.Created {
 		t.Errorf("CreateSchema = %+v", got)
 	}
 	if got := outs[2].(RunMigrationsOutput); got.FromVersion != 0 || got.ToVersion != tenantdb.LatestVersion() {
@@ -53,7 +56,7 @@ func TestStepsProvisionATenant(t *testing.T) {
 
 	st := e.state(tn.ID)
 	want := state{
-		Status: "ACTIVE", SchemaName: claim.SchemaName, ExecutionArn: executionArn(tn.ID.String()),
+		Status: "ACTIVE", SchemaName: claimed.SchemaName, ExecutionArn: executionArn(tn.ID.String()),
 		ContractID: testContractID, Completed: true, SchemaExists: true, RoleExists: true,
 		SchemaComment: "tenant:" + tn.ID.String(), RoleComment: "tenant:" + tn.ID.String(), RoleUsage: true,
 		Tables:  []string{"audit_logs", "roles", "schema_version", "users"},
