@@ -68,7 +68,7 @@ func run(cfg devserver.Config) error {
 	} else {
 		fmt.Println("admin token:        from DEV_API_TOKEN")
 	}
-	fmt.Printf("viewer token:       %s   (authenticated, without the admin scope: 403)\n", srv.ViewerToken)
+	fmt.Printf("viewer token:       %s   (the read scope: GET routes only, a write is 403)\n", srv.ViewerToken)
 	fmt.Printf("\n  curl -s -H 'Authorization: Bearer %s' %s/admin/tenants\n\nCtrl-C stops everything.\n", maskUnlessGenerated(cfg, srv), srv.APIURL)
 	<-ctx.Done()
 	return nil

@@ -74,6 +74,8 @@ type Config struct {
 	// RequiredScope is the OAuth scope every route demands, e.g. "tenants/admin". Required:
 	// an empty scope must not quietly mean "any authenticated caller".
 	RequiredScope string
+	// ReadScope, when set, also grants the routes that only read (GET).
+	ReadScope string
 }
 
 // Handler serves the admin routes. Build it once per container.
@@ -86,6 +88,7 @@ type Handler struct {
 	upgrades    Upgrades
 	log         *slog.Logger
 	scope       string
+	readScope   string
 	router      *router // Functions at their routes, for HTTP and Route
 }
 
@@ -102,7 +105,7 @@ func New(cfg Config) (*Handler, error) {
 		log = slog.Default()
 	}
 	h := &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver, activations: cfg.Activations,
-		describer: cfg.Describer, upgrades: cfg.Upgrades, log: log, scope: cfg.RequiredScope}
+		describer: cfg.Describer, upgrades: cfg.Upgrades, log: log, scope: cfg.RequiredScope, readScope: cfg.ReadScope}
 	h.router = newRouter(h.Functions())
 	return h, nil
 }

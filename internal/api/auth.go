@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 )
 
 // Authorize's refusals. API Gateway's JWT authorizer has already verified the token; these
@@ -16,20 +18,31 @@ var (
 	ErrForbidden       = errors.New("api: caller lacks the required scope")
 )
 
-// Authorize accepts a request whose verified JWT has a subject and grants h's required
-// scope, in the authorizer's scopes or in the token's "scope" or "scp" claim. It returns
-// ErrUnauthenticated or ErrForbidden otherwise.
-func (h *Handler) Authorize(req events.APIGatewayV2HTTPRequest) error {
+// Authorize accepts a request to route f whose verified JWT has a subject and grants one of
+// the scopes f accepts (Scopes), in the authorizer's scopes or in the token's "scope" or
+// "scp" claim. It returns ErrUnauthenticated or ErrForbidden otherwise.
+func (h *Handler) Authorize(req events.APIGatewayV2HTTPRequest, f catalog.Function) error {
 	a := req.RequestContext.Authorizer
 	if a == nil || a.JWT == nil || strings.TrimSpace(a.JWT.Claims["sub"]) == "" {
 		return ErrUnauthenticated
 	}
-	if slices.Contains(a.JWT.Scopes, h.scope) ||
-		slices.Contains(claimList(a.JWT.Claims["scope"]), h.scope) ||
-		slices.Contains(claimList(a.JWT.Claims["scp"]), h.scope) {
-		return nil
+	for _, scope := range h.Scopes(f) {
+		if slices.Contains(a.JWT.Scopes, scope) ||
+			slices.Contains(claimList(a.JWT.Claims["scope"]), scope) ||
+			slices.Contains(claimList(a.JWT.Claims["scp"]), scope) {
+			return nil
+		}
 	}
 	return ErrForbidden
+}
+
+// Scopes are the scopes that grant route f, as the template's authorizer requires them: the
+// read scope or the admin scope for a route that only reads, the admin scope for the rest.
+func (h *Handler) Scopes(f catalog.Function) []string {
+	if f.ReadOnly() && h.readScope != "" {
+		return []string{h.readScope, h.scope}
+	}
+	return []string{h.scope}
 }
 
 // claimList splits a space-separated scope claim (RFC 8693). API Gateway renders a claim

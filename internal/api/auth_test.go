@@ -2,12 +2,14 @@ package api_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 )
 
 func TestAuthorize(t *testing.T) {
@@ -18,34 +20,47 @@ func TestAuthorize(t *testing.T) {
 			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims, Scopes: scopes},
 		}
 	}
+	// The cases are on a route that changes something, which the admin scope alone grants,
+	// unless they name a route.
 	tests := []struct {
-		name string
-		auth *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
-		want error
+		name  string
+		auth  *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+		want  error
+		route catalog.Function
 	}{
-		{"no authorizer", nil, api.ErrUnauthenticated},
-		{"IAM caller", &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: "arn:x"}}, api.ErrUnauthenticated},
-		{"Lambda authorizer", &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{"sub": "x"}}, api.ErrUnauthenticated},
-		{"no claims", jwt(nil, scope), api.ErrUnauthenticated},
-		{"no sub", jwt(map[string]string{"scope": scope}, scope), api.ErrUnauthenticated},
-		{"blank sub", jwt(map[string]string{"sub": "  ", "scope": scope}), api.ErrUnauthenticated},
-		{"authorizer scopes", jwt(map[string]string{"sub": "a"}, "openid", scope), nil},
-		{"scope claim", jwt(map[string]string{"sub": "a", "scope": "openid " + scope + " profile"}), nil},
-		{"scp claim", jwt(map[string]string{"sub": "a", "scp": scope}), nil},
-		{"scp claim from a JSON array", jwt(map[string]string{"sub": "a", "scp": "[openid " + scope + "]"}), nil},
-		{"no scope", jwt(map[string]string{"sub": "a"}), api.ErrForbidden},
-		{"other scopes", jwt(map[string]string{"sub": "a", "scope": "openid tenants/read"}, "tenants/read"), api.ErrForbidden},
-		{"scope as a prefix", jwt(map[string]string{"sub": "a", "scope": scope + "s"}), api.ErrForbidden},
-		{"scope inside another", jwt(map[string]string{"sub": "a", "scope": "x" + scope}), api.ErrForbidden},
-		{"comma-joined scopes", jwt(map[string]string{"sub": "a", "scope": "openid," + scope}), api.ErrForbidden},
-		{"scope in another claim", jwt(map[string]string{"sub": "a", "aud": scope, "cognito:groups": scope}), api.ErrForbidden},
+		{"no authorizer", nil, api.ErrUnauthenticated, catalog.Function{}},
+		{"IAM caller", &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: "arn:x"}}, api.ErrUnauthenticated, catalog.Function{}},
+		{"Lambda authorizer", &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{"sub": "x"}}, api.ErrUnauthenticated, catalog.Function{}},
+		{"no claims", jwt(nil, scope), api.ErrUnauthenticated, catalog.Function{}},
+		{"no sub", jwt(map[string]string{"scope": scope}, scope), api.ErrUnauthenticated, catalog.Function{}},
+		{"blank sub", jwt(map[string]string{"sub": "  ", "scope": scope}), api.ErrUnauthenticated, catalog.Function{}},
+		{"authorizer scopes", jwt(map[string]string{"sub": "a"}, "openid", scope), nil, catalog.Function{}},
+		{"scope claim", jwt(map[string]string{"sub": "a", "scope": "openid " + scope + " profile"}), nil, catalog.Function{}},
+		{"scp claim", jwt(map[string]string{"sub": "a", "scp": scope}), nil, catalog.Function{}},
+		{"scp claim from a JSON array", jwt(map[string]string{"sub": "a", "scp": "[openid " + scope + "]"}), nil, catalog.Function{}},
+		{"no scope", jwt(map[string]string{"sub": "a"}), api.ErrForbidden, catalog.Function{}},
+		{"other scopes", jwt(map[string]string{"sub": "a", "scope": "openid tenants/read"}, "tenants/read"), api.ErrForbidden, catalog.Function{}},
+		{"scope as a prefix", jwt(map[string]string{"sub": "a", "scope": scope + "s"}), api.ErrForbidden, catalog.Function{}},
+		{"scope inside another", jwt(map[string]string{"sub": "a", "scope": "x" + scope}), api.ErrForbidden, catalog.Function{}},
+		{"comma-joined scopes", jwt(map[string]string{"sub": "a", "scope": "openid," + scope}), api.ErrForbidden, catalog.Function{}},
+		{"scope in another claim", jwt(map[string]string{"sub": "a", "aud": scope, "cognito:groups": scope}), api.ErrForbidden, catalog.Function{}},
+		{"read scope, a route that reads", jwt(map[string]string{"sub": "a", "scope": readScope}, readScope), nil, catalog.ListTenants},
+		{"read scope claim, a route that reads", jwt(map[string]string{"sub": "a", "scp": readScope}), nil, catalog.GetUpgrade},
+		{"admin scope, a route that reads", jwt(map[string]string{"sub": "a"}, scope), nil, catalog.GetTenant},
+		{"no scope, a route that reads", jwt(map[string]string{"sub": "a"}), api.ErrForbidden, catalog.GetProvisioningStatus},
+		{"read scope, a route that archives", jwt(map[string]string{"sub": "a", "scope": readScope}, readScope), api.ErrForbidden, catalog.ArchiveTenant},
+		{"read scope, a route that upgrades", jwt(map[string]string{"sub": "a", "scope": readScope}, readScope), api.ErrForbidden, catalog.StartUpgrade},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := request("GET", "/admin/tenants")
+			route := tt.route
+			if route.LogicalID == "" {
+				route = catalog.CreateTenant
+			}
+			req := request(strings.Fields(route.Route)[0], "/admin/tenants")
 			req.RequestContext.Authorizer = tt.auth
-			if err := e.h.Authorize(req); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			if err := e.h.Authorize(req, route); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("Authorize = %v, want %v", err, tt.want)
 			}
 		})
@@ -85,10 +100,15 @@ func TestEveryRouteRequiresAuthorization(t *testing.T) {
 		t.Run(name+" without scope", func(t *testing.T) {
 			t.Parallel()
 			req := request(req.RequestContext.HTTP.Method, req.RawPath)
-			req.RequestContext.Authorizer.JWT.Claims["scope"] = "openid tenants/read"
+			req.RequestContext.Authorizer.JWT.Claims["scope"] = "openid tenants/other"
 			resp := e.do(t, nil, req)
 			resp.problem(403, "insufficient-scope")
-			if got, want := resp.Headers["WWW-Authenticate"], `Bearer error="insufficient_scope", scope="tenants/admin"`; got != want {
+			// The challenge names the least scope that would do: the read scope for a GET.
+			least := scope
+			if req.RequestContext.HTTP.Method == "GET" {
+				least = readScope
+			}
+			if got, want := resp.Headers["WWW-Authenticate"], `Bearer error="insufficient_scope", scope="`+least+`"`; got != want {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 			}
 		})

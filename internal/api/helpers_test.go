@@ -31,7 +31,10 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
 )
 
-const scope = "tenants/admin"
+const (
+	scope     = "tenants/admin"
+	readScope = "tenants/read"
+)
 
 // The admin's personal data on every test tenant: distinctive, so that the leak checks can
 // look for it in every response and log line.
@@ -200,7 +203,7 @@ func newEnvWith(t *testing.T, pool, handlerPool *pgxpool.Pool) *env {
 func (e *env) handler(edit func(*api.Config)) *api.Handler {
 	e.t.Helper()
 	cfg := api.Config{Store: e.store, Starter: e.starter, Archiver: e.steps, Activations: e.steps, Upgrades: e.runs,
-		Log: e.log, RequiredScope: scope}
+		Log: e.log, RequiredScope: scope, ReadScope: readScope}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -84,7 +84,7 @@ func bearer(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerJW
 		}, nil
 	case "Bearer reader-token":
 		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-			Claims: map[string]string{"sub": "local-reader", "scope": "tenants/read"},
+			Claims: map[string]string{"sub": "local-reader", "scope": "tenants/other"},
 		}, nil
 	}
 	return nil, errors.New("unknown token")

@@ -98,7 +98,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	var rep reply
 	var err error
 	if !f.Public {
-		err = h.authProblem(h.Authorize(req))
+		err = h.authProblem(h.Authorize(req, f), f)
 	}
 	if err == nil {
 		rep, err = fn(c)
@@ -113,14 +113,15 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	return resp, nil
 }
 
-// authProblem turns Authorize's refusals into 401 and 403 with the RFC 6750 challenge.
-func (h *Handler) authProblem(err error) error {
+// authProblem turns Authorize's refusals of route f into 401 and 403 with the RFC 6750
+// challenge, which names the least scope that would do.
+func (h *Handler) authProblem(err error, f catalog.Function) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrForbidden):
 		pe := newProblem(http.StatusForbidden, ProblemInsufficientScope, "The token does not grant the scope this API requires.")
-		pe.header = map[string]string{"WWW-Authenticate": `Bearer error="insufficient_scope", scope="` + h.scope + `"`}
+		pe.header = map[string]string{"WWW-Authenticate": `Bearer error="insufficient_scope", scope="` + h.Scopes(f)[0] + `"`}
 		return pe
 	default:
 		pe := newProblem(http.StatusUnauthorized, ProblemUnauthenticated, "A valid bearer token is required.")

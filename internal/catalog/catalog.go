@@ -17,6 +17,7 @@ package catalog
 
 import (
 	"cmp"
+	"strings"
 	"time"
 )
 
@@ -265,6 +266,10 @@ func (f Function) TimeLimit() time.Duration {
 // Substitution is the name of the function's ARN in the definition's
 // DefinitionSubstitutions: ${CreateSchemaFunctionArn}.
 func (f Function) Substitution() string { return f.LogicalID + "Arn" }
+
+// ReadOnly reports whether the function is an admin route that only reads (GET): a token
+// with the read scope may call it, every other route needs the admin scope.
+func (f Function) ReadOnly() bool { return f.Kind == Route && strings.HasPrefix(f.Route, "GET ") }
 
 // Uses reports whether the function has capability c.
 func (f Function) Uses(c Capability) bool {

@@ -343,9 +343,13 @@ func isHex(s string, n int) bool {
 
 // API holds the admin API's settings.
 type API struct {
-	// RequiredScope is the OAuth scope every admin route requires (ADMIN_SCOPE, default
-	// tenants/admin); the HTTP API's JWT authorizer checks it first, the handlers again.
+	// RequiredScope is the OAuth scope every route that changes something requires
+	// (ADMIN_SCOPE, default tenants/admin); the HTTP API's JWT authorizer checks it first,
+	// the handlers again.
 	RequiredScope string
+	// ReadScope lets a token call the routes that only read (GET), as the admin scope does
+	// too (READ_SCOPE, default tenants/read): a dashboard holds it, not the admin scope.
+	ReadScope string
 }
 
 // LoadAPI reads the admin API settings.
@@ -353,7 +357,7 @@ func LoadAPI() API { return OS.API() }
 
 // API reads the admin API settings from e.
 func (e Env) API() API {
-	return API{RequiredScope: e.or("ADMIN_SCOPE", "tenants/admin")}
+	return API{RequiredScope: e.or("ADMIN_SCOPE", "tenants/admin"), ReadScope: e.or("READ_SCOPE", "tenants/read")}
 }
 
 // ErrNotSet is wrapped by the ConfigError of a variable that is not set, for a caller to

@@ -49,7 +49,8 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) 
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := api.Config{Store: store.New(pool), Archiver: steps, Activations: steps, Log: log, RequiredScope: config.LoadAPI().RequiredScope}
+	apiCfg := config.LoadAPI()
+	cfg := api.Config{Store: store.New(pool), Archiver: steps, Activations: steps, Log: log, RequiredScope: apiCfg.RequiredScope, ReadScope: apiCfg.ReadScope}
 	if hasWorkflow {
 		client, err := workflow.New(sfn.NewFromConfig(awsCfg), wf.StateMachineARN)
 		if err != nil {

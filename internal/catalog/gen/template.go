@@ -109,7 +109,11 @@ func functionResources(b *bytes.Buffer, f catalog.Function) {
 	if f.Memory != 0 {
 		w(3, "MemorySize: %d", f.Memory)
 	}
-	if env := environment(f); len(env) > 0 {
+	switch env := environment(f); len(env) {
+	case 0:
+	case 1:
+		w(3, "Environment: {Variables: {%s}}", env[0])
+	default:
 		w(3, "Environment:")
 		w(4, "Variables:")
 		for _, e := range env {
@@ -120,6 +124,9 @@ func functionResources(b *bytes.Buffer, f catalog.Function) {
 	case catalog.Route:
 		method, path, _ := strings.Cut(f.Route, " ")
 		auth := "{Authorizer: AdminJwt, AuthorizationScopes: [!Ref AdminScope]}"
+		if f.ReadOnly() {
+			auth = "{Authorizer: AdminJwt, AuthorizationScopes: [!Ref ReadScope, !Ref AdminScope]}"
+		}
 		if f.Public {
 			auth = "{Authorizer: NONE}"
 		}
@@ -139,9 +146,13 @@ func functionResources(b *bytes.Buffer, f catalog.Function) {
 		w(5, "Properties: {ScheduleExpression: %s, Input: \"{}\", RetryPolicy: {MaximumRetryAttempts: 0}}", f.Schedule)
 	}
 	w(3, "LoggingConfig: {LogGroup: !Ref %s}", logGroupID(f))
-	w(3, "Policies:")
-	for _, p := range policies(f) {
-		w(4, "- !Ref %s", p)
+	if ps := policies(f); len(ps) == 1 {
+		w(3, "Policies: [!Ref %s]", ps[0])
+	} else {
+		w(3, "Policies:")
+		for _, p := range ps {
+			w(4, "- !Ref %s", p)
+		}
 	}
 	w(1, "%s:", logGroupID(f))
 	w(2, "Type: AWS::Logs::LogGroup")
@@ -178,6 +189,9 @@ func environment(f catalog.Function) []string {
 	}
 	if f.Kind == catalog.Route {
 		env = append(env, "ADMIN_SCOPE: !Ref AdminScope")
+	}
+	if f.ReadOnly() {
+		env = append(env, "READ_SCOPE: !Ref ReadScope")
 	}
 	seen := map[string]bool{}
 	for _, c := range f.Needs {

@@ -39,8 +39,12 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/store"
 )
 
-// AdminScope is the scope the admin routes require, locally as behind the JWT authorizer.
-const AdminScope = "tenants/admin"
+// The scopes of the admin routes, locally as behind the JWT authorizer: the admin scope
+// grants every route, the read scope the GET routes only.
+const (
+	AdminScope = "tenants/admin"
+	ReadScope  = "tenants/read"
+)
 
 // Config says where the local stack listens and what it uses.
 type Config struct {
@@ -129,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	handler, err := api.New(api.Config{
 		Store: store.New(s.Stack.Pool), Starter: runnerStarter{s.Runner}, Describer: runnerDescriber{s.Runner},
 		Upgrades: runnerUpgrades{s.Upgrades},
-		Archiver: s.Stack.Steps, Activations: s.Stack.Steps, Log: cfg.Log, RequiredScope: AdminScope,
+		Archiver: s.Stack.Steps, Activations: s.Stack.Steps, Log: cfg.Log, RequiredScope: AdminScope, ReadScope: ReadScope,
 	})
 	if err != nil {
 		return nil, err
@@ -215,7 +219,8 @@ func (s *Server) serve(addr string, h http.Handler) (string, error) {
 }
 
 // claims stands in for the HTTP API's JWT authorizer: the admin token carries the admin
-// scope, the viewer token none, and anything else is unauthenticated (nil claims → 401).
+// scope, the viewer token the read scope (it reads, and a write is 403), and anything else
+// is unauthenticated (nil claims → 401).
 func (s *Server) claims(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription, error) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	switch {
@@ -225,7 +230,8 @@ func (s *Server) claims(r *http.Request) (*events.APIGatewayV2HTTPRequestContext
 		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
 			Claims: map[string]string{"sub": "local-admin", "scope": AdminScope}, Scopes: []string{AdminScope}}, nil
 	case subtle.ConstantTimeCompare([]byte(token), []byte(s.ViewerToken)) == 1:
-		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "local-viewer"}}, nil
+		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
+			Claims: map[string]string{"sub": "local-viewer", "scope": ReadScope}, Scopes: []string{ReadScope}}, nil
 	}
 	return nil, nil
 }

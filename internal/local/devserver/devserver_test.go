@@ -179,8 +179,13 @@ func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 	if code, _, _ := (client{t: t, base: srv.APIURL}).do("GET", "/admin/tenants", ""); code != http.StatusUnauthorized {
 		t.Errorf("without a token: %d", code)
 	}
-	if code, _, _ := (client{t: t, base: srv.APIURL, token: srv.ViewerToken}).do("GET", "/admin/tenants", ""); code != http.StatusForbidden {
-		t.Errorf("without the admin scope: %d", code)
+	viewer := client{t: t, base: srv.APIURL, token: srv.ViewerToken}
+	if code, _, _ := viewer.do("GET", "/admin/tenants", ""); code != http.StatusOK {
+		t.Errorf("the viewer token reading: %d, want 200", code)
+	}
+	if code, hdr, _ := viewer.do("POST", "/admin/tenants", `{"name":"Viewer Clinic","adminEmail":"v@viewer.example","adminFirstName":"V","adminLastName":"W"}`); code != http.StatusForbidden ||
+		!strings.Contains(hdr.Get("WWW-Authenticate"), `scope="`+AdminScope+`"`) {
+		t.Errorf("the viewer token writing: %d %q, want 403 naming the admin scope", code, hdr.Get("WWW-Authenticate"))
 	}
 
 	code, hdr, created := admin.do("POST", "/admin/tenants", `{"name":"Over HTTP Clinic","adminEmail":"ada@overhttp.example","adminFirstName":"Ada","adminLastName":"Lovelace"}`)
