@@ -460,25 +460,31 @@ func (e *env) provisioning(t *testing.T, name string) uuid.UUID {
 func (e *env) active(t *testing.T, name string) uuid.UUID {
 	t.Helper()
 	id := e.provisioning(t, name)
-	in := pipelineInput(id)
-	for _, step := range []func(context.Context, pipeline.TenantInput) (any, error){
-		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.CreateSchema(ctx, in) },
-		func(ctx context.Context, in pipeline.TenantInput) (any, error) { return e.steps.RunMigrations(ctx, in) },
-		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
-			return e.steps.SeedRolesAndUser(ctx, in)
+	e.run(t, id, step(e.steps.CreateSchema), step(e.steps.RunMigrations), step(e.steps.SeedRolesAndUser),
+		func(ctx context.Context, in pipeline.TenantInput) error {
+			_, err := e.steps.StoreContractAddress(ctx, pipeline.StoreContractAddressInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn, ContractID: testContractID})
+			return err
 		},
-		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
-			return e.steps.StoreContractAddress(ctx, pipeline.StoreContractAddressInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn, ContractID: testContractID})
-		},
-		func(ctx context.Context, in pipeline.TenantInput) (any, error) {
-			return e.steps.ActivateTenant(ctx, in)
-		},
-	} {
-		if _, err := step(e.ctx, in); err != nil {
+		step(e.steps.ActivateTenant))
+	return id
+}
+
+// run runs steps on the tenant in order, failing the test on an error.
+func (e *env) run(t *testing.T, id uuid.UUID, steps ...func(context.Context, pipeline.TenantInput) error) {
+	t.Helper()
+	for _, st := range steps {
+		if err := st(e.ctx, pipelineInput(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return id
+}
+
+// step is a pipeline step's handler without its output.
+func step[Out any](fn func(context.Context, pipeline.TenantInput) (Out, error)) func(context.Context, pipeline.TenantInput) error {
+	return func(ctx context.Context, in pipeline.TenantInput) error {
+		_, err := fn(ctx, in)
+		return err
+	}
 }
 
 // testContractID is a well-formed Soroban contract address.
@@ -501,13 +507,8 @@ func (e *env) failed(t *testing.T, name string) uuid.UUID {
 func (e *env) rolledBack(t *testing.T, name string) uuid.UUID {
 	t.Helper()
 	id := e.provisioning(t, name)
+	e.run(t, id, step(e.steps.CreateSchema), step(e.steps.RunMigrations))
 	in := pipelineInput(id)
-	if _, err := e.steps.CreateSchema(e.ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.steps.RunMigrations(e.ctx, in); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := e.steps.Rollback(e.ctx, pipeline.RollbackInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn,
 		Error: &pipeline.CaughtError{Error: "TransientError", Cause: "seeding failed"}}); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -18,9 +19,7 @@ import (
 func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testdb.New(t)
-	s := store.New(pool)
-	tn := reserve(t, ctx, s, "Attempt Clinic")
+	_, s, tn := reservedIn(t, ctx, "Attempt Clinic")
 	own := "arn:aws:states:us-east-1:000000000000:execution:tenant-provisioning:" + tn.ExecutionName()
 	for want := 1; want <= 2; want++ {
 		run, err := s.StartStep(ctx, tn.ID, catalog.CreateSchema.Log, own)
@@ -72,9 +71,7 @@ func TestStartStepNumbersAttemptsAndCommitsWithoutWaitingForTheFlush(t *testing.
 func TestStartStepOnlyForTheTenantsExecution(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testdb.New(t)
-	s := store.New(pool)
-	tn := reserve(t, ctx, s, "Owner Clinic")
+	pool, s, tn := reservedIn(t, ctx, "Owner Clinic")
 	const prefix = "arn:aws:states:us-east-1:000000000000:execution:"
 	own := prefix + "tenant-provisioning:" + tn.ID.String()
 	sameNameElsewhere := prefix + "other-machine:" + tn.ID.String()
@@ -132,4 +129,12 @@ func TestStartStepOnlyForTheTenantsExecution(t *testing.T) {
 	if attempts, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(attempts) != 2 || attempts[1] != 2 {
 		t.Errorf("attempts of the own execution: %v, %v", attempts, err)
 	}
+}
+
+// reservedIn is a control plane of its own with one tenant reserved in it.
+func reservedIn(t *testing.T, ctx context.Context, name string) (*pgxpool.Pool, *store.Store, tenant.Tenant) {
+	t.Helper()
+	pool := testdb.New(t)
+	s := store.New(pool)
+	return pool, s, reserve(t, ctx, s, name)
 }

@@ -58,7 +58,7 @@ type pipeline struct {
 func newPipeline(override map[string]stepFunc) *pipeline {
 	p := &pipeline{calls: map[string]*calls{}, handlers: map[string]Handler{}}
 	answers := map[string]any{
-		"CreateTenantRecord":    map[string]string{"schemaName": "tenant_0190f5c2", "status": "PROVISIONING"},
+		"CreateTenantRecord":    map[string]string{"tenantId": tenantID, "status": "PROVISIONING"},
 		"DeploySorobanContract": map[string]string{"contractId": "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC", "txHash": "ab12"},
 		"Rollback":              map[string]bool{"rolledBack": true},
 	}
@@ -115,9 +115,9 @@ func TestProvisioningHappyPath(t *testing.T) {
 	e, clock := p.run(t, loadProvisioning(t))
 	wantStatus(t, e, StatusSucceeded, "")
 	wantRoute(t, e, append(slices.Clone(steps), "Provisioned")...)
+	// The claim's output is dropped (ResultPath null): the state carries ids only.
 	sameJSON(t, e.Output, `{
 		"tenantId": "`+tenantID+`",
-		"tenant": {"schemaName": "tenant_0190f5c2"},
 		"contract": {"contractId": "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"}
 	}`)
 	arn := "arn:aws:states:eu-west-1:123456789012:execution:tenant-provisioning:" + tenantID
@@ -182,7 +182,7 @@ func TestProvisioningRetriesTimeout(t *testing.T) {
 			t.Errorf("the hung attempt took %v, want the state's TimeoutSeconds of 120s", took)
 		}
 		wantSleepsWithin(t, clock.Sleeps(), 5*time.Second)
-		sameJSON(t, e.Output, `{"tenantId": "`+tenantID+`", "tenant": {"schemaName": "tenant_0190f5c2"}, "contract": {"contractId": "C2"}}`)
+		sameJSON(t, e.Output, `{"tenantId": "`+tenantID+`", "contract": {"contractId": "C2"}}`)
 	})
 }
 
