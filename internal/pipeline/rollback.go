@@ -159,6 +159,16 @@ func (s *Steps) undo(ctx context.Context, tx *store.Tx, t tenant.Tenant, in Roll
 		// log (and on the tenant row when it was stored) for whoever follows up.
 		out.Remaining = append(out.Remaining, "soroban contract "+contract+" stays on the ledger")
 	}
+	// A contract step that timed out may still have a transaction on its way: until the
+	// ledger settles it, it may yet create the tenant's contract, so the rollback is not
+	// clean (the deployer's journal knows; the next Deploy settles it).
+	pending, err := tx.ContractDeployments(0).Unsettled(ctx, t.ID)
+	if err != nil {
+		return out, nil, err
+	}
+	for _, p := range pending {
+		out.Remaining = append(out.Remaining, "soroban transaction "+p.Hash+" was sent and is not settled: it may still create the contract")
+	}
 	// Decided here, inside the transaction, so the ROLLED_BACK row records it.
 	out.Outcome = OutcomeClean
 	if len(out.Remaining) > 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -719,5 +720,28 @@ func TestStepsServeASchemaOneVersionAwayFromTheirs(t *testing.T) {
 				t.Errorf("tenant %s (%v), want ACTIVE", got.Status, err)
 			}
 		})
+	}
+}
+
+// A rollback while the contract step's transaction is still on its way (a timed-out
+// attempt sent it, the journal holds it unsettled) is not clean: the transaction may yet
+// create the contract, and the rollback says so, naming it.
+func TestRollbackIsNotCleanWhileAContractTransactionIsInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tn := e.reserve("In Flight Clinic")
+	e.runSteps(tn.ID, 4) // through SeedRolesAndUser: the contract step comes next
+	journal := e.store.ContractDeployments(time.Minute)
+	const hash = "5f3a0c7e9b1d2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a"
+	if err := journal.Sending(e.ctx, tn.ID, "GABC", hash, "AAAA", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.steps.Rollback(e.ctx, RollbackInput{TenantID: tn.ID.String(), ExecutionArn: executionArn(tn.ID.String()),
+		Error: &CaughtError{Error: "Sandbox.Timedout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Outcome != OutcomeDirty || len(out.Remaining) != 1 || !strings.Contains(out.Remaining[0], hash) {
+		t.Errorf("rollback with a transaction in flight: %s, remaining %v; want dirty, naming it", out.Outcome, out.Remaining)
 	}
 }
