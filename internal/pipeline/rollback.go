@@ -162,7 +162,8 @@ func (s *Steps) undo(ctx context.Context, tx *store.Tx, t tenant.Tenant, in Roll
 	// A contract step that timed out may still have a transaction on its way: until the
 	// ledger settles it, it may yet create the tenant's contract, so the rollback is not
 	// clean (the deployer's journal knows; the next Deploy settles it).
-	pending, err := tx.ContractDeployments(0).Unsettled(ctx, t.ID)
+	pending, err := tx.ContractDeployments(0).Unsettled(ctx, t.ID) // the journal only: no lease is taken
+
 	if err != nil {
 		return out, nil, err
 	}

@@ -16,15 +16,16 @@ import (
 
 // Reconciler builds the reconciler for its main.
 func Reconciler(id string) (*reconcile.Reconciler, func()) {
-	return start(id, func(ctx context.Context, log *slog.Logger, _ catalog.Function) (*reconcile.Reconciler, *pgxpool.Pool, error) {
-		return NewReconciler(ctx, log)
+	return start(id, func(ctx context.Context, log *slog.Logger, f catalog.Function) (*reconcile.Reconciler, *pgxpool.Pool, error) {
+		return NewReconciler(ctx, log, f.Needs...)
 	})
 }
 
 // NewReconciler reads the configuration, then builds the reconciler: the control plane,
-// the pipeline's rollback (with e-mail, for its failure notices) and the executions of the
-// provisioning state machine (STATE_MACHINE_ARN, required here).
-func NewReconciler(ctx context.Context, log *slog.Logger) (*reconcile.Reconciler, *pgxpool.Pool, error) {
+// the pipeline's rollback with the clients of needs (the catalogue gives it e-mail, for its
+// failure notices) and the executions of the provisioning state machine
+// (STATE_MACHINE_ARN, required here).
+func NewReconciler(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) (*reconcile.Reconciler, *pgxpool.Pool, error) {
 	wf, err := config.LoadWorkflow()
 	if err != nil {
 		return nil, nil, err
@@ -37,7 +38,7 @@ func NewReconciler(ctx context.Context, log *slog.Logger) (*reconcile.Reconciler
 	if err != nil {
 		return nil, nil, err
 	}
-	steps, pool, err := newSteps(ctx, log, awsCfg, catalog.Email)
+	steps, pool, err := newSteps(ctx, log, awsCfg, needs...)
 	if err != nil {
 		return nil, nil, err
 	}

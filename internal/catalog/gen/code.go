@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
-	"slices"
 	"strings"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
@@ -12,21 +11,21 @@ import (
 
 const header = "Code generated from internal/catalog by `go generate ./internal/catalog`; DO NOT EDIT."
 
-// component is how the generated code reaches a catalog.Component: the wiring entry point
-// a main builds it with, and the local handler table's function for it.
+// component is how the generated code reaches a catalog.Component beyond its name, which
+// is also its wiring entry point (wiring.<Component>(id)): the local handler table's
+// function for it, its package and its Go type.
 type component struct {
-	wiring string // wiring.<wiring>(id)
-	local  string // handlers.<local>(c)
-	pkg    string // its package under internal/
-	typ    string // its Go type
+	local string // handlers.<local>(c)
+	pkg   string // its package under internal/
+	typ   string // its Go type
 }
 
 var components = map[catalog.Component]component{
-	catalog.Pipeline:     {wiring: "Pipeline", local: "Pipeline", pkg: "pipeline", typ: "*pipeline.Steps"},
-	catalog.API:          {wiring: "API", local: "API", pkg: "api", typ: "*api.Handler"},
-	catalog.Upgrader:     {wiring: "Upgrader", local: "Upgrade", pkg: "upgrade", typ: "*upgrade.Upgrader"},
-	catalog.Reconciler:   {wiring: "Reconciler", local: "Reconcile", pkg: "reconcile", typ: "*reconcile.Reconciler"},
-	catalog.ControlPlane: {wiring: "ControlPlane", local: "ControlPlane", pkg: "controlplane", typ: "*controlplane.Handler"},
+	catalog.Pipeline:     {local: "Pipeline", pkg: "pipeline", typ: "*pipeline.Steps"},
+	catalog.API:          {local: "API", pkg: "api", typ: "*api.Handler"},
+	catalog.Upgrader:     {local: "Upgrade", pkg: "upgrade", typ: "*upgrade.Upgrader"},
+	catalog.Reconciler:   {local: "Reconcile", pkg: "reconcile", typ: "*reconcile.Reconciler"},
+	catalog.ControlPlane: {local: "ControlPlane", pkg: "controlplane", typ: "*controlplane.Handler"},
 }
 
 // componentOrder keeps the generated table in a stable order.
@@ -36,7 +35,7 @@ var componentOrder = []catalog.Component{catalog.Pipeline, catalog.API, catalog.
 func where(f catalog.Function) string {
 	switch f.Kind {
 	case catalog.Step:
-		if slices.ContainsFunc(catalog.Upgrade, func(u catalog.Function) bool { return u.LogicalID == f.LogicalID }) {
+		if f.Runs == catalog.Upgrader {
 			return "the Lambda behind the upgrade state machine's " + f.State + " state"
 		}
 		return "the Lambda behind the state machine's " + f.State + " state"
@@ -54,7 +53,6 @@ func where(f catalog.Function) string {
 
 // mainFile is functions/<Dir>/main.go: wiring only, as every main is.
 func mainFile(f catalog.Function) []byte {
-	c := components[f.Runs]
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// %s\n\n", header)
 	fmt.Fprintf(&b, "// Command %s is %s: it %s.\n", f.Dir, where(f), f.Doc)
@@ -71,7 +69,7 @@ func main() {
 	c, closePool := wiring.%s(%q)
 	lambda.StartWithOptions(deadline.Keep(c.%s), lambda.WithEnableSIGTERM(closePool))
 }
-`, c.wiring, f.LogicalID, f.Handler)
+`, f.Runs, f.LogicalID, f.Handler)
 	return mustFormat(b.Bytes())
 }
 

@@ -87,7 +87,7 @@ func check(fns []catalog.Function) error {
 			return fmt.Errorf("%q: LogicalID, Dir, Handler and Doc are required", f.LogicalID)
 		case ids[f.LogicalID] || dirs[f.Dir]:
 			return fmt.Errorf("%s (functions/%s) is declared twice", f.LogicalID, f.Dir)
-		case components[f.Runs].wiring == "":
+		case components[f.Runs].typ == "":
 			return fmt.Errorf("%s runs %q, which is no component of the catalogue", f.LogicalID, f.Runs)
 		case f.Concurrency == "":
 			return fmt.Errorf("%s has no reserved concurrency", f.LogicalID)

@@ -1,8 +1,8 @@
 // Package handlers maps the catalogue's functions to their handlers, each wrapped by
 // aws-lambda-go exactly as the Lambda runtime wraps it (same JSON decoding, same error
-// types; lambdarun.NewHandler), so what the local runners call is what runs in AWS. The tables, one per
-// component (Pipeline, API, Upgrade, Reconcile, ControlPlane), are generated from the
-// catalogue into catalog_gen.go.
+// types; lambdarun.NewHandler), so what the local runners call is what runs in AWS. The
+// tables, one per component (Pipeline, API, Upgrade, Reconcile, ControlPlane), are
+// generated from the catalogue into catalog_gen.go.
 package handlers
 
 import (
