@@ -280,3 +280,45 @@ func (f Function) Uses(c Capability) bool {
 	}
 	return false
 }
+
+// DBUser is the PostgreSQL user a function connects as. Each kind of function has its
+// own, holding only the rights that kind uses (internal/store/access.sql grants them, on
+// every control-plane migration); deployed, it logs in with an IAM authentication token,
+// so no function but the control-plane migration holds a database password.
+type DBUser string
+
+// The database users, one per kind of function.
+const (
+	APIReadUser     DBUser = "tp_api_read"    // the GET routes: reads the control plane, no tenant schema
+	APIWriteUser    DBUser = "tp_api_write"   // the admin routes that change tenants and runs
+	ActivationUser  DBUser = "tp_activation"  // the public activation route: two functions, nothing else
+	ProvisionerUser DBUser = "tp_provisioner" // the provisioning steps and their rollback
+	UpgraderUser    DBUser = "tp_upgrader"    // the upgrade run's steps
+	ReconcilerUser  DBUser = "tp_reconciler"  // the reconciler, which rolls back what no execution will
+	MigrationUser   DBUser = ""               // the control-plane migration: the master user, from its secret
+)
+
+// DBUsers lists the users functions log in as (the migration's master user aside).
+func DBUsers() []DBUser {
+	return []DBUser{APIReadUser, APIWriteUser, ActivationUser, ProvisionerUser, UpgraderUser, ReconcilerUser}
+}
+
+// DBUser is the database user the function connects as, from its kind and component.
+func (f Function) DBUser() DBUser {
+	switch {
+	case f.Runs == ControlPlane:
+		return MigrationUser
+	case f.Public:
+		return ActivationUser
+	case f.ReadOnly():
+		return APIReadUser
+	case f.Runs == API:
+		return APIWriteUser
+	case f.Runs == Upgrader:
+		return UpgraderUser
+	case f.Runs == Reconciler:
+		return ReconcilerUser
+	default:
+		return ProvisionerUser
+	}
+}

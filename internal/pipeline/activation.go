@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -32,41 +31,23 @@ const (
 // password is hashed, so junk tokens cost a query, not an argon2id hash.
 func (s *Steps) RedeemActivation(ctx context.Context, tenantID uuid.UUID, token, password string) error {
 	const op = "redeem activation"
-	t, err := s.store.Get(ctx, tenantID)
-	if _, notFound := errors.AsType[*fault.NotFoundError](err); notFound {
-		return ErrInvalidActivation
-	}
+	admin, err := tenantdb.PendingActivation(ctx, s.pool, tenantID, token)
 	if err != nil {
 		return err
 	}
-	if t.Status != tenant.StatusActive || t.SchemaName == "" {
-		return ErrInvalidActivation
-	}
-	n, err := tenantdb.For(t)
-	if err != nil {
-		return err
-	}
-	if _, err := tenantdb.PendingActivation(ctx, s.pool, n, token); err != nil {
-		return err
-	}
-	if err := checkPassword(password, t.AdminEmail); err != nil {
+	if err := checkPassword(password, admin.AdminEmail); err != nil {
 		return err
 	}
 	hash, err := tenantdb.HashPassword(password)
 	if err != nil {
 		return &fault.TransientError{Op: op, Msg: "cannot generate salt", Err: err}
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		userID, err := tenantdb.Redeem(ctx, tx, n, token, hash)
-		if err == nil {
-			s.log.InfoContext(ctx, "admin account activated", "tenantId", t.ID.String(), "userId", userID.String())
-		}
+	userID, err := tenantdb.Redeem(ctx, s.pool, tenantID, token, hash)
+	if err != nil {
 		return err
-	})
-	if err != nil && !errors.Is(err, ErrInvalidActivation) {
-		return fault.FromDB(op, err)
 	}
-	return err
+	s.log.InfoContext(ctx, "admin account activated", "tenantId", tenantID.String(), "userId", userID.String())
+	return nil
 }
 
 // checkPassword is the password policy: 12 to 128 characters of valid UTF-8, not blank,

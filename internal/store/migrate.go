@@ -19,6 +19,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// accessSQL is who may do what (access.sql), applied after the migrations on every run.
+//
+//go:embed access.sql
+var accessSQL string
+
 // VersionTable tracks the control plane's migration version.
 const VersionTable = "public.schema_version"
 
@@ -28,8 +33,9 @@ type MigrationResult struct {
 	To   int32 `json:"toVersion"`
 }
 
-// Migrate brings the control plane to the newest version. It is safe to run concurrently
-// (tern serialises migrators with an advisory lock) and a no-op when up to date. Like
+// Migrate brings the control plane to the newest version, then grants each database user
+// its rights (access.sql). It is safe to run concurrently (tern serialises migrators with
+// an advisory lock) and changes nothing when up to date. Like
 // MigrateInTx and RevertInTx, it is a function rather than a Store method: migration
 // machinery, which takes a connection of its own from pool for tern's session lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
@@ -76,8 +82,31 @@ func migrateWithTern(ctx context.Context, conn *pgx.Conn, fsys fs.FS, res *Migra
 		}
 		return err
 	}
-	res.To, err = m.GetCurrentVersion(ctx)
-	return err
+	if res.To, err = m.GetCurrentVersion(ctx); err != nil {
+		return err
+	}
+	return applyAccess(ctx, conn)
+}
+
+// accessLock serialises applyAccess runs in one database (pg_advisory_xact_lock's key).
+const accessLock = 0x74705f616363 // "tp_acc"
+
+// applyAccess grants each database user its rights (access.sql), in one transaction: no
+// one ever sees a user between its old rights and its new.
+func applyAccess(ctx context.Context, conn *pgx.Conn) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(accessLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, accessSQL); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) {
+				return fmt.Errorf("access.sql: %w", pgErr)
+			}
+			return err
+		}
+		return nil
+	})
 }
 
 // migrationSplit separates a migration file's up SQL from its down SQL, as tern's files do.

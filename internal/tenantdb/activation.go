@@ -90,49 +90,45 @@ func WithdrawActivation(ctx context.Context, tx pgx.Tx, n Names, a Activation, r
 // which one it was.
 var ErrInvalidActivation = errors.New("invalid or expired activation token")
 
-// PendingActivation is the account pending activation whose unexpired token this is.
-func PendingActivation(ctx context.Context, db store.DB, n Names, token string) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := db.QueryRow(ctx, `SELECT id FROM `+n.schemaIdent()+`.users
-		WHERE activation_token_hash = $1 AND status = 'PENDING_ACTIVATION' AND activation_expires_at > now()`,
-		oneShot, HashActivationToken(token)).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, ErrInvalidActivation
-	}
-	return id, fault.FromDB("find activation", err)
+// PendingAdmin is what activation may know of a tenant whose admin holds a valid link:
+// the words the new password must not be built from.
+type PendingAdmin struct {
+	TenantName string
+	AdminEmail string
 }
 
-// Redeem activates the account whose token this is with passwordHash (HashPassword's),
-// consuming the token: of two concurrent redemptions one wins, the other is
-// ErrInvalidActivation. The activation is audited, without the token or the hash.
-func Redeem(ctx context.Context, tx pgx.Tx, n Names, token, passwordHash string) (uuid.UUID, error) {
-	const op = "redeem activation"
-	s := n.schemaIdent()
-	v, err := Version(ctx, tx, n)
-	if err != nil {
-		return uuid.Nil, err
-	}
-	// A tenant not yet upgraded to the version that added password_changed_at is served
-	// as it is (expand/contract): the upgrade adds the column, and the next password change
-	// sets it.
-	set := "password_hash = $2, status = 'ACTIVE', activated_at = now()"
-	if v >= PasswordAgeVersion {
-		set += ", password_changed_at = now()"
-	}
-	var id uuid.UUID
-	err = tx.QueryRow(ctx, `UPDATE `+s+`.users
-		SET `+set+`, activation_token_hash = NULL, activation_expires_at = NULL, updated_at = now()
-		WHERE activation_token_hash = $1 AND status = 'PENDING_ACTIVATION' AND activation_expires_at > now()
-		RETURNING id`, oneShot, HashActivationToken(token), passwordHash).Scan(&id)
+// PendingActivation answers, when token is the unexpired activation token of tenant's
+// admin, the words their password must avoid; ErrInvalidActivation otherwise. It goes
+// through the control plane's activation_pending function (internal/store/access.sql),
+// the one read the activation route's database user may make, which runs as the schemas'
+// owner: that user reads no table itself.
+func PendingActivation(ctx context.Context, db store.DB, tenantID uuid.UUID, token string) (PendingAdmin, error) {
+	var p PendingAdmin
+	err := db.QueryRow(ctx, `SELECT tenant_name, admin_email FROM activation_pending($1, $2)`,
+		tenantID, HashActivationToken(token)).Scan(&p.TenantName, &p.AdminEmail)
 	if errors.Is(err, pgx.ErrNoRows) {
+		return p, ErrInvalidActivation
+	}
+	return p, fault.FromDB("find activation", err)
+}
+
+// Redeem activates the tenant's account whose token this is with passwordHash
+// (HashPassword's), consuming the token, through the redeem_activation function (as
+// PendingActivation): of two concurrent redemptions one wins, the other is
+// ErrInvalidActivation. The activation is audited in the tenant's schema, without the
+// token or the hash. It serves every supported schema version: password_changed_at
+// (PasswordAgeVersion) is set where the schema has it.
+func Redeem(ctx context.Context, db store.DB, tenantID uuid.UUID, token, passwordHash string) (uuid.UUID, error) {
+	var id *uuid.UUID
+	err := db.QueryRow(ctx, `SELECT redeem_activation($1, $2, $3)`,
+		tenantID, HashActivationToken(token), passwordHash).Scan(&id)
+	if err != nil {
+		return uuid.Nil, fault.FromDB("redeem activation", err)
+	}
+	if id == nil {
 		return uuid.Nil, ErrInvalidActivation
 	}
-	if err != nil {
-		return uuid.Nil, fault.FromDB(op, err)
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO `+s+`.audit_logs (actor, user_id, action, entity_type, entity_id, details)
-		VALUES ($1, $2, 'user.activated', 'user', $2, '{}'::jsonb)`, oneShot, id.String(), id)
-	return id, fault.FromDB(op, err)
+	return *id, nil
 }
 
 // AdminPending reports whether the tenant's admin (by e-mail) is still pending activation.

@@ -29,7 +29,10 @@ func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, er
 		return res, &fault.InvariantError{Op: op, Msg: "embedded migrations missing", Err: err}
 	}
 	data := map[string]string{"schema": n.schemaIdent(), "role": n.roleIdent()}
-	res, err = store.MigrateInTx(ctx, tx, pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data)
+	err = asOwnerDo(ctx, tx, func() (err error) {
+		res, err = store.MigrateInTx(ctx, tx, pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data)
+		return err
+	})
 	return res, fault.FromDB(op, err)
 }
 
@@ -43,7 +46,11 @@ func Downgrade(ctx context.Context, tx pgx.Tx, n Names, target int32) (store.Mig
 		return store.MigrationResult{}, &fault.InvariantError{Op: op, Msg: "embedded migrations missing", Err: err}
 	}
 	data := map[string]string{"schema": n.schemaIdent(), "role": n.roleIdent()}
-	res, err := store.RevertInTx(ctx, tx, pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data, target)
+	var res store.MigrationResult
+	err = asOwnerDo(ctx, tx, func() (err error) {
+		res, err = store.RevertInTx(ctx, tx, pgx.Identifier{n.Schema, VersionTableName}.Sanitize(), sub, data, target)
+		return err
+	})
 	return res, fault.FromDB(op, err)
 }
 

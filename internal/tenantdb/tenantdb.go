@@ -71,7 +71,7 @@ func marker(ctx context.Context, tx pgx.Tx, kind, name string) (comment string, 
 	return comment, true, nil
 }
 
-// CreateSchema creates the schema and the role, owned by the provisioning user, with the
+// CreateSchema creates the schema and the role, both the owner role's (OwnerRole), with the
 // role limited to its own schema. It is idempotent; a same-named schema or role that is not
 // marked as this tenant's is an InvariantError and is left alone.
 func CreateSchema(ctx context.Context, tx pgx.Tx, n Names) (created bool, err error) {
@@ -95,7 +95,9 @@ func CreateSchema(ctx context.Context, tx pgx.Tx, n Names) (created bool, err er
 	if !roleExists {
 		stmts = append(stmts,
 			`CREATE ROLE `+r+` NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS`,
-			`COMMENT ON ROLE `+r+` IS `+n.ownerLiteral())
+			`COMMENT ON ROLE `+r+` IS `+n.ownerLiteral(),
+			// The owner holds the role's privileges, so a rollback's DROP OWNED BY works.
+			`GRANT `+r+` TO `+OwnerRole)
 	}
 	// Grants are re-applied on every run: they are idempotent, and this repairs a role
 	// that lost them.
@@ -103,15 +105,13 @@ func CreateSchema(ctx context.Context, tx pgx.Tx, n Names) (created bool, err er
 		// Nobody but the owner and the tenant role may even look up names in the schema.
 		`REVOKE ALL ON SCHEMA `+s+` FROM PUBLIC`,
 		`GRANT USAGE ON SCHEMA `+s+` TO `+r,
-		// Tables and sequences created later by the provisioning user (the migrations) are
-		// usable by the tenant role; migrations narrow this per table where needed.
+		// Tables and sequences the owner role creates later (the migrations) are usable by
+		// the tenant role; migrations narrow this per table where needed.
 		`ALTER DEFAULT PRIVILEGES IN SCHEMA `+s+` GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO `+r,
 		`ALTER DEFAULT PRIVILEGES IN SCHEMA `+s+` GRANT USAGE, SELECT ON SEQUENCES TO `+r,
 	)
-	for _, q := range stmts {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return false, fault.FromDB(op, err)
-		}
+	if err := asOwner(ctx, tx, stmts...); err != nil {
+		return false, fault.FromDB(op, err)
 	}
 	return !schemaExists || !roleExists, nil
 }
@@ -135,7 +135,7 @@ func Drop(ctx context.Context, tx pgx.Tx, n Names) (DropResult, error) {
 	}
 	switch {
 	case exists && comment == n.owner():
-		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+n.schemaIdent()+` CASCADE`); err != nil {
+		if err := asOwner(ctx, tx, `DROP SCHEMA IF EXISTS `+n.schemaIdent()+` CASCADE`); err != nil {
 			return res, fault.FromDB(op, err)
 		}
 		res.SchemaDropped = true
@@ -150,10 +150,8 @@ func Drop(ctx context.Context, tx pgx.Tx, n Names) (DropResult, error) {
 	case exists && comment == n.owner():
 		// DROP OWNED revokes whatever the role was granted in this database (default
 		// privileges included); the role owns nothing itself.
-		for _, q := range []string{`DROP OWNED BY ` + n.roleIdent(), `DROP ROLE ` + n.roleIdent()} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return res, fault.FromDB(op, err)
-			}
+		if err := asOwner(ctx, tx, `DROP OWNED BY `+n.roleIdent(), `DROP ROLE `+n.roleIdent()); err != nil {
+			return res, fault.FromDB(op, err)
 		}
 		res.RoleDropped = true
 	case exists:
@@ -180,16 +178,48 @@ func RevokeAccess(ctx context.Context, tx pgx.Tx, n Names) (revoked bool, err er
 		return false, err
 	}
 	s, r := n.schemaIdent(), n.roleIdent()
-	for _, q := range []string{
-		`REVOKE ALL ON ALL TABLES IN SCHEMA ` + s + ` FROM ` + r,
-		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA ` + s + ` FROM ` + r,
-		`ALTER DEFAULT PRIVILEGES IN SCHEMA ` + s + ` REVOKE ALL ON TABLES FROM ` + r,
-		`ALTER DEFAULT PRIVILEGES IN SCHEMA ` + s + ` REVOKE ALL ON SEQUENCES FROM ` + r,
-		`REVOKE ALL ON SCHEMA ` + s + ` FROM ` + r,
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return false, fault.FromDB(op, err)
+	err = asOwner(ctx, tx,
+		`REVOKE ALL ON ALL TABLES IN SCHEMA `+s+` FROM `+r,
+		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA `+s+` FROM `+r,
+		`ALTER DEFAULT PRIVILEGES IN SCHEMA `+s+` REVOKE ALL ON TABLES FROM `+r,
+		`ALTER DEFAULT PRIVILEGES IN SCHEMA `+s+` REVOKE ALL ON SEQUENCES FROM `+r,
+		`REVOKE ALL ON SCHEMA `+s+` FROM `+r,
+	)
+	return err == nil, fault.FromDB(op, err)
+}
+
+// OwnerRole owns every tenant's schema, objects and role (internal/store/access.sql makes
+// it). No one logs in as it: the users of the functions that change tenant schemas are its
+// members and take it on, for the statements that create or drop, with asOwner.
+const OwnerRole = "tp_tenant_owner"
+
+// asOwner runs stmts in tx as OwnerRole, then goes back to the session's user. SET LOCAL
+// lasts until the transaction ends at most: behind RDS Proxy it pins the session to its
+// database connection for that transaction only.
+//
+// Run as the owner, what the statements create is the owner's, whichever function's user
+// made it: the schema provisioning creates is altered by an upgrade and dropped by a
+// rollback, which log in as other users. Roles need the owner too, as the role
+// attributes CREATEROLE is one of are not inherited by members.
+func asOwner(ctx context.Context, tx pgx.Tx, stmts ...string) error {
+	return asOwnerDo(ctx, tx, func() error {
+		for _, q := range stmts {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+}
+
+// asOwnerDo is asOwner for work that is not a list of statements (the migrations).
+func asOwnerDo(ctx context.Context, tx pgx.Tx, work func() error) error {
+	if _, err := tx.Exec(ctx, `SET LOCAL ROLE `+OwnerRole); err != nil {
+		return err
 	}
-	return true, nil
+	if err := work(); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `SET LOCAL ROLE NONE`)
+	return err
 }
