@@ -39,6 +39,10 @@ type Config struct {
 	MaxConns int32
 	// Credentials, when set, supplies user and password per connection.
 	Credentials Credentials
+	// User, when set and Credentials is not, connects as this user instead of the DSN's,
+	// without the DSN's password: a developer machine's database users, which its server
+	// trusts (deployed, the users log in with IAM tokens, through Credentials).
+	User string
 	// MaxConnUses retires a connection after it has been handed out this many times;
 	// 0 means DefaultMaxConnUses, negative never.
 	MaxConnUses int
@@ -71,6 +75,9 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.ConnConfig.RuntimeParams["application_name"] = "tenant-provisioning"
 	retireAfterUses(pc, cmp.Or(cfg.MaxConnUses, DefaultMaxConnUses))
+	if cfg.User != "" && cfg.Credentials == nil {
+		pc.ConnConfig.User, pc.ConnConfig.Password = cfg.User, ""
+	}
 	if cfg.Credentials != nil {
 		// pgxpool reports a failed connect to the caller, not to a hook, so a failure is
 		// inferred: a connect that began and never reached AfterConnect. Two connects in

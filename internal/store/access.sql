@@ -60,7 +60,10 @@ $$;
 DO $$
 BEGIN
     EXECUTE format('REVOKE CREATE, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
-    EXECUTE format('GRANT CREATE ON DATABASE %I TO tp_tenant_owner', current_database());
+    -- Only provisioning creates schemas, for the owner role (tenantdb.CreateSchema). The
+    -- owner itself may not: its other members would inherit the right.
+    EXECUTE format('REVOKE CREATE ON DATABASE %I FROM tp_tenant_owner', current_database());
+    EXECUTE format('GRANT CREATE ON DATABASE %I TO tp_provisioner', current_database());
 END
 $$;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;

@@ -90,7 +90,13 @@ func CreateSchema(ctx context.Context, tx pgx.Tx, n Names) (created bool, err er
 	s, r := n.schemaIdent(), n.roleIdent()
 	var stmts []string
 	if !schemaExists {
-		stmts = append(stmts, `CREATE SCHEMA `+s, `COMMENT ON SCHEMA `+s+` IS `+n.ownerLiteral())
+		// Created as the session's user, whose right it is to create schemas (the
+		// provisioning steps'), for the owner, which has no such right: the other users
+		// that act as the owner cannot create one.
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+s+` AUTHORIZATION `+OwnerRole); err != nil {
+			return false, fault.FromDB(op, err)
+		}
+		stmts = append(stmts, `COMMENT ON SCHEMA `+s+` IS `+n.ownerLiteral())
 	}
 	if !roleExists {
 		stmts = append(stmts,
