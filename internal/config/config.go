@@ -38,8 +38,13 @@ type Database struct {
 	URL string
 	// SecretARN names the Secrets Manager secret with the credentials, in the JSON shape
 	// RDS uses (DB_SECRET_ARN). Host, port and database name in the secret win over the
-	// DB_HOST, DB_PORT and DB_NAME settings.
+	// DB_HOST, DB_PORT and DB_NAME settings. Only the control-plane migration has it: it
+	// holds the master user's password.
 	SecretARN string
+	// User is the database user the function logs in as (DB_USER, a catalog.DBUser):
+	// deployed, with an IAM authentication token made per connection from the function's
+	// role, so it holds no password; locally, with DATABASE_URL's server trusting it.
+	User string
 	Host      string // DB_HOST
 	Port      int    // DB_PORT, default 5432
 	Name      string // DB_NAME
@@ -68,18 +73,25 @@ func (e Env) Database() (Database, error) {
 		Name:        e("DB_NAME"),
 		SSLMode:     e.or("DB_SSLMODE", "verify-full"),
 		SSLRootCert: e("DB_SSLROOTCERT"),
+		User:        e("DB_USER"),
 		Port:        5432,
 	}
 	switch {
+	case db.SecretARN != "" && db.User != "":
+		return db, bad("DB_USER", "cannot be set with DB_SECRET_ARN: a function logs in as its own user (IAM) or, the migration alone, as the secret's")
 	case db.SecretARN != "":
 		db.URL = "" // never mix: the secret is the source of credentials
-	case db.URL != "" && Local():
+	case db.URL != "" && e.Local():
 	case db.URL != "":
-		return db, bad("DATABASE_URL", "is honoured only with APP_ENV=local; deployed functions read DB_SECRET_ARN")
+		return db, bad("DATABASE_URL", "is honoured only with APP_ENV=local; deployed functions read DB_USER (or DB_SECRET_ARN)")
 	case e.Local():
 		return db, notSet("DATABASE_URL", "a postgres:// URL; see .env.example")
-	default:
-		return db, notSet("DB_SECRET_ARN", "the database credentials secret; for local use set APP_ENV=local and DATABASE_URL")
+	case db.User == "":
+		return db, notSet("DB_USER", "the database user the function logs in as with IAM authentication; for local use set APP_ENV=local and DATABASE_URL")
+	case db.Host == "":
+		return db, notSet("DB_HOST", "the database endpoint the IAM token is made for")
+	case db.Name == "":
+		return db, notSet("DB_NAME", "the database the function logs in to")
 	}
 	var err error
 	if db.Port, err = e.int("DB_PORT", 5432, 1, 65535); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,12 +48,14 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 }
 
 // Pool reads the database settings (config.LoadDatabase) and opens the pool, the one way
-// the functions get theirs. With DB_SECRET_ARN the credentials come from Secrets Manager,
-// through awsCfg, cached, and re-read when a connection attempt fails (rotation); host,
-// port and database name come from the secret when it has them, else from DB_HOST,
-// DB_PORT, DB_NAME. With APP_ENV=local, DATABASE_URL is used as it is. A setting that is
-// missing or malformed is a ConfigError naming the variable, returned before anything is
-// opened.
+// the functions get theirs. A function logs in as its own user (DB_USER) at DB_HOST,
+// DB_PORT, DB_NAME with an IAM authentication token, made for each new connection from
+// awsCfg's credentials (the function's role), so it holds no password. The control-plane
+// migration alone has DB_SECRET_ARN: the master user's credentials, from Secrets Manager,
+// cached and re-read when a connection attempt fails (rotation); host, port and database
+// name come from the secret when it has them. With APP_ENV=local, DATABASE_URL is used,
+// as DB_USER when set. A setting that is missing or malformed is a ConfigError naming
+// the variable, returned before anything is opened.
 func Pool(ctx context.Context, awsCfg aws.Config) (*pgxpool.Pool, error) {
 	cfg, err := config.LoadDatabase()
 	if err != nil {
@@ -64,8 +67,15 @@ func Pool(ctx context.Context, awsCfg aws.Config) (*pgxpool.Pool, error) {
 // openPool is Pool on settings already read: the tests give it theirs, without the
 // process environment.
 func openPool(ctx context.Context, cfg config.Database, awsCfg aws.Config) (*pgxpool.Pool, error) {
-	if cfg.SecretARN == "" {
-		return database.Open(ctx, database.Config{DSN: cfg.URL, MaxConns: cfg.MaxConns})
+	switch {
+	case cfg.URL != "":
+		return database.Open(ctx, database.Config{DSN: cfg.URL, MaxConns: cfg.MaxConns, User: cfg.User})
+	case cfg.SecretARN == "":
+		dsn, err := serverDSN(cfg, cfg.Host, cfg.Port, cfg.Name)
+		if err != nil {
+			return nil, err
+		}
+		return database.Open(ctx, database.Config{DSN: dsn, MaxConns: cfg.MaxConns, Credentials: iamToken(cfg, awsCfg)})
 	}
 	cache := secrets.NewCache(secretsmanager.NewFromConfig(awsCfg), 0)
 	creds, err := cache.DBCredentials(ctx, cfg.SecretARN, false)
@@ -84,6 +94,22 @@ func openPool(ctx context.Context, cfg config.Database, awsCfg aws.Config) (*pgx
 			return c.Username, c.Password.Reveal(), err
 		},
 	})
+}
+
+// iamToken logs in as cfg.User with an RDS IAM authentication token, made for each new
+// connection (a token is good for 15 minutes, for connecting only) and signed with the
+// function's role credentials, which the role must allow rds-db:connect for (the template's
+// policy names the user). Made for DB_HOST:DB_PORT: the proxy's endpoint through RDS Proxy,
+// which checks it, the instance's otherwise.
+func iamToken(cfg config.Database, awsCfg aws.Config) database.Credentials {
+	endpoint := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	return func(ctx context.Context, _ bool) (string, string, error) {
+		token, err := auth.BuildAuthToken(ctx, endpoint, awsCfg.Region, cfg.User, awsCfg.Credentials)
+		if err != nil {
+			return "", "", &fault.TransientError{Op: "database IAM token", Msg: "cannot sign the token", Err: err}
+		}
+		return cfg.User, token, nil
+	}
 }
 
 // secretDSN is the connection string without credentials: those are supplied per
@@ -105,6 +131,11 @@ func secretDSN(cfg config.Database, c secrets.DBCredentials) (string, error) {
 	if c.DBName != "" {
 		name = c.DBName
 	}
+	return serverDSN(cfg, host, port, name)
+}
+
+// serverDSN is secretDSN for a server already chosen (an IAM user's: DB_HOST and its peers).
+func serverDSN(cfg config.Database, host string, port int, name string) (string, error) {
 	switch {
 	case cfg.Proxy && host == "":
 		return "", fmt.Errorf("config: DB_PROXY=true needs DB_HOST, the proxy's endpoint")

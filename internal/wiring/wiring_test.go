@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/secrets"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
@@ -92,5 +93,44 @@ func TestSecretDSN(t *testing.T) {
 				t.Errorf("credentials in the DSN: %s", got)
 			}
 		})
+	}
+}
+
+// Deployed, a function logs in as its own database user with an IAM authentication token
+// signed for the endpoint and that user, made by the real SDK signer from the function's
+// credentials; no password is configured anywhere. (The local server trusts the user and
+// ignores the token; RDS or RDS Proxy checks it.)
+func TestPoolLogsInAsItsUserWithAnIAMToken(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, dbURL := testdb.NewWithURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Database{User: string(catalog.APIReadUser), Host: u.Hostname(), Port: 5432, Name: strings.TrimPrefix(u.Path, "/"), SSLMode: "disable"}
+	awsCfg := awstest.Config(t)
+
+	_, token, err := iamToken(cfg, awsCfg)(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := url.Parse("https://" + token)
+	if err != nil {
+		t.Fatalf("token is not a presigned URL: %v", err)
+	}
+	q := signed.Query()
+	if signed.Host != u.Hostname()+":5432" || q.Get("Action") != "connect" || q.Get("DBUser") != cfg.User || q.Get("X-Amz-Signature") == "" {
+		t.Errorf("token for %s as %s: host %s, query %v", signed.Host, cfg.User, signed.Host, q)
+	}
+
+	pool, err := openPool(ctx, cfg, awsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var who string
+	if err := pool.QueryRow(ctx, "SELECT current_user").Scan(&who); err != nil || who != cfg.User {
+		t.Errorf("logged in as %q (%v), want %s", who, err, cfg.User)
 	}
 }
