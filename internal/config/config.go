@@ -45,9 +45,9 @@ type Database struct {
 	// deployed, with an IAM authentication token made per connection from the function's
 	// role, so it holds no password; locally, with DATABASE_URL's server trusting it.
 	User string
-	Host      string // DB_HOST
-	Port      int    // DB_PORT, default 5432
-	Name      string // DB_NAME
+	Host string // DB_HOST
+	Port int    // DB_PORT, default 5432
+	Name string // DB_NAME
 	// SSLMode is libpq's sslmode (DB_SSLMODE, default verify-full); SSLRootCert the CA
 	// bundle file that verifies the server (DB_SSLROOTCERT, e.g. the RDS bundle).
 	SSLMode     string
