@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -43,7 +44,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	pool := testdb.New(t)
+	pool, url := testdb.NewWithURL(t)
 	api, arn := awstest.StateMachine(t, definition)
 	wf, err := workflow.New(api, arn)
 	if err != nil {
@@ -52,8 +53,10 @@ func newWorld(t *testing.T) *world {
 	log := slog.New(slog.DiscardHandler)
 	steps := pipeline.New(pool, log)
 	st := store.New(pool)
+	// The reconciler runs as its database user, as deployed.
+	own := testdb.As(t, url, string(catalog.ReconcilerUser))
 	return &world{t: t, ctx: context.Background(), pool: pool, store: st, steps: steps, sfn: api, wf: wf,
-		r: &reconcile.Reconciler{Store: st, Rollback: steps, Executions: wf, Log: log}}
+		r: &reconcile.Reconciler{Store: store.New(own), Rollback: pipeline.New(own, log), Executions: wf, Log: log}}
 }
 
 func (w *world) reserve(name string) tenant.Tenant {

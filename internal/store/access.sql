@@ -81,7 +81,7 @@ GRANT EXECUTE ON FUNCTION tenant_count_estimate(text) TO tp_api_read, tp_api_wri
 -- The admin routes that write: reserve, retry and archive tenants, resend activation links
 -- (inside the tenant's schema, as its owner), start upgrade runs; and the reads they answer with.
 GRANT SELECT, INSERT, UPDATE ON tenants TO tp_api_write;
-GRANT SELECT, INSERT ON provisioning_logs TO tp_api_write;
+GRANT SELECT, INSERT, UPDATE ON provisioning_logs TO tp_api_write;
 GRANT SELECT, INSERT, UPDATE ON upgrade_runs TO tp_api_write;
 GRANT SELECT ON upgrade_results TO tp_api_write;
 GRANT SELECT, DELETE ON reconcile_backoff TO tp_api_write;

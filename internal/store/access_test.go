@@ -11,22 +11,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
-	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
-// asUser opens a pool on the test database as one of the functions' users, as a developer
-// machine's stack does (database.Config.User).
+// asUser opens a pool on the test database as one of the functions' users.
 func asUser(t *testing.T, url string, u catalog.DBUser) *pgxpool.Pool {
-	t.Helper()
-	pool, err := database.Open(context.Background(), database.Config{DSN: url, User: string(u), MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return testdb.As(t, url, string(u))
 }
 
 // TestEveryDatabaseUserHoldsOnlyItsRights runs, as each function's database user, what its

@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
@@ -120,29 +121,39 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.Stack, err = devstack.Start(ctx, opts); err != nil {
 		return nil, err
 	}
-	catalog := s.Stack.Catalog
+	functions := s.Stack.Catalog
 	if cfg.Wrap != nil {
-		catalog = cfg.Wrap(catalog)
+		functions = cfg.Wrap(functions)
 	}
-	if s.Runner, err = execution.NewRunner(catalog, execution.Options{Clock: cfg.Clock}); err != nil {
+	if s.Runner, err = execution.NewRunner(functions, execution.Options{Clock: cfg.Clock}); err != nil {
 		return nil, err
 	}
-	if s.Upgrades, err = execution.NewUpgradeRunner(catalog, execution.Options{Clock: cfg.Clock}); err != nil {
+	if s.Upgrades, err = execution.NewUpgradeRunner(functions, execution.Options{Clock: cfg.Clock}); err != nil {
 		return nil, err
 	}
-	handler, err := api.New(api.Config{
-		Store: store.New(s.Stack.Pool), Starter: runnerStarter{s.Runner}, Describer: runnerDescriber{s.Runner},
-		Upgrades: runnerUpgrades{s.Upgrades},
-		Archiver: s.Stack.Steps, Activations: s.Stack.Steps, Log: cfg.Log, RequiredScope: AdminScope, ReadScope: ReadScope,
-	})
-	if err != nil {
-		return nil, err
+	// Each route is served as deployed, by a handler whose pool logs in as the route's
+	// database user: the reads', the writes' or the activation's.
+	apis := map[catalog.DBUser]*api.Handler{}
+	for _, u := range []catalog.DBUser{catalog.APIReadUser, catalog.APIWriteUser, catalog.ActivationUser} {
+		steps := s.Stack.StepsAs(u)
+		if apis[u], err = api.New(api.Config{
+			Store: store.New(s.Stack.PoolAs(u)), Starter: runnerStarter{s.Runner}, Describer: runnerDescriber{s.Runner},
+			Upgrades: runnerUpgrades{s.Upgrades},
+			Archiver: steps, Activations: steps, Log: cfg.Log, RequiredScope: AdminScope, ReadScope: ReadScope,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
-	routes := handler.HTTP(s.claims)
-	mux.Handle("/admin/", routes)
-	// The activation link's public route, and the page the link opens (APP_BASE_URL/activate).
-	mux.Handle("POST /activation", routes)
+	// What no route matches gets the API's own 404 or 405 problem.
+	mux.Handle("/admin/", apis[catalog.APIWriteUser].HTTP(s.claims))
+	all := map[string]lambda.Handler{}
+	for _, f := range catalog.Routes {
+		h := apis[f.DBUser()]
+		mux.Handle(f.Route, h.HTTP(s.claims))
+		all[f.LogicalID] = handlers.API(h)[f.LogicalID]
+	}
+	// The page the activation link opens (APP_BASE_URL/activate).
 	mux.HandleFunc("GET /activate", serveActivationPage)
 	mux.HandleFunc("GET /activate.js", serveActivationPage)
 	executions := viewer(s.Runner, s.Upgrades)
@@ -157,15 +168,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.APIURL, err = s.serve(cfg.APIAddr, mux); err != nil {
 		return nil, err
 	}
-	s.Reconciler = &reconcile.Reconciler{Store: store.New(s.Stack.Pool), Rollback: s.Stack.Steps, Executions: s.Runner,
+	s.Reconciler = &reconcile.Reconciler{Store: store.New(s.Stack.PoolAs(catalog.ReconcilerUser)),
+		Rollback: s.Stack.StepsAs(catalog.ReconcilerUser), Executions: s.Runner,
 		Log: cfg.Log, StaleAfter: cfg.ReconcileStaleAfter}
 	if cfg.ReconcileEvery > 0 {
 		s.reconcileEvery(cfg.ReconcileEvery)
 	}
 	// Every function, as `sam local start-lambda` serves them: the steps, the API routes
 	// and the reconciler.
-	all := handlers.API(handler)
-	maps.Copy(all, catalog)
+	maps.Copy(all, functions)
 	maps.Copy(all, handlers.Reconcile(s.Reconciler))
 	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err

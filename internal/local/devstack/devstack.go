@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -74,7 +75,11 @@ type Options struct {
 
 // Stack is the wired pipeline.
 type Stack struct {
-	Pool  *pgxpool.Pool
+	// Pool is DATABASE_URL's user's: it migrates the control plane, and tools and tests
+	// seed and inspect through it. The functions use PoolAs: each kind of function logs
+	// in as its own database user, as deployed.
+	Pool *pgxpool.Pool
+	// Steps are the provisioning steps, as the provisioning user (StepsAs).
 	Steps *pipeline.Steps
 	// Upgrader runs the upgrade state machine's steps.
 	Upgrader *upgrade.Upgrader
@@ -87,11 +92,47 @@ type Stack struct {
 	// Stellar is the local double, when one runs.
 	Stellar *stellarrpc.Server
 	closers []func()
+
+	databaseURL string
+	log         *slog.Logger
+	pools       map[catalog.DBUser]*pgxpool.Pool
+	stepOpts    []pipeline.Option
+}
+
+// userPoolConns is the size of a function user's pool. Connections open when first used,
+// so the users a run does not need cost nothing.
+const userPoolConns = 8
+
+// PoolAs is a pool that logs in as database user u (one per user, opened on first use),
+// as a function of u's kind does deployed; the local server trusts the users, which the
+// control-plane migration created. It panics on a user the catalogue does not list.
+func (s *Stack) PoolAs(u catalog.DBUser) *pgxpool.Pool {
+	if p, ok := s.pools[u]; ok {
+		return p
+	}
+	if !slices.Contains(catalog.DBUsers(), u) {
+		panic("devstack: no database user " + string(u))
+	}
+	// Open parses and builds only: a DSN it refuses was refused already, for Pool.
+	p, err := database.Open(context.Background(), database.Config{DSN: s.databaseURL, User: string(u), MaxConns: userPoolConns})
+	if err != nil {
+		panic("devstack: " + err.Error())
+	}
+	s.pools[u] = p
+	s.closers = append(s.closers, p.Close)
+	return p
+}
+
+// StepsAs is the pipeline's steps on PoolAs(u), with the stack's e-mail and contracts:
+// what a function of u's kind that runs steps (the API routes that archive and resend,
+// the activation route, the reconciler's rollback) is given.
+func (s *Stack) StepsAs(u catalog.DBUser) *pipeline.Steps {
+	return pipeline.New(s.PoolAs(u), s.log, s.stepOpts...)
 }
 
 // Start connects, migrates the control plane and wires the steps.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	s := &Stack{Unconfigured: map[string]string{}}
+	s := &Stack{Unconfigured: map[string]string{}, databaseURL: o.DatabaseURL, log: o.Log, pools: map[catalog.DBUser]*pgxpool.Pool{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -134,8 +175,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	} else {
 		s.Unconfigured[catalog.DeploySorobanContract.LogicalID] = "contract deployment is not configured"
 	}
-	s.Steps = pipeline.New(s.Pool, o.Log, opts...)
-	s.Upgrader = upgrade.New(s.Pool, o.Log)
+	s.stepOpts = opts
+	s.Steps = s.StepsAs(catalog.ProvisionerUser)
+	s.Upgrader = upgrade.New(s.PoolAs(catalog.UpgraderUser), o.Log)
 	s.Catalog = handlers.Pipeline(s.Steps)
 	maps.Copy(s.Catalog, handlers.Upgrade(s.Upgrader))
 	return s, nil
@@ -191,7 +233,7 @@ func (s *Stack) contracts(ctx context.Context, o Options) (pipeline.ContractDepl
 			return nil, err
 		}
 		s.note("contracts: Stellar RPC at %s (%s)", cfg.RPCURL, cfg.Network)
-		return wiring.NewDeployer(ctx, cfg, awsCfg, s.Pool)
+		return wiring.NewDeployer(ctx, cfg, awsCfg, s.PoolAs(catalog.ProvisionerUser))
 	}
 	return s.localDouble(o)
 }
@@ -227,7 +269,7 @@ func (s *Stack) localDouble(o Options) (pipeline.ContractDeployer, error) {
 	}
 	url := "http://" + ln.Addr().String()
 	s.note("contracts: Stellar RPC double at %s (local network; set SOROBAN_RPC_URL for a real one)", url)
-	deployments := store.New(s.Pool).ContractDeployments(wiring.DeployerLease)
+	deployments := store.New(s.PoolAs(catalog.ProvisionerUser)).ContractDeployments(wiring.DeployerLease)
 	return soroban.New(soroban.Config{
 		RPC:          client.NewClient(url, nil),
 		Passphrase:   config.PassphraseLocal,

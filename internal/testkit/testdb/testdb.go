@@ -126,3 +126,16 @@ func SessionState(ctx context.Context, t testing.TB, pool *pgxpool.Pool) []strin
 	}
 	return state
 }
+
+// As opens a pool on the database at url that logs in as user, one of the functions'
+// database users (catalog.DBUsers, made by the control-plane migration): a test that runs
+// a function's code as its user shows the user's rights suffice. Closed when the test ends.
+func As(t testing.TB, url, user string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := database.Open(context.Background(), database.Config{DSN: url, User: user, MaxConns: 4})
+	if err != nil {
+		t.Fatalf("testdb: open pool as %s: %v", user, err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
