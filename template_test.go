@@ -29,6 +29,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/deadline"
+	"github.com/healthstack/tenant-provisioning/internal/local/devserver"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -1194,6 +1195,49 @@ func TestAdminRoutes(t *testing.T) {
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("HTTP API routes %v; openapi.json has %v", got, want)
+	}
+}
+
+// The activation page posts to the API from APP_BASE_URL's origin: the HTTP API's CORS
+// allows exactly that origin (the AppBaseUrl parameter, every function's APP_BASE_URL), with
+// the methods, headers and max age the local server answers preflights with, and no
+// credentials. The parameter admits an https origin only, as browsers send it in Origin.
+func TestActivationCORS(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	apis := tpl.ofType("AWS::Serverless::HttpApi")
+	cors := get(tpl.resource(apis[0]), "Properties", "CorsConfiguration")
+	if o := get(cors, "AllowOrigins"); o == nil || o.Kind != yaml.SequenceNode || len(o.Content) != 1 || refTo(o.Content[0]) != "AppBaseUrl" {
+		t.Errorf("%s: CorsConfiguration.AllowOrigins must be exactly [!Ref AppBaseUrl]", apis[0])
+	}
+	for _, id := range tpl.functions() {
+		if v, ok := tpl.env(id)["APP_BASE_URL"]; ok && refTo(v) != "AppBaseUrl" {
+			t.Errorf("%s: APP_BASE_URL must be !Ref AppBaseUrl, the origin CORS allows", id)
+		}
+	}
+	if m := scalars(get(cors, "AllowMethods")); !slices.Equal(m, devserver.CORSMethods) {
+		t.Errorf("AllowMethods %v; the local server allows %v", m, devserver.CORSMethods)
+	}
+	if h := scalars(get(cors, "AllowHeaders")); !slices.Equal(h, devserver.CORSHeaders) {
+		t.Errorf("AllowHeaders %v; the local server allows %v", h, devserver.CORSHeaders)
+	}
+	if a := get(cors, "MaxAge"); a == nil || a.Value != strconv.Itoa(devserver.CORSMaxAge) {
+		t.Errorf("MaxAge must be %d, as the local server says", devserver.CORSMaxAge)
+	}
+	for _, k := range []string{"AllowCredentials", "ExposeHeaders"} {
+		if v := get(cors, k); v != nil && v.Value != "false" {
+			t.Errorf("CorsConfiguration.%s is set: the activation page needs neither", k)
+		}
+	}
+	pattern := regexp.MustCompile(get(tpl.root, "Parameters", "AppBaseUrl", "AllowedPattern").Value)
+	for v, want := range map[string]bool{
+		"https://admin.example-health.app": true, "https://admin.example-health.app:8443": true,
+		"http://admin.example-health.app": false, "https://admin.example-health.app/": false,
+		"https://admin.example-health.app/activate": false, "https://Admin.example-health.app": false, "https://": false,
+	} {
+		if pattern.MatchString(v) != want {
+			t.Errorf("AppBaseUrl's AllowedPattern matches %q: %v, want %v", v, !want, want)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/password"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
@@ -181,6 +182,42 @@ func TestActivation(t *testing.T) {
 			}
 		}
 		e.do(t, nil, activationRequest(id.String(), token, goodPassword)).status(200)
+	})
+
+	// NIST SP 800-63B: a common or breached password, a predictable one, or one made of the
+	// tenant's or its admin's own words is a 400 that names why without repeating it, and
+	// the link still works for a good passphrase.
+	t.Run("common passwords and the tenant's own words", func(t *testing.T) {
+		t.Parallel()
+		id := e.activeWelcomed(t, e.name("Riverside Pediatrics"))
+		token := e.linkToken(t, id)
+		for _, c := range []struct {
+			why, password string
+			want          error
+		}{
+			{"on the breached list", "Password1234!", password.ErrCommon},
+			{"a list entry in look-alikes", "P@ssw0rd2024!", password.ErrCommon},
+			{"a repeat", "abcabcabcabc", password.ErrPredictable},
+			{"the tenant's name", "Riverside Pediatrics rocks", password.ErrOrganisation},
+			{"a word of the tenant's name", "pediatrics is my calling", password.ErrOrganisation},
+			{"the admin's e-mail domain", "my clinic is the best one", password.ErrOrganisation},
+			{"the admin's e-mail address", adminEmail, password.ErrPersonal},
+			{"the e-mail's local part", "Quinn.zz9.Admin 2024", password.ErrPersonal},
+			{"the admin's last name", "Medicinezz is my surname", password.ErrPersonal},
+		} {
+			r := e.do(t, nil, activationRequest(id.String(), token, c.password))
+			p := r.problem(400, "validation")
+			if len(p.Errors) != 1 || p.Errors[0].Field != "password" || p.Errors[0].Message != c.want.Error() {
+				t.Errorf("%s: errors %+v, want password: %q", c.why, p.Errors, c.want)
+			}
+			if strings.Contains(r.Body, c.password) || strings.Contains(e.logs.String(), c.password) {
+				t.Errorf("%s: the password is in the response or the log", c.why)
+			}
+		}
+		if a := e.account(t, id); a.Status != "PENDING_ACTIVATION" || !strings.HasPrefix(a.PasswordHash, tenantdb.UnusablePrefix) {
+			t.Fatalf("a refused password changed the account: %s", a.Status)
+		}
+		e.do(t, nil, activationRequest(id.String(), token, "violet kettle drums at noon")).status(200)
 	})
 
 	t.Run("resend needs an ACTIVE tenant", func(t *testing.T) {

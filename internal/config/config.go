@@ -124,7 +124,9 @@ type Email struct {
 	From             string // SES_FROM_ADDRESS: a verified SES identity
 	ConfigurationSet string // SES_CONFIGURATION_SET, optional
 	OpsAddress       string // OPS_EMAIL, optional: receives the detailed cause of failures
-	AppBaseURL       string // APP_BASE_URL: where admins activate their account
+	// AppBaseURL is where admins activate their account (APP_BASE_URL): https://, except
+	// on a developer machine (APP_ENV=local), where http://localhost:3000 serves the page.
+	AppBaseURL string
 	// TenantURLTemplate is the tenant's own address (TENANT_URL_TEMPLATE), with {tenantId}
 	// and {slug} placeholders; default APP_BASE_URL/t/{tenantId}.
 	TenantURLTemplate string
@@ -135,9 +137,10 @@ type Email struct {
 func LoadEmail() (Email, error) { return OS.Email() }
 
 // LoadLocalEmail is LoadEmail on a developer machine, whose stack brings its own mail
-// server: SES_FROM_ADDRESS and APP_BASE_URL default to from and appBaseURL.
+// server: SES_FROM_ADDRESS and APP_BASE_URL default to from and appBaseURL, and APP_ENV to
+// local.
 func LoadLocalEmail(from, appBaseURL string) (Email, error) {
-	defaults := map[string]string{"SES_FROM_ADDRESS": from, "APP_BASE_URL": appBaseURL}
+	defaults := map[string]string{"SES_FROM_ADDRESS": from, "APP_BASE_URL": appBaseURL, "APP_ENV": "local"}
 	return Env(func(name string) string {
 		if v := os.Getenv(name); v != "" {
 			return v
@@ -164,6 +167,10 @@ func (getenv Env) Email() (Email, error) {
 	}
 	if err := requireURL("APP_BASE_URL", e.AppBaseURL); err != nil {
 		return e, err
+	}
+	// The activation page takes a new password: deployed, never over plain HTTP.
+	if u, _ := url.Parse(e.AppBaseURL); u.Scheme != "https" && !getenv.Local() {
+		return e, bad("APP_BASE_URL", "must be an https:// URL (http:// only with APP_ENV=local)")
 	}
 	if e.TenantURLTemplate == "" {
 		e.TenantURLTemplate = e.AppBaseURL + "/t/{tenantId}"

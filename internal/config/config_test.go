@@ -91,6 +91,17 @@ func TestLoadEmail(t *testing.T) {
 		{"sender with display name", with("SES_FROM_ADDRESS", "Health <noreply@health.example>"), "SES_FROM_ADDRESS", nil},
 		{"no app url", with("APP_BASE_URL", ""), "APP_BASE_URL is not set", nil},
 		{"relative app url", with("APP_BASE_URL", "/app"), "APP_BASE_URL must be", nil},
+		// The activation page takes a password: https:// outside a developer machine.
+		{"http app url deployed", with("APP_BASE_URL", "http://app.health.example"), "APP_BASE_URL must be an https:// URL", nil},
+		{"http localhost deployed", with("APP_BASE_URL", "http://localhost:3000"), "APP_BASE_URL must be an https:// URL", nil},
+		{"http app url, another APP_ENV", with("APP_BASE_URL", "http://app.health.example", "APP_ENV", "staging"), "APP_BASE_URL must be an https:// URL", nil},
+		{"https in capitals", with("APP_BASE_URL", "HTTPS://app.health.example"), "", func(t *testing.T, e Email) {}},
+		{"http localhost locally", with("APP_BASE_URL", "http://localhost:3000", "APP_ENV", "local"), "", func(t *testing.T, e Email) {
+			if e.AppBaseURL != "http://localhost:3000" || e.TenantURLTemplate != "http://localhost:3000/t/{tenantId}" {
+				t.Errorf("%+v", e)
+			}
+		}},
+		{"https locally", with("APP_ENV", "local"), "", func(t *testing.T, e Email) {}},
 		{"bad ops address", with("OPS_EMAIL", "ops"), "OPS_EMAIL", nil},
 		{"bad ttl", with("ACTIVATION_TTL", "3 days"), "ACTIVATION_TTL", nil},
 		{"ttl too short", with("ACTIVATION_TTL", "1m"), "ACTIVATION_TTL", nil},
@@ -106,6 +117,31 @@ func TestLoadEmail(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.check(t, got)
+		})
+	}
+}
+
+// The local stack's e-mail settings default to a developer machine's: http://localhost is
+// fine there, unless APP_ENV says the process is not local.
+func TestLoadLocalEmail(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"defaults", nil, ""},
+		{"APP_ENV set elsewhere", map[string]string{"APP_ENV": "staging"}, "APP_BASE_URL must be an https:// URL"},
+		{"https from the environment", map[string]string{"APP_ENV": "staging", "APP_BASE_URL": "https://app.health.example"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			setenv(t, c.env)
+			got, err := LoadLocalEmail("noreply@tenant-provisioning.localhost", "http://localhost:3000")
+			if refused(t, err, c.wantErr) {
+				return
+			}
+			if err != nil || got.From != "noreply@tenant-provisioning.localhost" {
+				t.Errorf("LoadLocalEmail = %+v, %v", got, err)
+			}
 		})
 	}
 }

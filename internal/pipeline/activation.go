@@ -3,12 +3,11 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/password"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
@@ -19,13 +18,6 @@ import (
 // them all alike.
 var ErrInvalidActivation = tenantdb.ErrInvalidActivation
 
-// Password bounds, in characters: long passphrases welcome (NIST SP 800-63B), composition
-// rules none; the upper bound keeps one argon2id input reasonable.
-const (
-	MinPasswordLen = 12
-	MaxPasswordLen = 128
-)
-
 // RedeemActivation sets the password of the tenant admin whose activation token this is
 // and activates the account, once: the token is consumed. The token is checked before the
 // password is hashed, so junk tokens cost a query, not an argon2id hash.
@@ -35,7 +27,7 @@ func (s *Steps) RedeemActivation(ctx context.Context, tenantID uuid.UUID, token,
 	if err != nil {
 		return err
 	}
-	if err := checkPassword(password, admin.AdminEmail); err != nil {
+	if err := checkPassword(password, admin); err != nil {
 		return err
 	}
 	hash, err := tenantdb.HashPassword(password)
@@ -50,22 +42,14 @@ func (s *Steps) RedeemActivation(ctx context.Context, tenantID uuid.UUID, token,
 	return nil
 }
 
-// checkPassword is the password policy: 12 to 128 characters of valid UTF-8, not blank,
-// and not the admin's own e-mail address.
-func checkPassword(password, adminEmail string) error {
-	invalid := func(msg string) error {
-		return &fault.ValidationError{Op: "check password", Fields: []fault.FieldError{{Field: "password", Message: msg}}}
-	}
-	n := utf8.RuneCountInString(password)
-	switch {
-	case !utf8.ValidString(password):
-		return invalid("must be valid UTF-8")
-	case n < MinPasswordLen || n > MaxPasswordLen:
-		return invalid("must be 12 to 128 characters long")
-	case strings.TrimSpace(password) == "":
-		return invalid("must not be blank")
-	case strings.EqualFold(strings.TrimSpace(password), adminEmail):
-		return invalid("must not be your e-mail address")
+// checkPassword holds the new password to the policy (internal/password), with the
+// tenant's and its admin's own words as context. The reason is the field's message; it
+// never repeats the password.
+func checkPassword(p string, a tenantdb.PendingAdmin) error {
+	err := password.Check(p, password.Context{OrganisationName: a.TenantName, OrganisationSlug: a.TenantSlug,
+		Email: a.AdminEmail, FirstName: a.FirstName, LastName: a.LastName})
+	if err != nil {
+		return &fault.ValidationError{Op: "check password", Fields: []fault.FieldError{{Field: "password", Message: err.Error()}}}
 	}
 	return nil
 }

@@ -106,14 +106,17 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tp_api_write, tp_provisioner, t
 
 -- The public activation route reaches one thing: the two functions below. They run as the
 -- tenant schemas' owner, which reads of the control plane only what they need.
-GRANT SELECT (id, status, schema_name, name, admin_email) ON tenants TO tp_tenant_owner;
+GRANT SELECT (id, status, schema_name, name, slug, admin_email, admin_first_name, admin_last_name) ON tenants TO tp_tenant_owner;
 
 -- activation_pending answers, for a tenant and the SHA-256 of an activation token, the
--- words a new password must not be built from (the tenant's name, the admin's e-mail),
+-- words a new password must not be built from (the tenant's name and slug, the admin's
+-- e-mail and name),
 -- when the token is the tenant's admin's unexpired one, and no row otherwise: a caller
 -- without a valid token learns nothing.
-CREATE OR REPLACE FUNCTION activation_pending(p_tenant uuid, p_token_hash bytea)
-RETURNS TABLE (tenant_name text, admin_email text)
+-- (Dropped first: CREATE OR REPLACE cannot change the columns a function returns.)
+DROP FUNCTION IF EXISTS activation_pending(uuid, bytea);
+CREATE FUNCTION activation_pending(p_tenant uuid, p_token_hash bytea)
+RETURNS TABLE (tenant_name text, tenant_slug text, admin_email text, admin_first_name text, admin_last_name text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s text;
@@ -124,7 +127,7 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE format(
-        'SELECT t.name, t.admin_email FROM public.tenants t
+        'SELECT t.name, t.slug, t.admin_email, t.admin_first_name, t.admin_last_name FROM public.tenants t
           WHERE t.id = $1 AND EXISTS (SELECT 1 FROM %I.users
                 WHERE activation_token_hash = $2 AND status = ''PENDING_ACTIVATION'' AND activation_expires_at > now())', s)
         USING p_tenant, p_token_hash;

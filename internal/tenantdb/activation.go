@@ -93,8 +93,8 @@ var ErrInvalidActivation = errors.New("invalid or expired activation token")
 // PendingAdmin is what activation may know of a tenant whose admin holds a valid link:
 // the words the new password must not be built from.
 type PendingAdmin struct {
-	TenantName string
-	AdminEmail string
+	TenantName, TenantSlug          string
+	AdminEmail, FirstName, LastName string
 }
 
 // PendingActivation answers, when token is the unexpired activation token of tenant's
@@ -104,8 +104,9 @@ type PendingAdmin struct {
 // owner: that user reads no table itself.
 func PendingActivation(ctx context.Context, db store.DB, tenantID uuid.UUID, token string) (PendingAdmin, error) {
 	var p PendingAdmin
-	err := db.QueryRow(ctx, `SELECT tenant_name, admin_email FROM activation_pending($1, $2)`,
-		tenantID, HashActivationToken(token)).Scan(&p.TenantName, &p.AdminEmail)
+	err := db.QueryRow(ctx, `SELECT tenant_name, tenant_slug, admin_email, admin_first_name, admin_last_name
+		FROM activation_pending($1, $2)`, tenantID, HashActivationToken(token)).
+		Scan(&p.TenantName, &p.TenantSlug, &p.AdminEmail, &p.FirstName, &p.LastName)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrInvalidActivation
 	}

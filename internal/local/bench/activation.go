@@ -59,7 +59,7 @@ func measureActivation(ctx context.Context, pool *pgxpool.Pool, reqs int, hashMs
 		}); err != nil {
 			return nil, fmt.Errorf("bench: issue activation: %w", err)
 		}
-		body, _ := json.Marshal(map[string]string{"tenantId": id.String(), "token": a.Token, "password": "a bench passphrase of some length"})
+		body, _ := json.Marshal(map[string]string{"tenantId": id.String(), "token": a.Token, "password": "violet kettle drums at noon"})
 		requests[i] = events.APIGatewayV2HTTPRequest{
 			RawPath: "/activation", Body: string(body), Headers: map[string]string{"content-type": "application/json"},
 			RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "bench",

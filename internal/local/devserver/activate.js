@@ -36,7 +36,9 @@
         say("Your account is active. You can sign in with your new password.", true);
         form.hidden = true;
       } else {
-        say((r.body && r.body.detail) || "Activation failed.", false);
+        // A password outside the policy: the reason, e.g. "must not contain the organisation's name".
+        var why = r.body && r.body.errors && r.body.errors[0];
+        say(why ? "The password " + why.message + "." : (r.body && r.body.detail) || "Activation failed.", false);
       }
     }).catch(function () {
       say("The server could not be reached; try again.", false);

@@ -6,6 +6,7 @@
 package devserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -17,6 +18,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/google/uuid"
+	"github.com/rs/cors"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
@@ -46,6 +50,21 @@ const (
 	AdminScope = "tenants/admin"
 	ReadScope  = "tenants/read"
 )
+
+// The HTTP API's CORS (template.yaml's AdminApi CorsConfiguration, which a test holds to
+// these): a page from APP_BASE_URL's origin, the activation page's, may POST JSON across
+// origins; no other origin may, and no request may carry Authorization, so no page can
+// call an admin route.
+var (
+	CORSMethods = []string{"POST", "OPTIONS"}
+	CORSHeaders = []string{"content-type"}
+)
+
+// CORSMaxAge is how long, in seconds, a browser may keep a preflight's answer.
+const CORSMaxAge = 600
+
+// localAppBaseURL is where make dev serves the activation page (APP_BASE_URL's default).
+const localAppBaseURL = "http://localhost:3000"
 
 // Config says where the local stack listens and what it uses.
 type Config struct {
@@ -82,9 +101,11 @@ type Server struct {
 	Outbox     *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
 	// URLs of what it serves, and the tokens.
 	APIURL, InvokeURL, OutboxURL string
-	AdminToken, ViewerToken      string
-	servers                      []*http.Server
-	stopReconcile                func()
+	// AppOrigin is APP_BASE_URL's origin, the one CORS lets POST to /activation.
+	AppOrigin               string
+	AdminToken, ViewerToken string
+	servers                 []*http.Server
+	stopReconcile           func()
 }
 
 // Start brings the stack up; Close takes it down.
@@ -112,11 +133,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 		ses := sesv2.New(sesv2.Options{Region: "local", BaseEndpoint: aws.String(s.OutboxURL), Credentials: aws.AnonymousCredentials{}})
-		mailCfg, err := config.LoadLocalEmail("noreply@tenant-provisioning.localhost", "http://localhost:3000")
+		mailCfg, err := config.LoadLocalEmail("noreply@tenant-provisioning.localhost", localAppBaseURL)
 		if err != nil {
 			return nil, err
 		}
 		opts.Mailer, opts.Email = email.NewSender(ses, mailCfg.From, mailCfg.ConfigurationSet), mailCfg
+	}
+	if s.AppOrigin, err = originOf(cmp.Or(opts.Email.AppBaseURL, os.Getenv("APP_BASE_URL"), localAppBaseURL)); err != nil {
+		return nil, err
 	}
 	if s.Stack, err = devstack.Start(ctx, opts); err != nil {
 		return nil, err
@@ -165,7 +189,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		mux.Handle("/outbox/", s.Outbox)
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/executions", http.StatusFound) })
-	if s.APIURL, err = s.serve(cfg.APIAddr, mux); err != nil {
+	// API Gateway answers preflights itself, for every route, before any authorizer.
+	withCORS := cors.New(cors.Options{AllowedOrigins: []string{s.AppOrigin}, AllowedMethods: CORSMethods,
+		AllowedHeaders: CORSHeaders, MaxAge: CORSMaxAge}).Handler(mux)
+	if s.APIURL, err = s.serve(cfg.APIAddr, withCORS); err != nil {
 		return nil, err
 	}
 	s.Reconciler = &reconcile.Reconciler{Store: store.New(s.Stack.PoolAs(catalog.ReconcilerUser)),
@@ -245,6 +272,15 @@ func (s *Server) claims(r *http.Request) (*events.APIGatewayV2HTTPRequestContext
 			Claims: map[string]string{"sub": "local-viewer", "scope": ReadScope}, Scopes: []string{ReadScope}}, nil
 	}
 	return nil, nil
+}
+
+// originOf is a URL's origin, scheme://host[:port], as a browser sends it in Origin.
+func originOf(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("APP_BASE_URL must be an absolute URL")
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), nil
 }
 
 func newToken() string {

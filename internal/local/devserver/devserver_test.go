@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -355,6 +357,68 @@ func TestActivationLinkWorksLocally(t *testing.T) {
 	}
 	if code, _, b := public.do("POST", "/activation", body); code != http.StatusBadRequest {
 		t.Errorf("second POST /activation = %d %v, want 400", code, b)
+	}
+}
+
+// Deployed, the activation page is the product's, on APP_BASE_URL's origin, and it posts to
+// the API on another: the local server answers preflights as the HTTP API's
+// CorsConfiguration does. APP_BASE_URL's origin may POST JSON to /activation; another
+// origin, a request carrying a bearer token or another method gets no CORS headers, so the
+// browser keeps the answer from the page.
+func TestActivationCORS(t *testing.T) {
+	t.Parallel()
+	srv := startLocal(t, nil)
+	if srv.AppOrigin != "http://localhost:3000" && os.Getenv("APP_BASE_URL") == "" {
+		t.Fatalf("AppOrigin %q, want APP_BASE_URL's default origin", srv.AppOrigin)
+	}
+	send := func(method, path, origin string, header map[string]string) *http.Response {
+		req, err := http.NewRequest(method, srv.APIURL+path, strings.NewReader(`{"tenantId":"x","token":"y","password":"z"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, c := range []struct {
+		name, origin, path, method, headers string
+		allowed                             bool
+	}{
+		{"the activation page", srv.AppOrigin, "/activation", "POST", "content-type", true},
+		{"another origin", "https://evil.example", "/activation", "POST", "content-type", false},
+		{"the same host over https", strings.Replace(srv.AppOrigin, "http://", "https://", 1), "/activation", "POST", "content-type", false},
+		{"a bearer token", srv.AppOrigin, "/admin/tenants", "POST", "authorization,content-type", false},
+		{"another method", srv.AppOrigin, "/admin/tenants/x", "DELETE", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := map[string]string{"Access-Control-Request-Method": c.method}
+			if c.headers != "" {
+				h["Access-Control-Request-Headers"] = c.headers
+			}
+			resp := send("OPTIONS", c.path, c.origin, h)
+			got := resp.Header.Get("Access-Control-Allow-Origin")
+			if resp.StatusCode != http.StatusNoContent || (got == c.origin) != c.allowed || (!c.allowed && got != "") {
+				t.Fatalf("preflight from %s: %d, Access-Control-Allow-Origin %q; allowed %v", c.origin, resp.StatusCode, got, c.allowed)
+			}
+			if c.allowed && (resp.Header.Get("Access-Control-Allow-Methods") != "POST" || resp.Header.Get("Access-Control-Allow-Credentials") != "" ||
+				resp.Header.Get("Access-Control-Max-Age") != strconv.Itoa(CORSMaxAge)) {
+				t.Errorf("preflight answer %v", resp.Header)
+			}
+		})
+	}
+	// The POST itself: the page's origin may read the answer (here a 400), another may not.
+	for origin, want := range map[string]string{srv.AppOrigin: srv.AppOrigin, "https://evil.example": ""} {
+		if resp := send("POST", "/activation", origin, nil); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Access-Control-Allow-Origin") != want {
+			t.Errorf("POST from %s: %d, Access-Control-Allow-Origin %q, want %q", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), want)
+		}
 	}
 }
 
