@@ -41,9 +41,11 @@ type Database struct {
 	// DB_HOST, DB_PORT and DB_NAME settings. Only the control-plane migration has it: it
 	// holds the master user's password.
 	SecretARN string
-	// User is the database user the function logs in as (DB_USER, a catalog.DBUser):
-	// deployed, with an IAM authentication token made per connection from the function's
-	// role, so it holds no password; locally, with DATABASE_URL's server trusting it.
+	// User is the database user the function logs in as: not a setting, its catalogue
+	// entry's (catalog.Function.DBUser, which wiring fills in). Deployed, it logs in with
+	// an IAM authentication token made per connection from the function's role, so it
+	// holds no password; locally, DATABASE_URL's server trusts it. Empty for the
+	// control-plane migration, which logs in as the secret's master user.
 	User string
 	Host string // DB_HOST
 	Port int    // DB_PORT, default 5432
@@ -73,25 +75,20 @@ func (e Env) Database() (Database, error) {
 		Name:        e("DB_NAME"),
 		SSLMode:     e.or("DB_SSLMODE", "verify-full"),
 		SSLRootCert: e("DB_SSLROOTCERT"),
-		User:        e("DB_USER"),
 		Port:        5432,
 	}
 	switch {
-	case db.SecretARN != "" && db.User != "":
-		return db, bad("DB_USER", "cannot be set with DB_SECRET_ARN: a function logs in as its own user (IAM) or, the migration alone, as the secret's")
 	case db.SecretARN != "":
 		db.URL = "" // never mix: the secret is the source of credentials
 	case db.URL != "" && e.Local():
 	case db.URL != "":
-		return db, bad("DATABASE_URL", "is honoured only with APP_ENV=local; deployed functions read DB_USER (or DB_SECRET_ARN)")
+		return db, bad("DATABASE_URL", "is honoured only with APP_ENV=local; deployed functions log in with IAM at DB_HOST")
 	case e.Local():
 		return db, notSet("DATABASE_URL", "a postgres:// URL; see .env.example")
-	case db.User == "":
-		return db, notSet("DB_USER", "the database user the function logs in as with IAM authentication; for local use set APP_ENV=local and DATABASE_URL")
 	case db.Host == "":
-		return db, notSet("DB_HOST", "the database endpoint the IAM token is made for")
+		return db, notSet("DB_HOST", "the database endpoint, which functions log in to with IAM; for local use set APP_ENV=local and DATABASE_URL")
 	case db.Name == "":
-		return db, notSet("DB_NAME", "the database the function logs in to")
+		return db, notSet("DB_NAME", "the database the functions log in to")
 	}
 	var err error
 	if db.Port, err = e.int("DB_PORT", 5432, 1, 65535); err != nil {

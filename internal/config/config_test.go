@@ -14,7 +14,7 @@ import (
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for _, k := range []string{"APP_ENV", "DATABASE_URL", "DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE",
-		"DB_SSLROOTCERT", "DB_MAX_CONNS", "DB_PROXY", "DB_USER", "SES_FROM_ADDRESS", "SES_CONFIGURATION_SET", "OPS_EMAIL", "APP_BASE_URL",
+		"DB_SSLROOTCERT", "DB_MAX_CONNS", "DB_PROXY", "SES_FROM_ADDRESS", "SES_CONFIGURATION_SET", "OPS_EMAIL", "APP_BASE_URL",
 		"TENANT_URL_TEMPLATE", "ACTIVATION_TTL", "STATE_MACHINE_ARN"} {
 		t.Setenv(k, env[k])
 	}
@@ -32,14 +32,10 @@ func TestLoadDatabase(t *testing.T) {
 			Database{URL: "postgres://h/db", Port: 5432, SSLMode: "verify-full"}},
 		{"local without url", map[string]string{"APP_ENV": "local"}, "DATABASE_URL is not set", Database{}},
 		{"url outside local", map[string]string{"DATABASE_URL": "postgres://h/db"}, "only with APP_ENV=local", Database{}},
-		{"nothing", nil, "DB_USER is not set", Database{}},
-		{"local user", map[string]string{"APP_ENV": "local", "DATABASE_URL": "postgres://h/db", "DB_USER": "tp_api_read"}, "",
-			Database{URL: "postgres://h/db", User: "tp_api_read", Port: 5432, SSLMode: "verify-full"}},
-		{"iam user", map[string]string{"DB_USER": "tp_api_read", "DB_HOST": "db.internal", "DB_NAME": "app"}, "",
-			Database{User: "tp_api_read", Host: "db.internal", Name: "app", Port: 5432, SSLMode: "verify-full"}},
-		{"iam user without host", map[string]string{"DB_USER": "tp_api_read", "DB_NAME": "app"}, "DB_HOST is not set", Database{}},
-		{"iam user without database", map[string]string{"DB_USER": "tp_api_read", "DB_HOST": "db.internal"}, "DB_NAME is not set", Database{}},
-		{"user and secret", map[string]string{"DB_USER": "tp_api_read", "DB_SECRET_ARN": arn}, "DB_USER cannot be set with DB_SECRET_ARN", Database{}},
+		{"nothing", nil, "DB_HOST is not set", Database{}},
+		{"iam", map[string]string{"DB_HOST": "db.internal", "DB_NAME": "app"}, "",
+			Database{Host: "db.internal", Name: "app", Port: 5432, SSLMode: "verify-full"}},
+		{"iam without database", map[string]string{"DB_HOST": "db.internal"}, "DB_NAME is not set", Database{}},
 		{"secret", map[string]string{"DB_SECRET_ARN": arn, "DB_HOST": "db.internal", "DB_NAME": "app", "DB_PORT": "6432", "DB_SSLROOTCERT": "/opt/rds.pem", "DB_MAX_CONNS": "3"}, "",
 			Database{SecretARN: arn, Host: "db.internal", Name: "app", Port: 6432, SSLMode: "verify-full", SSLRootCert: "/opt/rds.pem", MaxConns: 3}},
 		{"secret wins over url", map[string]string{"APP_ENV": "local", "DB_SECRET_ARN": arn, "DATABASE_URL": "postgres://h/db"}, "",

@@ -19,7 +19,7 @@ import (
 // API builds the admin API handler for a route's main.
 func API(id string) (*api.Handler, func()) {
 	return start(id, func(ctx context.Context, log *slog.Logger, f catalog.Function) (*api.Handler, *pgxpool.Pool, error) {
-		return NewAPI(ctx, log, f.Needs...)
+		return NewAPI(ctx, log, f)
 	})
 }
 
@@ -28,9 +28,9 @@ func API(id string) (*api.Handler, func()) {
 // UPGRADE_STATE_MACHINE_ARN (and the IAM permission that goes with it): unset, the route
 // runs without Step Functions; set but malformed, it is a ConfigError naming the variable.
 //
-// needs are the route's capabilities; catalog.Email gives the route that sends activation
-// links its e-mail.
-func NewAPI(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) (*api.Handler, *pgxpool.Pool, error) {
+// f is the route's function: its pool logs in as f's database user, and its capabilities
+// give it clients (catalog.Email gives the route that sends activation links its e-mail).
+func NewAPI(ctx context.Context, log *slog.Logger, f catalog.Function) (*api.Handler, *pgxpool.Pool, error) {
 	wf, err := config.LoadWorkflow()
 	hasWorkflow := err == nil
 	if err != nil && !errors.Is(err, config.ErrNotSet) {
@@ -45,7 +45,7 @@ func NewAPI(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) 
 	if err != nil {
 		return nil, nil, err
 	}
-	steps, pool, err := newSteps(ctx, log, awsCfg, needs...)
+	steps, pool, err := newSteps(ctx, log, awsCfg, f)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,15 +17,15 @@ import (
 // Reconciler builds the reconciler for its main.
 func Reconciler(id string) (*reconcile.Reconciler, func()) {
 	return start(id, func(ctx context.Context, log *slog.Logger, f catalog.Function) (*reconcile.Reconciler, *pgxpool.Pool, error) {
-		return NewReconciler(ctx, log, f.Needs...)
+		return NewReconciler(ctx, log, f)
 	})
 }
 
-// NewReconciler reads the configuration, then builds the reconciler: the control plane,
-// the pipeline's rollback with the clients of needs (the catalogue gives it e-mail, for its
-// failure notices) and the executions of the provisioning state machine
-// (STATE_MACHINE_ARN, required here).
-func NewReconciler(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) (*reconcile.Reconciler, *pgxpool.Pool, error) {
+// NewReconciler reads the configuration, then builds the reconciler of function f: the
+// control plane as f's database user, the pipeline's rollback with the clients of f's
+// capabilities (the catalogue gives it e-mail, for its failure notices) and the
+// executions of the provisioning state machine (STATE_MACHINE_ARN, required here).
+func NewReconciler(ctx context.Context, log *slog.Logger, f catalog.Function) (*reconcile.Reconciler, *pgxpool.Pool, error) {
 	wf, err := config.LoadWorkflow()
 	if err != nil {
 		return nil, nil, err
@@ -38,7 +38,7 @@ func NewReconciler(ctx context.Context, log *slog.Logger, needs ...catalog.Capab
 	if err != nil {
 		return nil, nil, err
 	}
-	steps, pool, err := newSteps(ctx, log, awsCfg, needs...)
+	steps, pool, err := newSteps(ctx, log, awsCfg, f)
 	if err != nil {
 		return nil, nil, err
 	}

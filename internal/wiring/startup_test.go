@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
@@ -20,22 +21,27 @@ import (
 // DATABASE_URL points at a port where no server listens.
 const closedDB = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"
 
-// Pool reads the database settings itself: a missing or malformed one is a ConfigError
-// naming the variable, returned before anything is opened; DB_MAX_CONNS sizes the pool.
+// Pool reads the database settings itself: a missing, malformed or misplaced one (the
+// master secret given to a function other than the migration) is a ConfigError naming the
+// variable, returned before anything is opened; DB_MAX_CONNS sizes the pool.
 func TestPoolReadsTheDatabaseSettings(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 	for _, c := range []struct {
 		name, variable string
+		user           catalog.DBUser
 		env            map[string]string
 	}{
-		{"nothing set", "DB_SECRET_ARN", map[string]string{}},
-		{"DATABASE_URL deployed", "DATABASE_URL", map[string]string{"DATABASE_URL": closedDB}},
-		{"local without DATABASE_URL", "DATABASE_URL", map[string]string{"APP_ENV": "local"}},
-		{"DB_MAX_CONNS out of range", "DB_MAX_CONNS", map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_MAX_CONNS": "0"}},
-		{"DB_PROXY not a boolean", "DB_PROXY", map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_PROXY": "yes"}},
+		{"nothing set", "DB_HOST", catalog.APIReadUser, map[string]string{}},
+		{"the migration without the master secret", "DB_SECRET_ARN", catalog.MigrationUser, map[string]string{"DB_HOST": "db.internal", "DB_NAME": "app"}},
+		{"a function given the master secret", "DB_SECRET_ARN", catalog.ActivationUser, map[string]string{"DB_SECRET_ARN": arn}},
+		{"DATABASE_URL deployed", "DATABASE_URL", catalog.APIReadUser, map[string]string{"DATABASE_URL": closedDB}},
+		{"local without DATABASE_URL", "DATABASE_URL", catalog.APIReadUser, map[string]string{"APP_ENV": "local"}},
+		{"DB_MAX_CONNS out of range", "DB_MAX_CONNS", catalog.APIReadUser, map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_MAX_CONNS": "0"}},
+		{"DB_PROXY not a boolean", "DB_PROXY", catalog.APIReadUser, map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_PROXY": "yes"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			setDatabaseEnv(t, c.env)
-			pool, err := Pool(context.Background(), aws.Config{})
+			pool, err := Pool(context.Background(), aws.Config{}, c.user)
 			var ce *fault.ConfigError
 			if !errors.As(err, &ce) || ce.Variable != c.variable || pool != nil {
 				t.Fatalf("Pool = %v, %v; want a ConfigError naming %s", pool, err, c.variable)
@@ -45,7 +51,7 @@ func TestPoolReadsTheDatabaseSettings(t *testing.T) {
 	t.Run("DB_MAX_CONNS", func(t *testing.T) {
 		setDatabaseEnv(t, map[string]string{"APP_ENV": "local", "DATABASE_URL": closedDB, "DB_MAX_CONNS": "7"})
 		// The pool connects on first use, so it is built without a server.
-		pool, err := Pool(context.Background(), aws.Config{})
+		pool, err := Pool(context.Background(), aws.Config{}, catalog.APIReadUser)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +88,7 @@ func TestNewAPIRefusesAMalformedStateMachineARN(t *testing.T) {
 			t.Setenv("STATE_MACHINE_ARN", "")
 			t.Setenv("UPGRADE_STATE_MACHINE_ARN", "")
 			t.Setenv(c.variable, c.arn)
-			h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler))
+			h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler), catalog.CreateTenant)
 			var ce *fault.ConfigError
 			if !errors.As(err, &ce) || ce.Variable != c.variable || h != nil || pool != nil {
 				t.Fatalf("NewAPI = %v, %v, %v; want a ConfigError naming %s", h, pool, err, c.variable)
@@ -101,7 +107,7 @@ func TestNewAPIRefusesAMalformedStateMachineARN(t *testing.T) {
 		t.Setenv("STATE_MACHINE_ARN", "")
 		t.Setenv("UPGRADE_STATE_MACHINE_ARN", "")
 		// The pool connects on first use, so the route is built without a server.
-		h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler))
+		h, pool, err := NewAPI(context.Background(), slog.New(slog.DiscardHandler), catalog.CreateTenant)
 		if err != nil || h == nil {
 			t.Fatalf("NewAPI with STATE_MACHINE_ARN unset: %v", err)
 		}

@@ -47,20 +47,30 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// Pool reads the database settings (config.LoadDatabase) and opens the pool, the one way
-// the functions get theirs. A function logs in as its own user (DB_USER) at DB_HOST,
-// DB_PORT, DB_NAME with an IAM authentication token, made for each new connection from
-// awsCfg's credentials (the function's role), so it holds no password. The control-plane
-// migration alone has DB_SECRET_ARN: the master user's credentials, from Secrets Manager,
-// cached and re-read when a connection attempt fails (rotation); host, port and database
-// name come from the secret when it has them. With APP_ENV=local, DATABASE_URL is used,
-// as DB_USER when set. A setting that is missing or malformed is a ConfigError naming
-// the variable, returned before anything is opened.
-func Pool(ctx context.Context, awsCfg aws.Config) (*pgxpool.Pool, error) {
+// Pool reads the database settings (config.LoadDatabase) and opens the pool of a function
+// that logs in as user (its catalogue entry's DBUser), the one way the functions get
+// theirs. Deployed, it logs in at DB_HOST, DB_PORT, DB_NAME with an IAM authentication
+// token made for each new connection from awsCfg's credentials (the function's role), so
+// it holds no password. The control-plane migration alone (user "") logs in as the master
+// user, with the credentials of DB_SECRET_ARN from Secrets Manager, cached and re-read
+// when a connection attempt fails (rotation); host, port and database name come from the
+// secret when it has them. A function that has a user and is given the secret refuses to
+// start: the master's password is the migration's alone. With APP_ENV=local, DATABASE_URL
+// is used, as user. A setting that is missing, malformed or misplaced is a ConfigError
+// naming the variable, returned before anything is opened.
+func Pool(ctx context.Context, awsCfg aws.Config, user catalog.DBUser) (*pgxpool.Pool, error) {
 	cfg, err := config.LoadDatabase()
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case user != catalog.MigrationUser && cfg.SecretARN != "":
+		return nil, &fault.ConfigError{Op: "config", Variable: "DB_SECRET_ARN",
+			Msg: "DB_SECRET_ARN holds the master user's credentials, which only the control-plane migration may have; this function logs in as " + string(user)}
+	case user == catalog.MigrationUser && cfg.SecretARN == "" && cfg.URL == "":
+		return nil, &fault.ConfigError{Op: "config", Variable: "DB_SECRET_ARN", Msg: "DB_SECRET_ARN is not set (the control-plane migration logs in as the master user)"}
+	}
+	cfg.User = string(user)
 	return openPool(ctx, cfg, awsCfg)
 }
 
@@ -174,14 +184,14 @@ func Exit(log *slog.Logger, err error) {
 // Pipeline builds the provisioning steps for a step's or the rollback's main.
 func Pipeline(id string) (*pipeline.Steps, func()) {
 	return start(id, func(ctx context.Context, log *slog.Logger, f catalog.Function) (*pipeline.Steps, *pgxpool.Pool, error) {
-		return NewSteps(ctx, log, f.Needs...)
+		return NewSteps(ctx, log, f)
 	})
 }
 
 // ControlPlane builds the control-plane migration for its main.
 func ControlPlane(id string) (*controlplane.Handler, func()) {
-	return start(id, func(ctx context.Context, log *slog.Logger, _ catalog.Function) (*controlplane.Handler, *pgxpool.Pool, error) {
-		pool, err := poolFromEnv(ctx)
+	return start(id, func(ctx context.Context, log *slog.Logger, f catalog.Function) (*controlplane.Handler, *pgxpool.Pool, error) {
+		pool, err := poolFromEnv(ctx, f)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -189,13 +199,13 @@ func ControlPlane(id string) (*controlplane.Handler, func()) {
 	})
 }
 
-// poolFromEnv is Pool for a function that needs no other AWS client.
-func poolFromEnv(ctx context.Context) (*pgxpool.Pool, error) {
+// poolFromEnv is Pool for a function f that needs no other AWS client.
+func poolFromEnv(ctx context.Context, f catalog.Function) (*pgxpool.Pool, error) {
 	awsCfg, err := AWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return Pool(ctx, awsCfg)
+	return Pool(ctx, awsCfg, f.DBUser())
 }
 
 // start builds a main's component once, before lambda.Start, with the functions' logger.
@@ -214,26 +224,27 @@ func start[T any](id string, build func(context.Context, *slog.Logger, catalog.F
 	return c, pool.Close
 }
 
-// NewSteps reads the configuration and builds the steps and their pool, with the clients
-// the capabilities need: e-mail (catalog.Email) and the contract deployer
-// (catalog.Contracts). The others are not the pipeline's and change nothing here.
-func NewSteps(ctx context.Context, log *slog.Logger, needs ...catalog.Capability) (*pipeline.Steps, *pgxpool.Pool, error) {
+// NewSteps reads the configuration and builds the steps of function f and their pool, as
+// f's database user, with the clients f's capabilities need: e-mail (catalog.Email) and
+// the contract deployer (catalog.Contracts). The others are not the pipeline's and change
+// nothing here.
+func NewSteps(ctx context.Context, log *slog.Logger, f catalog.Function) (*pipeline.Steps, *pgxpool.Pool, error) {
 	awsCfg, err := AWSConfig(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	return newSteps(ctx, log, awsCfg, needs...)
+	return newSteps(ctx, log, awsCfg, f)
 }
 
 // newSteps is NewSteps on an AWS configuration the caller loaded already (and uses for its
 // own clients too).
-func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, needs ...catalog.Capability) (*pipeline.Steps, *pgxpool.Pool, error) {
-	pool, err := Pool(ctx, awsCfg)
+func newSteps(ctx context.Context, log *slog.Logger, awsCfg aws.Config, f catalog.Function) (*pipeline.Steps, *pgxpool.Pool, error) {
+	pool, err := Pool(ctx, awsCfg, f.DBUser())
 	if err != nil {
 		return nil, nil, err
 	}
 	var opts []pipeline.Option
-	for _, n := range needs {
+	for _, n := range f.Needs {
 		var opt pipeline.Option
 		switch n {
 		case catalog.Email:

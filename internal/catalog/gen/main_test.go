@@ -92,7 +92,8 @@ func TestANewEntryIsDerived(t *testing.T) {
 	for _, p := range cfntemplate.Get(fn, "Policies").Content {
 		policies = append(policies, p.Value)
 	}
-	if !slices.Equal(policies, []string{"DatabaseSecretReadPolicy", "EmailSendPolicy"}) {
+	// A write route's: it logs in as the API's writing user.
+	if !slices.Equal(policies, []string{"DbConnecttpapiwritePolicy", "EmailSendPolicy"}) {
 		t.Errorf("its policies are %v", policies)
 	}
 	env := cfntemplate.Keys(cfntemplate.Get(fn, "Environment", "Variables"))

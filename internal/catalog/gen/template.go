@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,8 @@ func logGroupID(f catalog.Function) string {
 }
 
 // template rewrites the generated regions of template.yaml: the functions with their log
-// groups, and the list of functions the errors alarms are made for.
+// groups, the list of functions the errors alarms are made for, and the list of database
+// users the functions log in as, which a connect policy is made for.
 func template(fns []catalog.Function, tpl []byte) ([]byte, error) {
 	var b bytes.Buffer
 	for i, f := range fns {
@@ -79,7 +81,16 @@ func template(fns []catalog.Function, tpl []byte) ([]byte, error) {
 		ids[i] = f.LogicalID
 	}
 	list := "    - [" + strings.Join(ids, ", ") + "]\n"
-	return replaceRegion(out, "alarmed functions", []byte(list))
+	if out, err = replaceRegion(out, "alarmed functions", []byte(list)); err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, f := range fns {
+		if u := string(f.DBUser()); u != "" && !slices.Contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	return replaceRegion(out, "database users", []byte("    - ["+strings.Join(users, ", ")+"]\n"))
 }
 
 // functionResources writes f's function and log group.
@@ -184,6 +195,11 @@ func description(f catalog.Function) string {
 // its capabilities' settings, each once.
 func environment(f catalog.Function) []string {
 	var env []string
+	if f.DBUser() == catalog.MigrationUser {
+		// The master user's credentials: the migration's alone (wiring.Pool refuses them
+		// to any other function).
+		env = append(env, "DB_SECRET_ARN: !If [UseExistingDbSecret, !Ref ExistingDbSecretArn, !GetAtt Database.MasterUserSecret.SecretArn]")
+	}
 	if f.DBConns != 0 {
 		env = append(env, fmt.Sprintf("DB_MAX_CONNS: %q", strconv.Itoa(f.DBConns)))
 	}
@@ -205,9 +221,10 @@ func environment(f catalog.Function) []string {
 	return env
 }
 
-// policies lists f's managed policies: every function reads the database secret.
+// policies lists f's managed policies: the one that lets it log in to the database as its
+// user (the migration: read the master secret), then its capabilities'.
 func policies(f catalog.Function) []string {
-	out := []string{"DatabaseSecretReadPolicy"}
+	out := []string{dbConnectPolicy(f.DBUser())}
 	for _, c := range f.Needs {
 		out = append(out, capabilities[c].policies...)
 	}
@@ -232,4 +249,15 @@ func replaceRegion(tpl []byte, name string, body []byte) ([]byte, error) {
 	out.Write(body)
 	out.Write(tpl[b[1]+e[0]:])
 	return out.Bytes(), nil
+}
+
+// dbConnectPolicy is the managed policy that lets a function log in as user: the template's
+// Fn::ForEach::DbConnectPolicies makes one per user, named as CloudFormation names them
+// from DbConnect&{User}Policy (the user's name without its non-alphanumerics); the
+// migration's is the master secret's.
+func dbConnectPolicy(user catalog.DBUser) string {
+	if user == catalog.MigrationUser {
+		return "DatabaseSecretReadPolicy"
+	}
+	return "DbConnect" + strings.ReplaceAll(string(user), "_", "") + "Policy"
 }

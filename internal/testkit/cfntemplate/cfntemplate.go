@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -33,8 +34,9 @@ func Load(path string) (*yaml.Node, error) {
 
 // Expand replaces every Fn::ForEach::<Name> of the template's Resources, Outputs and
 // Conditions by what it makes: for each item of its collection, its fragment with
-// ${Identifier} and &{Identifier} replaced by the item in keys and values, and a Ref to the
-// identifier by the item itself. A !Sub left with nothing to substitute becomes its
+// ${Identifier} replaced by the item in keys and values, &{Identifier} by the item without
+// its non-alphanumeric characters (as CloudFormation does, for logical ids), and a Ref to
+// the identifier by the item itself. A !Sub left with nothing to substitute becomes its
 // string, as the transform leaves it. Collections must be literal lists (a Ref to a
 // CommaDelimitedList parameter is not expanded: this template has none).
 func Expand(root *yaml.Node) error {
@@ -87,7 +89,7 @@ func substitute(n *yaml.Node, ident, value string) *yaml.Node {
 	c := *n
 	c.Content = nil
 	if n.Kind == yaml.ScalarNode {
-		c.Value = strings.NewReplacer("${"+ident+"}", value, "&{"+ident+"}", value).Replace(n.Value)
+		c.Value = strings.NewReplacer("${"+ident+"}", value, "&{"+ident+"}", alphanumeric(value)).Replace(n.Value)
 		if c.Tag == "!Sub" && !strings.Contains(c.Value, "${") {
 			c.Tag, c.Style = "!!str", 0
 		}
@@ -133,4 +135,14 @@ func Keys(n *yaml.Node) []string {
 		ks = append(ks, n.Content[i].Value)
 	}
 	return ks
+}
+
+// alphanumeric is s without the characters that are not ASCII letters or digits.
+func alphanumeric(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return -1
+	}, s)
 }
