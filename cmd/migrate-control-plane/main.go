@@ -1,5 +1,6 @@
 // Command migrate brings the control plane (public schema) at DATABASE_URL to the newest
-// migration version. `make migrate` runs it; deployed, the migrate Lambda does the same.
+// migration version, with the functions' database users, which get DATABASE_URL's password
+// (devstack.LocalPasswords). `make migrate` runs it; deployed, the migrate Lambda does the same.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/local/devstack"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 )
 
@@ -34,5 +36,6 @@ func run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("control plane migrated from version %d to %d\n", res.From, res.To)
-	return nil
+	// The functions (sam local, make dev) log in as their own users, with DATABASE_URL's password.
+	return devstack.LocalPasswords(ctx, pool, cfg.URL)
 }

@@ -40,8 +40,9 @@ type Config struct {
 	// Credentials, when set, supplies user and password per connection.
 	Credentials Credentials
 	// User, when set and Credentials is not, connects as this user instead of the DSN's,
-	// without the DSN's password: a developer machine's database users, which its server
-	// trusts (deployed, the users log in with IAM tokens, through Credentials).
+	// with the DSN's password: a developer machine's database users, which its server
+	// trusts or which were given that password (devstack.LocalPasswords); deployed, the
+	// users log in with IAM tokens, through Credentials.
 	User string
 	// MaxConnUses retires a connection after it has been handed out this many times;
 	// 0 means DefaultMaxConnUses, negative never.
@@ -76,7 +77,7 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc.ConnConfig.RuntimeParams["application_name"] = "tenant-provisioning"
 	retireAfterUses(pc, cmp.Or(cfg.MaxConnUses, DefaultMaxConnUses))
 	if cfg.User != "" && cfg.Credentials == nil {
-		pc.ConnConfig.User, pc.ConnConfig.Password = cfg.User, ""
+		pc.ConnConfig.User = cfg.User
 	}
 	if cfg.Credentials != nil {
 		// pgxpool reports a failed connect to the caller, not to a hook, so a failure is

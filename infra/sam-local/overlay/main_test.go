@@ -16,7 +16,7 @@ Globals:
   Function:
     Environment:
       Variables:
-        DB_SECRET_ARN: !If [UseExistingDbSecret, !Ref ExistingDbSecretArn, !GetAtt Database.MasterUserSecret.SecretArn]
+        DB_HOST: !If [UseProxy, !GetAtt DatabaseProxy.Endpoint, !If [CreateDatabase, !GetAtt Database.Endpoint.Address, !Ref ExistingDbHost]]
         DB_SSLMODE: verify-full
         DB_SSLROOTCERT: /var/task/rds-global-bundle.pem
 Resources:
@@ -124,8 +124,8 @@ func TestLocalStackPointsAtTheComposeServices(t *testing.T) {
 			if g["DB_SSLMODE"].Value != "disable" || g["DB_SSLROOTCERT"].Value != "" {
 				t.Errorf("DB_SSLMODE %q, DB_SSLROOTCERT %q", g["DB_SSLMODE"].Value, g["DB_SSLROOTCERT"].Value)
 			}
-			if g["DB_SECRET_ARN"] == nil || g["DB_SECRET_ARN"].Tag != "!If" {
-				t.Errorf("DB_SECRET_ARN lost its !If: %v", g["DB_SECRET_ARN"])
+			if g["DB_HOST"] == nil || g["DB_HOST"].Tag != "!If" {
+				t.Errorf("DB_HOST lost its !If: %v", g["DB_HOST"])
 			}
 			fn := vars(t, out, "Resources", contractFunction, "Properties", "Environment", "Variables")
 			if fn["SOROBAN_RPC_URL"].Value != "http://stellar-rpc:8000" || fn["SOROBAN_NETWORK"].Value != "local" {

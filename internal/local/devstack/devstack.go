@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	client "github.com/stellar/go/clients/rpcclient"
 	"github.com/stellar/go/keypair"
@@ -151,6 +152,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.note("control plane at migration version %d", mig.To)
+	if err := LocalPasswords(ctx, s.Pool, o.DatabaseURL); err != nil {
+		return nil, err
+	}
 
 	var opts []pipeline.Option
 	mailer, mail := o.Mailer, o.Email
@@ -279,4 +283,30 @@ func (s *Stack) localDouble(o Options) (pipeline.ContractDeployer, error) {
 		Journal:      deployments,
 		PollInterval: cmp.Or(o.PollInterval, localPollInterval),
 	})
+}
+
+// LocalPasswords gives the functions' database users (catalog.DBUsers) the password of dsn,
+// DATABASE_URL, when it has one: on a developer machine whose server asks for passwords
+// (the compose PostgreSQL), the local functions log in as their users with it. Deployed,
+// those users have no password (they log in with IAM tokens, and RDS refuses a password
+// to a user in rds_iam): this is for developer machines only, as APP_ENV=local is.
+func LocalPasswords(ctx context.Context, pool *pgxpool.Pool, dsn string) error {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: invalid connection string")
+	}
+	if cfg.Password == "" {
+		return nil
+	}
+	for _, u := range catalog.DBUsers() {
+		// ALTER ROLE takes no parameters: format quotes the name and the password.
+		var stmt string
+		if err := pool.QueryRow(ctx, `SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)`, string(u), cfg.Password).Scan(&stmt); err != nil {
+			return fmt.Errorf("local database users: %w", err)
+		}
+		if _, err := pool.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("local database users: set %s's password: %w", u, err)
+		}
+	}
+	return nil
 }
