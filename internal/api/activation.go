@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -34,6 +36,17 @@ func (h *Handler) Activate(ctx context.Context, req events.APIGatewayV2HTTPReque
 		if h.activations == nil {
 			return reply{}, &fault.ConfigError{Op: "activate", Msg: "no Activations configured"}
 		}
+		// Every request counts, a malformed one too: the limit is per client, not per link.
+		wait, err := h.activations.AdmitActivation(ctx, clientAddr(req))
+		if err != nil {
+			return reply{}, err
+		}
+		if wait > 0 {
+			pe := newProblem(http.StatusTooManyRequests, ProblemTooManyAttempts,
+				"Too many activation attempts from this address; retry after the Retry-After delay.")
+			pe.header = map[string]string{"Retry-After": strconv.Itoa(int(wait / time.Second))}
+			return reply{}, pe
+		}
 		if !isJSON(header(req, "content-type")) {
 			return reply{}, newProblem(http.StatusUnsupportedMediaType, ProblemUnsupportedMediaType,
 				"The body must be sent as application/json (UTF-8).")
@@ -61,6 +74,26 @@ func (h *Handler) Activate(ctx context.Context, req events.APIGatewayV2HTTPReque
 		}
 		return reply{status: http.StatusOK, body: activatedBody{Status: "activated"}}, nil
 	})
+}
+
+// clientAddr is the client the request came from, as API Gateway saw it (the local server
+// gives host:port): its IPv4 address, or its IPv6 /64, which one subscriber holds whole and
+// could otherwise walk through. One the limit cannot read counts as the unspecified
+// address: such requests share one allowance rather than escape the limit.
+func clientAddr(req events.APIGatewayV2HTTPRequest) netip.Addr {
+	ip := req.RequestContext.HTTP.SourceIP
+	a, err := netip.ParseAddr(ip)
+	if ap, perr := netip.ParseAddrPort(ip); perr == nil {
+		a, err = ap.Addr(), nil
+	}
+	if err != nil {
+		return netip.IPv6Unspecified()
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
 }
 
 type activationRequest struct {

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/password"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
@@ -226,6 +229,54 @@ func TestActivation(t *testing.T) {
 		e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/activation-email")).problem(409, "not-active")
 		e.do(t, nil, request("POST", "/admin/tenants/"+uuid.NewString()+"/activation-email")).problem(404, "not-found")
 	})
+}
+
+// The public route's per-client limit: a client may make pipeline.ActivationClientLimit
+// attempts a window, whatever they carry; the next is a 429 with Retry-After, and changes
+// nothing. Another client is not held back; addresses of one IPv6 /64 are one client.
+func TestActivationIsLimitedPerClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.activeWelcomed(t, e.name("Activation Limited"))
+	from := func(ip, token string) events.APIGatewayV2HTTPRequest {
+		req := activationRequest(id.String(), token, goodPassword)
+		req.RequestContext.HTTP.SourceIP = ip
+		return req
+	}
+	// A window may turn during the loop and restart the count: then the loop goes on until
+	// the limit is met within one window, which two windows' attempts always reach.
+	client := fmt.Sprintf("203.0.113.%d", mrand.IntN(250))
+	var limited response
+	for i := 0; i < 2*pipeline.ActivationClientLimit+1; i++ {
+		r := e.do(t, nil, from(client, forgedToken()))
+		if r.StatusCode == 429 {
+			limited = r
+			break
+		}
+		r.problem(400, "invalid-activation")
+	}
+	if limited.StatusCode != 429 {
+		t.Fatalf("%d attempts from one client were never limited", 2*pipeline.ActivationClientLimit+1)
+	}
+	limited.problem(429, "too-many-attempts")
+	if s, err := strconv.Atoi(limited.Headers["Retry-After"]); err != nil || s < 1 || s > int(pipeline.ActivationClientWindow/time.Second) {
+		t.Errorf("Retry-After = %q, want 1 to %v seconds", limited.Headers["Retry-After"], pipeline.ActivationClientWindow)
+	}
+	// Held back, even with the real link: the account is untouched.
+	e.do(t, nil, from(client, e.linkToken(t, id))).problem(429, "too-many-attempts")
+	if a := e.account(t, id); a.Status != "PENDING_ACTIVATION" {
+		t.Errorf("a limited attempt activated the account: %s", a.Status)
+	}
+	// Another client is not, and redeems the link.
+	e.do(t, nil, from("2001:db8:1::1", e.linkToken(t, id))).status(200)
+
+	// One IPv6 /64 is one client: addresses in it share the count.
+	for i := 0; i < 2*pipeline.ActivationClientLimit+1; i++ {
+		if r := e.do(t, nil, from(fmt.Sprintf("2001:db8:2::%x", i+1), forgedToken())); r.StatusCode == 429 {
+			return
+		}
+	}
+	t.Errorf("the addresses of one /64 were never limited")
 }
 
 // Every tenant schema version still in the fleet is served: a tenant left at each version

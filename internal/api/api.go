@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,6 +53,9 @@ type Archiver interface {
 
 // Activations redeems and resends admins' activation links; *pipeline.Steps is one.
 type Activations interface {
+	// AdmitActivation counts an attempt of client at the activation route and answers how
+	// long it must wait before its next (0: go ahead).
+	AdmitActivation(ctx context.Context, client netip.Addr) (time.Duration, error)
 	RedeemActivation(ctx context.Context, tenantID uuid.UUID, token, password string) error
 	ResendActivation(ctx context.Context, tenantID uuid.UUID, requestedBy string) (pipeline.ActivationSent, error)
 }

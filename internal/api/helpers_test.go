@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -336,7 +337,10 @@ func request(method, path string) events.APIGatewayV2HTTPRequest {
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RequestID: "req-" + uuid.NewString(),
 			Stage:     "$default",
-			HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: rawPath},
+			// A client of its own (in 198.18.0.0/15, for tests) per request: the activation
+			// route's per-client limit counts one attempt of each; its own test sets one.
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: rawPath,
+				SourceIP: fmt.Sprintf("198.%d.%d.%d", 18+rand.IntN(2), rand.IntN(256), rand.IntN(256))},
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
 					Claims: map[string]string{"sub": "admin-subject-1", "scope": "openid " + scope},

@@ -22,6 +22,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
@@ -432,6 +433,15 @@ func TestOpenAPICoverage(t *testing.T) {
 			req := withBody(request("POST", "/activation"), "text/plain", "token")
 			req.RequestContext.Authorizer = nil
 			return e.do(t, nil, req)
+		}},
+		coverageCase{"activate too many", 429, func(t *testing.T, e *env, fx *fixtures) response {
+			var r response
+			for i := 0; i < 2*pipeline.ActivationClientLimit+1 && r.StatusCode != 429; i++ {
+				req := activationRequest(fx.active.String(), forgedToken(), goodPassword)
+				req.RequestContext.HTTP.SourceIP = "203.0.113.250"
+				r = e.do(t, nil, req)
+			}
+			return r
 		}},
 		coverageCase{"activate database down", 503, func(t *testing.T, e *env, fx *fixtures) response {
 			return e.do(t, fx.down, activationRequest(fx.active.String(), forgedToken(), goodPassword))

@@ -29,6 +29,7 @@ const (
 	ProblemInvalidActivation    = problemBase + "invalid-activation"
 	ProblemNotActive            = problemBase + "not-active"
 	ProblemAlreadyActivated     = problemBase + "already-activated"
+	ProblemTooManyAttempts      = problemBase + "too-many-attempts"
 	ProblemUnavailable          = problemBase + "unavailable"
 	ProblemInternal             = problemBase + "internal"
 	// ProblemUpgradeRunning answers a start while another run is RUNNING.
@@ -54,6 +55,7 @@ var problemTitles = map[string]string{
 	ProblemInvalidActivation:    "Activation link not valid",
 	ProblemNotActive:            "Tenant not active",
 	ProblemAlreadyActivated:     "Account already activated",
+	ProblemTooManyAttempts:      "Too many attempts",
 	ProblemUnavailable:          "Service unavailable",
 	ProblemInternal:             "Internal error",
 	ProblemUpgradeRunning:       "Upgrade already running",

@@ -291,7 +291,7 @@ type DBUser string
 const (
 	APIReadUser     DBUser = "tp_api_read"    // the GET routes: reads the control plane, no tenant schema
 	APIWriteUser    DBUser = "tp_api_write"   // the admin routes that change tenants and runs
-	ActivationUser  DBUser = "tp_activation"  // the public activation route: two functions, nothing else
+	ActivationUser  DBUser = "tp_activation"  // the public activation route: three functions, nothing else
 	ProvisionerUser DBUser = "tp_provisioner" // the provisioning steps and their rollback
 	UpgraderUser    DBUser = "tp_upgrader"    // the upgrade run's steps
 	ReconcilerUser  DBUser = "tp_reconciler"  // the reconciler, which rolls back what no execution will

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
 // An account like the ones the pipeline provisions: Acme Health's admin.
@@ -102,17 +101,13 @@ func TestEmptyContext(t *testing.T) {
 	}
 }
 
-// The list is read once, on first use, and a check of the longest password stays quick:
-// the route answers in milliseconds, not the argon2id hash's tens.
-func TestCheckIsQuick(t *testing.T) {
-	t.Parallel()
+// BenchmarkCheckWorstCase measures a check of the longest password the policy allows, the
+// list already read: the route should answer in milliseconds, not the argon2id hash's tens.
+// (make bench-go runs it; speed is measured here, never asserted in a test.)
+func BenchmarkCheckWorstCase(b *testing.B) {
 	_ = Check("warm up the list once", acme)
 	worst := strings.Repeat("1", 40) + strings.Repeat("a", 48) + strings.Repeat("!", 40)
-	start := time.Now()
-	for range 10 {
+	for b.Loop() {
 		_ = Check(worst, acme)
-	}
-	if d := time.Since(start) / 10; d > 50*time.Millisecond {
-		t.Errorf("a 128-character check takes %v", d)
 	}
 }

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -17,6 +19,20 @@ import (
 // a tenant not ACTIVE, a forged, used, replaced or expired token. The public route answers
 // them all alike.
 var ErrInvalidActivation = tenantdb.ErrInvalidActivation
+
+// The per-client limit on the public activation route: a client (source IP) may make
+// ActivationClientLimit attempts per ActivationClientWindow. An admin who mistypes a password
+// a few times stays well within it; a script trying tokens or flooding the database does not.
+const (
+	ActivationClientLimit  = 10
+	ActivationClientWindow = time.Minute
+)
+
+// AdmitActivation counts an attempt of client at the activation route and answers how long
+// it must wait before trying again: 0 while it is within the per-client limit.
+func (s *Steps) AdmitActivation(ctx context.Context, client netip.Addr) (time.Duration, error) {
+	return s.store.ActivationAttempt(ctx, client, ActivationClientLimit, ActivationClientWindow)
+}
 
 // RedeemActivation sets the password of the tenant admin whose activation token this is
 // and activates the account, once: the token is consumed. The token is checked before the

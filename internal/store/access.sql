@@ -104,7 +104,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON contract_transactions, deployer_leases, 
 
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tp_api_write, tp_provisioner, tp_reconciler;
 
--- The public activation route reaches one thing: the two functions below. They run as the
+-- The public activation route reaches one thing: the three functions below. They run as the
 -- tenant schemas' owner, which reads of the control plane only what they need.
 GRANT SELECT (id, status, schema_name, name, slug, admin_email, admin_first_name, admin_last_name) ON tenants TO tp_tenant_owner;
 
@@ -176,10 +176,42 @@ BEGIN
 END
 $$;
 
+-- activation_attempt counts one attempt of a client at the activation route and answers
+-- how many seconds it must wait before its next: 0 while it is within p_limit attempts in
+-- the current window of p_window seconds. A client's past windows go when it comes back;
+-- those of clients that never do, now and then, an hour on.
+GRANT SELECT, INSERT, UPDATE, DELETE ON activation_attempts TO tp_tenant_owner;
+CREATE OR REPLACE FUNCTION activation_attempt(p_client inet, p_limit integer, p_window integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    w timestamptz := to_timestamp(floor(extract(epoch FROM now()) / p_window) * p_window);
+    n integer;
+BEGIN
+    IF p_limit < 1 OR p_window < 1 THEN
+        RAISE EXCEPTION 'limit and window must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO public.activation_attempts AS a (client, window_start, attempts) VALUES (p_client, w, 1)
+    ON CONFLICT (client, window_start) DO UPDATE SET attempts = a.attempts + 1
+    RETURNING a.attempts INTO n;
+    DELETE FROM public.activation_attempts WHERE client = p_client AND window_start < w;
+    IF random() < 0.01 THEN
+        DELETE FROM public.activation_attempts WHERE window_start < now() - interval '1 hour';
+    END IF;
+    IF n <= p_limit THEN
+        RETURN 0;
+    END IF;
+    RETURN greatest(1, ceil(extract(epoch FROM w + make_interval(secs => p_window) - now())))::integer;
+END
+$$;
+
 ALTER FUNCTION activation_pending(uuid, bytea) OWNER TO tp_tenant_owner;
+ALTER FUNCTION activation_attempt(inet, integer, integer) OWNER TO tp_tenant_owner;
 ALTER FUNCTION redeem_activation(uuid, bytea, text) OWNER TO tp_tenant_owner;
-REVOKE EXECUTE ON FUNCTION activation_pending(uuid, bytea), redeem_activation(uuid, bytea, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION activation_pending(uuid, bytea), redeem_activation(uuid, bytea, text) TO tp_activation;
+REVOKE EXECUTE ON FUNCTION activation_pending(uuid, bytea), redeem_activation(uuid, bytea, text),
+    activation_attempt(inet, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION activation_pending(uuid, bytea), redeem_activation(uuid, bytea, text),
+    activation_attempt(inet, integer, integer) TO tp_activation;
 
 -- Tenant schemas made before the owner role existed (by the master user) are handed to it,
 -- with their tables, and their roles' default grants are made again for objects the owner

@@ -73,6 +73,8 @@ func TestEveryDatabaseUserHoldsOnlyItsRights(t *testing.T) {
 			{`CREATE SCHEMA ` + otherSchema, false},
 			{`SELECT count(*) FROM activation_pending('` + id.String() + `', '\x00')`, true},
 			{`SELECT redeem_activation('` + id.String() + `', '\x00', '$argon2id$x')`, true},
+			{`SELECT activation_attempt('192.0.2.1', 10, 60)`, true},
+			{`SELECT count(*) FROM activation_attempts`, false},
 		},
 		catalog.APIReadUser: {
 			{`SELECT count(*) FROM tenants`, true},
