@@ -189,7 +189,7 @@ func Version(ctx context.Context, db store.DB, n Names) (int32, error) {
 // on (the rule in README.md, "Every version in the fleet is served").
 const (
 	OldestSupportedVersion int32 = 2
-	// PasswordAgeVersion added users.password_changed_at (003_audit_by_user.sql).
+	// PasswordAgeVersion added users.password_changed_at (003_password_age.sql).
 	PasswordAgeVersion int32 = 3
 )
 
