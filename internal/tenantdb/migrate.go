@@ -38,8 +38,8 @@ func Migrate(ctx context.Context, tx pgx.Tx, n Names) (store.MigrationResult, er
 
 // MigrateOutside runs the tenant's no-transaction migrations that come next, on conn, which
 // must hold no transaction: the caller's transaction that ran Migrate has committed (a
-// step's pool has one connection, and a concurrent build waits for every transaction that
-// touched its table to end). It holds a session advisory lock on the tenant meanwhile, so
+// step's pool has one connection, and a concurrent build waits for every transaction older
+// than it to end, the caller's too). It holds a session advisory lock on the tenant meanwhile, so
 // that two attempts never build at once: the one that comes second waits (until ctx
 // ends), then finds the version moved and has nothing to do. A build that stopped
 // half-way is resumed (see store.MigrateOutsideTx).
