@@ -23,6 +23,6 @@ ON CONFLICT DO NOTHING;
 -- after the run, on the upgrade state machine. One run is RUNNING at a time: while another
 -- is, this records nothing, and the upgrade events fail with "is not an upgrade run".
 INSERT INTO upgrade_runs (id, status, statuses, dry_run, target_version, execution_arn)
-VALUES ('01936f64-3b20-7b4e-9d1f-5a6b7c8d9e0f', 'RUNNING', '{ACTIVE}', false, 3,
+VALUES ('01936f64-3b20-7b4e-9d1f-5a6b7c8d9e0f', 'RUNNING', '{ACTIVE}', false, 4,
         'arn:aws:states:us-east-1:123456789012:execution:tenant-provisioning-upgrade:01936f64-3b20-7b4e-9d1f-5a6b7c8d9e0f')
 ON CONFLICT DO NOTHING;

@@ -49,6 +49,7 @@ func main() {
 	flag.IntVar(&cfg.Burst, "burst", 100, "tenants the burst phase onboards on 1 and on 8 deployer accounts (0 skips it)")
 	flag.DurationVar(&cfg.BurstClose, "burst-close", 5*time.Second, "the Stellar double's ledger close in the burst phase")
 	upgrades := flag.String("upgrade", "1000,10000", "tenant counts to measure the upgrade fan-out at, comma-separated (\"\" skips it)")
+	flag.IntVar(&cfg.InsertWaitRows, "insert-wait", 300000, "audit rows of the tenants the upgrade insert wait is measured on (0 skips it)")
 	flag.IntVar(&cfg.ListRequests, "list-requests", 2000, "requests per list percentile")
 	flag.IntVar(&cfg.StartupRuns, "startup", 5, "start every function binary this many times (0 skips it)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the latency runs' CPU profile to this file (go tool pprof)")

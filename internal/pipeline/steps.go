@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
@@ -74,14 +76,55 @@ type RunMigrationsOutput struct {
 	ToVersion   int32 `json:"toVersion"`
 }
 
-// RunMigrations brings the tenant's tables to the newest migration version.
+// RunMigrations brings the tenant's tables to the newest migration version, in the step's
+// transaction: a new schema takes every migration there, its indexes included (see
+// tenantdb.Migrate). A schema another release left behind may lack a no-transaction
+// migration (an index built concurrently): then the transaction commits what comes before
+// it, with the version reached, the build runs with no transaction open (the step has one
+// connection), and a second transaction, under the row lock again, applies what follows
+// and logs the attempt.
 func (s *Steps) RunMigrations(ctx context.Context, in TenantInput) (RunMigrationsOutput, error) {
-	return runInSchema(ctx, s, catalog.RunMigrations.Log, in.TenantID, in.ExecutionArn, tenant.StatusProvisioning, func(ctx context.Context, tx *store.Tx, t tenant.Tenant, n tenantdb.Names) (RunMigrationsOutput, error) {
-		res, err := tenantdb.Migrate(ctx, tx, n)
-		if err == nil {
-			err = tx.SetSchemaVersion(ctx, t.ID, res.To)
+	step := catalog.RunMigrations.Log
+	return attempt(ctx, s, step, in.TenantID, in.ExecutionArn, func(ctx context.Context, id uuid.UUID, a store.StepRun) (out RunMigrationsOutput, err error) {
+		for first := true; ; first = false {
+			var n tenantdb.Names
+			var res store.MigrationResult
+			err = s.store.InTx(ctx, func(tx *store.Tx) error {
+				t, err := lockOwned(ctx, tx, step, id, in.ExecutionArn)
+				if err != nil {
+					return err
+				}
+				if err := requireStatus(step, t, tenant.StatusProvisioning); err != nil {
+					return err
+				}
+				if n, err = tenantdb.For(t); err != nil {
+					return err
+				}
+				if res, err = tenantdb.Migrate(ctx, tx, n); err != nil {
+					return err
+				}
+				if first {
+					out.FromVersion = res.From
+				}
+				out.ToVersion = res.To
+				if err := tx.SetSchemaVersion(ctx, t.ID, res.To); err != nil || res.OutsideTx {
+					return err
+				}
+				return tx.FinishStep(ctx, a, store.LogCompleted, out, "")
+			})
+			if err != nil || !res.OutsideTx {
+				return out, err
+			}
+			conn, err := s.pool.Acquire(ctx)
+			if err != nil {
+				return out, err
+			}
+			_, err = tenantdb.MigrateOutside(ctx, conn.Conn(), n)
+			conn.Release()
+			if err != nil {
+				return out, err
+			}
 		}
-		return RunMigrationsOutput{FromVersion: res.From, ToVersion: res.To}, err
 	})
 }
 

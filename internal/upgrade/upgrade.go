@@ -52,13 +52,15 @@ type Upgrader struct {
 	LockTimeout time.Duration
 	// PageSize is List's page (0: DefaultPageSize).
 	PageSize int
-	// migrate is tenantdb.Migrate; tests replace it to make chosen tenants' migrations fail.
+	// migrate is tenantdb.Migrate and outside tenantdb.MigrateOutside; tests replace them
+	// to make chosen tenants' migrations fail, or to watch them.
 	migrate func(ctx context.Context, tx pgx.Tx, n tenantdb.Names) (store.MigrationResult, error)
+	outside func(ctx context.Context, conn *pgx.Conn, n tenantdb.Names) (store.MigrationResult, error)
 }
 
 // New returns an Upgrader on pool.
 func New(pool *pgxpool.Pool, log *slog.Logger) *Upgrader {
-	return &Upgrader{pool: pool, store: store.New(pool), Log: log, migrate: tenantdb.Migrate}
+	return &Upgrader{pool: pool, store: store.New(pool), Log: log, migrate: tenantdb.Migrate, outside: tenantdb.MigrateOutside}
 }
 
 // Page asks List for the page after Cursor (none: the first).
@@ -195,7 +197,7 @@ func (u *Upgrader) one(ctx context.Context, run store.UpgradeRun, rawID string) 
 	if run.DryRun {
 		err = u.plan(ctx, run, &r)
 	} else {
-		err = u.store.InTx(ctx, func(tx *store.Tx) error { return u.migrateTenant(ctx, tx, run, &r) })
+		err = u.upgrade(ctx, run, &r)
 		// lock_not_available (a provisioning step holds the tenant) is a TransientError there.
 		err = fault.FromDB("upgrade tenant", err)
 	}
@@ -212,28 +214,69 @@ func (u *Upgrader) one(ctx context.Context, run store.UpgradeRun, rawID string) 
 	return store.OutcomeFailed, ferr
 }
 
-func (u *Upgrader) migrateTenant(ctx context.Context, tx *store.Tx, run store.UpgradeRun, r *store.UpgradeResult) error {
+// upgrade migrates one tenant, in one transaction under its row lock when every migration
+// it lacks is transactional. A no-transaction migration (an index built concurrently, so
+// that the tenant's own writes go on meanwhile) can run neither inside that transaction
+// nor while it is open: the function has one connection, and the build waits for every
+// transaction that touched its table. So the transaction commits what comes before it,
+// with the version reached, the build runs with none open, and a new transaction under the
+// lock again applies what follows and records the outcome. Each round moves the version
+// on or fails, so the loop ends.
+func (u *Upgrader) upgrade(ctx context.Context, run store.UpgradeRun, r *store.UpgradeResult) error {
+	for first := true; ; first = false {
+		var n tenantdb.Names
+		var outside bool
+		err := u.store.InTx(ctx, func(tx *store.Tx) (err error) {
+			n, outside, err = u.migrateTenant(ctx, tx, run, r, first)
+			return err
+		})
+		if err != nil || !outside {
+			return err
+		}
+		conn, err := u.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = u.outside(ctx, conn.Conn(), n)
+		conn.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// migrateTenant is one transaction of upgrade: it locks the tenant, applies what Migrate
+// applies in a transaction and records it. It reports outside when a no-transaction
+// migration comes next: then the result is not known yet and stays PENDING, and only the
+// version reached is recorded.
+func (u *Upgrader) migrateTenant(ctx context.Context, tx *store.Tx, run store.UpgradeRun, r *store.UpgradeResult, first bool) (n tenantdb.Names, outside bool, err error) {
 	wait := u.LockTimeout
 	if wait <= 0 {
 		wait = DefaultLockTimeout
 	}
 	t, err := tx.LockWaiting(ctx, r.TenantID, wait)
 	if err != nil {
-		return err
+		return n, false, err
 	}
-	n, err := u.names(run, t)
-	if err != nil {
-		return err
+	if n, err = u.names(run, t); err != nil {
+		return n, false, err
 	}
 	mig, err := u.migrate(ctx, tx, n)
 	if err != nil {
-		return err
+		return n, false, err
 	}
-	r.From, r.To, r.Outcome = mig.From, mig.To, store.OutcomeCurrent
-	if mig.To != mig.From {
+	if first {
+		r.From = mig.From
+	}
+	r.To = mig.To
+	if mig.OutsideTx {
+		return n, true, tx.SetSchemaVersion(ctx, t.ID, mig.To)
+	}
+	r.Outcome = store.OutcomeCurrent
+	if r.To != r.From {
 		r.Outcome = store.OutcomeUpgraded
 	}
-	return tx.RecordMigrated(ctx, *r)
+	return n, false, tx.RecordMigrated(ctx, *r)
 }
 
 // plan is a dry run's look at one tenant: its schema's version, read without a lock.

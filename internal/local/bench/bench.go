@@ -37,6 +37,10 @@ type Config struct {
 	// UpgradeSizes are the numbers of tenants the upgrade fan-out is measured at, each
 	// beside its floor.
 	UpgradeSizes []int
+	// InsertWaitRows, when positive, is the audit trail of the tenants the upgrade insert
+	// wait is measured on: the longest wait of the tenant's inserts while an upgrade builds
+	// an index of audit_logs, concurrently and inside a transaction.
+	InsertWaitRows int
 	// StartupRuns, when positive, times every function binary's start that many times.
 	StartupRuns int
 	// CPUProfile, when set, is the file the one-at-a-time latency runs' CPU profile goes to
@@ -80,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	rep = Report{
 		Timestamp: time.Now().UTC(),
-		Flags:     Flags{N: cfg.N, C: cfg.C, R: cfg.R, FloorN: cfg.FloorN, Scale: cfg.Scale},
+		Flags:     Flags{N: cfg.N, C: cfg.C, R: cfg.R, FloorN: cfg.FloorN, Scale: cfg.Scale, InsertWaitRows: cfg.InsertWaitRows},
 		Machine:   Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()},
 	}
 	db, err := createDB(ctx, cfg.AdminURL)
@@ -151,6 +155,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 			return rep, err
 		}
 		rep.Results = append(rep.Results, up...)
+	}
+	if cfg.InsertWaitRows > 0 {
+		wait, err := measureInsertWait(ctx, cfg, rig.stack.Pool, db.URL, cfg.InsertWaitRows)
+		if err != nil {
+			return rep, err
+		}
+		rep.Results = append(rep.Results, wait...)
 	}
 	if len(cfg.ListSizes) > 0 {
 		list, err := measureList(ctx, cfg, rig.stack.Pool, cfg.ListSizes, max(cfg.ListRequests, 100))

@@ -19,7 +19,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, Config{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60, ListSizes: []int{300}, ListRequests: 100,
-		UpgradeSizes: []int{40, 90}, Burst: 16, BurstClose: 100 * time.Millisecond})
+		UpgradeSizes: []int{40, 90}, InsertWaitRows: 10000, Burst: 16, BurstClose: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +50,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 		"upgrade fan-out 40 tenants/s", "upgrade rate 40 tenants/tenants/s",
 		"upgrade fan-out 90 tenants/s", "upgrade rate 90 tenants/tenants/s",
 		"burst 16 tenants, 8 accounts/tenants/min",
+		"upgrade insert wait/ms", "upgrade insert wait, old 003/ms",
 	}
 	seen := map[string]Result{}
 	for _, r := range got.Results {
@@ -92,7 +93,7 @@ func TestRunWritesEveryFigure(t *testing.T) {
 	if m.Cores <= 0 || m.GoVersion == "" || m.PostgresVersion == "" || m.Fsync == "" {
 		t.Errorf("machine facts incomplete: %+v", m)
 	}
-	if got.Flags != (Flags{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60}) || got.Timestamp.IsZero() || got.Summary == "" {
+	if got.Flags != (Flags{N: 5, C: 2, R: 3, FloorN: 3, Scale: 60, InsertWaitRows: 10000}) || got.Timestamp.IsZero() || got.Summary == "" {
 		t.Errorf("flags/timestamp/summary: %+v %v %q", got.Flags, got.Timestamp, got.Summary)
 	}
 }

@@ -65,6 +65,8 @@ type Flags struct {
 	R      int `json:"r"`
 	FloorN int `json:"floorN"`
 	Scale  int `json:"scale,omitempty"`
+	// InsertWaitRows is the audit trail of the upgrade insert wait's tenants.
+	InsertWaitRows int `json:"insertWaitRows,omitempty"`
 }
 
 // WriteJSON writes the report to dir/<UTC timestamp>.json, creating dir, and returns the path.

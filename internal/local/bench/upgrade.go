@@ -28,8 +28,8 @@ const upgradeRateTarget = 0.70 // the fan-out's rate ≥ 70 % of the floor's
 // measureUpgrade times, for each size, the upgrade state machine (the real definition in
 // the local engine, its Distributed Map of batches and the real step handlers) bringing
 // that many tenants from the version before the newest to the newest, beside the floor:
-// the same migration, tenantdb.Migrate in one transaction per tenant, run directly on
-// upgradeWorkers connections, on the same tenants in the same run. Tenants beyond the
+// the same migration, tenantdb.MigrateAll per tenant (its transactions and concurrent index
+// builds), run directly on upgradeWorkers connections, on the same tenants in the same run. Tenants beyond the
 // size are current and only counted.
 func measureUpgrade(ctx context.Context, cfg Config, rig *pipelineRig, db *benchDB, sizes []int) ([]Result, error) {
 	pool := rig.stack.Pool
@@ -112,7 +112,7 @@ func measureUpgrade(ctx context.Context, cfg Config, rig *pipelineRig, db *bench
 	return out, nil
 }
 
-// upgradeFloor migrates the tenants directly, one transaction each, on upgradeWorkers
+// upgradeFloor migrates the tenants directly, with no row lock or record, on upgradeWorkers
 // connections of its own. They are new, as the fan-out's are to these tenants: a backend
 // that has touched a tenant's tables (the downgrade's) has their catalog entries cached and
 // would migrate it faster than any first visit does.
@@ -124,10 +124,8 @@ func upgradeFloor(ctx context.Context, url string, targets []tenantdb.Names) (ti
 	defer closeAll()
 	start := time.Now()
 	err = inParallel(len(targets), upgradeWorkers, func(w, i int) error {
-		return pgx.BeginFunc(ctx, conns[w], func(tx pgx.Tx) error {
-			_, err := tenantdb.Migrate(ctx, tx, targets[i])
-			return err
-		})
+		_, err := tenantdb.MigrateAll(ctx, conns[w], targets[i])
+		return err
 	})
 	elapsed := time.Since(start)
 	if err != nil {

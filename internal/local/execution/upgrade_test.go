@@ -96,18 +96,19 @@ func (w *upgradeWorld) versions(ids []uuid.UUID) map[uuid.UUID]int32 {
 	return out
 }
 
-// drift makes the newest migration fail on the tenant for real: an index of the name it
-// creates already exists (someone made it by hand), so its CREATE INDEX fails and the
-// tenant's transaction rolls back.
+// drift makes the newest migration fail on the tenant for real: a relation of the name of
+// the index it builds already exists, and is no index of audit_logs (someone made it by
+// hand), so the build finds no valid index and the tenant stays at its old version.
 func (w *upgradeWorld) drift(id uuid.UUID, fixed bool) {
 	w.t.Helper()
 	tn, err := w.store.Get(w.ctx, id)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	sql := `CREATE INDEX audit_logs_user_created_idx ON ` + pgx.Identifier{tn.SchemaName}.Sanitize() + `.audit_logs (created_at)`
+	stray := pgx.Identifier{tn.SchemaName, "audit_logs_user_created_idx"}.Sanitize()
+	sql := `CREATE TABLE ` + stray + ` ()`
 	if fixed {
-		sql = `DROP INDEX ` + pgx.Identifier{tn.SchemaName, "audit_logs_user_created_idx"}.Sanitize()
+		sql = `DROP TABLE ` + stray
 	}
 	if _, err := w.pool.Exec(w.ctx, sql); err != nil {
 		w.t.Fatal(err)
