@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -282,7 +283,7 @@ func TestActivationIsLimitedPerClient(t *testing.T) {
 // Every tenant schema version still in the fleet is served: a tenant left at each version
 // from tenantdb.OldestSupportedVersion up (as tenants provisioned before a release are,
 // until an upgrade run reaches them) is read, re-sent its link, redeems it with 200 and is
-// archived. Before, redeeming at a version without users.password_changed_at was a 500.
+// archived; a failed one whose schema is at that version is retried to ACTIVE. Before, redeeming at a version without users.password_changed_at was a 500.
 func TestRoutesServeEverySupportedSchemaVersion(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -315,6 +316,50 @@ func TestRoutesServeEverySupportedSchemaVersion(t *testing.T) {
 				t.Errorf("the admin is %s (%v) after redeeming, want ACTIVE", status, err)
 			}
 			e.do(t, nil, request("DELETE", "/admin/tenants/"+id.String())).status(200)
+		})
+		t.Run(fmt.Sprintf("retry at version %d", v), func(t *testing.T) {
+			t.Parallel()
+			// An earlier release's attempt that migrated the schema to v and failed, its
+			// schema left behind (a rollback that could not drop it): retried, the new
+			// execution takes the schema from v to the newest and the tenant ends ACTIVE.
+			id := e.provisioning(t, e.name(fmt.Sprintf("Retry Version %d", v)))
+			e.run(t, id, step(e.steps.CreateSchema), step(e.steps.RunMigrations))
+			row, err := store.New(e.pool).Get(e.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := tenantdb.For(row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+				if _, err := tenantdb.Downgrade(e.ctx, tx, n, v); err != nil {
+					return err
+				}
+				_, err := tx.Exec(e.ctx, `UPDATE tenants SET status = 'FAILED', schema_version = NULL, completed_at = now() WHERE id = $1`, id)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var b acceptedBody
+			e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/retry")).status(202).decode(&b)
+			in := pipeline.TenantInput{TenantID: id.String(), ExecutionArn: b.ExecutionArn}
+			if _, err := e.steps.CreateTenantRecord(e.ctx, pipeline.CreateTenantRecordInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn}); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range []func(context.Context, pipeline.TenantInput) error{step(e.steps.CreateSchema), step(e.steps.RunMigrations),
+				step(e.steps.SeedRolesAndUser), func(ctx context.Context, in pipeline.TenantInput) error {
+					_, err := e.steps.StoreContractAddress(ctx, pipeline.StoreContractAddressInput{TenantID: in.TenantID, ExecutionArn: in.ExecutionArn, ContractID: testContractID})
+					return err
+				}, step(e.steps.ActivateTenant)} {
+				if err := st(e.ctx, in); err != nil {
+					t.Fatalf("the retry's execution at version %d: %v", v, err)
+				}
+			}
+			after, err := store.New(e.pool).Get(e.ctx, id)
+			if got, verr := tenantdb.Version(e.ctx, e.pool, n); err != nil || verr != nil || after.Status != "ACTIVE" || got != tenantdb.LatestVersion() {
+				t.Errorf("after the retry: %s at version %d (%v, %v), want ACTIVE at %d", after.Status, got, err, verr, tenantdb.LatestVersion())
+			}
 		})
 	}
 }

@@ -104,8 +104,10 @@ func TestAPoolOfAccountsDeploysInParallel(t *testing.T) {
 			tenants[i] = uuid.Must(uuid.NewV7())
 		}
 		results := p.deployAll(d, tenants)
-		if got := p.sources(results); got != c.accounts {
-			t.Errorf("%d accounts: the creates came from %d accounts", c.accounts, got)
+		// As many accounts as were in flight at once at least: a deployment that ends before
+		// another starts (a loaded machine) may leave its account to the next one.
+		if got := p.sources(results); got < c.leastOverlap || got > c.accounts {
+			t.Errorf("%d accounts: the creates came from %d accounts, want %d to %d", c.accounts, got, c.leastOverlap, c.accounts)
 		}
 		if got := p.double.MostInFlight(); got < c.leastOverlap || got > c.mostOverlap {
 			t.Errorf("%d accounts: at most %d deployments were in flight at once, want %d to %d", c.accounts, got, c.leastOverlap, c.mostOverlap)
