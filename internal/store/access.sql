@@ -102,7 +102,12 @@ GRANT SELECT, INSERT, UPDATE ON provisioning_logs TO tp_reconciler;
 GRANT SELECT, INSERT, UPDATE, DELETE ON reconcile_backoff TO tp_reconciler;
 GRANT SELECT, INSERT, UPDATE, DELETE ON contract_transactions, deployer_leases, tenant_deployers TO tp_reconciler;
 
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tp_api_write, tp_provisioner, tp_reconciler;
+-- The audit trail: appended by every function that changes something, read by the admin
+-- routes; updated, deleted or truncated by none (and its triggers refuse anyone who may).
+GRANT SELECT, INSERT ON audit_records TO tp_api_write, tp_provisioner, tp_upgrader, tp_reconciler, tp_tenant_owner;
+GRANT SELECT ON audit_records TO tp_api_read;
+
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tp_api_write, tp_provisioner, tp_upgrader, tp_reconciler, tp_tenant_owner;
 
 -- The public activation route reaches one thing: the three functions below. They run as the
 -- tenant schemas' owner, which reads of the control plane only what they need.

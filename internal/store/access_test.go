@@ -201,3 +201,39 @@ func TestAccessIsAppliedAgainOnEveryMigration(t *testing.T) {
 		t.Fatalf("a right granted outside access.sql survived a migration run: %v", err)
 	}
 }
+
+// The audit trail is append-only: every function's user that records may insert and read,
+// the read user read; none may update, delete or truncate a record, and the triggers stop
+// the table's owner too (here a superuser), the second lock behind the grants.
+func TestAuditRecordsAreAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	admin, url := testdb.NewWithURL(t)
+	insert := `INSERT INTO audit_records (actor, action, outcome) VALUES ('system:test', 'tenant.test', 'accepted')`
+	if _, err := admin.Exec(ctx, insert); err != nil {
+		t.Fatal(err)
+	}
+	denied := func(err error) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == "42501"
+	}
+	for _, u := range catalog.DBUsers() {
+		pool := asUser(t, url, u)
+		records := u != catalog.APIReadUser && u != catalog.ActivationUser
+		if err := inRolledBackTx(ctx, pool, insert); records != (err == nil) {
+			t.Errorf("%s: insert a record: %v; want allowed %v", u, err, records)
+		}
+		if err := inRolledBackTx(ctx, pool, `SELECT count(*) FROM audit_records`); (u == catalog.ActivationUser) != denied(err) {
+			t.Errorf("%s: read the trail: %v", u, err)
+		}
+		for _, q := range []string{`UPDATE audit_records SET outcome = 'refused'`, `DELETE FROM audit_records`, `TRUNCATE audit_records`} {
+			if err := inRolledBackTx(ctx, pool, q); !denied(err) {
+				t.Errorf("%s: %s: %v, want permission denied", u, q, err)
+			}
+		}
+	}
+	for _, q := range []string{`UPDATE audit_records SET outcome = 'refused'`, `DELETE FROM audit_records`, `TRUNCATE audit_records`} {
+		if err := inRolledBackTx(ctx, admin, q); !denied(err) {
+			t.Errorf("the owner: %s: %v, want the trigger's refusal", q, err)
+		}
+	}
+}
