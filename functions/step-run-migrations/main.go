@@ -6,11 +6,12 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
 	c, closePool := wiring.Pipeline("RunMigrationsFunction")
-	lambda.StartWithOptions(deadline.Keep(c.RunMigrations), lambda.WithEnableSIGTERM(closePool))
+	lambda.StartWithOptions(deadline.Keep(audit.As("RunMigrationsFunction", c.RunMigrations)), lambda.WithEnableSIGTERM(closePool))
 }

@@ -32,6 +32,7 @@ func invalidActivation(err error) *problemError {
 // unexpired, sets the password (argon2id) and activates the account, once. The token is
 // the only credential; API Gateway throttles the route. Any bad link is the same 400.
 func (h *Handler) Activate(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.Activate, func(c *call) (reply, error) {
 		if h.activations == nil {
 			return reply{}, &fault.ConfigError{Op: "activate", Msg: "no Activations configured"}
@@ -81,19 +82,26 @@ func (h *Handler) Activate(ctx context.Context, req events.APIGatewayV2HTTPReque
 // could otherwise walk through. One the limit cannot read counts as the unspecified
 // address: such requests share one allowance rather than escape the limit.
 func clientAddr(req events.APIGatewayV2HTTPRequest) netip.Addr {
-	ip := req.RequestContext.HTTP.SourceIP
-	a, err := netip.ParseAddr(ip)
-	if ap, perr := netip.ParseAddrPort(ip); perr == nil {
-		a, err = ap.Addr(), nil
-	}
-	if err != nil {
+	a := sourceAddr(req)
+	switch {
+	case !a.IsValid():
 		return netip.IPv6Unspecified()
-	}
-	if a = a.Unmap(); a.Is6() {
+	case a.Is6():
 		p, _ := a.Prefix(64)
 		return p.Addr()
 	}
 	return a
+}
+
+// sourceAddr is the address the request came from, as API Gateway saw it (the local server
+// gives host:port); the zero Addr when there is none to read.
+func sourceAddr(req events.APIGatewayV2HTTPRequest) netip.Addr {
+	ip := req.RequestContext.HTTP.SourceIP
+	if ap, err := netip.ParseAddrPort(ip); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(ip)
+	return a.Unmap()
 }
 
 type activationRequest struct {
@@ -121,6 +129,7 @@ type resentBody struct {
 // admin of an ACTIVE tenant a new activation link, which voids the earlier one. 409 when
 // the tenant is not ACTIVE or its admin has activated already.
 func (h *Handler) ResendActivationEmail(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.ResendActivationEmail, func(c *call) (reply, error) {
 		if h.activations == nil {
 			return reply{}, &fault.ConfigError{Op: "resend activation", Msg: "no Activations configured"}

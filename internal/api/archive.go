@@ -23,6 +23,7 @@ type archivedBody struct {
 // ArchiveTenant serves DELETE /admin/tenants/{id}: a soft delete (see pipeline.Steps.Archive)
 // that answers the same whether or not the tenant was already archived.
 func (h *Handler) ArchiveTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.ArchiveTenant, func(c *call) (reply, error) {
 		if h.archiver == nil {
 			return reply{}, &fault.ConfigError{Op: "archive tenant", Msg: "no Archiver configured"}

@@ -41,6 +41,7 @@ type createdBody struct {
 // tenant (PENDING, which takes the name) and starts its provisioning execution. It answers
 // 202 once the execution is started; provisioning itself happens later.
 func (h *Handler) CreateTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.CreateTenant, func(c *call) (reply, error) {
 		if h.starter == nil {
 			return reply{}, &fault.ConfigError{Op: "create tenant", Msg: "no Starter configured"}

@@ -39,6 +39,7 @@ type summaryBody struct {
 // ListTenants serves GET /admin/tenants?limit=&cursor=&status=, newest first, one keyset
 // page at a time (see store.List).
 func (h *Handler) ListTenants(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.ListTenants, func(c *call) (reply, error) {
 		q, err := listQuery(req.QueryStringParameters)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 // <id>-r<N> is started; the earlier attempts stay in its log. It answers 202 as create
 // does; any other status is 409, since only a FAILED tenant has nothing running on it.
 func (h *Handler) RetryTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.RetryTenant, func(c *call) (reply, error) {
 		if h.starter == nil {
 			return reply{}, &fault.ConfigError{Op: "retry tenant", Msg: "no Starter configured"}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -209,4 +210,21 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// withActor is ctx with the request's caller as the audit actor (audit.With), over the
+// function's own: the token's subject at its issuer, with the request's id, source address
+// and user agent. The public route has no token: its changes are recorded by what they do
+// (a redeemed link as the tenant's admin).
+func withActor(ctx context.Context, req events.APIGatewayV2HTTPRequest) context.Context {
+	a := req.RequestContext.Authorizer
+	if a == nil || a.JWT == nil || strings.TrimSpace(a.JWT.Claims["sub"]) == "" {
+		return ctx
+	}
+	return audit.With(ctx, audit.Actor{
+		Name:      audit.Admin(a.JWT.Claims["iss"], a.JWT.Claims["sub"]),
+		RequestID: req.RequestContext.RequestID, // as API Gateway gave it; requestID's stand-in is the response's
+		SourceIP:  sourceAddr(req),
+		UserAgent: req.RequestContext.HTTP.UserAgent,
+	})
 }

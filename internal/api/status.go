@@ -66,6 +66,7 @@ type executionBody struct {
 // status, its step log and, when a Describer is configured, its execution as Step
 // Functions reports it.
 func (h *Handler) GetProvisioningStatus(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.GetProvisioningStatus, func(c *call) (reply, error) {
 		t, err := h.pathTenant(c)
 		if err != nil {

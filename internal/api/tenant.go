@@ -41,6 +41,7 @@ func current(v *int32) bool { return v != nil && *v >= tenantdb.LatestVersion() 
 
 // GetTenant serves GET /admin/tenants/{id}.
 func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.GetTenant, func(c *call) (reply, error) {
 		t, err := h.pathTenant(c)
 		if err != nil {

@@ -44,6 +44,7 @@ type upgradeBody struct {
 // unless its execution has ended without closing it, in which case it is closed FAILED
 // first.
 func (h *Handler) StartUpgrade(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.StartUpgrade, func(c *call) (reply, error) {
 		if h.upgrades == nil {
 			return reply{}, &fault.ConfigError{Op: "start upgrade", Msg: "no Upgrades configured"}
@@ -95,6 +96,7 @@ func (h *Handler) StartUpgrade(ctx context.Context, req events.APIGatewayV2HTTPR
 // GetUpgrade serves GET /admin/upgrades/{id}: the run's counts so far (final once it has
 // ended) and its first failed tenants with sanitised errors.
 func (h *Handler) GetUpgrade(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = withActor(ctx, req)
 	return h.serve(ctx, req, catalog.GetUpgrade, func(c *call) (reply, error) {
 		id, err := c.runID()
 		if err != nil {

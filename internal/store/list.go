@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
@@ -214,9 +215,13 @@ func decodeCursor(s string, status tenant.Status) (cursor, error) {
 // started. A tenant that is no longer PENDING was claimed by an execution (the start went
 // through after all), and the execution owns it from then on.
 func (s *Store) FailReservation(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
-	tag, err := s.db.Exec(ctx, `
+	var tag pgconn.CommandTag
+	err := s.audited(ctx, func(db DB) (err error) {
+		tag, err = db.Exec(ctx, `
 		UPDATE tenants SET status = $3, provisioning_error = $2, completed_at = now(), updated_at = now()
 		WHERE id = $1 AND status = $4`, id, Truncate(reason, MaxErrorLen), string(tenant.StatusFailed), string(tenant.StatusPending))
+		return err
+	})
 	if err != nil {
 		return false, fault.FromDB("fail reservation", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
@@ -29,6 +30,8 @@ type DB interface {
 // statement or transaction; InTx runs several in one.
 type Store struct {
 	db DB
+	// inTx says db is a transaction InTx opened, which holds the actor already.
+	inTx bool
 }
 
 // New returns a Store on db, usually the container's pool.
@@ -49,8 +52,42 @@ type Tx struct {
 // On a Tx, InTx runs fn in a savepoint.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		return fn(&Tx{Tx: tx, Store: &Store{db: tx}})
+		if !s.inTx { // a nested InTx is a savepoint of a transaction that named its actor
+			if err := actIn(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return fn(&Tx{Tx: tx, Store: &Store{db: tx, inTx: true}})
 	})
+}
+
+// actIn names, for the rest of tx, the actor and request ctx carries (audit.From): the
+// control plane's triggers write them into the audit record of every tenant transition tx
+// makes. set_config's third argument makes them the transaction's alone (behind RDS Proxy
+// the session is pinned for that transaction, no longer). Without an actor nothing is set,
+// and the triggers record the change as unattributed.
+func actIn(ctx context.Context, tx pgx.Tx) error {
+	a, ok := audit.From(ctx)
+	if !ok {
+		return nil
+	}
+	ip := ""
+	if a.SourceIP.IsValid() {
+		ip = a.SourceIP.String()
+	}
+	_, err := tx.Exec(ctx, `SELECT set_config('tp.audit_actor', $1, true), set_config('tp.audit_request', $2, true),
+		set_config('tp.audit_source_ip', $3, true), set_config('tp.audit_user_agent', $4, true)`,
+		Truncate(a.Name, 512), Truncate(a.RequestID, 128), ip, Truncate(a.UserAgent, 512))
+	return fault.FromDB("name the actor", err)
+}
+
+// audited runs fn, a change the triggers record, in a transaction that names ctx's actor:
+// the store's own when it is in one, else a new one (when there is an actor to name).
+func (s *Store) audited(ctx context.Context, fn func(DB) error) error {
+	if _, ok := audit.From(ctx); !ok || s.inTx {
+		return fn(s.db)
+	}
+	return s.InTx(ctx, func(tx *Tx) error { return fn(tx.Tx) })
 }
 
 const tenantColumns = `id, name, slug, coalesce(schema_name, ''), status, admin_email, admin_first_name,
@@ -74,11 +111,15 @@ func (s *Store) Reserve(ctx context.Context, reg tenant.Registration) (tenant.Te
 	if err != nil {
 		return tenant.Tenant{}, &fault.TransientError{Op: op, Msg: "cannot generate id", Err: err}
 	}
-	t, err := scanTenant(s.db.QueryRow(ctx, `
+	var t tenant.Tenant
+	err = s.audited(ctx, func(db DB) (err error) {
+		t, err = scanTenant(db.QueryRow(ctx, `
 		INSERT INTO tenants (id, name, slug, status, admin_email, admin_first_name, admin_last_name)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		RETURNING `+tenantColumns,
-		id, reg.Name, tenant.Slug(reg.Name), string(tenant.StatusPending), reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName))
+			id, reg.Name, tenant.Slug(reg.Name), string(tenant.StatusPending), reg.AdminEmail, reg.AdminFirstName, reg.AdminLastName))
+		return err
+	})
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "tenants_live_name_key" {
@@ -166,11 +207,15 @@ func (tx *Tx) MarkFailed(ctx context.Context, id uuid.UUID, sanitizedErr string)
 // missing one is a NotFoundError.
 func (s *Store) Retry(ctx context.Context, id uuid.UUID) (tenant.Tenant, error) {
 	const op = "retry tenant"
-	t, err := scanTenant(s.db.QueryRow(ctx, `
+	var t tenant.Tenant
+	err := s.audited(ctx, func(db DB) (err error) {
+		t, err = scanTenant(db.QueryRow(ctx, `
 		UPDATE tenants SET status = $2, retries = retries + 1, execution_arn = NULL, provisioning_error = NULL,
 			completed_at = NULL, updated_at = now()
 		WHERE id = $1 AND status = $3
 		RETURNING `+tenantColumns, id, string(tenant.StatusPending), string(tenant.StatusFailed)))
+		return err
+	})
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:

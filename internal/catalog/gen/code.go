@@ -61,13 +61,14 @@ func mainFile(f catalog.Function) []byte {
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
 	c, closePool := wiring.%s(%q)
-	lambda.StartWithOptions(deadline.Keep(c.%s), lambda.WithEnableSIGTERM(closePool))
+	lambda.StartWithOptions(deadline.Keep(audit.As(%[2]q, c.%[3]s)), lambda.WithEnableSIGTERM(closePool))
 }
 `, f.Runs, f.LogicalID, f.Handler)
 	return mustFormat(b.Bytes())
@@ -79,6 +80,7 @@ func main() {
 func handlerTable(fns []catalog.Function) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// %s\n\npackage handlers\n\nimport (\n\t\"github.com/aws/aws-lambda-go/lambda\"\n\n", header)
+	b.WriteString("\t\"github.com/healthstack/tenant-provisioning/internal/audit\"\n")
 	b.WriteString("\t\"github.com/healthstack/tenant-provisioning/internal/catalog\"\n")
 	b.WriteString("\t\"github.com/healthstack/tenant-provisioning/internal/deadline\"\n")
 	for _, k := range componentOrder {
@@ -95,7 +97,7 @@ func handlerTable(fns []catalog.Function) []byte {
 	b.WriteString("// handler must be a method with a pointer receiver.\n")
 	b.WriteString("func bind(c components) map[string]lambda.Handler {\n\treturn map[string]lambda.Handler{\n")
 	for _, f := range fns {
-		fmt.Fprintf(&b, "\t\t%q: lambdarun.NewHandler(deadline.Keep(c.%s.%s)),\n", f.LogicalID, field(f.Runs), f.Handler)
+		fmt.Fprintf(&b, "\t\t%q: lambdarun.NewHandler(deadline.Keep(audit.As(%[1]q, c.%s.%s))),\n", f.LogicalID, field(f.Runs), f.Handler)
 	}
 	b.WriteString("\t}\n}\n")
 	for _, k := range componentOrder {

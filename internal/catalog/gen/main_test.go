@@ -64,12 +64,12 @@ func TestANewEntryIsDerived(t *testing.T) {
 	}
 
 	main := string(files["functions/api-suspend-tenant/main.go"])
-	for _, want := range []string{"package main", `wiring.API("SuspendTenantFunction")`, "deadline.Keep(c.SuspendTenant)", "POST /admin/tenants/{id}/suspension"} {
+	for _, want := range []string{"package main", `wiring.API("SuspendTenantFunction")`, `deadline.Keep(audit.As("SuspendTenantFunction", c.SuspendTenant))`, "POST /admin/tenants/{id}/suspension"} {
 		if !strings.Contains(main, want) {
 			t.Errorf("its main lacks %q:\n%s", want, main)
 		}
 	}
-	if table := files["internal/local/handlers/catalog_gen.go"]; !regexp.MustCompile(`"SuspendTenantFunction":\s+lambdarun\.NewHandler\(deadline\.Keep\(c\.api\.SuspendTenant\)\)`).Match(table) {
+	if table := files["internal/local/handlers/catalog_gen.go"]; !regexp.MustCompile(`"SuspendTenantFunction":\s+lambdarun\.NewHandler\(deadline\.Keep\(audit\.As\("SuspendTenantFunction", c\.api\.SuspendTenant\)\)\)`).Match(table) {
 		t.Errorf("the local handler table does not serve it on the API:\n%s", table)
 	}
 	if !regexp.MustCompile(`"SuspendTenantFunction":\s+h\.SuspendTenant,`).Match(files["internal/api/routes_gen.go"]) {

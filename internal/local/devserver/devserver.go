@@ -259,6 +259,10 @@ func (s *Server) serve(addr string, h http.Handler) (string, error) {
 // claims stands in for the HTTP API's JWT authorizer: the admin token carries the admin
 // scope, the viewer token the read scope (it reads, and a write is 403), and anything else
 // is unauthenticated (nil claims → 401).
+// LocalIssuer is the issuer the local tokens' claims name, as a JWT authorizer passes a
+// token's iss: the audit trail records an admin as issuer and subject.
+const LocalIssuer = "https://tenant-provisioning.localhost"
+
 func (s *Server) claims(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription, error) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	switch {
@@ -266,10 +270,10 @@ func (s *Server) claims(r *http.Request) (*events.APIGatewayV2HTTPRequestContext
 		return nil, nil
 	case subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) == 1:
 		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-			Claims: map[string]string{"sub": "local-admin", "scope": AdminScope}, Scopes: []string{AdminScope}}, nil
+			Claims: map[string]string{"iss": LocalIssuer, "sub": "local-admin", "scope": AdminScope}, Scopes: []string{AdminScope}}, nil
 	case subtle.ConstantTimeCompare([]byte(token), []byte(s.ViewerToken)) == 1:
 		return &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-			Claims: map[string]string{"sub": "local-viewer", "scope": ReadScope}, Scopes: []string{ReadScope}}, nil
+			Claims: map[string]string{"iss": LocalIssuer, "sub": "local-viewer", "scope": ReadScope}, Scopes: []string{ReadScope}}, nil
 	}
 	return nil, nil
 }

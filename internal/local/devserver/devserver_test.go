@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +19,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -249,6 +252,39 @@ func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 	admin.waitForExecution(retried["statusUrl"].(string), "SUCCEEDED") // the welcome follows activation
 	if n := len(srv.Outbox.SentTo("bob@doomed.example")); n != 2 {
 		t.Errorf("%d e-mails to the retried tenant's admin, want the failure notice and then the welcome", n)
+	}
+
+	// The audit trail holds one record per transition, each with its actor: the admin who
+	// asked, with the request, or the function that made it.
+	adminActor := audit.Admin(LocalIssuer, "local-admin")
+	for tenantID, want := range map[string][]string{
+		id: {"tenant.reserved " + adminActor, "tenant.provisioning system:CreateTenantRecordFunction",
+			"tenant.activated system:ActivateTenantFunction", "tenant.archived " + adminActor},
+		doomedID: {"tenant.reserved " + adminActor, "tenant.provisioning system:CreateTenantRecordFunction",
+			"tenant.failed system:RollbackFunction", "tenant.retried " + adminActor,
+			"tenant.provisioning system:CreateTenantRecordFunction", "tenant.activated system:ActivateTenantFunction"},
+	} {
+		rows, err := srv.Stack.Pool.Query(context.Background(), `SELECT action || ' ' || actor,
+			(actor LIKE 'admin:%') = (request_id IS NOT NULL AND source_ip IS NOT NULL)
+			FROM audit_records WHERE tenant_id = $1 ORDER BY id`, tenantID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var line string
+		var requestKnown bool
+		if _, err := pgx.ForEachRow(rows, []any{&line, &requestKnown}, func() error {
+			got = append(got, line)
+			if !requestKnown {
+				t.Errorf("%s: %s lacks its request, or a function's record has one", tenantID, line)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("the audit trail of %s:\n  %s\nwant\n  %s", tenantID, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
 	}
 
 	// The execution can be followed state by state.

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/controlplane"
 	"github.com/healthstack/tenant-provisioning/internal/deadline"
@@ -29,30 +30,30 @@ type components struct {
 // handler must be a method with a pointer receiver.
 func bind(c components) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"CreateTenantRecordFunction":    lambdarun.NewHandler(deadline.Keep(c.pipeline.CreateTenantRecord)),
-		"CreateSchemaFunction":          lambdarun.NewHandler(deadline.Keep(c.pipeline.CreateSchema)),
-		"RunMigrationsFunction":         lambdarun.NewHandler(deadline.Keep(c.pipeline.RunMigrations)),
-		"SeedRolesAndUserFunction":      lambdarun.NewHandler(deadline.Keep(c.pipeline.SeedRolesAndUser)),
-		"DeploySorobanContractFunction": lambdarun.NewHandler(deadline.Keep(c.pipeline.DeploySorobanContract)),
-		"StoreContractAddressFunction":  lambdarun.NewHandler(deadline.Keep(c.pipeline.StoreContractAddress)),
-		"ActivateTenantFunction":        lambdarun.NewHandler(deadline.Keep(c.pipeline.ActivateTenant)),
-		"SendWelcomeEmailFunction":      lambdarun.NewHandler(deadline.Keep(c.pipeline.SendWelcomeEmail)),
-		"RollbackFunction":              lambdarun.NewHandler(deadline.Keep(c.pipeline.Rollback)),
-		"CreateTenantFunction":          lambdarun.NewHandler(deadline.Keep(c.api.CreateTenant)),
-		"ListTenantsFunction":           lambdarun.NewHandler(deadline.Keep(c.api.ListTenants)),
-		"GetTenantFunction":             lambdarun.NewHandler(deadline.Keep(c.api.GetTenant)),
-		"GetProvisioningStatusFunction": lambdarun.NewHandler(deadline.Keep(c.api.GetProvisioningStatus)),
-		"ArchiveTenantFunction":         lambdarun.NewHandler(deadline.Keep(c.api.ArchiveTenant)),
-		"RetryTenantFunction":           lambdarun.NewHandler(deadline.Keep(c.api.RetryTenant)),
-		"ResendActivationEmailFunction": lambdarun.NewHandler(deadline.Keep(c.api.ResendActivationEmail)),
-		"ActivateAdminFunction":         lambdarun.NewHandler(deadline.Keep(c.api.Activate)),
-		"StartUpgradeFunction":          lambdarun.NewHandler(deadline.Keep(c.api.StartUpgrade)),
-		"GetUpgradeFunction":            lambdarun.NewHandler(deadline.Keep(c.api.GetUpgrade)),
-		"ListTenantsToUpgradeFunction":  lambdarun.NewHandler(deadline.Keep(c.upgrader.List)),
-		"MigrateTenantBatchFunction":    lambdarun.NewHandler(deadline.Keep(c.upgrader.MigrateBatch)),
-		"SummarizeUpgradeFunction":      lambdarun.NewHandler(deadline.Keep(c.upgrader.Summarize)),
-		"ReconcileFunction":             lambdarun.NewHandler(deadline.Keep(c.reconciler.Run)),
-		"MigrateControlPlaneFunction":   lambdarun.NewHandler(deadline.Keep(c.controlplane.Handle)),
+		"CreateTenantRecordFunction":    lambdarun.NewHandler(deadline.Keep(audit.As("CreateTenantRecordFunction", c.pipeline.CreateTenantRecord))),
+		"CreateSchemaFunction":          lambdarun.NewHandler(deadline.Keep(audit.As("CreateSchemaFunction", c.pipeline.CreateSchema))),
+		"RunMigrationsFunction":         lambdarun.NewHandler(deadline.Keep(audit.As("RunMigrationsFunction", c.pipeline.RunMigrations))),
+		"SeedRolesAndUserFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("SeedRolesAndUserFunction", c.pipeline.SeedRolesAndUser))),
+		"DeploySorobanContractFunction": lambdarun.NewHandler(deadline.Keep(audit.As("DeploySorobanContractFunction", c.pipeline.DeploySorobanContract))),
+		"StoreContractAddressFunction":  lambdarun.NewHandler(deadline.Keep(audit.As("StoreContractAddressFunction", c.pipeline.StoreContractAddress))),
+		"ActivateTenantFunction":        lambdarun.NewHandler(deadline.Keep(audit.As("ActivateTenantFunction", c.pipeline.ActivateTenant))),
+		"SendWelcomeEmailFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("SendWelcomeEmailFunction", c.pipeline.SendWelcomeEmail))),
+		"RollbackFunction":              lambdarun.NewHandler(deadline.Keep(audit.As("RollbackFunction", c.pipeline.Rollback))),
+		"CreateTenantFunction":          lambdarun.NewHandler(deadline.Keep(audit.As("CreateTenantFunction", c.api.CreateTenant))),
+		"ListTenantsFunction":           lambdarun.NewHandler(deadline.Keep(audit.As("ListTenantsFunction", c.api.ListTenants))),
+		"GetTenantFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("GetTenantFunction", c.api.GetTenant))),
+		"GetProvisioningStatusFunction": lambdarun.NewHandler(deadline.Keep(audit.As("GetProvisioningStatusFunction", c.api.GetProvisioningStatus))),
+		"ArchiveTenantFunction":         lambdarun.NewHandler(deadline.Keep(audit.As("ArchiveTenantFunction", c.api.ArchiveTenant))),
+		"RetryTenantFunction":           lambdarun.NewHandler(deadline.Keep(audit.As("RetryTenantFunction", c.api.RetryTenant))),
+		"ResendActivationEmailFunction": lambdarun.NewHandler(deadline.Keep(audit.As("ResendActivationEmailFunction", c.api.ResendActivationEmail))),
+		"ActivateAdminFunction":         lambdarun.NewHandler(deadline.Keep(audit.As("ActivateAdminFunction", c.api.Activate))),
+		"StartUpgradeFunction":          lambdarun.NewHandler(deadline.Keep(audit.As("StartUpgradeFunction", c.api.StartUpgrade))),
+		"GetUpgradeFunction":            lambdarun.NewHandler(deadline.Keep(audit.As("GetUpgradeFunction", c.api.GetUpgrade))),
+		"ListTenantsToUpgradeFunction":  lambdarun.NewHandler(deadline.Keep(audit.As("ListTenantsToUpgradeFunction", c.upgrader.List))),
+		"MigrateTenantBatchFunction":    lambdarun.NewHandler(deadline.Keep(audit.As("MigrateTenantBatchFunction", c.upgrader.MigrateBatch))),
+		"SummarizeUpgradeFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("SummarizeUpgradeFunction", c.upgrader.Summarize))),
+		"ReconcileFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("ReconcileFunction", c.reconciler.Run))),
+		"MigrateControlPlaneFunction":   lambdarun.NewHandler(deadline.Keep(audit.As("MigrateControlPlaneFunction", c.controlplane.Handle))),
 	}
 }
 

@@ -1,0 +1,50 @@
+// Package audit says who acts, for the audit trail: the actor and the request an
+// invocation works for travel in its context, and the store writes them into the
+// transaction that records the change (store.InTx; the control plane's triggers read them).
+// Actors are ids, never personal data: an admin is the token's issuer and subject, a
+// function its logical id, a tenant's admin its user id.
+package audit
+
+import (
+	"context"
+	"net/netip"
+)
+
+// Actor is who acts and, for HTTP, the request it came in.
+type Actor struct {
+	// Name is admin:<issuer>#<subject>, system:<function logical id> or user:<user id>.
+	Name      string
+	RequestID string
+	SourceIP  netip.Addr
+	UserAgent string
+}
+
+type actorKey struct{}
+
+// With is ctx carrying a as its actor, in place of any earlier one.
+func With(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// From is ctx's actor; ok is false when none was set.
+func From(ctx context.Context) (a Actor, ok bool) {
+	a, ok = ctx.Value(actorKey{}).(Actor)
+	return a, ok
+}
+
+// Admin is the actor name of a token's subject at its issuer.
+func Admin(issuer, subject string) string { return "admin:" + issuer + "#" + subject }
+
+// System is the actor name of one of the product's functions, by logical id.
+func System(function string) string { return "system:" + function }
+
+// As runs fn with the function's system actor (System(function)) in its context: the
+// generated mains and the local engine wrap every handler in it, so what a step, the
+// reconciler or an upgrade changes is recorded as theirs. A route's handler sets the
+// admin who called it over this.
+func As[In, Out any](function string, fn func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
+	a := Actor{Name: System(function)}
+	return func(ctx context.Context, in In) (Out, error) {
+		return fn(With(ctx, a), in)
+	}
+}
