@@ -280,10 +280,34 @@ func TestActivationIsLimitedPerClient(t *testing.T) {
 	t.Errorf("the addresses of one /64 were never limited")
 }
 
+// atVersion takes the tenant's schema back to version v, and runs also, when given, in
+// the same transaction.
+func (e *env) atVersion(t *testing.T, id uuid.UUID, v int32, also func(pgx.Tx) error) tenantdb.Names {
+	t.Helper()
+	row, err := store.New(e.pool).Get(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := tenantdb.For(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := tenantdb.Downgrade(e.ctx, tx, n, v); err != nil || also == nil {
+			return err
+		}
+		return also(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // Every tenant schema version still in the fleet is served: a tenant left at each version
 // from tenantdb.OldestSupportedVersion up (as tenants provisioned before a release are,
 // until an upgrade run reaches them) is read, re-sent its link, redeems it with 200 and is
-// archived; a failed one whose schema is at that version is retried to ACTIVE. Before, redeeming at a version without users.password_changed_at was a 500.
+// archived; a failed one whose schema is at that version is retried to ACTIVE. Before,
+// redeeming at a version without users.password_changed_at was a 500.
 func TestRoutesServeEverySupportedSchemaVersion(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -291,20 +315,7 @@ func TestRoutesServeEverySupportedSchemaVersion(t *testing.T) {
 		t.Run(fmt.Sprintf("version %d", v), func(t *testing.T) {
 			t.Parallel()
 			id := e.activeWelcomed(t, e.name(fmt.Sprintf("Version %d", v)))
-			row, err := store.New(e.pool).Get(e.ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := tenantdb.For(row)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
-				_, err := tenantdb.Downgrade(e.ctx, tx, n, v)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			n := e.atVersion(t, id, v, nil)
 			if got, err := tenantdb.Version(e.ctx, e.pool, n); err != nil || got != v {
 				t.Fatalf("schema at version %d (%v), want %d", got, err, v)
 			}
@@ -324,23 +335,10 @@ func TestRoutesServeEverySupportedSchemaVersion(t *testing.T) {
 			// execution takes the schema from v to the newest and the tenant ends ACTIVE.
 			id := e.provisioning(t, e.name(fmt.Sprintf("Retry Version %d", v)))
 			e.run(t, id, step(e.steps.CreateSchema), step(e.steps.RunMigrations))
-			row, err := store.New(e.pool).Get(e.ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := tenantdb.For(row)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
-				if _, err := tenantdb.Downgrade(e.ctx, tx, n, v); err != nil {
-					return err
-				}
+			n := e.atVersion(t, id, v, func(tx pgx.Tx) error {
 				_, err := tx.Exec(e.ctx, `UPDATE tenants SET status = 'FAILED', schema_version = NULL, completed_at = now() WHERE id = $1`, id)
 				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			})
 			var b acceptedBody
 			e.do(t, nil, request("POST", "/admin/tenants/"+id.String()+"/retry")).status(202).decode(&b)
 			in := pipeline.TenantInput{TenantID: id.String(), ExecutionArn: b.ExecutionArn}

@@ -338,21 +338,34 @@ func MigrateOutsideTx(ctx context.Context, conn *pgx.Conn, versionTable string, 
 // buildIndex runs up, b's concurrent build, after dropping an invalid index of b's name
 // that an earlier build left, and fails unless the index is valid afterwards.
 func buildIndex(ctx context.Context, conn *pgx.Conn, b *indexBuild, up string) error {
-	exists, valid, qualified, err := indexState(ctx, conn, b)
+	// CONCURRENTLY, as the build: a plain DROP would hold the table's writes while it
+	// waits for every query on the table to end.
+	return build(ctx, conn, b, "DROP INDEX CONCURRENTLY IF EXISTS ", up)
+}
+
+// buildIndexInTx is buildIndex inside tx, without CONCURRENTLY: for a table under
+// InTxBuildBytes. An invalid index of b's name, a concurrent build's stopped half-way, is
+// dropped first, or IF NOT EXISTS would keep it.
+func buildIndexInTx(ctx context.Context, tx pgx.Tx, b *indexBuild) error {
+	return build(ctx, tx, b, "DROP INDEX ", b.inTx)
+}
+
+// build drops an invalid index of b's name with drop (a DROP INDEX prefix), runs create,
+// and checks the index valid, on a connection or in a transaction.
+func build(ctx context.Context, db execQuerier, b *indexBuild, drop, create string) error {
+	exists, valid, qualified, err := indexState(ctx, db, b)
 	if err != nil {
 		return err
 	}
 	if exists && !valid {
-		// CONCURRENTLY, as the build: a plain DROP would hold the table's writes while
-		// it waits for every query on the table to end.
-		if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+qualified); err != nil {
+		if _, err := db.Exec(ctx, drop+qualified); err != nil {
 			return err
 		}
 	}
-	if _, err := conn.Exec(ctx, up); err != nil {
+	if _, err := db.Exec(ctx, create); err != nil {
 		return err
 	}
-	if exists, valid, _, err = indexState(ctx, conn, b); err != nil {
+	if exists, valid, _, err = indexState(ctx, db, b); err != nil {
 		return err
 	}
 	if !exists || !valid {
@@ -363,36 +376,15 @@ func buildIndex(ctx context.Context, conn *pgx.Conn, b *indexBuild, up string) e
 	return nil
 }
 
-// buildIndexInTx is buildIndex inside tx, without CONCURRENTLY: for a table under
-// InTxBuildBytes. An invalid index of b's name, a concurrent build's stopped half-way, is
-// dropped first, or IF NOT EXISTS would keep it.
-func buildIndexInTx(ctx context.Context, tx pgx.Tx, b *indexBuild) error {
-	exists, valid, qualified, err := indexState(ctx, tx, b)
-	if err != nil {
-		return err
-	}
-	if exists && !valid {
-		if _, err := tx.Exec(ctx, "DROP INDEX "+qualified); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(ctx, b.inTx); err != nil {
-		return err
-	}
-	if exists, valid, _, err = indexState(ctx, tx, b); err != nil {
-		return err
-	}
-	if !exists || !valid {
-		return &fault.InvariantError{Op: "build index", Msg: "index " + b.name + " is not a valid index of its table after its build"}
-	}
-	return nil
+// execQuerier is what a connection and a transaction both do.
+type execQuerier interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
 }
 
 // indexState looks b's index up among its table's indexes, on a connection or in a
 // transaction.
-func indexState(ctx context.Context, conn interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, b *indexBuild) (exists, valid bool, qualified string, err error) {
+func indexState(ctx context.Context, conn execQuerier, b *indexBuild) (exists, valid bool, qualified string, err error) {
 	err = conn.QueryRow(ctx, `SELECT i.indisvalid, format('%I.%I', n.nspname, c.relname)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE i.indrelid = to_regclass($1) AND c.relname = $2`, pgx.QueryExecModeExec, b.table, b.name).Scan(&valid, &qualified)

@@ -17,16 +17,23 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
-// Deployed, the pool's credentials come from a Secrets Manager secret in RDS's shape, and
-// a rotated secret is picked up by the next connection without a restart.
-func TestPoolFromSecretFollowsRotation(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// newDatabase is a fresh migrated database's URL, parsed.
+func newDatabase(t *testing.T) *url.URL {
+	t.Helper()
 	_, dbURL := testdb.NewWithURL(t)
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return u
+}
+
+// Deployed, the pool's credentials come from a Secrets Manager secret in RDS's shape, and
+// a rotated secret is picked up by the next connection without a restart.
+func TestPoolFromSecretFollowsRotation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := newDatabase(t)
 	awsCfg := awstest.Config(t)
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	secret := func(user string) *string {
@@ -103,11 +110,7 @@ func TestSecretDSN(t *testing.T) {
 func TestPoolLogsInAsItsUserWithAnIAMToken(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, dbURL := testdb.NewWithURL(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newDatabase(t)
 	cfg := config.Database{User: string(catalog.APIReadUser), Host: u.Hostname(), Port: 5432, Name: strings.TrimPrefix(u.Path, "/"), SSLMode: "disable"}
 	awsCfg := awstest.Config(t)
 
