@@ -343,7 +343,7 @@ func request(method, path string) events.APIGatewayV2HTTPRequest {
 				SourceIP: fmt.Sprintf("198.%d.%d.%d", 18+rand.IntN(2), rand.IntN(256), rand.IntN(256))},
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-					Claims: map[string]string{"sub": "admin-subject-1", "scope": "openid " + scope},
+					Claims: map[string]string{"iss": testIssuer, "sub": "admin-subject-1", "scope": "openid " + scope},
 				},
 			},
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 )
 
@@ -44,6 +45,8 @@ type call struct {
 	requestID string
 	// tenantID is set once known, for the log line and the problem's instance.
 	tenantID *uuid.UUID
+	// upgradeRun is the upgrade run a request started, for its audit record.
+	upgradeRun *uuid.UUID
 }
 
 // pathID parses the {id} path parameter. Only the 36-character hyphenated form is accepted
@@ -111,8 +114,43 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 		resp = respond(rep.status, "application/json", rep.body, c.requestID, rep.header)
 	}
 	h.logServed(ctx, f.Handler, c.requestID, c.tenantID, resp.StatusCode, err, time.Since(began))
+	h.recordAction(ctx, f, c, resp.StatusCode, err)
 	return resp, nil
 }
+
+// recordAction appends an audited route's request to the audit trail, as its caller's,
+// with how it ended: accepted, refused (4xx, with the problem type) or failed (5xx). A
+// request without an authenticated caller (401) names no one and is not recorded. The
+// tenant transitions it made are recorded by the database in their own transactions;
+// this record, written once the outcome is known, says who asked and what came of it. A
+// trail that cannot be written is logged as an error: the request's change, if any, is in
+// the trail through its transition already.
+func (h *Handler) recordAction(ctx context.Context, f catalog.Function, c *call, status int, err error) {
+	if f.Audit == "" {
+		return
+	}
+	if _, ok := audit.From(ctx); !ok {
+		return
+	}
+	a := store.Action{Action: f.Audit, Outcome: store.ActionAccepted, TenantID: c.tenantID, RunID: c.upgradeRun}
+	if err != nil {
+		a.Outcome, a.Problem = store.ActionRefused, strings.TrimPrefix(problemFor(err).typ, problemBase)
+		if status >= http.StatusInternalServerError {
+			a.Outcome = store.ActionFailed
+		}
+	}
+	// Detached: a request that ran out of time still leaves its record.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if rerr := h.store.RecordAction(rctx, a); rerr != nil {
+		h.log.ErrorContext(ctx, "audit record not written", "requestId", c.requestID, "route", f.Handler,
+			"errorClass", fault.Name(rerr), "error", rerr.Error())
+	}
+}
+
+// recordTimeout bounds the audit record's insert after the request's work; it fits
+// deadline.Reserve with the response still to send.
+const recordTimeout = 2 * time.Second
 
 // authProblem turns Authorize's refusals of route f into 401 and 403 with the RFC 6750
 // challenge, which names the least scope that would do.

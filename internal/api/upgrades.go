@@ -65,6 +65,7 @@ func (h *Handler) StartUpgrade(ctx context.Context, req events.APIGatewayV2HTTPR
 			return reply{}, err
 		}
 		sctx, cancel := context.WithTimeout(ctx, StartTimeout)
+		c.upgradeRun = &run.ID
 		started, err := h.upgrades.StartUpgrade(sctx, run.ID)
 		cancel()
 		if err != nil {

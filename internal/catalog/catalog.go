@@ -82,6 +82,9 @@ type Function struct {
 	// Log is the step's name in provisioning_logs and in the status API, for the
 	// functions that record their attempts there.
 	Log string
+	// Audit is the action an admin route records in the audit trail, with its outcome,
+	// for every authenticated request (refusals too): tenant.create, tenant.archive, ….
+	Audit string
 
 	Runs    Component
 	Handler string // the method of Runs that serves the invocations
@@ -145,7 +148,7 @@ var (
 var (
 	// Describing too: a start that collides with an earlier execution reads that one.
 	CreateTenant = Function{LogicalID: "CreateTenantFunction", Dir: "api-create-tenant", Kind: Route,
-		Route: "POST /admin/tenants", Runs: API, Handler: "CreateTenant",
+		Route: "POST /admin/tenants", Audit: "tenant.create", Runs: API, Handler: "CreateTenant",
 		Doc:   "reserves the tenant and starts its provisioning execution",
 		Needs: []Capability{StartProvisioning, DescribeProvisioning}, Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 	ListTenants = Function{LogicalID: "ListTenantsFunction", Dir: "api-list-tenants", Kind: Route,
@@ -161,15 +164,15 @@ var (
 		Doc:   "reads the tenant's steps and its execution",
 		Needs: []Capability{DescribeProvisioning}, Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 	ArchiveTenant = Function{LogicalID: "ArchiveTenantFunction", Dir: "api-archive-tenant", Kind: Route,
-		Route: "DELETE /admin/tenants/{id}", Log: "ARCHIVE", Runs: API, Handler: "ArchiveTenant",
+		Route: "DELETE /admin/tenants/{id}", Audit: "tenant.archive", Log: "ARCHIVE", Runs: API, Handler: "ArchiveTenant",
 		Doc:     "archives the tenant",
 		Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 	RetryTenant = Function{LogicalID: "RetryTenantFunction", Dir: "api-retry-tenant", Kind: Route,
-		Route: "POST /admin/tenants/{id}/retry", Runs: API, Handler: "RetryTenant",
+		Route: "POST /admin/tenants/{id}/retry", Audit: "tenant.retry", Runs: API, Handler: "RetryTenant",
 		Doc:   "re-provisions a FAILED tenant under a new execution",
 		Needs: []Capability{StartProvisioning, DescribeProvisioning}, Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 	ResendActivationEmail = Function{LogicalID: "ResendActivationEmailFunction", Dir: "api-resend-activation-email", Kind: Route,
-		Route: "POST /admin/tenants/{id}/activation-email", Runs: API, Handler: "ResendActivationEmail",
+		Route: "POST /admin/tenants/{id}/activation-email", Audit: "activation.resend", Runs: API, Handler: "ResendActivationEmail",
 		Doc:   "e-mails an ACTIVE tenant's admin a new activation link, voiding the old one",
 		Needs: []Capability{Email}, Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 	// An argon2id hash takes 19 MiB and most of a core for tens of milliseconds.
@@ -178,7 +181,7 @@ var (
 		Doc:     "redeems an admin's activation link, setting their password",
 		Timeout: 15, Memory: 512, Concurrency: "ApiConcurrency", DBConns: 1}
 	StartUpgrade = Function{LogicalID: "StartUpgradeFunction", Dir: "api-start-upgrade", Kind: Route,
-		Route: "POST /admin/upgrades", Runs: API, Handler: "StartUpgrade",
+		Route: "POST /admin/upgrades", Audit: "upgrade.start", Runs: API, Handler: "StartUpgrade",
 		Doc:   "records an upgrade run and starts its execution",
 		Needs: []Capability{StartUpgrades}, Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 	GetUpgrade = Function{LogicalID: "GetUpgradeFunction", Dir: "api-get-upgrade", Kind: Route,

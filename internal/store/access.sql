@@ -177,6 +177,9 @@ BEGIN
         'INSERT INTO %I.audit_logs (actor, user_id, action, entity_type, entity_id, details)
          VALUES ($1::text, $1, ''user.activated'', ''user'', $1, ''{}''::jsonb)', s)
         USING uid;
+    -- And in the control plane's trail, as the tenant's admin, by user id.
+    INSERT INTO public.audit_records (actor, action, outcome, tenant_id, details)
+    VALUES ('user:' || uid, 'activation.redeem', 'accepted', p_tenant, jsonb_build_object('userId', uid));
     RETURN uid;
 END
 $$;
