@@ -159,6 +159,19 @@ func TestUpgradeFanOut(t *testing.T) {
 	if !slices.Equal(failed, sortedDoomed) {
 		t.Errorf("failures %v, want %v", failed, sortedDoomed)
 	}
+	// The audit trail holds each upgraded tenant's new version, as the batch function's,
+	// and nothing for the tenants left behind.
+	var upgraded, others, ofFailed int
+	if err := w.pool.QueryRow(w.ctx, `SELECT
+			count(DISTINCT tenant_id) FILTER (WHERE actor = 'system:MigrateTenantBatchFunction' AND (details->>'toVersion')::int = $1),
+			count(*) FILTER (WHERE actor <> 'system:MigrateTenantBatchFunction'),
+			count(*) FILTER (WHERE tenant_id = ANY($2))
+		FROM audit_records WHERE action = 'tenant.upgraded'`, tenantdb.LatestVersion(), doomed).Scan(&upgraded, &others, &ofFailed); err != nil {
+		t.Fatal(err)
+	}
+	if upgraded != 197 || others != 0 || ofFailed != 0 {
+		t.Errorf("tenant.upgraded records: %d tenants at the newest version by the batch function (want 197), %d by others, %d for failed tenants", upgraded, others, ofFailed)
+	}
 	// The execution's output is the summary.
 	var out upgrade.Summary
 	if err := json.Unmarshal(e.Output, &out); err != nil || out.Upgraded != 197 || out.Failed != 3 {
