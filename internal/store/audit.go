@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
@@ -53,4 +55,35 @@ func (s *Store) RecordAction(ctx context.Context, a Action) error {
 		Truncate(actor.Name, 512), a.Action, a.Outcome, a.Problem, a.TenantID, a.RunID,
 		Truncate(actor.RequestID, 128), ip, Truncate(actor.UserAgent, 512), string(details))
 	return fault.FromDB("record action", err)
+}
+
+// SealAudit links up to limit committed audit records into the hash chain (audit_seal,
+// migration 014) and answers how many it linked. Records of transactions still running,
+// or older than one that is, wait for a later seal.
+func (s *Store) SealAudit(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT audit_seal($1)`, limit).Scan(&n)
+	return n, fault.FromDB("seal audit records", err)
+}
+
+// AuditFault is the first place the chain no longer holds: a link missing, a record
+// deleted, or one altered or moved since its sealing.
+type AuditFault struct {
+	Seq      int64
+	RecordID *int64
+	Fault    string
+}
+
+// VerifyAudit recomputes the hash chain from its start (audit_verify) and answers its first
+// fault, or nil when every link holds.
+func (s *Store) VerifyAudit(ctx context.Context) (*AuditFault, error) {
+	var f AuditFault
+	err := s.db.QueryRow(ctx, `SELECT seq, record_id, fault FROM audit_verify()`).Scan(&f.Seq, &f.RecordID, &f.Fault)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fault.FromDB("verify audit chain", err)
+	}
+	return &f, nil
 }
