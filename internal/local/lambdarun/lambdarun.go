@@ -54,10 +54,13 @@ type answer struct {
 }
 
 func (t timed) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	// Cancelled when Invoke returns, not when the handler does: a cancel on the handler's
+	// goroutine would race its answer in the select below, and a finished invocation would
+	// now and then be answered with "context canceled".
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
 	done := make(chan answer, 1)
 	go func() {
-		defer cancel()
 		// A panic on this goroutine is the handler's: it is answered as Invoke answers one.
 		defer func() {
 			if v := recover(); v != nil {
@@ -71,6 +74,11 @@ func (t timed) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case a := <-done:
 		return a.out, a.err
 	case <-ctx.Done():
+		select {
+		case a := <-done: // it answered just as its time ran out: the answer stands
+			return a.out, a.err
+		default:
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, messages.InvokeResponse_Error{Type: "Sandbox.Timedout",
 				Message: fmt.Sprintf("Task timed out after %.2f seconds", t.timeout.Seconds())}
