@@ -74,11 +74,8 @@ func (t timed) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case a := <-done:
 		return a.out, a.err
 	case <-ctx.Done():
-		select {
-		case a := <-done: // it answered just as its time ran out: the answer stands
-			return a.out, a.err
-		default:
-		}
+		// At its deadline the function is stopped, as Lambda stops it, whatever it was
+		// about to answer.
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, messages.InvokeResponse_Error{Type: "Sandbox.Timedout",
 				Message: fmt.Sprintf("Task timed out after %.2f seconds", t.timeout.Seconds())}
