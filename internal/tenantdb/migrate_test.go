@@ -257,6 +257,26 @@ func cancelledBuild(ctx context.Context, t *testing.T, pool *pgxpool.Pool, n Nam
 	if err := <-built; fault.Name(err) != "TransientError" {
 		t.Fatalf("the cancelled build: %v (%s), want a TransientError", err, fault.Name(err))
 	}
+	// pgx sends the server its cancel request and drops the connection without waiting;
+	// until the request lands, the build's backend still waits for the writer, and would
+	// finish the index once the writer ends. Stop it for sure before the writer does: the
+	// case under test is a build that stopped half-way.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var running int
+		if err := pool.QueryRow(ctx, `SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+			  AND query ILIKE 'CREATE INDEX CONCURRENTLY%'`).Scan(&running); err != nil {
+			t.Fatal(err)
+		}
+		if running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cancelled build's backend is still running")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // failedUniqueBuild leaves an index of the name invalid by another definition's failure: a
