@@ -22,18 +22,27 @@ var (
 // the scopes f accepts (Scopes), in the authorizer's scopes or in the token's "scope" or
 // "scp" claim. It returns ErrUnauthenticated or ErrForbidden otherwise.
 func (h *Handler) Authorize(req events.APIGatewayV2HTTPRequest, f catalog.Function) error {
-	a := req.RequestContext.Authorizer
-	if a == nil || a.JWT == nil || strings.TrimSpace(a.JWT.Claims["sub"]) == "" {
+	a, ok := caller(req)
+	if !ok {
 		return ErrUnauthenticated
 	}
 	for _, scope := range h.Scopes(f) {
-		if slices.Contains(a.JWT.Scopes, scope) ||
-			slices.Contains(claimList(a.JWT.Claims["scope"]), scope) ||
-			slices.Contains(claimList(a.JWT.Claims["scp"]), scope) {
+		if slices.Contains(a.Scopes, scope) ||
+			slices.Contains(claimList(a.Claims["scope"]), scope) ||
+			slices.Contains(claimList(a.Claims["scp"]), scope) {
 			return nil
 		}
 	}
 	return ErrForbidden
+}
+
+// caller is the request's verified JWT, when it names a subject.
+func caller(req events.APIGatewayV2HTTPRequest) (*events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription, bool) {
+	a := req.RequestContext.Authorizer
+	if a == nil || a.JWT == nil || strings.TrimSpace(a.JWT.Claims["sub"]) == "" {
+		return nil, false
+	}
+	return a.JWT, true
 }
 
 // Scopes are the scopes that grant route f, as the template's authorizer requires them: the

@@ -255,12 +255,12 @@ func optional(s string) *string {
 // and user agent. The public route has no token: its changes are recorded by what they do
 // (a redeemed link as the tenant's admin).
 func withActor(ctx context.Context, req events.APIGatewayV2HTTPRequest) context.Context {
-	a := req.RequestContext.Authorizer
-	if a == nil || a.JWT == nil || strings.TrimSpace(a.JWT.Claims["sub"]) == "" {
+	jwt, ok := caller(req)
+	if !ok {
 		return ctx
 	}
 	return audit.With(ctx, audit.Actor{
-		Name:      audit.Admin(a.JWT.Claims["iss"], a.JWT.Claims["sub"]),
+		Name:      audit.Admin(jwt.Claims["iss"], jwt.Claims["sub"]),
 		RequestID: req.RequestContext.RequestID, // as API Gateway gave it; requestID's stand-in is the response's
 		SourceIP:  sourceAddr(req),
 		UserAgent: req.RequestContext.HTTP.UserAgent,

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/google/uuid"
@@ -26,8 +25,6 @@ type Action struct {
 	Problem  string // a refusal's or failure's problem type (its last path segment)
 	TenantID *uuid.UUID
 	RunID    *uuid.UUID
-	// Details hold ids and statuses only, never personal data.
-	Details map[string]any
 }
 
 // RecordAction appends a to the audit trail as ctx's actor's (audit.From), with the request
@@ -38,22 +35,10 @@ func (s *Store) RecordAction(ctx context.Context, a Action) error {
 	if !ok {
 		return &fault.InvariantError{Op: "record action", Msg: "no actor to record " + a.Action + " for"}
 	}
-	details := []byte("{}")
-	if len(a.Details) > 0 {
-		var err error
-		if details, err = json.Marshal(a.Details); err != nil {
-			return &fault.InvariantError{Op: "record action", Msg: "details do not marshal", Err: err}
-		}
-	}
-	var ip *string
-	if actor.SourceIP.IsValid() {
-		s := actor.SourceIP.String()
-		ip = &s
-	}
-	_, err := s.db.Exec(ctx, `INSERT INTO audit_records (actor, action, outcome, problem, tenant_id, run_id, request_id, source_ip, user_agent, details)
-		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, nullif($7, ''), $8::inet, nullif($9, ''), $10::text::jsonb)`,
-		Truncate(actor.Name, 512), a.Action, a.Outcome, a.Problem, a.TenantID, a.RunID,
-		Truncate(actor.RequestID, 128), ip, Truncate(actor.UserAgent, 512), string(details))
+	name, request, ip, agent := actorColumns(actor)
+	_, err := s.db.Exec(ctx, `INSERT INTO audit_records (actor, action, outcome, problem, tenant_id, run_id, request_id, source_ip, user_agent)
+		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, nullif($7, ''), nullif($8, '')::inet, nullif($9, ''))`,
+		name, a.Action, a.Outcome, a.Problem, a.TenantID, a.RunID, request, ip, agent)
 	return fault.FromDB("record action", err)
 }
 

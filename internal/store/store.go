@@ -71,14 +71,20 @@ func actIn(ctx context.Context, tx pgx.Tx) error {
 	if !ok {
 		return nil
 	}
-	ip := ""
+	name, request, ip, agent := actorColumns(a)
+	_, err := tx.Exec(ctx, `SELECT set_config('tp.audit_actor', $1, true), set_config('tp.audit_request', $2, true),
+		set_config('tp.audit_source_ip', $3, true), set_config('tp.audit_user_agent', $4, true)`,
+		name, request, ip, agent)
+	return fault.FromDB("name the actor", err)
+}
+
+// actorColumns are a's name, request id, source address and user agent as audit_records
+// holds them: bounded to the columns' lengths, "" for what is not known.
+func actorColumns(a audit.Actor) (name, request, ip, agent string) {
 	if a.SourceIP.IsValid() {
 		ip = a.SourceIP.String()
 	}
-	_, err := tx.Exec(ctx, `SELECT set_config('tp.audit_actor', $1, true), set_config('tp.audit_request', $2, true),
-		set_config('tp.audit_source_ip', $3, true), set_config('tp.audit_user_agent', $4, true)`,
-		Truncate(a.Name, 512), Truncate(a.RequestID, 128), ip, Truncate(a.UserAgent, 512))
-	return fault.FromDB("name the actor", err)
+	return Truncate(a.Name, 512), Truncate(a.RequestID, 128), ip, Truncate(a.UserAgent, 512)
 }
 
 // audited runs fn, a change the triggers record, in a transaction that names ctx's actor:
