@@ -45,6 +45,7 @@ const (
 	Upgrader     Component = "Upgrader"     // *upgrade.Upgrader: the upgrade run's steps
 	Reconciler   Component = "Reconciler"   // *reconcile.Reconciler
 	ControlPlane Component = "ControlPlane" // *controlplane.Handler
+	Auditor      Component = "Auditor"      // *audittrail.Sealer: seals and signs the audit trail
 )
 
 // Capability is something a function uses besides the control-plane database. wiring
@@ -298,6 +299,7 @@ const (
 	ProvisionerUser DBUser = "tp_provisioner" // the provisioning steps and their rollback
 	UpgraderUser    DBUser = "tp_upgrader"    // the upgrade run's steps
 	ReconcilerUser  DBUser = "tp_reconciler"  // the reconciler, which rolls back what no execution will
+	AuditorUser     DBUser = "tp_auditor"     // the audit sealer: links and signs the chain, changes nothing else
 	MigrationUser   DBUser = ""               // the control-plane migration: the master user, from its secret
 )
 
@@ -321,6 +323,8 @@ func (f Function) DBUser() DBUser {
 		return UpgraderUser
 	case f.Runs == Reconciler:
 		return ReconcilerUser
+	case f.Runs == Auditor:
+		return AuditorUser
 	default:
 		return ProvisionerUser
 	}

@@ -27,7 +27,8 @@ BEGIN
         ('tp_activation',   'LOGIN NOCREATEROLE'),
         ('tp_provisioner',  'LOGIN NOCREATEROLE'),
         ('tp_upgrader',     'LOGIN NOCREATEROLE'),
-        ('tp_reconciler',   'LOGIN NOCREATEROLE')) AS v(name, attrs)
+        ('tp_reconciler',   'LOGIN NOCREATEROLE'),
+        ('tp_auditor',      'LOGIN NOCREATEROLE')) AS v(name, attrs)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
             BEGIN
@@ -77,6 +78,9 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM tp_tenant_owner, tp_api_read, 
 -- The GET routes read the control plane and nothing in a tenant's schema.
 GRANT SELECT ON tenants, provisioning_logs, upgrade_runs, upgrade_results TO tp_api_read;
 GRANT EXECUTE ON FUNCTION tenant_count_estimate(text) TO tp_api_read, tp_api_write;
+GRANT EXECUTE ON FUNCTION audit_record_digest(audit_records), audit_link_hash(bytea, bigint, bytea) TO tp_auditor, tp_api_read;
+GRANT EXECUTE ON FUNCTION audit_seal(integer) TO tp_auditor;
+GRANT EXECUTE ON FUNCTION audit_verify() TO tp_api_read;
 
 -- The admin routes that write: reserve, retry and archive tenants, resend activation links
 -- (inside the tenant's schema, as its owner), start upgrade runs; and the reads they answer with.
@@ -106,6 +110,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON contract_transactions, deployer_leases, 
 -- routes; updated, deleted or truncated by none (and its triggers refuse anyone who may).
 GRANT SELECT, INSERT ON audit_records TO tp_api_write, tp_provisioner, tp_upgrader, tp_reconciler, tp_tenant_owner;
 GRANT SELECT ON audit_records TO tp_api_read;
+-- The sealer links committed records into the chain and records the digests it signs; the
+-- read routes verify the chain (audit_verify), which reads the links.
+GRANT SELECT ON audit_records TO tp_auditor;
+GRANT SELECT, INSERT ON audit_chain, audit_digests TO tp_auditor;
+GRANT SELECT ON audit_chain, audit_digests TO tp_api_read;
 
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tp_api_write, tp_provisioner, tp_upgrader, tp_reconciler, tp_tenant_owner;
 

@@ -37,7 +37,7 @@ func Load(path string) (*yaml.Node, error) {
 // ${Identifier} replaced by the item in keys and values, &{Identifier} by the item without
 // its non-alphanumeric characters (as CloudFormation does, for logical ids), and a Ref to
 // the identifier by the item itself. A !Sub left with nothing to substitute becomes its
-// string, as the transform leaves it. Collections must be literal lists (a Ref to a
+// string, as the transform leaves it. A loop may hold loops. Collections must be literal lists (a Ref to a
 // CommaDelimitedList parameter is not expanded: this template has none).
 func Expand(root *yaml.Node) error {
 	for _, section := range []string{"Resources", "Outputs", "Conditions"} {
@@ -74,6 +74,15 @@ func forEach(name string, v *yaml.Node) ([]*yaml.Node, error) {
 			return nil, fmt.Errorf("%s: an item of the collection is not a string", name)
 		}
 		for i := 0; i+1 < len(fragment.Content); i += 2 {
+			if inner := fragment.Content[i].Value; strings.HasPrefix(inner, "Fn::ForEach::") {
+				// A loop in a loop: the outer item first, then the inner loop's own.
+				made, err := forEach(name+"/"+inner, substitute(fragment.Content[i+1], ident, item.Value))
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, made...)
+				continue
+			}
 			key := substitute(fragment.Content[i], ident, item.Value)
 			if key.Value == fragment.Content[i].Value {
 				return nil, fmt.Errorf("%s: key %s does not name the identifier %s", name, key.Value, ident)
