@@ -69,6 +69,12 @@ lambda-api: postgres ## Serve every function on the Lambda Invoke API at 127.0.0
 migrate: postgres ## Migrate the control plane at DATABASE_URL
 	go run ./cmd/migrate-control-plane
 
+# make dev writes the local stack's key and bucket to .local/audit.env; a deployed stack's
+# are its AuditSigningKeyArn and AuditDigestBucketName outputs (infra/RUNBOOK.md).
+audit-verify: ## Verify the whole audit trail: every signed digest (AUDIT_KEY_ID, AUDIT_BUCKET) and the chain at DATABASE_URL
+	@if [ -z "$$AUDIT_BUCKET" ] && [ -f .local/audit.env ]; then set -a; . ./.local/audit.env; set +a; fi; \
+	$(AWS_ENV) go run ./cmd/audit-verify
+
 lint: ## gofmt check and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi

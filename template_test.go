@@ -828,6 +828,18 @@ func capability(g grant, dbSecret, deployerSecret *yaml.Node, machines []string)
 		}
 	case "ses:SendEmail":
 		return "ses:SendEmail"
+	case "kms:Sign", "kms:GetPublicKey":
+		if g.resource.Value == "AuditSigningKey.Arn" {
+			return g.action + " with the audit key"
+		}
+	case "s3:ListBucket", "s3:ListBucketVersions": // the bucket, under the digests' prefix only
+		if g.resource.Value == "AuditDigestBucket.Arn" && text(get(g.condition, "StringLike", "s3:prefix")) == "audit-digests/*" {
+			return g.action + " of the audit digests"
+		}
+	case "s3:PutObject", "s3:GetObject", "s3:GetObjectVersion":
+		if g.resource.Value == "${AuditDigestBucket.Arn}/audit-digests/*" {
+			return g.action + " of the audit digests"
+		}
 	case "states:StartExecution":
 		if sm := refTo(g.resource); slices.Contains(machines, sm) {
 			return g.action + " on " + sm
@@ -881,6 +893,14 @@ func TestLeastPrivilegeMatchesTheCatalogue(t *testing.T) {
 			case catalog.StartUpgrades:
 				want["states:StartExecution on UpgradeStateMachine"] = true
 				want["states:DescribeExecution on UpgradeStateMachine"] = true
+			case catalog.SignAudit: // listing: a digest not yet written reads as missing, not denied
+				for _, a := range []string{"kms:Sign with the audit key", "s3:ListBucket of the audit digests", "s3:PutObject of the audit digests", "s3:GetObject of the audit digests"} {
+					want[a] = true
+				}
+			case catalog.VerifyAudit:
+				for _, a := range []string{"kms:GetPublicKey with the audit key", "s3:ListBucketVersions of the audit digests", "s3:GetObject of the audit digests", "s3:GetObjectVersion of the audit digests"} {
+					want[a] = true
+				}
 			default:
 				t.Errorf("%s needs %s: teach this test what it may do", id, c)
 			}
@@ -1090,6 +1110,10 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 			if f.Uses(catalog.Contracts) {
 				_, err := e.Soroban()
 				fail("Soroban", err)
+			}
+			if f.Uses(catalog.SignAudit) || f.Uses(catalog.VerifyAudit) {
+				_, err := e.AuditChain()
+				fail("audit chain", err)
 			}
 			// wiring.NewAPI reads both state machines and takes an unset one as absent;
 			// the reconciler requires the provisioning one.

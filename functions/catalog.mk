@@ -20,8 +20,10 @@ LAMBDAS := \
 	ActivateAdminFunction:api-activate \
 	StartUpgradeFunction:api-start-upgrade \
 	GetUpgradeFunction:api-get-upgrade \
+	VerifyAuditTrailFunction:api-verify-audit \
 	ListTenantsToUpgradeFunction:upgrade-list-tenants \
 	MigrateTenantBatchFunction:upgrade-migrate-batch \
 	SummarizeUpgradeFunction:upgrade-summarize \
 	ReconcileFunction:reconcile \
+	SealAuditFunction:audit-seal \
 	MigrateControlPlaneFunction:migrate-control-plane

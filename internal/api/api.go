@@ -74,7 +74,9 @@ type Config struct {
 	Describer ExecutionDescriber
 	// Upgrades is needed by StartUpgrade.
 	Upgrades Upgrades
-	Log      *slog.Logger // nil logs to slog.Default()
+	// AuditVerifier is needed by VerifyAudit.
+	AuditVerifier AuditVerifier
+	Log           *slog.Logger // nil logs to slog.Default()
 	// RequiredScope is the OAuth scope every route demands, e.g. "tenants/admin". Required:
 	// an empty scope must not quietly mean "any authenticated caller".
 	RequiredScope string
@@ -84,16 +86,17 @@ type Config struct {
 
 // Handler serves the admin routes. Build it once per container.
 type Handler struct {
-	store       *store.Store
-	starter     Starter
-	archiver    Archiver
-	activations Activations
-	describer   ExecutionDescriber
-	upgrades    Upgrades
-	log         *slog.Logger
-	scope       string
-	readScope   string
-	router      *router // Functions at their routes, for HTTP and Route
+	store         *store.Store
+	starter       Starter
+	archiver      Archiver
+	activations   Activations
+	describer     ExecutionDescriber
+	upgrades      Upgrades
+	auditVerifier AuditVerifier
+	log           *slog.Logger
+	scope         string
+	readScope     string
+	router        *router // Functions at their routes, for HTTP and Route
 }
 
 // New checks cfg and returns the handlers.
@@ -109,7 +112,7 @@ func New(cfg Config) (*Handler, error) {
 		log = slog.Default()
 	}
 	h := &Handler{store: cfg.Store, starter: cfg.Starter, archiver: cfg.Archiver, activations: cfg.Activations,
-		describer: cfg.Describer, upgrades: cfg.Upgrades, log: log, scope: cfg.RequiredScope, readScope: cfg.ReadScope}
+		describer: cfg.Describer, upgrades: cfg.Upgrades, auditVerifier: cfg.AuditVerifier, log: log, scope: cfg.RequiredScope, readScope: cfg.ReadScope}
 	h.router = newRouter(h.Functions())
 	return h, nil
 }

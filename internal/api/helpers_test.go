@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/database"
 	"github.com/healthstack/tenant-provisioning/internal/email"
@@ -30,6 +31,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 const (
@@ -145,6 +147,7 @@ type env struct {
 	log     *slog.Logger
 	starter *starter
 	runs    *upgradeRuns
+	audit   *auditchain.Verifier // the trail's verifier, over a signing key and bucket of the env's own
 	h       *api.Handler
 	names   atomic.Int64
 
@@ -195,6 +198,7 @@ func newEnvWith(t *testing.T, pool, handlerPool *pgxpool.Pool) *env {
 		AppBaseURL: "https://app.health.example", TenantURLTemplate: "https://app.health.example/t/{tenantId}", ActivationTTL: time.Hour}))
 	e := &env{t: t, ctx: ctx, pool: pool, store: store.New(handlerPool), steps: steps,
 		logs: logs, log: log, starter: &starter{}, runs: &upgradeRuns{}}
+	e.audit = wiring.AuditVerifier(awstest.Config(t), awstest.NewAuditChain(t), e.store)
 	e.h = e.handler(nil)
 	t.Cleanup(e.checkLeaks)
 	return e
@@ -204,7 +208,7 @@ func newEnvWith(t *testing.T, pool, handlerPool *pgxpool.Pool) *env {
 func (e *env) handler(edit func(*api.Config)) *api.Handler {
 	e.t.Helper()
 	cfg := api.Config{Store: e.store, Starter: e.starter, Archiver: e.steps, Activations: e.steps, Upgrades: e.runs,
-		Log: e.log, RequiredScope: scope, ReadScope: readScope}
+		AuditVerifier: e.audit, Log: e.log, RequiredScope: scope, ReadScope: readScope}
 	if edit != nil {
 		edit(&cfg)
 	}

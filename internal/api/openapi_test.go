@@ -317,7 +317,7 @@ func TestOpenAPICoverage(t *testing.T) {
 		{"POST", "/admin/tenants"}, {"GET", "/admin/tenants"},
 		{"GET", "/admin/tenants/{id}"}, {"DELETE", "/admin/tenants/{id}"}, {"GET", "/admin/tenants/{id}/provisioning-status"},
 		{"POST", "/admin/tenants/{id}/retry"}, {"POST", "/admin/tenants/{id}/activation-email"},
-		{"POST", "/admin/upgrades"}, {"GET", "/admin/upgrades/{id}"},
+		{"POST", "/admin/upgrades"}, {"GET", "/admin/upgrades/{id}"}, {"GET", "/admin/audit/verification"},
 	}
 	concrete := func(p string, u uuid.UUID) string { return strings.Replace(p, "{id}", u.String(), 1) }
 	var cases []coverageCase
@@ -480,6 +480,12 @@ func TestOpenAPICoverage(t *testing.T) {
 			ue.do(t, nil, upgradeRequest("")).status(202).decode(&run)
 			return ue.do(t, nil, request("GET", "/admin/upgrades/"+run.RunID.String()))
 		}},
+		coverageCase{"verify the audit trail", 200, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("GET", "/admin/audit/verification?digests=10"))
+		}},
+		coverageCase{"verify the audit trail, bad digests", 400, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("GET", "/admin/audit/verification?digests=0"))
+		}},
 		coverageCase{"retry start fails", 503, func(t *testing.T, e *env, fx *fixtures) response {
 			h := e.handler(func(c *api.Config) { c.Starter = &starter{fail: &fault.TransientError{Op: "start", Msg: "throttled"}} })
 			return e.do(t, h, request("POST", id(e.failed(t, e.name("Coverage Retry")))+"/retry"))
@@ -530,7 +536,8 @@ func brokenHandler(t *testing.T, e *env) *api.Handler {
 	t.Helper()
 	pool := testdb.New(t)
 	if _, err := pool.Exec(e.ctx, `ALTER TABLE provisioning_logs RENAME TO gone_logs; ALTER TABLE tenants RENAME TO gone_tenants;
-		ALTER TABLE upgrade_results RENAME TO gone_results; ALTER TABLE upgrade_runs RENAME TO gone_runs`); err != nil {
+		ALTER TABLE upgrade_results RENAME TO gone_results; ALTER TABLE upgrade_runs RENAME TO gone_runs;
+		ALTER TABLE audit_chain RENAME TO gone_chain`); err != nil {
 		t.Fatal(err)
 	}
 	return handlerOn(t, e, pool)

@@ -45,7 +45,7 @@ const (
 	Upgrader     Component = "Upgrader"     // *upgrade.Upgrader: the upgrade run's steps
 	Reconciler   Component = "Reconciler"   // *reconcile.Reconciler
 	ControlPlane Component = "ControlPlane" // *controlplane.Handler
-	Auditor      Component = "Auditor"      // *audittrail.Sealer: seals and signs the audit trail
+	Auditor      Component = "Auditor"      // *auditchain.Sealer: seals and signs the audit trail
 )
 
 // Capability is something a function uses besides the control-plane database. wiring
@@ -60,6 +60,8 @@ const (
 	StartProvisioning    Capability = "StartProvisioning"    // starts provisioning executions
 	DescribeProvisioning Capability = "DescribeProvisioning" // describes provisioning executions
 	StartUpgrades        Capability = "StartUpgrades"        // starts upgrade runs' executions and reads their status
+	SignAudit            Capability = "SignAudit"            // signs the audit chain's head (KMS) and writes the digest (S3)
+	VerifyAudit          Capability = "VerifyAudit"          // reads the digests (S3) and the signing key's public half (KMS)
 )
 
 // Function is one Lambda function.
@@ -189,6 +191,12 @@ var (
 		Route: "GET /admin/upgrades/{id}", Runs: API, Handler: "GetUpgrade",
 		Doc:     "reads an upgrade run's counts and failed tenants",
 		Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
+	// Given 29 s, API Gateway's own limit: a day of digests and the links after them fit
+	// well within it; the whole trail is `make audit-verify`'s.
+	VerifyAuditTrail = Function{LogicalID: "VerifyAuditTrailFunction", Dir: "api-verify-audit", Kind: Route,
+		Route: "GET /admin/audit/verification", Runs: API, Handler: "VerifyAudit",
+		Doc:   "checks the audit trail's signed digests and recomputes its hash chain",
+		Needs: []Capability{VerifyAudit}, Timeout: 29, Concurrency: "ApiConcurrency", DBConns: 1}
 )
 
 // The upgrade state machine's steps (statemachine/upgrade.asl.json).
@@ -220,6 +228,14 @@ var Reconcile = Function{LogicalID: "ReconcileFunction", Dir: "reconcile", Kind:
 	Doc:   "fails reservations no execution took and rolls back tenants whose execution ended unfinished",
 	Needs: []Capability{Email, DescribeProvisioning}, Timeout: 300, Concurrency: "1"}
 
+// SealAudit links the audit trail's committed records into its hash chain and signs the
+// head (internal/auditchain). Every 15 minutes: a record is unsealed for at most that long,
+// and a year is 35,040 digests. One run at a time: the chain has one head.
+var SealAudit = Function{LogicalID: "SealAuditFunction", Dir: "audit-seal", Kind: Scheduled,
+	Schedule: "rate(15 minutes)", Runs: Auditor, Handler: "Seal",
+	Doc:   "links committed audit records into the hash chain and signs its head into the Object Lock bucket",
+	Needs: []Capability{SignAudit}, Timeout: 120, Concurrency: "1"}
+
 // MigrateControlPlane brings the control plane's tables to the newest version, as a
 // CloudFormation custom resource on every deploy. One deploy migrates at a time.
 var MigrateControlPlane = Function{LogicalID: "MigrateControlPlaneFunction", Dir: "migrate-control-plane", Kind: CustomResource,
@@ -238,14 +254,14 @@ var Upgrade = []Function{ListTenantsToUpgrade, MigrateTenantBatch, SummarizeUpgr
 
 // Routes lists the admin API's functions.
 var Routes = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant, RetryTenant,
-	ResendActivationEmail, Activate, StartUpgrade, GetUpgrade}
+	ResendActivationEmail, Activate, StartUpgrade, GetUpgrade, VerifyAuditTrail}
 
 // All lists every function of the product: what template.yaml defines and make build builds.
 func All() []Function {
 	all := append(append([]Function{}, Provisioning...), Rollback)
 	all = append(all, Routes...)
 	all = append(all, Upgrade...)
-	return append(all, Reconcile, MigrateControlPlane)
+	return append(all, Reconcile, SealAudit, MigrateControlPlane)
 }
 
 // ByLogicalID finds a function; ok is false for an id the catalogue does not declare.
@@ -305,7 +321,8 @@ const (
 
 // DBUsers lists the users functions log in as (the migration's master user aside).
 func DBUsers() []DBUser {
-	return []DBUser{APIReadUser, APIWriteUser, ActivationUser, ProvisionerUser, UpgraderUser, ReconcilerUser}
+	return []DBUser{APIReadUser, APIWriteUser, ActivationUser, ProvisionerUser, UpgraderUser, ReconcilerUser,
+		AuditorUser}
 }
 
 // DBUser is the database user the function connects as, from its kind and component.

@@ -201,6 +201,27 @@ func LoadUpgradeWorkflow() (Workflow, error) { return OS.UpgradeWorkflow() }
 // UpgradeWorkflow reads the upgrade state machine's settings from e.
 func (e Env) UpgradeWorkflow() (Workflow, error) { return e.stateMachine("UPGRADE_STATE_MACHINE_ARN") }
 
+// AuditChain is where the audit trail's digests are signed and kept: the KMS signing key
+// (AUDIT_KEY_ID, an id, ARN or alias) and the Object Lock bucket (AUDIT_BUCKET).
+type AuditChain struct {
+	KeyID, Bucket string
+}
+
+// LoadAuditChain reads the audit chain's settings from the environment.
+func LoadAuditChain() (AuditChain, error) { return OS.AuditChain() }
+
+// AuditChain reads the audit chain's settings from e; both are required.
+func (e Env) AuditChain() (AuditChain, error) {
+	a := AuditChain{KeyID: e("AUDIT_KEY_ID"), Bucket: e("AUDIT_BUCKET")}
+	switch {
+	case a.KeyID == "":
+		return a, notSet("AUDIT_KEY_ID", "")
+	case a.Bucket == "":
+		return a, notSet("AUDIT_BUCKET", "")
+	}
+	return a, nil
+}
+
 func (e Env) stateMachine(variable string) (Workflow, error) {
 	w := Workflow{StateMachineARN: e(variable)}
 	if w.StateMachineARN == "" {

@@ -80,7 +80,7 @@ GRANT SELECT ON tenants, provisioning_logs, upgrade_runs, upgrade_results TO tp_
 GRANT EXECUTE ON FUNCTION tenant_count_estimate(text) TO tp_api_read, tp_api_write;
 GRANT EXECUTE ON FUNCTION audit_record_digest(audit_records), audit_link_hash(bytea, bigint, bytea) TO tp_auditor, tp_api_read;
 GRANT EXECUTE ON FUNCTION audit_seal(integer) TO tp_auditor;
-GRANT EXECUTE ON FUNCTION audit_verify() TO tp_api_read;
+GRANT EXECUTE ON FUNCTION audit_verify(), audit_verify_after(bigint, bytea) TO tp_api_read;
 
 -- The admin routes that write: reserve, retry and archive tenants, resend activation links
 -- (inside the tenant's schema, as its owner), start upgrade runs; and the reads they answer with.

@@ -107,6 +107,14 @@ func TestEveryDatabaseUserHoldsOnlyItsRights(t *testing.T) {
 			{`SELECT count(*) FROM contract_transactions`, false},
 			{`CREATE SCHEMA ` + otherSchema, false},
 		},
+		catalog.AuditorUser: {
+			{`SELECT audit_seal(10)`, true},
+			{`SELECT count(*) FROM audit_digests`, true},
+			{`SELECT count(*) FROM tenants`, false},
+			{`UPDATE audit_chain SET sealed_at = now()`, false},
+			{`SELECT * FROM audit_verify()`, false},
+			{`CREATE SCHEMA ` + otherSchema, false},
+		},
 		catalog.ReconcilerUser: {
 			{`SELECT count(*) FROM reconcile_backoff`, true},
 			{`INSERT INTO tenants (id) VALUES (gen_random_uuid())`, false},

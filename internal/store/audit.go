@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -62,8 +63,15 @@ type AuditFault struct {
 // VerifyAudit recomputes the hash chain from its start (audit_verify) and answers its first
 // fault, or nil when every link holds.
 func (s *Store) VerifyAudit(ctx context.Context) (*AuditFault, error) {
+	return s.VerifyAuditAfter(ctx, AuditLink{Hash: make([]byte, 32)})
+}
+
+// VerifyAuditAfter recomputes the chain after link from, trusting from's hash (a signed
+// digest's), and answers its first fault or nil (audit_verify_after, migration 015).
+func (s *Store) VerifyAuditAfter(ctx context.Context, from AuditLink) (*AuditFault, error) {
 	var f AuditFault
-	err := s.db.QueryRow(ctx, `SELECT seq, record_id, fault FROM audit_verify()`).Scan(&f.Seq, &f.RecordID, &f.Fault)
+	err := s.db.QueryRow(ctx, `SELECT seq, record_id, fault FROM audit_verify_after($1, $2)`, from.Seq, from.Hash).
+		Scan(&f.Seq, &f.RecordID, &f.Fault)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -71,4 +79,56 @@ func (s *Store) VerifyAudit(ctx context.Context) (*AuditFault, error) {
 		return nil, fault.FromDB("verify audit chain", err)
 	}
 	return &f, nil
+}
+
+// AuditLink is one link of the chain: its position and its hash.
+type AuditLink struct {
+	Seq  int64
+	Hash []byte
+}
+
+// AuditHead is the chain's newest link; Seq 0 when nothing is sealed yet.
+func (s *Store) AuditHead(ctx context.Context) (AuditLink, error) {
+	var l AuditLink
+	err := s.db.QueryRow(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`).Scan(&l.Seq, &l.Hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return AuditLink{}, nil
+	}
+	return l, fault.FromDB("read audit chain head", err)
+}
+
+// AuditLinkAt is the link at seq; ok is false when there is none.
+func (s *Store) AuditLinkAt(ctx context.Context, seq int64) (l AuditLink, ok bool, err error) {
+	err = s.db.QueryRow(ctx, `SELECT seq, hash FROM audit_chain WHERE seq = $1`, seq).Scan(&l.Seq, &l.Hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return AuditLink{}, false, nil
+	}
+	return l, err == nil, fault.FromDB("read audit link", err)
+}
+
+// AuditDigest is what the sealer wrote of one signed digest (audit_digests): the link it
+// signed, the object's key in the digest bucket and the SHA-256 of the object's bytes.
+type AuditDigest struct {
+	Link     AuditLink
+	Key      string
+	SHA256   []byte
+	SignedAt time.Time
+}
+
+// LastAuditDigest is the newest digest the sealer recorded; ok is false before the first.
+func (s *Store) LastAuditDigest(ctx context.Context) (d AuditDigest, ok bool, err error) {
+	err = s.db.QueryRow(ctx, `SELECT seq, hash, object_key, sha256, signed_at FROM audit_digests ORDER BY seq DESC LIMIT 1`).
+		Scan(&d.Link.Seq, &d.Link.Hash, &d.Key, &d.SHA256, &d.SignedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return AuditDigest{}, false, nil
+	}
+	return d, err == nil, fault.FromDB("read last audit digest", err)
+}
+
+// RecordAuditDigest records a digest written to the bucket. Recording one twice (a sealer
+// that wrote the object, then stopped before this) is not an error.
+func (s *Store) RecordAuditDigest(ctx context.Context, d AuditDigest) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO audit_digests (seq, hash, object_key, sha256, signed_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, d.Link.Seq, d.Link.Hash, d.Key, d.SHA256, d.SignedAt)
+	return fault.FromDB("record audit digest", err)
 }

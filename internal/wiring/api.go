@@ -67,6 +67,14 @@ func NewAPI(ctx context.Context, log *slog.Logger, f catalog.Function) (*api.Han
 		}
 		cfg.Upgrades = Upgrades(client)
 	}
+	if f.Uses(catalog.VerifyAudit) {
+		ac, err := config.LoadAuditChain()
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		cfg.AuditVerifier = AuditVerifier(awsCfg, ac, cfg.Store)
+	}
 	h, err := api.New(cfg)
 	if err != nil {
 		pool.Close()

@@ -46,7 +46,13 @@ var capabilities = map[catalog.Capability]grant{
 	catalog.DescribeProvisioning: {env: []string{"STATE_MACHINE_ARN: !Ref ProvisioningStateMachine"}, policies: []string{"ProvisioningDescribePolicy"}},
 	// config.LoadUpgradeWorkflow.
 	catalog.StartUpgrades: {env: []string{"UPGRADE_STATE_MACHINE_ARN: !Ref UpgradeStateMachine"}, policies: []string{"UpgradeStartPolicy"}},
+	// config.LoadAuditChain, for both.
+	catalog.SignAudit:   {env: auditEnv, policies: []string{"AuditSignPolicy"}},
+	catalog.VerifyAudit: {env: auditEnv, policies: []string{"AuditVerifyPolicy"}},
 }
+
+// auditEnv is what config.LoadAuditChain reads.
+var auditEnv = []string{"AUDIT_KEY_ID: !GetAtt AuditSigningKey.Arn", "AUDIT_BUCKET: !Ref AuditDigestBucket"}
 
 // legacyLogGroups keeps the logical id a log group had before the catalogue named them:
 // a log group has a fixed name, and a new logical id for the same name would fail the

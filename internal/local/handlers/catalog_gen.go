@@ -7,6 +7,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/audit"
+	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/controlplane"
 	"github.com/healthstack/tenant-provisioning/internal/deadline"
@@ -23,6 +24,7 @@ type components struct {
 	upgrader     *upgrade.Upgrader
 	reconciler   *reconcile.Reconciler
 	controlplane *controlplane.Handler
+	auditor      *auditchain.Sealer
 }
 
 // bind maps every function's logical id to its handler on its component in c. The
@@ -49,10 +51,12 @@ func bind(c components) map[string]lambda.Handler {
 		"ActivateAdminFunction":         lambdarun.NewHandler(deadline.Keep(audit.As("ActivateAdminFunction", c.api.Activate))),
 		"StartUpgradeFunction":          lambdarun.NewHandler(deadline.Keep(audit.As("StartUpgradeFunction", c.api.StartUpgrade))),
 		"GetUpgradeFunction":            lambdarun.NewHandler(deadline.Keep(audit.As("GetUpgradeFunction", c.api.GetUpgrade))),
+		"VerifyAuditTrailFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("VerifyAuditTrailFunction", c.api.VerifyAudit))),
 		"ListTenantsToUpgradeFunction":  lambdarun.NewHandler(deadline.Keep(audit.As("ListTenantsToUpgradeFunction", c.upgrader.List))),
 		"MigrateTenantBatchFunction":    lambdarun.NewHandler(deadline.Keep(audit.As("MigrateTenantBatchFunction", c.upgrader.MigrateBatch))),
 		"SummarizeUpgradeFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("SummarizeUpgradeFunction", c.upgrader.Summarize))),
 		"ReconcileFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("ReconcileFunction", c.reconciler.Run))),
+		"SealAuditFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("SealAuditFunction", c.auditor.Seal))),
 		"MigrateControlPlaneFunction":   lambdarun.NewHandler(deadline.Keep(audit.As("MigrateControlPlaneFunction", c.controlplane.Handle))),
 	}
 }
@@ -80,4 +84,9 @@ func Reconcile(c *reconcile.Reconciler) map[string]lambda.Handler {
 // ControlPlane maps the logical ids of the functions *controlplane.Handler runs to their handlers on c.
 func ControlPlane(c *controlplane.Handler) map[string]lambda.Handler {
 	return served(catalog.ControlPlane, bind(components{controlplane: c}))
+}
+
+// Auditor maps the logical ids of the functions *auditchain.Sealer runs to their handlers on c.
+func Auditor(c *auditchain.Sealer) map[string]lambda.Handler {
+	return served(catalog.Auditor, bind(components{auditor: c}))
 }

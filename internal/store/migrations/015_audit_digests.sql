@@ -22,7 +22,75 @@ CREATE TRIGGER audit_digests_no_truncate BEFORE TRUNCATE ON audit_digests
 CREATE INDEX audit_records_actor_idx ON audit_records (actor, id DESC);
 CREATE INDEX audit_records_action_idx ON audit_records (action, id DESC);
 
+-- audit_verify_after recomputes the chain from the link after p_after, whose hash is
+-- p_prev, and answers its first fault as audit_verify does: a verifier that trusts a signed
+-- digest of link p_after checks only what follows it. From 0 and a hash of zeros it is the
+-- whole chain, which audit_verify now is.
+CREATE FUNCTION audit_verify_after(p_after bigint, p_prev bytea) RETURNS TABLE (seq bigint, record_id bigint, fault text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    prev     bytea := p_prev;
+    expected bigint := p_after + 1;
+    link     record;
+BEGIN
+    FOR link IN SELECT c.seq, c.record_id, c.hash, a AS rec, a.id IS NOT NULL AS present
+                  FROM audit_chain c LEFT JOIN audit_records a ON a.id = c.record_id
+                 WHERE c.seq > p_after ORDER BY c.seq
+    LOOP
+        IF link.seq <> expected THEN
+            RETURN QUERY SELECT expected, NULL::bigint, 'link missing'::text;
+            RETURN;
+        END IF;
+        IF NOT link.present THEN
+            RETURN QUERY SELECT link.seq, link.record_id, 'record deleted'::text;
+            RETURN;
+        END IF;
+        IF audit_link_hash(prev, link.seq, audit_record_digest(link.rec)) <> link.hash THEN
+            RETURN QUERY SELECT link.seq, link.record_id, 'record altered or moved'::text;
+            RETURN;
+        END IF;
+        prev := link.hash;
+        expected := expected + 1;
+    END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION audit_verify() RETURNS TABLE (seq bigint, record_id bigint, fault text)
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM audit_verify_after(0, decode(repeat('00', 32), 'hex'))
+$$;
+
 ---- create above / drop below ----
+
+-- 014's audit_verify, whole again (its wrapper above needs the helper dropped here).
+DROP FUNCTION audit_verify();
+DROP FUNCTION audit_verify_after(bigint, bytea);
+CREATE FUNCTION audit_verify() RETURNS TABLE (seq bigint, record_id bigint, fault text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    prev     bytea := decode(repeat('00', 32), 'hex');
+    expected bigint := 1;
+    link     record;
+BEGIN
+    FOR link IN SELECT c.seq, c.record_id, c.hash, a AS rec, a.id IS NOT NULL AS present
+                  FROM audit_chain c LEFT JOIN audit_records a ON a.id = c.record_id ORDER BY c.seq
+    LOOP
+        IF link.seq <> expected THEN
+            RETURN QUERY SELECT expected, NULL::bigint, 'link missing'::text;
+            RETURN;
+        END IF;
+        IF NOT link.present THEN
+            RETURN QUERY SELECT link.seq, link.record_id, 'record deleted'::text;
+            RETURN;
+        END IF;
+        IF audit_link_hash(prev, link.seq, audit_record_digest(link.rec)) <> link.hash THEN
+            RETURN QUERY SELECT link.seq, link.record_id, 'record altered or moved'::text;
+            RETURN;
+        END IF;
+        prev := link.hash;
+        expected := expected + 1;
+    END LOOP;
+END
+$$;
 
 DROP INDEX audit_records_action_idx;
 DROP INDEX audit_records_actor_idx;

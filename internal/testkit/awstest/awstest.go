@@ -17,7 +17,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/healthstack/tenant-provisioning/internal/config"
 )
 
 // Endpoint is the emulator's URL; a test that needs it fails, clearly, when it is not set.
@@ -113,9 +119,19 @@ func SentEmails(t testing.TB) []SentEmail {
 			return out
 		}
 	}
-	resp, err := client.Get(ep + "/moto-api/data.json")
-	if err != nil {
-		t.Fatalf("awstest: read sent e-mail: %v", err)
+	// moto renders every service's models at once, and a model another test changes while
+	// it does (an EventBridge rule added) fails that one rendering with a 500: read again.
+	var resp *http.Response
+	for attempt := 1; ; attempt++ {
+		var err error
+		if resp, err = client.Get(ep + "/moto-api/data.json"); err != nil {
+			t.Fatalf("awstest: read sent e-mail: %v", err)
+		}
+		if resp.StatusCode == http.StatusOK || attempt == 5 {
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(50 * time.Millisecond)
 	}
 	defer resp.Body.Close()
 	var moto struct {
@@ -176,4 +192,28 @@ func StateMachine(t testing.TB, definition string) (*sfn.Client, string) {
 		_, _ = api.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: &arn})
 	})
 	return api, arn
+}
+
+// NewAuditChain makes, in the emulator, what the template makes for the audit trail: an
+// asymmetric signing key (ECC_NIST_P256, SIGN_VERIFY) and a bucket under Object Lock whose
+// default retention is compliance mode (a day here, not years). Each call makes new ones.
+func NewAuditChain(t testing.TB) config.AuditChain {
+	t.Helper()
+	ctx := context.Background()
+	cfg := Config(t)
+	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	if err != nil {
+		t.Fatalf("awstest: create the audit signing key: %v", err)
+	}
+	bucket := UniqueName("audit-digests")
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatalf("awstest: create the audit digest bucket: %v", err)
+	}
+	if _, err := s3c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String(bucket),
+		ObjectLockConfiguration: &s3types.ObjectLockConfiguration{ObjectLockEnabled: s3types.ObjectLockEnabledEnabled,
+			Rule: &s3types.ObjectLockRule{DefaultRetention: &s3types.DefaultRetention{Mode: s3types.ObjectLockRetentionModeCompliance, Days: aws.Int32(1)}}}}); err != nil {
+		t.Fatalf("awstest: lock the audit digest bucket: %v", err)
+	}
+	return config.AuditChain{KeyID: aws.ToString(key.KeyMetadata.Arn), Bucket: bucket}
 }
