@@ -44,7 +44,7 @@ ARTIFACTS_DIR ?= build/$*
 RDS_CA := infra/rds/rds-global-bundle.pem
 RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 
-.PHONY: bench-go bench-profile bench-scale help dev provision lambda-api migrate test test-short lint bench build clean postgres aws-emulator
+.PHONY: bench-go bench-profile bench-scale help dev provision lambda-api migrate audit-verify test test-short lint bench build clean postgres aws-emulator
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,8 +52,13 @@ help: ## List the targets
 postgres: ## Start the local PostgreSQL if it is down and create $(DB_NAME)
 	@DB_NAME=$(DB_NAME) infra/local/postgres.sh
 
-dev: postgres ## Run the local stack: admin API on :3000, executions, Lambda Invoke API on :3001, Stellar double, SES outbox
-	go run ./cmd/dev
+# E-mail stays in the local outbox; the audit trail's signing key and digest bucket (and
+# EventBridge) go to the AWS API emulator, service by service, when one can be started.
+dev: postgres ## Run the local stack: admin API on :3000, executions, Lambda Invoke API on :3001, Stellar double, SES outbox, audit trail
+	@if $(AWS_ENV) infra/local/moto.sh; then export AWS_REGION=$(AWS_REGION) AWS_ACCESS_KEY_ID=$(AWS_ACCESS_KEY_ID) \
+		AWS_SECRET_ACCESS_KEY=$(AWS_SECRET_ACCESS_KEY) AWS_ENDPOINT_URL_KMS=$(AWS_ENDPOINT_URL) \
+		AWS_ENDPOINT_URL_S3=$(AWS_ENDPOINT_URL) AWS_ENDPOINT_URL_EVENTBRIDGE=$(AWS_ENDPOINT_URL); \
+	else echo "no AWS emulator: the audit trail is kept but not signed" >&2; fi; go run ./cmd/dev
 
 aws-emulator: ## Start moto_server at AWS_ENDPOINT_URL unless an emulator answers there
 	@$(AWS_ENV) infra/local/moto.sh
@@ -72,8 +77,10 @@ migrate: postgres ## Migrate the control plane at DATABASE_URL
 # make dev writes the local stack's key and bucket to .local/audit.env; a deployed stack's
 # are its AuditSigningKeyArn and AuditDigestBucketName outputs (infra/RUNBOOK.md).
 audit-verify: ## Verify the whole audit trail: every signed digest (AUDIT_KEY_ID, AUDIT_BUCKET) and the chain at DATABASE_URL
-	@if [ -z "$$AUDIT_BUCKET" ] && [ -f .local/audit.env ]; then set -a; . ./.local/audit.env; set +a; fi; \
-	$(AWS_ENV) go run ./cmd/audit-verify
+	@if [ -z "$$AUDIT_BUCKET" ]; then \
+		[ -f .local/audit.env ] || { echo "audit-verify: set AUDIT_KEY_ID and AUDIT_BUCKET, or run make dev first" >&2; exit 2; }; \
+		set -a; . ./.local/audit.env; set +a; export $(AWS_ENV); fi; \
+	go run ./cmd/audit-verify
 
 lint: ## gofmt check and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

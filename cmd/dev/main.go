@@ -11,11 +11,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/local/devserver"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 func main() {
@@ -27,6 +34,7 @@ func main() {
 	flag.StringVar(&cfg.OutboxDir, "outbox-dir", ".local/outbox", "where sent e-mail is saved as .eml")
 	flag.DurationVar(&cfg.ReconcileEvery, "reconcile-every", 30*time.Second, "run the reconciler this often, as the schedule does in AWS (0: never)")
 	flag.DurationVar(&cfg.ReconcileStaleAfter, "reconcile-stale-after", 0, "how long a PENDING or PROVISIONING tenant must sit untouched before the reconciler looks at it (0: its default, 5m)")
+	flag.DurationVar(&cfg.SealEvery, "seal-every", time.Minute, "seal and sign the audit trail this often when an AWS API emulator is configured, as the schedule does every 15 minutes in AWS (0: never)")
 	flag.Parse()
 	cfg.AdminToken = os.Getenv("DEV_API_TOKEN")
 	cfg.Outbox = os.Getenv("AWS_ENDPOINT_URL") == ""
@@ -45,6 +53,11 @@ func run(cfg devserver.Config) error {
 		return err
 	}
 	cfg.DatabaseURL = db.URL
+	if os.Getenv("AWS_ENDPOINT_URL_KMS") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
+		if cfg.Audit, err = localAuditChain(ctx); err != nil {
+			return err
+		}
+	}
 	srv, err := devserver.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -63,6 +76,12 @@ func run(cfg devserver.Config) error {
 	if cfg.ReconcileEvery > 0 {
 		fmt.Printf("reconciler:         every %s (-reconcile-every)\n", cfg.ReconcileEvery)
 	}
+	fmt.Printf("audit trail:        %s/audit\n", srv.APIURL)
+	if cfg.Audit != nil {
+		fmt.Printf("                    sealed and signed every %s (-seal-every) into bucket %s; make audit-verify checks it all\n", cfg.SealEvery, cfg.Audit.Bucket)
+	} else {
+		fmt.Println("                    no AWS API emulator: records are kept, not sealed or signed")
+	}
 	if cfg.AdminToken == "" {
 		fmt.Printf("admin token:        %s   (set DEV_API_TOKEN to choose one)\n", srv.AdminToken)
 	} else {
@@ -80,4 +99,39 @@ func maskUnlessGenerated(cfg devserver.Config, srv *devserver.Server) string {
 		return "$DEV_API_TOKEN"
 	}
 	return srv.AdminToken
+}
+
+// auditEnv is where make dev keeps the local audit chain's key and bucket, for the next run
+// and for make audit-verify.
+const auditEnv = ".local/audit.env"
+
+// localAuditChain is the audit chain's key and bucket in the emulator: those of the last
+// run while the emulator still has them, otherwise new ones (an emulator keeps nothing over
+// a restart: the digests the database names are gone with it, and the verifier says so).
+func localAuditChain(ctx context.Context) (*config.AuditChain, error) {
+	awsCfg, err := wiring.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := wiring.S3(awsCfg)
+	if last, err := os.ReadFile(auditEnv); err == nil {
+		env := map[string]string{}
+		for _, line := range strings.Split(string(last), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				env[k] = v
+			}
+		}
+		ac := config.AuditChain{KeyID: env["AUDIT_KEY_ID"], Bucket: env["AUDIT_BUCKET"]}
+		if _, err := b.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(ac.Bucket)}); err == nil && ac.KeyID != "" {
+			return &ac, nil
+		}
+	}
+	ac, err := auditchain.CreateLocal(ctx, kms.NewFromConfig(awsCfg), b, fmt.Sprintf("audit-digests-local-%d", time.Now().Unix()), 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(auditEnv), 0o755); err != nil {
+		return nil, err
+	}
+	return &ac, os.WriteFile(auditEnv, []byte("AUDIT_KEY_ID="+ac.KeyID+"\nAUDIT_BUCKET="+ac.Bucket+"\n"), 0o644)
 }

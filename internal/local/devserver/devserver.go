@@ -31,6 +31,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
@@ -89,6 +90,11 @@ type Config struct {
 	ReconcileEvery time.Duration
 	// ReconcileStaleAfter is the reconciler's StaleAfter (0: its default).
 	ReconcileStaleAfter time.Duration
+	// Audit is the audit chain's signing key and bucket in an AWS API emulator: the sealer
+	// runs every SealEvery (0: only when invoked) and GET /admin/audit/verification checks
+	// the trail. Nil: records are kept and shown, neither sealed nor signed.
+	Audit     *config.AuditChain
+	SealEvery time.Duration
 }
 
 // Server is the running stack.
@@ -98,19 +104,22 @@ type Server struct {
 	// Upgrades runs the upgrade state machine's executions.
 	Upgrades   *execution.Runner
 	Reconciler *reconcile.Reconciler
-	Outbox     *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
+	Sealer     *auditchain.Sealer // nil without Config.Audit
+	Outbox     *sesoutbox.Outbox  // nil when e-mail goes to an AWS API emulator
 	// URLs of what it serves, and the tokens.
 	APIURL, InvokeURL, OutboxURL string
 	// AppOrigin is APP_BASE_URL's origin, the one CORS lets POST to /activation.
 	AppOrigin               string
 	AdminToken, ViewerToken string
 	servers                 []*http.Server
-	stopReconcile           func()
+	stops                   []func() // the timers' (the reconciler's, the sealer's)
+	verifier                *auditchain.Verifier
+	log                     *slog.Logger
 }
 
 // Start brings the stack up; Close takes it down.
 func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
-	s := &Server{AdminToken: cfg.AdminToken, ViewerToken: cfg.ViewerToken}
+	s := &Server{AdminToken: cfg.AdminToken, ViewerToken: cfg.ViewerToken, log: cmp.Or(cfg.Log, slog.Default())}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -145,6 +154,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.Stack, err = devstack.Start(ctx, opts); err != nil {
 		return nil, err
 	}
+	if cfg.Audit != nil {
+		if err := s.auditChain(ctx, *cfg.Audit); err != nil {
+			return nil, err
+		}
+	}
 	functions := s.Stack.Catalog
 	if cfg.Wrap != nil {
 		functions = cfg.Wrap(functions)
@@ -160,11 +174,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	apis := map[catalog.DBUser]*api.Handler{}
 	for _, u := range []catalog.DBUser{catalog.APIReadUser, catalog.APIWriteUser, catalog.ActivationUser} {
 		steps := s.Stack.StepsAs(u)
-		if apis[u], err = api.New(api.Config{
+		apiCfg := api.Config{
 			Store: store.New(s.Stack.PoolAs(u)), Starter: runnerStarter{s.Runner}, Describer: runnerDescriber{s.Runner},
 			Upgrades: runnerUpgrades{s.Upgrades},
 			Archiver: steps, Activations: steps, Log: cfg.Log, RequiredScope: AdminScope, ReadScope: ReadScope,
-		}); err != nil {
+		}
+		if s.verifier != nil {
+			apiCfg.AuditVerifier = s.verifier
+		}
+		if apis[u], err = api.New(apiCfg); err != nil {
 			return nil, err
 		}
 	}
@@ -184,6 +202,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux.Handle("/executions", executions)
 	mux.Handle("/executions/", executions)
 	mux.Handle("/executions.json", executions)
+	mux.Handle("GET /audit", auditPage{pool: s.Stack.PoolAs(catalog.APIReadUser), verifier: s.verifier})
 	if s.Outbox != nil {
 		mux.Handle("/outbox", s.Outbox)
 		mux.Handle("/outbox/", s.Outbox)
@@ -199,20 +218,27 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Rollback: s.Stack.StepsAs(catalog.ReconcilerUser), Executions: s.Runner,
 		Log: cfg.Log, StaleAfter: cfg.ReconcileStaleAfter}
 	if cfg.ReconcileEvery > 0 {
-		s.reconcileEvery(cfg.ReconcileEvery)
+		// Its report is in its log line; a failed run is tried again next tick.
+		s.every(cfg.ReconcileEvery, func(ctx context.Context) { _, _ = s.Reconciler.Run(ctx, reconcile.Input{}) })
 	}
-	// Every function, as `sam local start-lambda` serves them: the steps, the API routes
-	// and the reconciler.
+	if s.Sealer != nil && cfg.SealEvery > 0 {
+		s.every(cfg.SealEvery, func(ctx context.Context) { _, _ = s.Sealer.Seal(ctx, auditchain.Input{}) })
+	}
+	// Every function, as `sam local start-lambda` serves them: the steps, the API routes,
+	// the reconciler and the sealer.
 	maps.Copy(all, functions)
 	maps.Copy(all, handlers.Reconcile(s.Reconciler))
+	if s.Sealer != nil {
+		maps.Copy(all, handlers.Auditor(s.Sealer))
+	}
 	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// reconcileEvery runs the reconciler every d until Close.
-func (s *Server) reconcileEvery(d time.Duration) {
+// every runs fn every d until Close, as a schedule invokes a function in AWS.
+func (s *Server) every(d time.Duration, fn func(context.Context)) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -224,18 +250,17 @@ func (s *Server) reconcileEvery(d time.Duration) {
 			case <-stop:
 				return
 			case <-tick.C:
-				// Its report is in its log line; a failed run is tried again next tick.
-				_, _ = s.Reconciler.Run(context.Background(), reconcile.Input{})
+				fn(context.Background())
 			}
 		}
 	}()
-	s.stopReconcile = func() { close(stop); <-done }
+	s.stops = append(s.stops, func() { close(stop); <-done })
 }
 
 // Close stops the servers and the stack.
 func (s *Server) Close() {
-	if s.stopReconcile != nil {
-		s.stopReconcile()
+	for _, stop := range s.stops {
+		stop()
 	}
 	for _, srv := range s.servers {
 		_ = srv.Close()

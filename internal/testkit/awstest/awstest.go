@@ -18,11 +18,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 )
 
@@ -194,26 +193,16 @@ func StateMachine(t testing.TB, definition string) (*sfn.Client, string) {
 	return api, arn
 }
 
-// NewAuditChain makes, in the emulator, what the template makes for the audit trail: an
-// asymmetric signing key (ECC_NIST_P256, SIGN_VERIFY) and a bucket under Object Lock whose
-// default retention is compliance mode (a day here, not years). Each call makes new ones.
+// NewAuditChain makes, in the emulator, what the template makes for the audit trail: a
+// signing key and an Object Lock bucket in compliance mode (auditchain.CreateLocal), new
+// ones on each call, kept a day.
 func NewAuditChain(t testing.TB) config.AuditChain {
 	t.Helper()
-	ctx := context.Background()
 	cfg := Config(t)
-	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	ac, err := auditchain.CreateLocal(context.Background(), kms.NewFromConfig(cfg),
+		s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), UniqueName("audit-digests"), 1)
 	if err != nil {
-		t.Fatalf("awstest: create the audit signing key: %v", err)
+		t.Fatalf("awstest: %v", err)
 	}
-	bucket := UniqueName("audit-digests")
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
-		t.Fatalf("awstest: create the audit digest bucket: %v", err)
-	}
-	if _, err := s3c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String(bucket),
-		ObjectLockConfiguration: &s3types.ObjectLockConfiguration{ObjectLockEnabled: s3types.ObjectLockEnabledEnabled,
-			Rule: &s3types.ObjectLockRule{DefaultRetention: &s3types.DefaultRetention{Mode: s3types.ObjectLockRetentionModeCompliance, Days: aws.Int32(1)}}}}); err != nil {
-		t.Fatalf("awstest: lock the audit digest bucket: %v", err)
-	}
-	return config.AuditChain{KeyID: aws.ToString(key.KeyMetadata.Arn), Bucket: bucket}
+	return ac
 }
