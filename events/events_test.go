@@ -78,6 +78,7 @@ var apiOperations = map[string]string{
 	catalog.Activate.LogicalID:              "activateAdmin",
 	catalog.StartUpgrade.LogicalID:          "startUpgrade",
 	catalog.GetUpgrade.LogicalID:            "getUpgrade",
+	catalog.ListAudit.LogicalID:             "listAudit",
 }
 
 func TestEveryEventRunsOnItsFunction(t *testing.T) {
@@ -1026,6 +1027,35 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 	r.call(catalog.ArchiveTenant.LogicalID, http.StatusOK, &archived)
 	if archived.Status != "archived" || archived.AlreadyArchived || r.tenant(exampleTenantID).Status != tenant.StatusArchived {
 		r.t.Errorf("ArchiveTenant: %+v", archived)
+	}
+
+	// The example tenant's trail, newest first: its archiving last, its reservation first.
+	var trail struct {
+		Records []struct {
+			ID           int64           `json:"id"`
+			At           string          `json:"at"`
+			Actor        string          `json:"actor"`
+			Action       string          `json:"action"`
+			Outcome      string          `json:"outcome"`
+			Problem      *string         `json:"problem"`
+			TenantID     *string         `json:"tenantId"`
+			RunID        *string         `json:"runId"`
+			RequestID    *string         `json:"requestId"`
+			SourceIP     *string         `json:"sourceIp"`
+			UserAgent    *string         `json:"userAgent"`
+			ExecutionArn *string         `json:"executionArn"`
+			Details      json.RawMessage `json:"details"`
+		} `json:"records"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	r.call(catalog.ListAudit.LogicalID, http.StatusOK, &trail)
+	if n := len(trail.Records); n < 2 || trail.Records[0].Action != "tenant.archive" || trail.Records[n-1].Action != "tenant.reserved" {
+		r.t.Errorf("ListAudit: %+v, want the example tenant's trail from tenant.reserved to tenant.archive", trail)
+	}
+	for _, rec := range trail.Records {
+		if rec.TenantID == nil || *rec.TenantID != exampleTenantID {
+			r.t.Errorf("ListAudit: a record of another tenant: %+v", rec)
+		}
 	}
 
 	// The rolled-back tenant is retried: reserved again, under its first retry's execution.

@@ -16,5 +16,6 @@ func (h *Handler) Functions() map[string]LambdaHandler {
 		"ActivateAdminFunction":         h.Activate,
 		"StartUpgradeFunction":          h.StartUpgrade,
 		"GetUpgradeFunction":            h.GetUpgrade,
+		"ListAuditFunction":             h.ListAudit,
 	}
 }

@@ -189,6 +189,10 @@ var (
 		Route: "GET /admin/upgrades/{id}", Runs: API, Handler: "GetUpgrade",
 		Doc:     "reads an upgrade run's counts and failed tenants",
 		Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
+	ListAudit = Function{LogicalID: "ListAuditFunction", Dir: "api-list-audit", Kind: Route,
+		Route: "GET /admin/audit", Runs: API, Handler: "ListAudit",
+		Doc:     "lists the audit trail, newest first, by tenant, actor, action and time",
+		Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 )
 
 // The upgrade state machine's steps (statemachine/upgrade.asl.json).
@@ -238,7 +242,7 @@ var Upgrade = []Function{ListTenantsToUpgrade, MigrateTenantBatch, SummarizeUpgr
 
 // Routes lists the admin API's functions.
 var Routes = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant, RetryTenant,
-	ResendActivationEmail, Activate, StartUpgrade, GetUpgrade}
+	ResendActivationEmail, Activate, StartUpgrade, GetUpgrade, ListAudit}
 
 // All lists every function of the product: what template.yaml defines and make build builds.
 func All() []Function {
