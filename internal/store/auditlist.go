@@ -80,7 +80,8 @@ type AuditPage struct {
 //
 // The order is by time rather than by id alone so that each filter, and each filter with a
 // time range, is one range of an index read in order (011's (at, id), 015's
-// (actor, at, id) and (action, at, id)); a time range over an id order would read every
+// (actor, at, id), (action, at, id) and (actor, action, at, id)); a time range over an
+// id order would read every
 // record after the range's end to find its first. A tenant's records are few: they are read
 // through 011's tenant index and sorted. Bad filters, limits and cursors are
 // *fault.ValidationError.
