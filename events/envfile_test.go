@@ -25,6 +25,7 @@ var configVars = []string{
 	"APP_BASE_URL", "TENANT_URL_TEMPLATE", "ACTIVATION_TTL", "STATE_MACHINE_ARN", "SOROBAN_RPC_URL",
 	"SOROBAN_NETWORK", "SOROBAN_NETWORK_PASSPHRASE", "DEPLOYER_SECRET_ARN", "SOROBAN_DEPLOYER_SEED",
 	"SOROBAN_WASM_PATH", "SOROBAN_WASM_HASH", "SOROBAN_CONFIRM_TIMEOUT", "ADMIN_SCOPE", "UPGRADE_STATE_MACHINE_ARN",
+	"AUDIT_KEY_ID", "AUDIT_BUCKET",
 }
 
 // localOnlyVars are the variables the sam-local overlay (infra/sam-local/overlay) declares
@@ -38,6 +39,7 @@ var (
 	contractFunctions = []string{catalog.DeploySorobanContract.LogicalID}
 	workflowFunctions = []string{catalog.CreateTenant.LogicalID, catalog.GetProvisioningStatus.LogicalID, catalog.RetryTenant.LogicalID}
 	upgradeFunctions  = []string{catalog.StartUpgrade.LogicalID}
+	auditFunctions    = []string{catalog.SealAudit.LogicalID, catalog.VerifyAuditTrail.LogicalID}
 )
 
 // TestSamLocalEnvFile loads every function's settings from infra/sam-local/env.json as the
@@ -117,6 +119,13 @@ func TestSamLocalEnvFile(t *testing.T) {
 				}
 			} else if _, ok := env["UPGRADE_STATE_MACHINE_ARN"]; ok {
 				t.Errorf("sets UPGRADE_STATE_MACHINE_ARN, which only %v read", upgradeFunctions)
+			}
+			if slices.Contains(auditFunctions, fn) {
+				if _, err := config.LoadAuditChain(); err != nil {
+					t.Errorf("LoadAuditChain: %v", err)
+				}
+			} else if _, ok := env["AUDIT_BUCKET"]; ok {
+				t.Errorf("sets AUDIT_BUCKET, which only %v read", auditFunctions)
 			}
 			if _, isAPI := apiOperations[fn]; isAPI {
 				if got := config.LoadAPI().RequiredScope; got != adminScope || env["ADMIN_SCOPE"] != adminScope {

@@ -32,6 +32,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
@@ -78,6 +79,8 @@ var apiOperations = map[string]string{
 	catalog.Activate.LogicalID:              "activateAdmin",
 	catalog.StartUpgrade.LogicalID:          "startUpgrade",
 	catalog.GetUpgrade.LogicalID:            "getUpgrade",
+	catalog.ListAudit.LogicalID:             "listAudit",
+	catalog.VerifyAuditTrail.LogicalID:      "verifyAuditTrail",
 }
 
 func TestEveryEventRunsOnItsFunction(t *testing.T) {
@@ -131,6 +134,7 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 	r.upgrade()
 	r.adminAPI(claim)
 	r.reconcile()
+	r.audit()
 	r.migrate()
 
 	for _, name := range got {
@@ -1028,6 +1032,35 @@ func (r *run) adminAPI(claim pipeline.CreateTenantRecordInput) {
 		r.t.Errorf("ArchiveTenant: %+v", archived)
 	}
 
+	// The example tenant's trail, newest first: its archiving last, its reservation first.
+	var trail struct {
+		Records []struct {
+			ID           int64           `json:"id"`
+			At           string          `json:"at"`
+			Actor        string          `json:"actor"`
+			Action       string          `json:"action"`
+			Outcome      string          `json:"outcome"`
+			Problem      *string         `json:"problem"`
+			TenantID     *string         `json:"tenantId"`
+			RunID        *string         `json:"runId"`
+			RequestID    *string         `json:"requestId"`
+			SourceIP     *string         `json:"sourceIp"`
+			UserAgent    *string         `json:"userAgent"`
+			ExecutionArn *string         `json:"executionArn"`
+			Details      json.RawMessage `json:"details"`
+		} `json:"records"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	r.call(catalog.ListAudit.LogicalID, http.StatusOK, &trail)
+	if n := len(trail.Records); n < 2 || trail.Records[0].Action != "tenant.archive" || trail.Records[n-1].Action != "tenant.reserved" {
+		r.t.Errorf("ListAudit: %+v, want the example tenant's trail from tenant.reserved to tenant.archive", trail)
+	}
+	for _, rec := range trail.Records {
+		if rec.TenantID == nil || *rec.TenantID != exampleTenantID {
+			r.t.Errorf("ListAudit: a record of another tenant: %+v", rec)
+		}
+	}
+
 	// The rolled-back tenant is retried: reserved again, under its first retry's execution.
 	var retried struct {
 		TenantID     uuid.UUID `json:"tenantId"`
@@ -1116,6 +1149,19 @@ func (r *run) reconcile() {
 	r.invoke(catalog.Reconcile.LogicalID, &rep)
 	if rep.Checked != 2 || rep.StillRunning != 2 || len(rep.RolledBack)+len(rep.ReservationsFailed)+len(rep.NeedsOperator)+len(rep.Errors) != 0 {
 		r.t.Errorf("ReconcileFunction: %+v, want both pending tenants left to their running executions", rep)
+	}
+}
+
+// audit seals and signs what the run recorded, then verifies it with the read scope's
+// request: the trail holds.
+func (r *run) audit() {
+	r.t.Helper()
+	var sealed auditchain.Result
+	r.invoke(catalog.SealAudit.LogicalID, &sealed)
+	var rep auditchain.Report
+	r.call(catalog.VerifyAuditTrail.LogicalID, http.StatusOK, &rep)
+	if !rep.Verified || rep.Head != sealed.Head || rep.Fault != nil {
+		r.t.Errorf("VerifyAuditTrail after a seal to %d: %+v", sealed.Head, rep)
 	}
 }
 

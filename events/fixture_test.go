@@ -17,12 +17,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stellar/go/keypair"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/config"
 	"github.com/healthstack/tenant-provisioning/internal/email"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
@@ -188,11 +190,13 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsCfg, trail := awstest.Config(t), awstest.NewAuditChain(t)
 	h, err := api.New(api.Config{
 		Store: f.store, Archiver: f.steps, Activations: f.steps, Log: log, RequiredScope: adminScope,
-		Starter:   wiring.Starter(f.workflow),
-		Describer: describer{c: f.workflow, eventsStateMachine: eventsStateMachine, testStateMachine: f.stateMachineArn},
-		Upgrades:  wiring.Upgrades(upgradeWorkflow),
+		Starter:       wiring.Starter(f.workflow),
+		Describer:     describer{c: f.workflow, eventsStateMachine: eventsStateMachine, testStateMachine: f.stateMachineArn},
+		Upgrades:      wiring.Upgrades(upgradeWorkflow),
+		AuditVerifier: wiring.AuditVerifier(awsCfg, trail, f.store),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +210,11 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	}
 	rec := &reconcile.Reconciler{Store: f.store, Rollback: f.steps, Executions: f.workflow, Log: log}
 	for name, fn := range handlers.Reconcile(rec) {
+		f.catalog[name] = fn
+	}
+	sealer := &auditchain.Sealer{Chain: f.store, Signer: kms.NewFromConfig(awsCfg), Bucket: wiring.S3(awsCfg),
+		KeyID: trail.KeyID, BucketName: trail.Bucket, Log: log}
+	for name, fn := range handlers.Auditor(sealer) {
 		f.catalog[name] = fn
 	}
 	return f

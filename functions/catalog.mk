@@ -20,6 +20,7 @@ LAMBDAS := \
 	ActivateAdminFunction:api-activate \
 	StartUpgradeFunction:api-start-upgrade \
 	GetUpgradeFunction:api-get-upgrade \
+	ListAuditFunction:api-list-audit \
 	VerifyAuditTrailFunction:api-verify-audit \
 	ListTenantsToUpgradeFunction:upgrade-list-tenants \
 	MigrateTenantBatchFunction:upgrade-migrate-batch \

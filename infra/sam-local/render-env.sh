@@ -10,6 +10,8 @@
 #                          `make localstack-deploy` made (LOCALSTACK_STACK_NAME), if there is one
 #   UPGRADE_STATE_MACHINE_ARN  the upgrade state machine StartUpgradeFunction starts, likewise
 #                          (the stack's UpgradeStateMachineArn output)
+#   AUDIT_KEY_ID, AUDIT_BUCKET  the audit trail's signing key and digest bucket, likewise
+#                          (AuditSigningKeyArn, AuditDigestBucketName)
 #   SAM_DOCKER_NETWORK     when set (tenant-provisioning-local, the compose network), the
 #                          functions reach PostgreSQL, LocalStack and the Stellar double by
 #                          their compose names instead of host.docker.internal: on Linux, a
@@ -27,15 +29,17 @@ command -v python3 >/dev/null || {
 }
 
 # The state machines of the stack deployed into LocalStack, when there is one.
-if { [[ -z ${STATE_MACHINE_ARN:-} ]] || [[ -z ${UPGRADE_STATE_MACHINE_ARN:-} ]]; } && command -v aws >/dev/null; then
+if { [[ -z ${STATE_MACHINE_ARN:-} ]] || [[ -z ${UPGRADE_STATE_MACHINE_ARN:-} ]] || [[ -z ${AUDIT_BUCKET:-} ]]; } && command -v aws >/dev/null; then
   outputs=$(AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url "${LOCALSTACK_ENDPOINT:-http://127.0.0.1:4566}" \
     --region "${AWS_REGION:-us-east-1}" --cli-connect-timeout 2 --cli-read-timeout 5 cloudformation describe-stacks \
     --stack-name "${LOCALSTACK_STACK_NAME:-tenant-provisioning-local}" \
-    --query "Stacks[0].Outputs[?OutputKey=='StateMachineArn' || OutputKey=='UpgradeStateMachineArn'].[OutputKey,OutputValue]" \
+    --query "Stacks[0].Outputs[?OutputKey=='StateMachineArn' || OutputKey=='UpgradeStateMachineArn' || starts_with(OutputKey, 'Audit')].[OutputKey,OutputValue]" \
     --output text 2>/dev/null) || outputs=
   while read -r key arn; do
-    [[ $arn == arn:* ]] || continue
+    [[ -n $arn ]] || continue
     case $key in
+      AuditSigningKeyArn) [[ -n ${AUDIT_KEY_ID:-} ]] || export AUDIT_KEY_ID=$arn ;;
+      AuditDigestBucketName) [[ -n ${AUDIT_BUCKET:-} ]] || export AUDIT_BUCKET=$arn ;;
       StateMachineArn) [[ -n ${STATE_MACHINE_ARN:-} ]] || export STATE_MACHINE_ARN=$arn ;;
       UpgradeStateMachineArn) [[ -n ${UPGRADE_STATE_MACHINE_ARN:-} ]] || export UPGRADE_STATE_MACHINE_ARN=$arn ;;
     esac
@@ -69,7 +73,7 @@ hosts = {
 }
 for section in env.values():
     for key, value in section.items():
-        if key in ("SOROBAN_DEPLOYER_SEED", "STATE_MACHINE_ARN", "UPGRADE_STATE_MACHINE_ARN") and settings.get(key):
+        if key in ("SOROBAN_DEPLOYER_SEED", "STATE_MACHINE_ARN", "UPGRADE_STATE_MACHINE_ARN", "AUDIT_KEY_ID", "AUDIT_BUCKET") and settings.get(key):
             value = settings[key]
         if network:
             for old, new in hosts.items():

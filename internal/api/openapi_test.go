@@ -317,7 +317,7 @@ func TestOpenAPICoverage(t *testing.T) {
 		{"POST", "/admin/tenants"}, {"GET", "/admin/tenants"},
 		{"GET", "/admin/tenants/{id}"}, {"DELETE", "/admin/tenants/{id}"}, {"GET", "/admin/tenants/{id}/provisioning-status"},
 		{"POST", "/admin/tenants/{id}/retry"}, {"POST", "/admin/tenants/{id}/activation-email"},
-		{"POST", "/admin/upgrades"}, {"GET", "/admin/upgrades/{id}"}, {"GET", "/admin/audit/verification"},
+		{"POST", "/admin/upgrades"}, {"GET", "/admin/upgrades/{id}"}, {"GET", "/admin/audit"}, {"GET", "/admin/audit/verification"},
 	}
 	concrete := func(p string, u uuid.UUID) string { return strings.Replace(p, "{id}", u.String(), 1) }
 	var cases []coverageCase
@@ -382,6 +382,12 @@ func TestOpenAPICoverage(t *testing.T) {
 		}},
 		coverageCase{"list bad limit", 400, func(t *testing.T, e *env, fx *fixtures) response {
 			return e.do(t, nil, request("GET", "/admin/tenants?limit=0"))
+		}},
+		coverageCase{"audit list", 200, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("GET", "/admin/audit?limit=2&tenantId="+fx.active.String()))
+		}},
+		coverageCase{"audit list bad time", 400, func(t *testing.T, e *env, fx *fixtures) response {
+			return e.do(t, nil, request("GET", "/admin/audit?from=yesterday"))
 		}},
 		coverageCase{"get failed", 200, func(t *testing.T, e *env, fx *fixtures) response {
 			return e.do(t, nil, request("GET", id(fx.failed)))
@@ -537,7 +543,7 @@ func brokenHandler(t *testing.T, e *env) *api.Handler {
 	pool := testdb.New(t)
 	if _, err := pool.Exec(e.ctx, `ALTER TABLE provisioning_logs RENAME TO gone_logs; ALTER TABLE tenants RENAME TO gone_tenants;
 		ALTER TABLE upgrade_results RENAME TO gone_results; ALTER TABLE upgrade_runs RENAME TO gone_runs;
-		ALTER TABLE audit_chain RENAME TO gone_chain`); err != nil {
+		ALTER TABLE audit_records RENAME TO gone_audit_records; ALTER TABLE audit_chain RENAME TO gone_chain`); err != nil {
 		t.Fatal(err)
 	}
 	return handlerOn(t, e, pool)

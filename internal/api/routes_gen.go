@@ -16,6 +16,7 @@ func (h *Handler) Functions() map[string]LambdaHandler {
 		"ActivateAdminFunction":         h.Activate,
 		"StartUpgradeFunction":          h.StartUpgrade,
 		"GetUpgradeFunction":            h.GetUpgrade,
+		"ListAuditFunction":             h.ListAudit,
 		"VerifyAuditTrailFunction":      h.VerifyAudit,
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
+	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
 )
@@ -32,6 +33,24 @@ type tenantBody struct {
 	CompletedAt       *time.Time    `json:"completedAt"`
 	ArchivedAt        *time.Time    `json:"archivedAt"`
 	ProvisioningError *string       `json:"provisioningError"`
+	// CreatedBy and ArchivedBy are who the audit trail says created and archived the
+	// tenant: actors (ids), never names or e-mail. Null for a tenant created, or archived,
+	// before the trail existed.
+	CreatedBy  *actorAtBody `json:"createdBy"`
+	ArchivedBy *actorAtBody `json:"archivedBy"`
+}
+
+// actorAtBody is an actor of the audit trail and when it acted.
+type actorAtBody struct {
+	Actor string    `json:"actor"`
+	At    time.Time `json:"at"`
+}
+
+func actorAt(a *store.ActorAt) *actorAtBody {
+	if a == nil {
+		return nil
+	}
+	return &actorAtBody{Actor: a.Actor, At: a.At.UTC()}
 }
 
 // current reports whether a recorded schema version is the newest tenant migration this
@@ -55,6 +74,11 @@ func (h *Handler) GetTenant(ctx context.Context, req events.APIGatewayV2HTTPRequ
 			CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 			CompletedAt: utc(t.CompletedAt), ArchivedAt: utc(t.ArchivedAt),
 		}
+		trail, err := h.store.Trail(c.ctx, t.ID)
+		if err != nil {
+			return reply{}, err
+		}
+		body.CreatedBy, body.ArchivedBy = actorAt(trail.CreatedBy), actorAt(trail.ArchivedBy)
 		// An error kept from an earlier failure means nothing once a tenant is, say, ARCHIVED.
 		if t.Status == tenant.StatusFailed {
 			body.ProvisioningError = optional(t.ProvisioningError)

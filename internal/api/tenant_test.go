@@ -31,6 +31,13 @@ type tenantResponse struct {
 	CompletedAt       *time.Time `json:"completedAt"`
 	ArchivedAt        *time.Time `json:"archivedAt"`
 	ProvisioningError *string    `json:"provisioningError"`
+	CreatedBy         *actorAt   `json:"createdBy"`
+	ArchivedBy        *actorAt   `json:"archivedBy"`
+}
+
+type actorAt struct {
+	Actor string    `json:"actor"`
+	At    time.Time `json:"at"`
 }
 
 // badIDs are path ids that are not a tenant id in canonical form.

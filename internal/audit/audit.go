@@ -19,17 +19,33 @@ type Actor struct {
 	UserAgent string
 }
 
-type actorKey struct{}
+type (
+	actorKey      struct{}
+	unrecordedKey struct{}
+)
 
 // With is ctx carrying a as its actor, in place of any earlier one.
 func With(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-// From is ctx's actor; ok is false when none was set.
+// From is ctx's actor; ok is false when none was set, or when ctx is Unrecorded.
 func From(ctx context.Context) (a Actor, ok bool) {
+	if ctx.Value(unrecordedKey{}) != nil {
+		return Actor{}, false
+	}
 	a, ok = ctx.Value(actorKey{}).(Actor)
 	return a, ok
+}
+
+// Unrecorded is ctx without an actor, whatever With or As set in it later: no transaction
+// names one and no route records its request. It exists for the bench alone, which
+// measures onboarding without the trail's work (internal/local/bench); the product never
+// calls it. It cannot hide a change: the control plane's triggers still record every
+// transition, as system:unattributed, unless the database's owner disables them, as the
+// bench does on its scratch database.
+func Unrecorded(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unrecordedKey{}, true)
 }
 
 // Admin is the actor name of a token's subject at its issuer.

@@ -191,6 +191,10 @@ var (
 		Route: "GET /admin/upgrades/{id}", Runs: API, Handler: "GetUpgrade",
 		Doc:     "reads an upgrade run's counts and failed tenants",
 		Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
+	ListAudit = Function{LogicalID: "ListAuditFunction", Dir: "api-list-audit", Kind: Route,
+		Route: "GET /admin/audit", Runs: API, Handler: "ListAudit",
+		Doc:     "lists the audit trail, newest first, by tenant, actor, action and time",
+		Timeout: 15, Concurrency: "ApiConcurrency", DBConns: 1}
 	// Given 29 s, API Gateway's own limit: a day of digests and the links after them fit
 	// well within it; the whole trail is `make audit-verify`'s.
 	VerifyAuditTrail = Function{LogicalID: "VerifyAuditTrailFunction", Dir: "api-verify-audit", Kind: Route,
@@ -234,7 +238,7 @@ var Reconcile = Function{LogicalID: "ReconcileFunction", Dir: "reconcile", Kind:
 var SealAudit = Function{LogicalID: "SealAuditFunction", Dir: "audit-seal", Kind: Scheduled,
 	Schedule: "rate(15 minutes)", Runs: Auditor, Handler: "Seal",
 	Doc:   "links committed audit records into the hash chain and signs its head into the Object Lock bucket",
-	Needs: []Capability{SignAudit}, Timeout: 120, Concurrency: "1"}
+	Needs: []Capability{SignAudit}, Timeout: 120, Concurrency: "1", DBConns: 1}
 
 // MigrateControlPlane brings the control plane's tables to the newest version, as a
 // CloudFormation custom resource on every deploy. One deploy migrates at a time.
@@ -254,7 +258,7 @@ var Upgrade = []Function{ListTenantsToUpgrade, MigrateTenantBatch, SummarizeUpgr
 
 // Routes lists the admin API's functions.
 var Routes = []Function{CreateTenant, ListTenants, GetTenant, GetProvisioningStatus, ArchiveTenant, RetryTenant,
-	ResendActivationEmail, Activate, StartUpgrade, GetUpgrade, VerifyAuditTrail}
+	ResendActivationEmail, Activate, StartUpgrade, GetUpgrade, ListAudit, VerifyAuditTrail}
 
 // All lists every function of the product: what template.yaml defines and make build builds.
 func All() []Function {

@@ -148,13 +148,8 @@ func functionResources(b *bytes.Buffer, f catalog.Function) {
 			auth = "{Authorizer: NONE}"
 		}
 		w(3, "Events:")
-		w(4, "Route:")
-		w(5, "Type: HttpApi")
-		w(5, "Properties:")
-		w(6, "ApiId: !Ref AdminApi")
-		w(6, "Method: %s", method)
-		w(6, "Path: %s", path)
-		w(6, "Auth: %s", auth)
+		w(4, "Route: {Type: HttpApi, Properties: {ApiId: !Ref AdminApi, Method: %s, Path: \"%s\",", method, path)
+		w(5, "Auth: %s}}", auth)
 	case catalog.Scheduled:
 		w(3, "Events:")
 		w(4, "Schedule:")

@@ -41,6 +41,14 @@ type Config struct {
 	// wait is measured on: the longest wait of the tenant's inserts while an upgrade builds
 	// an index of audit_logs, concurrently and inside a transaction.
 	InsertWaitRows int
+	// AuditCost, when positive, is how many tenants are onboarded through the create
+	// route with the audit trail and as many without it, in alternating rounds.
+	AuditCost int
+	// AuditRecords, when positive, is the size of the audit trail the audit list route is
+	// measured at (over ListRequests requests).
+	AuditRecords int
+	// AuditOnly skips every phase but the audit trail's (and the floor's warm-up).
+	AuditOnly bool
 	// StartupRuns, when positive, times every function binary's start that many times.
 	StartupRuns int
 	// CPUProfile, when set, is the file the one-at-a-time latency runs' CPU profile goes to
@@ -84,8 +92,9 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	rep = Report{
 		Timestamp: time.Now().UTC(),
-		Flags:     Flags{N: cfg.N, C: cfg.C, R: cfg.R, FloorN: cfg.FloorN, Scale: cfg.Scale, InsertWaitRows: cfg.InsertWaitRows},
-		Machine:   Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()},
+		Flags: Flags{N: cfg.N, C: cfg.C, R: cfg.R, FloorN: cfg.FloorN, Scale: cfg.Scale, InsertWaitRows: cfg.InsertWaitRows,
+			AuditCost: cfg.AuditCost, AuditRecords: cfg.AuditRecords},
+		Machine: Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()},
 	}
 	db, err := createDB(ctx, cfg.AdminURL)
 	if err != nil {
@@ -106,6 +115,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	defer rig.close()
+
+	if cfg.AuditOnly {
+		results, err := measureAudit(ctx, cfg, rig, db)
+		rep.Results = results
+		rep.Summary = summarize(rep.Results)
+		return rep, err
+	}
 
 	// A fresh database is slow for its first hundred tenants or so (the floor measured
 	// first came out a third slower than the same measured again): warm it up untimed, so
@@ -170,6 +186,11 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		}
 		rep.Results = append(rep.Results, list...)
 	}
+	auditResults, err := measureAudit(ctx, cfg, rig, db)
+	if err != nil {
+		return rep, err
+	}
+	rep.Results = append(rep.Results, auditResults...)
 	if cfg.StartupRuns > 0 {
 		startup, err := measureStartup(ctx, cfg, db.URL, cfg.StartupRuns)
 		if err != nil {
@@ -179,6 +200,27 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	rep.Summary = summarize(rep.Results)
 	return rep, nil
+}
+
+// measureAudit measures the audit trail's phases the config asks for: its cost to
+// onboarding, then the audit list route at AuditRecords records.
+func measureAudit(ctx context.Context, cfg Config, rig *pipelineRig, db *benchDB) ([]Result, error) {
+	var out []Result
+	if cfg.AuditCost > 0 {
+		cost, err := measureAuditCost(ctx, cfg, rig, cfg.AuditCost, cfg.C)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, cost...)
+	}
+	if cfg.AuditRecords > 0 {
+		list, err := measureAuditList(ctx, cfg, rig.stack.Pool, db.URL, cfg.AuditRecords, max(cfg.ListRequests, 100))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, list...)
+	}
+	return out, nil
 }
 
 type floorFigures struct {

@@ -67,6 +67,10 @@ type Flags struct {
 	Scale  int `json:"scale,omitempty"`
 	// InsertWaitRows is the audit trail of the upgrade insert wait's tenants.
 	InsertWaitRows int `json:"insertWaitRows,omitempty"`
+	// AuditCost is the tenants onboarded each way (with and without the audit trail);
+	// AuditRecords the audit trail's size for the audit list route.
+	AuditCost    int `json:"auditCost,omitempty"`
+	AuditRecords int `json:"auditRecords,omitempty"`
 }
 
 // WriteJSON writes the report to dir/<UTC timestamp>.json, creating dir, and returns the path.

@@ -51,6 +51,7 @@ func bind(c components) map[string]lambda.Handler {
 		"ActivateAdminFunction":         lambdarun.NewHandler(deadline.Keep(audit.As("ActivateAdminFunction", c.api.Activate))),
 		"StartUpgradeFunction":          lambdarun.NewHandler(deadline.Keep(audit.As("StartUpgradeFunction", c.api.StartUpgrade))),
 		"GetUpgradeFunction":            lambdarun.NewHandler(deadline.Keep(audit.As("GetUpgradeFunction", c.api.GetUpgrade))),
+		"ListAuditFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("ListAuditFunction", c.api.ListAudit))),
 		"VerifyAuditTrailFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("VerifyAuditTrailFunction", c.api.VerifyAudit))),
 		"ListTenantsToUpgradeFunction":  lambdarun.NewHandler(deadline.Keep(audit.As("ListTenantsToUpgradeFunction", c.upgrader.List))),
 		"MigrateTenantBatchFunction":    lambdarun.NewHandler(deadline.Keep(audit.As("MigrateTenantBatchFunction", c.upgrader.MigrateBatch))),

@@ -17,10 +17,13 @@ CREATE TRIGGER audit_digests_no_change BEFORE UPDATE OR DELETE ON audit_digests
 CREATE TRIGGER audit_digests_no_truncate BEFORE TRUNCATE ON audit_digests
     FOR EACH STATEMENT EXECUTE FUNCTION audit_records_append_only();
 
--- GET /admin/audit filters by actor or action, newest first (keyset on id); by tenant and
--- by time the indexes of 011 serve.
-CREATE INDEX audit_records_actor_idx ON audit_records (actor, id DESC);
-CREATE INDEX audit_records_action_idx ON audit_records (action, id DESC);
+-- GET /admin/audit lists newest first, keyset on (at, id) (store.ListAudit): by actor, by
+-- action or by both, with or without a time range, one range of one of these indexes read
+-- in order; by time alone 011's (at, id) index, by tenant 011's tenant index (a tenant's
+-- records are few, and sorted).
+CREATE INDEX audit_records_actor_idx ON audit_records (actor, at DESC, id DESC);
+CREATE INDEX audit_records_action_idx ON audit_records (action, at DESC, id DESC);
+CREATE INDEX audit_records_actor_action_idx ON audit_records (actor, action, at DESC, id DESC);
 
 -- audit_verify_after recomputes the chain from the link after p_after, whose hash is
 -- p_prev, and answers its first fault as audit_verify does: a verifier that trusts a signed
@@ -92,6 +95,7 @@ BEGIN
 END
 $$;
 
+DROP INDEX audit_records_actor_action_idx;
 DROP INDEX audit_records_action_idx;
 DROP INDEX audit_records_actor_idx;
 DROP TABLE audit_digests;
