@@ -832,6 +832,12 @@ func capability(g grant, dbSecret, deployerSecret *yaml.Node, machines []string)
 		if sm := refTo(g.resource); slices.Contains(machines, sm) {
 			return g.action + " on " + sm
 		}
+	case "events:PutEvents":
+		// The stack's own bus, by its ARN: no other bus.
+		if f, arg := intrinsic(g.resource); f == "GetAtt" && (arg.Value == "EventBus.Arn" ||
+			len(arg.Content) == 2 && arg.Content[0].Value == "EventBus" && arg.Content[1].Value == "Arn") {
+			return "events:PutEvents on EventBus"
+		}
 	case "states:DescribeExecution":
 		for _, sm := range machines {
 			if f, arg := intrinsic(g.resource); f == "Sub" && strings.Contains(arg.Value, ":execution:${"+sm+".Name}:") {
@@ -847,7 +853,8 @@ func capability(g grant, dbSecret, deployerSecret *yaml.Node, machines []string)
 // as its own user (catalog.Function.DBUser), the migration alone reads the master secret;
 // Email sends e-mail as SES_FROM_ADDRESS through the SES identity; Contracts reads the
 // deployer secret; StartProvisioning, DescribeProvisioning and StartUpgrades act on their
-// state machine's executions. Nothing else, and nothing missing.
+// state machine's executions; PublishEvents puts events on the stack's bus. Nothing else,
+// and nothing missing.
 func TestLeastPrivilegeMatchesTheCatalogue(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
@@ -881,6 +888,8 @@ func TestLeastPrivilegeMatchesTheCatalogue(t *testing.T) {
 			case catalog.StartUpgrades:
 				want["states:StartExecution on UpgradeStateMachine"] = true
 				want["states:DescribeExecution on UpgradeStateMachine"] = true
+			case catalog.PublishEvents:
+				want["events:PutEvents on EventBus"] = true
 			default:
 				t.Errorf("%s needs %s: teach this test what it may do", id, c)
 			}
@@ -1106,6 +1115,10 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 				}
 			case catalog.Reconciler:
 				fail("provisioning state machine", wfErr)
+			}
+			if f.Uses(catalog.PublishEvents) {
+				_, err := e.Events()
+				fail("event bus", err)
 			}
 			for name := range vars {
 				if !read[name] {

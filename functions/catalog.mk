@@ -24,4 +24,5 @@ LAMBDAS := \
 	MigrateTenantBatchFunction:upgrade-migrate-batch \
 	SummarizeUpgradeFunction:upgrade-summarize \
 	ReconcileFunction:reconcile \
+	PublishEventsFunction:publish-events \
 	MigrateControlPlaneFunction:migrate-control-plane

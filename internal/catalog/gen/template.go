@@ -46,6 +46,8 @@ var capabilities = map[catalog.Capability]grant{
 	catalog.DescribeProvisioning: {env: []string{"STATE_MACHINE_ARN: !Ref ProvisioningStateMachine"}, policies: []string{"ProvisioningDescribePolicy"}},
 	// config.LoadUpgradeWorkflow.
 	catalog.StartUpgrades: {env: []string{"UPGRADE_STATE_MACHINE_ARN: !Ref UpgradeStateMachine"}, policies: []string{"UpgradeStartPolicy"}},
+	// config.LoadEvents.
+	catalog.PublishEvents: {env: []string{"EVENT_BUS_NAME: !Ref EventBus"}, policies: []string{"EventBusPutPolicy"}},
 }
 
 // legacyLogGroups keeps the logical id a log group had before the catalogue named them:

@@ -11,6 +11,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/controlplane"
 	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
+	"github.com/healthstack/tenant-provisioning/internal/outbox"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
@@ -23,6 +24,7 @@ type components struct {
 	upgrader     *upgrade.Upgrader
 	reconciler   *reconcile.Reconciler
 	controlplane *controlplane.Handler
+	publisher    *outbox.Publisher
 }
 
 // bind maps every function's logical id to its handler on its component in c. The
@@ -53,6 +55,7 @@ func bind(c components) map[string]lambda.Handler {
 		"MigrateTenantBatchFunction":    lambdarun.NewHandler(deadline.Keep(audit.As("MigrateTenantBatchFunction", c.upgrader.MigrateBatch))),
 		"SummarizeUpgradeFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("SummarizeUpgradeFunction", c.upgrader.Summarize))),
 		"ReconcileFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("ReconcileFunction", c.reconciler.Run))),
+		"PublishEventsFunction":         lambdarun.NewHandler(deadline.Keep(audit.As("PublishEventsFunction", c.publisher.Publish))),
 		"MigrateControlPlaneFunction":   lambdarun.NewHandler(deadline.Keep(audit.As("MigrateControlPlaneFunction", c.controlplane.Handle))),
 	}
 }
@@ -80,4 +83,9 @@ func Reconcile(c *reconcile.Reconciler) map[string]lambda.Handler {
 // ControlPlane maps the logical ids of the functions *controlplane.Handler runs to their handlers on c.
 func ControlPlane(c *controlplane.Handler) map[string]lambda.Handler {
 	return served(catalog.ControlPlane, bind(components{controlplane: c}))
+}
+
+// Publisher maps the logical ids of the functions *outbox.Publisher runs to their handlers on c.
+func Publisher(c *outbox.Publisher) map[string]lambda.Handler {
+	return served(catalog.Publisher, bind(components{publisher: c}))
 }
