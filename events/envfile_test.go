@@ -25,6 +25,7 @@ var configVars = []string{
 	"APP_BASE_URL", "TENANT_URL_TEMPLATE", "ACTIVATION_TTL", "STATE_MACHINE_ARN", "SOROBAN_RPC_URL",
 	"SOROBAN_NETWORK", "SOROBAN_NETWORK_PASSPHRASE", "DEPLOYER_SECRET_ARN", "SOROBAN_DEPLOYER_SEED",
 	"SOROBAN_WASM_PATH", "SOROBAN_WASM_HASH", "SOROBAN_CONFIRM_TIMEOUT", "ADMIN_SCOPE", "UPGRADE_STATE_MACHINE_ARN",
+	"EVENT_BUS_NAME",
 }
 
 // localOnlyVars are the variables the sam-local overlay (infra/sam-local/overlay) declares
@@ -117,6 +118,13 @@ func TestSamLocalEnvFile(t *testing.T) {
 				}
 			} else if _, ok := env["UPGRADE_STATE_MACHINE_ARN"]; ok {
 				t.Errorf("sets UPGRADE_STATE_MACHINE_ARN, which only %v read", upgradeFunctions)
+			}
+			if fn == catalog.PublishLifecycleEvents.LogicalID {
+				if _, err := config.LoadEvents(); err != nil {
+					t.Errorf("LoadEvents: %v", err)
+				}
+			} else if _, ok := env["EVENT_BUS_NAME"]; ok {
+				t.Errorf("sets EVENT_BUS_NAME, which only %s reads", catalog.PublishLifecycleEvents.LogicalID)
 			}
 			if _, isAPI := apiOperations[fn]; isAPI {
 				if got := config.LoadAPI().RequiredScope; got != adminScope || env["ADMIN_SCOPE"] != adminScope {

@@ -34,12 +34,14 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/api"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
+	"github.com/healthstack/tenant-provisioning/internal/outbox"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/bustest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
@@ -131,6 +133,7 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 	r.upgrade()
 	r.adminAPI(claim)
 	r.reconcile()
+	r.publish()
 	r.migrate()
 
 	for _, name := range got {
@@ -1116,6 +1119,33 @@ func (r *run) reconcile() {
 	r.invoke(catalog.Reconcile.LogicalID, &rep)
 	if rep.Checked != 2 || rep.StillRunning != 2 || len(rep.RolledBack)+len(rep.ReservationsFailed)+len(rep.NeedsOperator)+len(rep.Errors) != 0 {
 		r.t.Errorf("ReconcileFunction: %+v, want both pending tenants left to their running executions", rep)
+	}
+}
+
+// publish runs the schedule's event on the publisher: every lifecycle event the run made
+// reaches the bus, each valid against its type's schema and without an admin's address.
+func (r *run) publish() {
+	r.t.Helper()
+	var rep outbox.Report
+	r.invoke(catalog.PublishLifecycleEvents.LogicalID, &rep)
+	if rep.Published == 0 || rep.Refused != 0 || rep.More {
+		r.t.Errorf("PublishEventsFunction: %+v, want every event published", rep)
+	}
+	types := map[string]bool{}
+	for _, ev := range r.f.bus.Receive(r.t, rep.Published) {
+		bustest.Valid(r.t, ev)
+		types[ev.Event.Type] = true
+		for _, addr := range []string{exampleAdmin, rollbackAdmin, createdAdmin} {
+			if strings.Contains(string(ev.Detail), addr) {
+				r.t.Errorf("event %s holds an admin's e-mail address", ev.Event.ID)
+			}
+		}
+	}
+	for _, typ := range []string{outbox.TenantReserved, outbox.TenantProvisioningStarted, outbox.TenantActivated,
+		outbox.TenantFailed, outbox.TenantArchived, outbox.TenantRetried, outbox.AdminActivated, outbox.UpgradeRunFinished} {
+		if !types[typ] {
+			r.t.Errorf("the events' run published no %s", typ)
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/bustest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
@@ -131,6 +132,7 @@ type fixture struct {
 	logs     *testlog.Buffer
 	sfn      *sfn.Client
 	workflow *workflow.Client
+	bus      *bustest.Bus
 	// stateMachineArn and upgradeStateMachineArn are the test's own provisioning and
 	// upgrade state machines in the emulator.
 	stateMachineArn, upgradeStateMachineArn string
@@ -206,6 +208,11 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	}
 	rec := &reconcile.Reconciler{Store: f.store, Rollback: f.steps, Executions: f.workflow, Log: log}
 	for name, fn := range handlers.Reconcile(rec) {
+		f.catalog[name] = fn
+	}
+	// Lifecycle events: the publisher, on a bus of the test's own whose events reach a queue.
+	f.bus = bustest.New(t)
+	for name, fn := range handlers.Publisher(f.bus.Publisher(store.New(f.pool), log)) {
 		f.catalog[name] = fn
 	}
 	return f
