@@ -20,17 +20,6 @@ CREATE TABLE event_outbox (
 -- What the publisher claims: the unpublished rows, in order.
 CREATE INDEX event_outbox_unpublished_idx ON event_outbox (seq) WHERE published_at IS NULL;
 
--- The type of the error a tenant failed with, never its text: the error type name the
--- rollback stored first (pipeline.SanitizeError writes "<Error>: <message>"), when it is one
--- of the taxonomy's or Step Functions' own, else Unclassified. Only known names pass, so a
--- message that happens to start with a word and a colon never reaches an event.
-CREATE FUNCTION outbox_error_type(err text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(substring(err FROM
-        '^((?:Transient|Validation|Conflict|NotFound|Invariant|Config)Error|(?:States|Lambda|Sandbox)\.[A-Za-z]+)(?:: |$)'),
-        'Unclassified')
-$$;
-
 -- One event per tenant status transition, by the same triggers' rule as the audit record
 -- (012): reserved on insert, then the status it moved to. The request is what the
 -- transaction named (store.InTx from the invocation's context).
@@ -56,10 +45,18 @@ BEGIN
         data := data || jsonb_build_object('executionArn', NEW.execution_arn);
     END IF;
     IF NEW.status = 'FAILED' THEN
-        -- A reservation failed from PENDING never had an execution (the API could not
-        -- start one, or the reconciler found none): its reason is a sentence of ours.
-        data := data || jsonb_build_object('errorType', CASE WHEN TG_OP = 'UPDATE' AND OLD.status = 'PENDING'
-            THEN 'ProvisioningNotStarted' ELSE outbox_error_type(NEW.provisioning_error) END);
+        -- The type of the error, never its text: the error type name the rollback stored
+        -- first (pipeline.SanitizeError writes "<Error>: <message>") when it is one of the
+        -- taxonomy's or Step Functions' own, else Unclassified. Only known names pass, so a
+        -- message that happens to start with a word and a colon never reaches an event. A
+        -- reservation failed from PENDING never had an execution (the API could not start
+        -- one, or the reconciler found none): its reason is a sentence of ours. (Inline: the
+        -- functions' users may execute no function of ours they are not granted.)
+        data := data || jsonb_build_object('errorType', CASE
+            WHEN TG_OP = 'UPDATE' AND OLD.status = 'PENDING' THEN 'ProvisioningNotStarted'
+            ELSE coalesce(substring(NEW.provisioning_error FROM
+                '^((?:Transient|Validation|Conflict|NotFound|Invariant|Config)Error|(?:States|Lambda|Sandbox)\.[A-Za-z]+)(?:: |$)'),
+                'Unclassified') END);
     END IF;
     INSERT INTO public.event_outbox (type, subject, data, request_id)
     VALUES ('com.healthstack.tenant.' || kind, NEW.id, data, request);
@@ -67,8 +64,10 @@ BEGIN
 END
 $$;
 
+-- A row inserted in another status than PENDING (a tool's seed or import) was reserved by
+-- no one: no event.
 CREATE TRIGGER tenants_outbox_reserved AFTER INSERT ON tenants
-    FOR EACH ROW EXECUTE FUNCTION outbox_tenant_transition();
+    FOR EACH ROW WHEN (NEW.status = 'PENDING') EXECUTE FUNCTION outbox_tenant_transition();
 CREATE TRIGGER tenants_outbox_transition AFTER UPDATE OF status ON tenants
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION outbox_tenant_transition();
 
@@ -108,5 +107,4 @@ DROP FUNCTION outbox_upgrade_run_finished();
 DROP TRIGGER tenants_outbox_transition ON tenants;
 DROP TRIGGER tenants_outbox_reserved ON tenants;
 DROP FUNCTION outbox_tenant_transition();
-DROP FUNCTION outbox_error_type(text);
 DROP TABLE event_outbox;
