@@ -27,7 +27,11 @@ func main() {
 	flag.StringVar(&cfg.OutboxDir, "outbox-dir", ".local/outbox", "where sent e-mail is saved as .eml")
 	flag.DurationVar(&cfg.ReconcileEvery, "reconcile-every", 30*time.Second, "run the reconciler this often, as the schedule does in AWS (0: never)")
 	flag.DurationVar(&cfg.ReconcileStaleAfter, "reconcile-stale-after", 0, "how long a PENDING or PROVISIONING tenant must sit untouched before the reconciler looks at it (0: its default, 5m)")
+	flag.DurationVar(&cfg.PublishEvery, "publish-every", 10*time.Second, "run the event publisher this often when EVENT_BUS_NAME is set (0: never)")
 	flag.Parse()
+	if os.Getenv("AWS_ENDPOINT_URL") != "" {
+		cfg.EventBusName = os.Getenv("EVENT_BUS_NAME") // the bus must exist at the emulator
+	}
 	cfg.AdminToken = os.Getenv("DEV_API_TOKEN")
 	cfg.Outbox = os.Getenv("AWS_ENDPOINT_URL") == ""
 	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -62,6 +66,11 @@ func run(cfg devserver.Config) error {
 	fmt.Printf("executions:         %s/executions\n", srv.APIURL)
 	if cfg.ReconcileEvery > 0 {
 		fmt.Printf("reconciler:         every %s (-reconcile-every)\n", cfg.ReconcileEvery)
+	}
+	if srv.Publisher != nil && cfg.PublishEvery > 0 {
+		fmt.Printf("lifecycle events:   to bus %s every %s (-publish-every); the outbox: %s/dev/events\n", cfg.EventBusName, cfg.PublishEvery, srv.APIURL)
+	} else {
+		fmt.Printf("lifecycle events:   %s/dev/events (set AWS_ENDPOINT_URL and EVENT_BUS_NAME to publish them)\n", srv.APIURL)
 	}
 	if cfg.AdminToken == "" {
 		fmt.Printf("admin token:        %s   (set DEV_API_TOKEN to choose one)\n", srv.AdminToken)

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/google/uuid"
 	"github.com/rs/cors"
@@ -40,8 +41,10 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdaapi"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
+	"github.com/healthstack/tenant-provisioning/internal/outbox"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // The scopes of the admin routes, locally as behind the JWT authorizer: the admin scope
@@ -89,6 +92,12 @@ type Config struct {
 	ReconcileEvery time.Duration
 	// ReconcileStaleAfter is the reconciler's StaleAfter (0: its default).
 	ReconcileStaleAfter time.Duration
+	// EventBusName is the EventBridge bus (at AWS_ENDPOINT_URL) the publisher sends the
+	// lifecycle events to; empty: they stay in the outbox, which /dev/events shows.
+	EventBusName string
+	// PublishEvery runs the publisher on a timer, as its schedule does in AWS (0: only when
+	// invoked, through the Lambda Invoke API or Server.Publisher).
+	PublishEvery time.Duration
 }
 
 // Server is the running stack.
@@ -98,14 +107,16 @@ type Server struct {
 	// Upgrades runs the upgrade state machine's executions.
 	Upgrades   *execution.Runner
 	Reconciler *reconcile.Reconciler
-	Outbox     *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
+	// Publisher sends the lifecycle events to Config.EventBusName; nil without one.
+	Publisher *outbox.Publisher
+	Outbox    *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
 	// URLs of what it serves, and the tokens.
 	APIURL, InvokeURL, OutboxURL string
 	// AppOrigin is APP_BASE_URL's origin, the one CORS lets POST to /activation.
 	AppOrigin               string
 	AdminToken, ViewerToken string
 	servers                 []*http.Server
-	stopReconcile           func()
+	stopTimers              []func()
 }
 
 // Start brings the stack up; Close takes it down.
@@ -188,6 +199,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		mux.Handle("/outbox", s.Outbox)
 		mux.Handle("/outbox/", s.Outbox)
 	}
+	mux.Handle("GET /dev/events", eventsPage(store.New(s.Stack.Pool)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/executions", http.StatusFound) })
 	// API Gateway answers preflights itself, for every route, before any authorizer.
 	withCORS := cors.New(cors.Options{AllowedOrigins: []string{s.AppOrigin}, AllowedMethods: CORSMethods,
@@ -199,20 +211,35 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Rollback: s.Stack.StepsAs(catalog.ReconcilerUser), Executions: s.Runner,
 		Log: cfg.Log, StaleAfter: cfg.ReconcileStaleAfter}
 	if cfg.ReconcileEvery > 0 {
-		s.reconcileEvery(cfg.ReconcileEvery)
+		s.every(cfg.ReconcileEvery, func() { _, _ = s.Reconciler.Run(context.Background(), reconcile.Input{}) })
 	}
-	// Every function, as `sam local start-lambda` serves them: the steps, the API routes
-	// and the reconciler.
+	if cfg.EventBusName != "" {
+		awsCfg, err := wiring.AWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.Publisher = &outbox.Publisher{Store: store.New(s.Stack.PoolAs(catalog.PublisherUser)),
+			Bus: eventbridge.NewFromConfig(awsCfg), BusName: cfg.EventBusName, Log: cfg.Log}
+		if cfg.PublishEvery > 0 {
+			s.every(cfg.PublishEvery, func() { _, _ = s.Publisher.Publish(context.Background(), outbox.Input{}) })
+		}
+	}
+	// Every function, as `sam local start-lambda` serves them: the steps, the API routes,
+	// the reconciler and the publisher (when it has a bus).
 	maps.Copy(all, functions)
 	maps.Copy(all, handlers.Reconcile(s.Reconciler))
+	if s.Publisher != nil {
+		maps.Copy(all, handlers.Publisher(s.Publisher))
+	}
 	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// reconcileEvery runs the reconciler every d until Close.
-func (s *Server) reconcileEvery(d time.Duration) {
+// every runs fn every d until Close, as a schedule does in AWS. A run's report is in its
+// log line; a failed run is tried again at the next tick.
+func (s *Server) every(d time.Duration, fn func()) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -224,18 +251,17 @@ func (s *Server) reconcileEvery(d time.Duration) {
 			case <-stop:
 				return
 			case <-tick.C:
-				// Its report is in its log line; a failed run is tried again next tick.
-				_, _ = s.Reconciler.Run(context.Background(), reconcile.Input{})
+				fn()
 			}
 		}
 	}()
-	s.stopReconcile = func() { close(stop); <-done }
+	s.stopTimers = append(s.stopTimers, func() { close(stop); <-done })
 }
 
 // Close stops the servers and the stack.
 func (s *Server) Close() {
-	if s.stopReconcile != nil {
-		s.stopReconcile()
+	for _, stop := range s.stopTimers {
+		stop()
 	}
 	for _, srv := range s.servers {
 		_ = srv.Close()
