@@ -844,6 +844,12 @@ func capability(g grant, dbSecret, deployerSecret *yaml.Node, machines []string)
 		if sm := refTo(g.resource); slices.Contains(machines, sm) {
 			return g.action + " on " + sm
 		}
+	case "events:PutEvents":
+		// The stack's own bus, by its ARN: no other bus.
+		if f, arg := intrinsic(g.resource); f == "GetAtt" && (arg.Value == "EventBus.Arn" ||
+			len(arg.Content) == 2 && arg.Content[0].Value == "EventBus" && arg.Content[1].Value == "Arn") {
+			return "events:PutEvents on EventBus"
+		}
 	case "states:DescribeExecution":
 		for _, sm := range machines {
 			if f, arg := intrinsic(g.resource); f == "Sub" && strings.Contains(arg.Value, ":execution:${"+sm+".Name}:") {
@@ -859,7 +865,8 @@ func capability(g grant, dbSecret, deployerSecret *yaml.Node, machines []string)
 // as its own user (catalog.Function.DBUser), the migration alone reads the master secret;
 // Email sends e-mail as SES_FROM_ADDRESS through the SES identity; Contracts reads the
 // deployer secret; StartProvisioning, DescribeProvisioning and StartUpgrades act on their
-// state machine's executions. Nothing else, and nothing missing.
+// state machine's executions; PublishEvents puts events on the stack's bus. Nothing else,
+// and nothing missing.
 func TestLeastPrivilegeMatchesTheCatalogue(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
@@ -901,6 +908,8 @@ func TestLeastPrivilegeMatchesTheCatalogue(t *testing.T) {
 				for _, a := range []string{"kms:GetPublicKey with the audit key", "s3:ListBucketVersions of the audit digests", "s3:GetObject of the audit digests", "s3:GetObjectVersion of the audit digests"} {
 					want[a] = true
 				}
+			case catalog.PublishEvents:
+				want["events:PutEvents on EventBus"] = true
 			default:
 				t.Errorf("%s needs %s: teach this test what it may do", id, c)
 			}
@@ -1130,6 +1139,10 @@ func TestEnvironmentMatchesTheCode(t *testing.T) {
 				}
 			case catalog.Reconciler:
 				fail("provisioning state machine", wfErr)
+			}
+			if f.Uses(catalog.PublishEvents) {
+				_, err := e.Events()
+				fail("event bus", err)
 			}
 			for name := range vars {
 				if !read[name] {

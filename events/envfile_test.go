@@ -26,6 +26,7 @@ var configVars = []string{
 	"SOROBAN_NETWORK", "SOROBAN_NETWORK_PASSPHRASE", "DEPLOYER_SECRET_ARN", "SOROBAN_DEPLOYER_SEED",
 	"SOROBAN_WASM_PATH", "SOROBAN_WASM_HASH", "SOROBAN_CONFIRM_TIMEOUT", "ADMIN_SCOPE", "UPGRADE_STATE_MACHINE_ARN",
 	"AUDIT_KEY_ID", "AUDIT_BUCKET",
+	"EVENT_BUS_NAME",
 }
 
 // localOnlyVars are the variables the sam-local overlay (infra/sam-local/overlay) declares
@@ -126,6 +127,13 @@ func TestSamLocalEnvFile(t *testing.T) {
 				}
 			} else if _, ok := env["AUDIT_BUCKET"]; ok {
 				t.Errorf("sets AUDIT_BUCKET, which only %v read", auditFunctions)
+			}
+			if fn == catalog.PublishLifecycleEvents.LogicalID {
+				if _, err := config.LoadEvents(); err != nil {
+					t.Errorf("LoadEvents: %v", err)
+				}
+			} else if _, ok := env["EVENT_BUS_NAME"]; ok {
+				t.Errorf("sets EVENT_BUS_NAME, which only %s reads", catalog.PublishLifecycleEvents.LogicalID)
 			}
 			if _, isAPI := apiOperations[fn]; isAPI {
 				if got := config.LoadAPI().RequiredScope; got != adminScope || env["ADMIN_SCOPE"] != adminScope {

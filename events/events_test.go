@@ -35,12 +35,14 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
+	"github.com/healthstack/tenant-provisioning/internal/outbox"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/soroban"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/bustest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
 	"github.com/healthstack/tenant-provisioning/internal/workflow"
@@ -135,6 +137,7 @@ func TestEveryEventRunsOnItsFunction(t *testing.T) {
 	r.adminAPI(claim)
 	r.reconcile()
 	r.audit()
+	r.publish()
 	r.migrate()
 
 	for _, name := range got {
@@ -1162,6 +1165,33 @@ func (r *run) audit() {
 	r.call(catalog.VerifyAuditTrail.LogicalID, http.StatusOK, &rep)
 	if !rep.Verified || rep.Head != sealed.Head || rep.Fault != nil {
 		r.t.Errorf("VerifyAuditTrail after a seal to %d: %+v", sealed.Head, rep)
+	}
+}
+
+// publish runs the schedule's event on the publisher: every lifecycle event the run made
+// reaches the bus, each valid against its type's schema and without an admin's address.
+func (r *run) publish() {
+	r.t.Helper()
+	var rep outbox.Report
+	r.invoke(catalog.PublishLifecycleEvents.LogicalID, &rep)
+	if rep.Published == 0 || rep.Refused != 0 || rep.More {
+		r.t.Errorf("PublishEventsFunction: %+v, want every event published", rep)
+	}
+	types := map[string]bool{}
+	for _, ev := range r.f.bus.Receive(r.t, rep.Published) {
+		bustest.Valid(r.t, ev)
+		types[ev.Event.Type] = true
+		for _, addr := range []string{exampleAdmin, rollbackAdmin, createdAdmin} {
+			if strings.Contains(string(ev.Detail), addr) {
+				r.t.Errorf("event %s holds an admin's e-mail address", ev.Event.ID)
+			}
+		}
+	}
+	for _, typ := range []string{outbox.TenantReserved, outbox.TenantProvisioningStarted, outbox.TenantActivated,
+		outbox.TenantFailed, outbox.TenantArchived, outbox.TenantRetried, outbox.AdminActivated, outbox.UpgradeRunFinished} {
+		if !types[typ] {
+			r.t.Errorf("the events' run published no %s", typ)
+		}
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/bustest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testlog"
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
@@ -133,6 +134,7 @@ type fixture struct {
 	logs     *testlog.Buffer
 	sfn      *sfn.Client
 	workflow *workflow.Client
+	bus      *bustest.Bus
 	// stateMachineArn and upgradeStateMachineArn are the test's own provisioning and
 	// upgrade state machines in the emulator.
 	stateMachineArn, upgradeStateMachineArn string
@@ -215,6 +217,11 @@ func newFixture(ctx context.Context, t *testing.T, eventsStateMachine string) *f
 	sealer := &auditchain.Sealer{Chain: f.store, Signer: kms.NewFromConfig(awsCfg), Bucket: wiring.S3(awsCfg),
 		KeyID: trail.KeyID, BucketName: trail.Bucket, Log: log}
 	for name, fn := range handlers.Auditor(sealer) {
+		f.catalog[name] = fn
+	}
+	// Lifecycle events: the publisher, on a bus of the test's own whose events reach a queue.
+	f.bus = bustest.New(t)
+	for name, fn := range handlers.Publisher(f.bus.Publisher(store.New(f.pool), log)) {
 		f.catalog[name] = fn
 	}
 	return f

@@ -27,4 +27,5 @@ LAMBDAS := \
 	SummarizeUpgradeFunction:upgrade-summarize \
 	ReconcileFunction:reconcile \
 	SealAuditFunction:audit-seal \
+	PublishEventsFunction:publish-events \
 	MigrateControlPlaneFunction:migrate-control-plane

@@ -5,7 +5,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/healthstack/tenant-provisioning/internal/auditchain"
@@ -35,7 +39,13 @@ func main() {
 	flag.DurationVar(&cfg.ReconcileEvery, "reconcile-every", 30*time.Second, "run the reconciler this often, as the schedule does in AWS (0: never)")
 	flag.DurationVar(&cfg.ReconcileStaleAfter, "reconcile-stale-after", 0, "how long a PENDING or PROVISIONING tenant must sit untouched before the reconciler looks at it (0: its default, 5m)")
 	flag.DurationVar(&cfg.SealEvery, "seal-every", time.Minute, "seal and sign the audit trail this often when an AWS API emulator is configured, as the schedule does every 15 minutes in AWS (0: never)")
+	flag.DurationVar(&cfg.PublishEvery, "publish-every", 10*time.Second, "run the event publisher this often when EVENT_BUS_NAME is set (0: never)")
 	flag.Parse()
+	// make dev points EventBridge at the emulator (AWS_ENDPOINT_URL_EVENTBRIDGE); the bus is
+	// made there if missing.
+	if os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
+		cfg.EventBusName = cmp.Or(os.Getenv("EVENT_BUS_NAME"), "tenant-provisioning-local-events")
+	}
 	cfg.AdminToken = os.Getenv("DEV_API_TOKEN")
 	cfg.Outbox = os.Getenv("AWS_ENDPOINT_URL") == ""
 	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -55,6 +65,11 @@ func run(cfg devserver.Config) error {
 	cfg.DatabaseURL = db.URL
 	if os.Getenv("AWS_ENDPOINT_URL_KMS") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
 		if cfg.Audit, err = localAuditChain(ctx); err != nil {
+			return err
+		}
+	}
+	if cfg.EventBusName != "" {
+		if err := localEventBus(ctx, cfg.EventBusName); err != nil {
 			return err
 		}
 	}
@@ -81,6 +96,11 @@ func run(cfg devserver.Config) error {
 		fmt.Printf("                    sealed and signed every %s (-seal-every) into bucket %s; make audit-verify checks it all\n", cfg.SealEvery, cfg.Audit.Bucket)
 	} else {
 		fmt.Println("                    no AWS API emulator: records are kept, not sealed or signed")
+	}
+	if srv.Publisher != nil && cfg.PublishEvery > 0 {
+		fmt.Printf("lifecycle events:   to bus %s every %s (-publish-every); the outbox: %s/dev/events\n", cfg.EventBusName, cfg.PublishEvery, srv.APIURL)
+	} else {
+		fmt.Printf("lifecycle events:   %s/dev/events (set AWS_ENDPOINT_URL and EVENT_BUS_NAME to publish them)\n", srv.APIURL)
 	}
 	if cfg.AdminToken == "" {
 		fmt.Printf("admin token:        %s   (set DEV_API_TOKEN to choose one)\n", srv.AdminToken)
@@ -134,4 +154,17 @@ func localAuditChain(ctx context.Context) (*config.AuditChain, error) {
 		return nil, err
 	}
 	return &ac, os.WriteFile(auditEnv, []byte("AUDIT_KEY_ID="+ac.KeyID+"\nAUDIT_BUCKET="+ac.Bucket+"\n"), 0o644)
+}
+
+// localEventBus makes the bus called name in the emulator, unless it is there.
+func localEventBus(ctx context.Context, name string) error {
+	awsCfg, err := wiring.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = eventbridge.NewFromConfig(awsCfg).CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)})
+	if _, exists := errors.AsType[*ebtypes.ResourceAlreadyExistsException](err); exists {
+		return nil
+	}
+	return err
 }

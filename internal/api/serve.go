@@ -253,11 +253,14 @@ func optional(s string) *string {
 // withActor is ctx with the request's caller as the audit actor (audit.With), over the
 // function's own: the token's subject at its issuer, with the request's id, source address
 // and user agent. The public route has no token: its changes are recorded by what they do
-// (a redeemed link as the tenant's admin).
+// (a redeemed link as the tenant's admin), with the function's actor kept, and only the
+// request's id added, for the audit record and the lifecycle event of what it changes.
 func withActor(ctx context.Context, req events.APIGatewayV2HTTPRequest) context.Context {
 	jwt, ok := caller(req)
 	if !ok {
-		return ctx
+		a, _ := audit.From(ctx)
+		a.RequestID = req.RequestContext.RequestID
+		return audit.With(ctx, a)
 	}
 	return audit.With(ctx, audit.Actor{
 		Name:      audit.Admin(jwt.Claims["iss"], jwt.Claims["sub"]),

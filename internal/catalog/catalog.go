@@ -46,6 +46,7 @@ const (
 	Reconciler   Component = "Reconciler"   // *reconcile.Reconciler
 	ControlPlane Component = "ControlPlane" // *controlplane.Handler
 	Auditor      Component = "Auditor"      // *auditchain.Sealer: seals and signs the audit trail
+	Publisher    Component = "Publisher"    // *outbox.Publisher: sends the lifecycle events to EventBridge
 )
 
 // Capability is something a function uses besides the control-plane database. wiring
@@ -62,6 +63,7 @@ const (
 	StartUpgrades        Capability = "StartUpgrades"        // starts upgrade runs' executions and reads their status
 	SignAudit            Capability = "SignAudit"            // signs the audit chain's head (KMS) and writes the digest (S3)
 	VerifyAudit          Capability = "VerifyAudit"          // reads the digests (S3) and the signing key's public half (KMS)
+	PublishEvents        Capability = "PublishEvents"        // puts events on the product's event bus
 )
 
 // Function is one Lambda function.
@@ -240,6 +242,18 @@ var SealAudit = Function{LogicalID: "SealAuditFunction", Dir: "audit-seal", Kind
 	Doc:   "links committed audit records into the hash chain and signs its head into the Object Lock bucket",
 	Needs: []Capability{SignAudit}, Timeout: 120, Concurrency: "1", DBConns: 1}
 
+// PublishLifecycleEvents sends the lifecycle events the transitions wrote to the outbox
+// (internal/outbox) to the event bus. Once a minute: an event is at most about a minute
+// behind its transition, which its consumers (notifications, billing, reporting) do not
+// notice, and the outbox keeps it safe meanwhile. For less, raise the schedule's rate
+// (EventBridge Scheduler's finest is a minute), or invoke the function after a commit as
+// well: runs are idempotent and skip what another holds. One run at a time, each draining
+// the outbox within its timeout.
+var PublishLifecycleEvents = Function{LogicalID: "PublishEventsFunction", Dir: "publish-events", Kind: Scheduled,
+	Schedule: "rate(1 minute)", Runs: Publisher, Handler: "Publish",
+	Doc:   "sends the lifecycle events waiting in the outbox to the event bus",
+	Needs: []Capability{PublishEvents}, Timeout: 55, Concurrency: "1", DBConns: 1}
+
 // MigrateControlPlane brings the control plane's tables to the newest version, as a
 // CloudFormation custom resource on every deploy. One deploy migrates at a time.
 var MigrateControlPlane = Function{LogicalID: "MigrateControlPlaneFunction", Dir: "migrate-control-plane", Kind: CustomResource,
@@ -265,7 +279,7 @@ func All() []Function {
 	all := append(append([]Function{}, Provisioning...), Rollback)
 	all = append(all, Routes...)
 	all = append(all, Upgrade...)
-	return append(all, Reconcile, SealAudit, MigrateControlPlane)
+	return append(all, Reconcile, SealAudit, PublishLifecycleEvents, MigrateControlPlane)
 }
 
 // ByLogicalID finds a function; ok is false for an id the catalogue does not declare.
@@ -320,13 +334,14 @@ const (
 	UpgraderUser    DBUser = "tp_upgrader"    // the upgrade run's steps
 	ReconcilerUser  DBUser = "tp_reconciler"  // the reconciler, which rolls back what no execution will
 	AuditorUser     DBUser = "tp_auditor"     // the audit sealer: links and signs the chain, changes nothing else
+	PublisherUser   DBUser = "tp_publisher"   // the event publisher: reads the outbox and marks what it sent
 	MigrationUser   DBUser = ""               // the control-plane migration: the master user, from its secret
 )
 
 // DBUsers lists the users functions log in as (the migration's master user aside).
 func DBUsers() []DBUser {
 	return []DBUser{APIReadUser, APIWriteUser, ActivationUser, ProvisionerUser, UpgraderUser, ReconcilerUser,
-		AuditorUser}
+		AuditorUser, PublisherUser}
 }
 
 // DBUser is the database user the function connects as, from its kind and component.
@@ -346,6 +361,8 @@ func (f Function) DBUser() DBUser {
 		return ReconcilerUser
 	case f.Runs == Auditor:
 		return AuditorUser
+	case f.Runs == Publisher:
+		return PublisherUser
 	default:
 		return ProvisionerUser
 	}

@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -221,6 +222,29 @@ func (e Env) AuditChain() (AuditChain, error) {
 	}
 	return a, nil
 }
+
+// Events names the event bus the lifecycle events are published to.
+type Events struct {
+	BusName string // EVENT_BUS_NAME: a name, or a bus ARN
+}
+
+// LoadEvents reads the event bus's settings: EVENT_BUS_NAME.
+func LoadEvents() (Events, error) { return OS.Events() }
+
+// Events reads the event bus's settings from e.
+func (e Env) Events() (Events, error) {
+	ev := Events{BusName: e("EVENT_BUS_NAME")}
+	switch {
+	case ev.BusName == "":
+		return ev, notSet("EVENT_BUS_NAME", "")
+	case !eventBusName.MatchString(ev.BusName) && !strings.HasPrefix(ev.BusName, "arn:"):
+		return ev, bad("EVENT_BUS_NAME", "is not an event bus name or ARN")
+	}
+	return ev, nil
+}
+
+// eventBusName is EventBridge's pattern for a bus name.
+var eventBusName = regexp.MustCompile(`^[/\.\-_A-Za-z0-9]{1,256}$`)
 
 func (e Env) stateMachine(variable string) (Workflow, error) {
 	w := Workflow{StateMachineARN: e(variable)}

@@ -50,7 +50,13 @@ func (s *Steps) RedeemActivation(ctx context.Context, tenantID uuid.UUID, token,
 	if err != nil {
 		return &fault.TransientError{Op: op, Msg: "cannot generate salt", Err: err}
 	}
-	userID, err := tenantdb.Redeem(ctx, s.pool, tenantID, token, hash)
+	// In a transaction that names the request (store.InTx), which redeem_activation writes
+	// into its audit record and its lifecycle event.
+	var userID uuid.UUID
+	err = s.store.InTx(ctx, func(tx *store.Tx) (err error) {
+		userID, err = tenantdb.Redeem(ctx, tx, tenantID, token, hash)
+		return err
+	})
 	if err != nil {
 		return err
 	}

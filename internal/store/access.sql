@@ -28,7 +28,8 @@ BEGIN
         ('tp_provisioner',  'LOGIN NOCREATEROLE'),
         ('tp_upgrader',     'LOGIN NOCREATEROLE'),
         ('tp_reconciler',   'LOGIN NOCREATEROLE'),
-        ('tp_auditor',      'LOGIN NOCREATEROLE')) AS v(name, attrs)
+        ('tp_auditor',      'LOGIN NOCREATEROLE'),
+        ('tp_publisher',    'LOGIN NOCREATEROLE')) AS v(name, attrs)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
             BEGIN
@@ -71,9 +72,12 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 
 -- Start from nothing, then grant what each user uses.
-REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tp_tenant_owner, tp_api_read, tp_api_write, tp_activation, tp_provisioner, tp_upgrader, tp_reconciler;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM tp_tenant_owner, tp_api_read, tp_api_write, tp_activation, tp_provisioner, tp_upgrader, tp_reconciler;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM tp_tenant_owner, tp_api_read, tp_api_write, tp_activation, tp_provisioner, tp_upgrader, tp_reconciler;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tp_tenant_owner, tp_api_read, tp_api_write, tp_activation, tp_provisioner, tp_upgrader, tp_reconciler,
+    tp_auditor, tp_publisher;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM tp_tenant_owner, tp_api_read, tp_api_write, tp_activation, tp_provisioner, tp_upgrader, tp_reconciler,
+    tp_auditor, tp_publisher;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM tp_tenant_owner, tp_api_read, tp_api_write, tp_activation, tp_provisioner, tp_upgrader, tp_reconciler,
+    tp_auditor, tp_publisher;
 
 -- The GET routes read the control plane and nothing in a tenant's schema.
 GRANT SELECT ON tenants, provisioning_logs, upgrade_runs, upgrade_results TO tp_api_read;
@@ -115,6 +119,12 @@ GRANT SELECT ON audit_records TO tp_api_read;
 GRANT SELECT ON audit_records TO tp_auditor;
 GRANT SELECT, INSERT ON audit_chain, audit_digests TO tp_auditor;
 GRANT SELECT ON audit_chain, audit_digests TO tp_api_read;
+
+-- The lifecycle events' outbox: written by the control plane's triggers as whoever makes
+-- the transition (and by redeem_activation as the schemas' owner), read and marked
+-- published by the publisher, which touches nothing else.
+GRANT INSERT ON event_outbox TO tp_api_write, tp_provisioner, tp_upgrader, tp_reconciler, tp_tenant_owner;
+GRANT SELECT, UPDATE (published_at) ON event_outbox TO tp_publisher;
 
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tp_api_write, tp_provisioner, tp_upgrader, tp_reconciler, tp_tenant_owner;
 
@@ -187,8 +197,14 @@ BEGIN
          VALUES ($1::text, $1, ''user.activated'', ''user'', $1, ''{}''::jsonb)', s)
         USING uid;
     -- And in the control plane's trail, as the tenant's admin, by user id.
-    INSERT INTO public.audit_records (actor, action, outcome, tenant_id, details)
-    VALUES ('user:' || uid, 'activation.redeem', 'accepted', p_tenant, jsonb_build_object('userId', uid));
+    INSERT INTO public.audit_records (actor, action, outcome, tenant_id, request_id, details)
+    VALUES ('user:' || uid, 'activation.redeem', 'accepted', p_tenant,
+            nullif(current_setting('tp.audit_request', true), ''), jsonb_build_object('userId', uid));
+    -- And its lifecycle event (the outbox of migration 016), in this same transaction.
+    INSERT INTO public.event_outbox (type, subject, data, request_id)
+    VALUES ('com.healthstack.tenant.admin.activated', p_tenant,
+            jsonb_build_object('tenantId', p_tenant, 'userId', uid),
+            nullif(current_setting('tp.audit_request', true), ''));
     RETURN uid;
 END
 $$;

@@ -115,6 +115,17 @@ func TestEveryDatabaseUserHoldsOnlyItsRights(t *testing.T) {
 			{`SELECT * FROM audit_verify()`, false},
 			{`CREATE SCHEMA ` + otherSchema, false},
 		},
+		catalog.PublisherUser: {
+			{`SELECT id, data FROM event_outbox WHERE published_at IS NULL ORDER BY seq LIMIT 10 FOR UPDATE SKIP LOCKED`, true},
+			{`UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL`, true},
+			{`UPDATE event_outbox SET data = '{}'`, false},
+			{`INSERT INTO event_outbox (type, subject, data) VALUES ('com.healthstack.tenant.forged', gen_random_uuid(), '{}')`, false},
+			{`DELETE FROM event_outbox`, false},
+			{`SELECT count(*) FROM tenants`, false},
+			{`SELECT count(*) FROM audit_records`, false},
+			{`SELECT count(*) FROM ` + tenantTable, false},
+			{`CREATE SCHEMA ` + otherSchema, false},
+		},
 		catalog.ReconcilerUser: {
 			{`SELECT count(*) FROM reconcile_backoff`, true},
 			{`INSERT INTO tenants (id) VALUES (gen_random_uuid())`, false},
@@ -142,6 +153,9 @@ func TestEveryDatabaseUserHoldsOnlyItsRights(t *testing.T) {
 				noTable(t, pool, "INSERT, UPDATE, DELETE, TRUNCATE", "INSERT, UPDATE")
 			case catalog.ActivationUser:
 				noTable(t, pool, "SELECT, INSERT, UPDATE, DELETE, TRUNCATE", "SELECT, INSERT, UPDATE")
+			case catalog.PublisherUser:
+				// The outbox aside, nothing: and of the outbox, only published_at to write.
+				noTable(t, pool, "INSERT, DELETE, TRUNCATE", "INSERT")
 			}
 			checks := cases[u]
 			for _, q := range never {
@@ -226,11 +240,13 @@ func TestAuditRecordsAreAppendOnly(t *testing.T) {
 	}
 	for _, u := range catalog.DBUsers() {
 		pool := asUser(t, url, u)
-		records := u != catalog.APIReadUser && u != catalog.ActivationUser && u != catalog.AuditorUser
+		records := u != catalog.APIReadUser && u != catalog.ActivationUser && u != catalog.AuditorUser && u != catalog.PublisherUser
 		if err := inRolledBackTx(ctx, pool, insert); records != (err == nil) {
 			t.Errorf("%s: insert a record: %v; want allowed %v", u, err, records)
 		}
-		if err := inRolledBackTx(ctx, pool, `SELECT count(*) FROM audit_records`); (u == catalog.ActivationUser) != denied(err) {
+		// The activation user reads nothing, the publisher the outbox alone.
+		readsNothing := u == catalog.ActivationUser || u == catalog.PublisherUser
+		if err := inRolledBackTx(ctx, pool, `SELECT count(*) FROM audit_records`); readsNothing != denied(err) {
 			t.Errorf("%s: read the trail: %v", u, err)
 		}
 		for _, q := range []string{`UPDATE audit_records SET outcome = 'refused'`, `DELETE FROM audit_records`, `TRUNCATE audit_records`} {

@@ -27,11 +27,12 @@ var components = map[catalog.Component]component{
 	catalog.Reconciler:   {local: "Reconcile", pkg: "reconcile", typ: "*reconcile.Reconciler"},
 	catalog.ControlPlane: {local: "ControlPlane", pkg: "controlplane", typ: "*controlplane.Handler"},
 	catalog.Auditor:      {local: "Auditor", pkg: "auditchain", typ: "*auditchain.Sealer"},
+	catalog.Publisher:    {local: "Publisher", pkg: "outbox", typ: "*outbox.Publisher"},
 }
 
 // componentOrder keeps the generated table in a stable order.
 var componentOrder = []catalog.Component{catalog.Pipeline, catalog.API, catalog.Upgrader, catalog.Reconciler, catalog.ControlPlane,
-	catalog.Auditor}
+	catalog.Auditor, catalog.Publisher}
 
 // where says in words what invokes f, for its main's package comment.
 func where(f catalog.Function) string {

@@ -49,6 +49,8 @@ var capabilities = map[catalog.Capability]grant{
 	// config.LoadAuditChain, for both.
 	catalog.SignAudit:   {env: auditEnv, policies: []string{"AuditSignPolicy"}},
 	catalog.VerifyAudit: {env: auditEnv, policies: []string{"AuditVerifyPolicy"}},
+	// config.LoadEvents.
+	catalog.PublishEvents: {env: []string{"EVENT_BUS_NAME: !Ref EventBus"}, policies: []string{"EventBusPutPolicy"}},
 }
 
 // auditEnv is what config.LoadAuditChain reads.

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/google/uuid"
 	"github.com/rs/cors"
@@ -41,8 +42,10 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdaapi"
 	"github.com/healthstack/tenant-provisioning/internal/local/sesoutbox"
+	"github.com/healthstack/tenant-provisioning/internal/outbox"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/wiring"
 )
 
 // The scopes of the admin routes, locally as behind the JWT authorizer: the admin scope
@@ -95,6 +98,12 @@ type Config struct {
 	// the trail. Nil: records are kept and shown, neither sealed nor signed.
 	Audit     *config.AuditChain
 	SealEvery time.Duration
+	// EventBusName is the EventBridge bus (at AWS_ENDPOINT_URL) the publisher sends the
+	// lifecycle events to; empty: they stay in the outbox, which /dev/events shows.
+	EventBusName string
+	// PublishEvery runs the publisher on a timer, as its schedule does in AWS (0: only when
+	// invoked, through the Lambda Invoke API or Server.Publisher).
+	PublishEvery time.Duration
 }
 
 // Server is the running stack.
@@ -105,7 +114,9 @@ type Server struct {
 	Upgrades   *execution.Runner
 	Reconciler *reconcile.Reconciler
 	Sealer     *auditchain.Sealer // nil without Config.Audit
-	Outbox     *sesoutbox.Outbox  // nil when e-mail goes to an AWS API emulator
+	// Publisher sends the lifecycle events to Config.EventBusName; nil without one.
+	Publisher *outbox.Publisher
+	Outbox    *sesoutbox.Outbox // nil when e-mail goes to an AWS API emulator
 	// URLs of what it serves, and the tokens.
 	APIURL, InvokeURL, OutboxURL string
 	// AppOrigin is APP_BASE_URL's origin, the one CORS lets POST to /activation.
@@ -207,6 +218,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		mux.Handle("/outbox", s.Outbox)
 		mux.Handle("/outbox/", s.Outbox)
 	}
+	mux.Handle("GET /dev/events", eventsPage(store.New(s.Stack.Pool)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/executions", http.StatusFound) })
 	// API Gateway answers preflights itself, for every route, before any authorizer.
 	withCORS := cors.New(cors.Options{AllowedOrigins: []string{s.AppOrigin}, AllowedMethods: CORSMethods,
@@ -224,12 +236,26 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.Sealer != nil && cfg.SealEvery > 0 {
 		s.every(cfg.SealEvery, func(ctx context.Context) { _, _ = s.Sealer.Seal(ctx, auditchain.Input{}) })
 	}
+	if cfg.EventBusName != "" {
+		awsCfg, err := wiring.AWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.Publisher = &outbox.Publisher{Store: store.New(s.Stack.PoolAs(catalog.PublisherUser)),
+			Bus: eventbridge.NewFromConfig(awsCfg), BusName: cfg.EventBusName, Log: cfg.Log}
+		if cfg.PublishEvery > 0 {
+			s.every(cfg.PublishEvery, func(ctx context.Context) { _, _ = s.Publisher.Publish(ctx, outbox.Input{}) })
+		}
+	}
 	// Every function, as `sam local start-lambda` serves them: the steps, the API routes,
-	// the reconciler and the sealer.
+	// the reconciler, the sealer and the publisher (when they have a key and a bus).
 	maps.Copy(all, functions)
 	maps.Copy(all, handlers.Reconcile(s.Reconciler))
 	if s.Sealer != nil {
 		maps.Copy(all, handlers.Auditor(s.Sealer))
+	}
+	if s.Publisher != nil {
+		maps.Copy(all, handlers.Publisher(s.Publisher))
 	}
 	if s.InvokeURL, err = s.serve(cfg.InvokeAddr, lambdaapi.New(all, cfg.Log)); err != nil {
 		return nil, err

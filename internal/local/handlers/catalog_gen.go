@@ -12,6 +12,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/controlplane"
 	"github.com/healthstack/tenant-provisioning/internal/deadline"
 	"github.com/healthstack/tenant-provisioning/internal/local/lambdarun"
+	"github.com/healthstack/tenant-provisioning/internal/outbox"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
 	"github.com/healthstack/tenant-provisioning/internal/upgrade"
@@ -25,6 +26,7 @@ type components struct {
 	reconciler   *reconcile.Reconciler
 	controlplane *controlplane.Handler
 	auditor      *auditchain.Sealer
+	publisher    *outbox.Publisher
 }
 
 // bind maps every function's logical id to its handler on its component in c. The
@@ -58,6 +60,7 @@ func bind(c components) map[string]lambda.Handler {
 		"SummarizeUpgradeFunction":      lambdarun.NewHandler(deadline.Keep(audit.As("SummarizeUpgradeFunction", c.upgrader.Summarize))),
 		"ReconcileFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("ReconcileFunction", c.reconciler.Run))),
 		"SealAuditFunction":             lambdarun.NewHandler(deadline.Keep(audit.As("SealAuditFunction", c.auditor.Seal))),
+		"PublishEventsFunction":         lambdarun.NewHandler(deadline.Keep(audit.As("PublishEventsFunction", c.publisher.Publish))),
 		"MigrateControlPlaneFunction":   lambdarun.NewHandler(deadline.Keep(audit.As("MigrateControlPlaneFunction", c.controlplane.Handle))),
 	}
 }
@@ -90,4 +93,9 @@ func ControlPlane(c *controlplane.Handler) map[string]lambda.Handler {
 // Auditor maps the logical ids of the functions *auditchain.Sealer runs to their handlers on c.
 func Auditor(c *auditchain.Sealer) map[string]lambda.Handler {
 	return served(catalog.Auditor, bind(components{auditor: c}))
+}
+
+// Publisher maps the logical ids of the functions *outbox.Publisher runs to their handlers on c.
+func Publisher(c *outbox.Publisher) map[string]lambda.Handler {
+	return served(catalog.Publisher, bind(components{publisher: c}))
 }
