@@ -58,9 +58,27 @@ func System(function string) string { return "system:" + function }
 // generated mains and the local engine wrap every handler in it, so what a step, the
 // reconciler or an upgrade changes is recorded as theirs. A route's handler sets the
 // admin who called it over this.
+//
+// An input that embeds Request (a provisioning step's: the execution's requestId) names
+// the request the function works for, so that the transitions a step makes carry the id of
+// the admin request that started its execution.
 func As[In, Out any](function string, fn func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
-	a := Actor{Name: System(function)}
 	return func(ctx context.Context, in In) (Out, error) {
+		a := Actor{Name: System(function)}
+		if r, ok := any(in).(requester); ok {
+			a.RequestID = r.auditRequest()
+		}
 		return fn(With(ctx, a), in)
 	}
 }
+
+// Request is the admin request an execution works for: the API's request id, which the
+// execution's input carries (workflow.Input) and the state machine passes each step. An
+// input that embeds it has As name the request on the function's actor.
+type Request struct {
+	RequestID string `json:"requestId,omitempty"`
+}
+
+func (r Request) auditRequest() string { return r.RequestID }
+
+type requester interface{ auditRequest() string }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
 	"github.com/healthstack/tenant-provisioning/internal/store"
@@ -27,6 +28,7 @@ type RollbackInput struct {
 	TenantID     string       `json:"tenantId"`
 	ExecutionArn string       `json:"executionArn"`
 	Error        *CaughtError `json:"error,omitempty"`
+	audit.Request
 }
 
 // Rollback outcomes.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/metrics"
@@ -22,12 +23,16 @@ type TenantInput struct {
 	// ExecutionArn is the execution the step runs in ($$.Execution.Id): a step acts only
 	// for the execution that owns the tenant.
 	ExecutionArn string `json:"executionArn"`
+	// Request is the admin request that started the execution (its input's requestId),
+	// which the audit records and events of the step's transitions carry.
+	audit.Request
 }
 
 // CreateTenantRecordInput adds the execution that claims the tenant ($$.Execution.Id).
 type CreateTenantRecordInput struct {
 	TenantID     string `json:"tenantId"`
 	ExecutionArn string `json:"executionArn"`
+	audit.Request
 }
 
 // CreateTenantRecordOutput is what the claim did. Step outputs are in the execution's
@@ -141,6 +146,7 @@ type StoreContractAddressInput struct {
 	TenantID     string `json:"tenantId"`
 	ExecutionArn string `json:"executionArn"`
 	ContractID   string `json:"contractId"`
+	audit.Request
 }
 
 // StoreContractAddressOutput echoes the stored contract id.

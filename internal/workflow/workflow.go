@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/google/uuid"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/fault"
 )
 
@@ -94,10 +95,23 @@ type Execution struct {
 	Status string
 }
 
-// input is the whole execution input. Anything else about the tenant is read from the
+// Input is the whole execution input. Anything else about the tenant is read from the
 // control plane by the steps, so execution history never holds personal data.
-type input struct {
+type Input struct {
 	TenantID uuid.UUID `json:"tenantId"`
+	// RequestID is the admin request that started the execution (the API's request id,
+	// from the context's audit actor), which the state machine passes every step: the audit
+	// records and events of the transitions the steps make name it, so one id follows the
+	// request from the route to the last step. Always present (the state machine's paths
+	// read it), empty when no request started the execution.
+	RequestID string `json:"requestId"`
+}
+
+// InputFor is the input of tenantID's execution started with ctx.
+func InputFor(ctx context.Context, tenantID uuid.UUID) []byte {
+	a, _ := audit.From(ctx)
+	b, _ := json.Marshal(Input{TenantID: tenantID, RequestID: a.RequestID}) // a UUID and a string always encode
+	return b
 }
 
 // Start starts the provisioning execution for tenantID, or finds the one an earlier call
@@ -123,8 +137,7 @@ func (c *Client) StartNamed(ctx context.Context, tenantID uuid.UUID, name string
 	if tenantID == uuid.Nil {
 		return Execution{}, &fault.ValidationError{Op: opStart, Fields: []fault.FieldError{{Field: "tenantId", Message: "must not be the nil UUID"}}}
 	}
-	payload, _ := json.Marshal(input{TenantID: tenantID}) // a UUID always encodes
-	e, err := c.start(ctx, name, payload)
+	e, err := c.start(ctx, name, InputFor(ctx, tenantID))
 	if _, ok := errors.AsType[*types.ExecutionAlreadyExists](err); ok {
 		return c.existing(ctx, tenantID, name, err)
 	}
@@ -155,6 +168,7 @@ func (c *Client) start(ctx context.Context, name string, payload []byte) (Execut
 		StateMachineArn: aws.String(c.stateMachineArn),
 		Name:            aws.String(name),
 		Input:           aws.String(string(payload)),
+		TraceHeader:     traceHeader(ctx),
 	})
 	if err != nil {
 		return Execution{}, err
@@ -181,7 +195,7 @@ func (c *Client) existing(ctx context.Context, tenantID uuid.UUID, name string, 
 	// a UUID, was not written by Start.
 	dec := json.NewDecoder(strings.NewReader(aws.ToString(out.Input)))
 	dec.DisallowUnknownFields()
-	var in input
+	var in Input
 	if dec.Decode(&in) != nil || in.TenantID != tenantID {
 		return Execution{}, &fault.ConflictError{Op: opStart, Msg: "execution name is in use with another input", Err: alreadyExists}
 	}
@@ -320,3 +334,20 @@ func validName(s string) bool {
 			strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", r)
 	}) < 0
 }
+
+// traceHeader is the invocation's X-Ray trace header, which the Lambda runtime puts in the
+// handler's context (aws-lambda-go's "x-amzn-trace-id" value): passed on StartExecution,
+// the execution's trace continues the route's, so one trace runs from the request to the
+// last step. Nil outside Lambda, or for a header StartExecution would refuse (over 256
+// characters).
+func traceHeader(ctx context.Context) *string {
+	h, _ := ctx.Value(lambdaTraceKey).(string)
+	if h == "" || len(h) > 256 {
+		return nil
+	}
+	return aws.String(h)
+}
+
+// lambdaTraceKey is the context key aws-lambda-go stores the trace header under: a plain
+// string, its contract with handlers (lambda/invoke_loop.go).
+const lambdaTraceKey = "x-amzn-trace-id"

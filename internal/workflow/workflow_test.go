@@ -1,10 +1,20 @@
 package workflow
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -43,13 +53,23 @@ func newClient(t *testing.T) (*Client, *sfn.Client, string) {
 
 func inputOf(id string) string { return `{"tenantId":"` + id + `"}` }
 
+// The execution is named after the tenant, and its input is the tenant's id and the id of
+// the admin request that started it, nothing else; the invocation's X-Ray trace header is
+// passed on, so that the execution's trace continues the route's.
 func TestStartNamesTheExecutionAfterTheTenantAndPassesOnlyItsID(t *testing.T) {
 	t.Parallel()
-	c, api, smArn := newClient(t)
+	api, smArn := newStateMachine(t)
+	sent := &recorder{next: awshttp.NewBuildableClient()}
+	c, err := New(sfn.NewFromConfig(awstest.Config(t), func(o *sfn.Options) { o.HTTPClient = sent }), smArn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := uuid.New()
+	const trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	ctx := audit.With(context.WithValue(t.Context(), lambdaTraceKey, trace), audit.Actor{Name: audit.Admin("https://issuer.example", "a"), RequestID: "CmZ8bjMeoAMEV-w="})
 
 	calledAt := time.Now()
-	got, err := c.Start(t.Context(), id)
+	got, err := c.Start(ctx, id)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -68,10 +88,54 @@ func TestStartNamesTheExecutionAfterTheTenantAndPassesOnlyItsID(t *testing.T) {
 	if name := aws.ToString(desc.Name); name != id.String() {
 		t.Errorf("execution name = %q, want the tenant id %s", name, id)
 	}
-	// Byte for byte: anything beside the id would be data the history should not hold.
-	if in := aws.ToString(desc.Input); in != inputOf(id.String()) {
-		t.Errorf("execution input = %s, want %s", in, inputOf(id.String()))
+	// Byte for byte: anything beside the ids would be data the history should not hold.
+	if in, want := aws.ToString(desc.Input), `{"tenantId":"`+id.String()+`","requestId":"CmZ8bjMeoAMEV-w="}`; in != want {
+		t.Errorf("execution input = %s, want %s", in, want)
 	}
+	var start struct {
+		TraceHeader string `json:"traceHeader"`
+	}
+	if bodies := sent.all(); len(bodies) != 1 || json.Unmarshal([]byte(bodies[0]), &start) != nil || start.TraceHeader != trace {
+		t.Errorf("StartExecution sent %q, want the trace header %q", bodies, trace)
+	}
+	// Without a request or a trace (an execution started by a tool): the request id is
+	// empty, present all the same, as the state machine reads it.
+	other := uuid.New()
+	if _, err := c.Start(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	desc, err = api.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(strings.TrimSuffix(got.Arn, id.String()) + other.String())})
+	if err != nil || aws.ToString(desc.Input) != `{"tenantId":"`+other.String()+`","requestId":""}` {
+		t.Errorf("input without a request: %v, %v", aws.ToString(desc.Input), err)
+	}
+	if bodies := sent.all(); len(bodies) != 2 || strings.Contains(bodies[1], "traceHeader") {
+		t.Errorf("a start without a trace sent %q", bodies)
+	}
+}
+
+// recorder keeps the bodies of the requests a client sends, and sends them on.
+type recorder struct {
+	mu     sync.Mutex
+	bodies []string
+	next   *awshttp.BuildableClient
+}
+
+func (r *recorder) Do(req *http.Request) (*http.Response, error) {
+	b, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	r.mu.Lock()
+	r.bodies = append(r.bodies, string(b))
+	r.mu.Unlock()
+	return r.next.Do(req)
+}
+
+func (r *recorder) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.bodies)
 }
 
 func TestStartTwiceFindsTheFirstExecution(t *testing.T) {

@@ -13,7 +13,10 @@ import (
 // The definition deployed to AWS, run as is with its real substitution names.
 const provisioningFile = "../../../statemachine/provisioning.asl.json"
 
-const tenantID = "0190f5c2-7a3e-7c41-9a52-1b2c3d4e5f60"
+const (
+	tenantID  = "0190f5c2-7a3e-7c41-9a52-1b2c3d4e5f60"
+	requestID = "CmZ8bjMeoAMEV-w=" // the create request's, which the execution input carries to every step
+)
 
 var steps = []string{
 	"CreateTenantRecord", "CreateSchema", "RunMigrations", "SeedRolesAndUser",
@@ -81,7 +84,7 @@ func (p *pipeline) run(t *testing.T, m *Machine) (*Execution, *FastClock) {
 		t.Fatalf("no handlers for %v", missing)
 	}
 	clock := NewFastClockAt(epoch)
-	e, err := m.Run(t.Context(), json.RawMessage(`{"tenantId": "`+tenantID+`"}`), RunOptions{
+	e, err := m.Run(t.Context(), json.RawMessage(`{"tenantId": "`+tenantID+`", "requestId": "`+requestID+`"}`), RunOptions{
 		Name: tenantID, Handlers: p.handlers, Clock: clock, Region: "eu-west-1", Account: "123456789012", StateMachineName: "tenant-provisioning",
 	})
 	if err != nil {
@@ -118,19 +121,20 @@ func TestProvisioningHappyPath(t *testing.T) {
 	// The claim's output is dropped (ResultPath null): the state carries ids only.
 	sameJSON(t, e.Output, `{
 		"tenantId": "`+tenantID+`",
+		"requestId": "`+requestID+`",
 		"contract": {"contractId": "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"}
 	}`)
 	arn := "arn:aws:states:eu-west-1:123456789012:execution:tenant-provisioning:" + tenantID
 	if e.Arn != arn {
 		t.Errorf("Arn %s, want %s", e.Arn, arn)
 	}
-	sameJSON(t, []byte(p.calls["CreateTenantRecord"].all()[0]), `{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`"}`)
+	sameJSON(t, []byte(p.calls["CreateTenantRecord"].all()[0]), `{"tenantId": "`+tenantID+`", "requestId": "`+requestID+`", "executionArn": "`+arn+`"}`)
 	sameJSON(t, []byte(p.calls["StoreContractAddress"].all()[0]),
-		`{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`", "contractId": "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"}`)
+		`{"tenantId": "`+tenantID+`", "requestId": "`+requestID+`", "executionArn": "`+arn+`", "contractId": "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"}`)
 	// Every step is told its execution, so it acts only for the tenant's own.
 	for _, step := range steps[1:] {
 		if step != "StoreContractAddress" {
-			sameJSON(t, []byte(p.calls[step].all()[0]), `{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`"}`)
+			sameJSON(t, []byte(p.calls[step].all()[0]), `{"tenantId": "`+tenantID+`", "requestId": "`+requestID+`", "executionArn": "`+arn+`"}`)
 		}
 	}
 	if len(p.calls["Rollback"].all()) != 0 || len(clock.Sleeps()) != 0 {
@@ -182,7 +186,7 @@ func TestProvisioningRetriesTimeout(t *testing.T) {
 			t.Errorf("the hung attempt took %v, want the state's TimeoutSeconds of 120s", took)
 		}
 		wantSleepsWithin(t, clock.Sleeps(), 5*time.Second)
-		sameJSON(t, e.Output, `{"tenantId": "`+tenantID+`", "contract": {"contractId": "C2"}}`)
+		sameJSON(t, e.Output, `{"tenantId": "`+tenantID+`", "requestId": "`+requestID+`", "contract": {"contractId": "C2"}}`)
 	})
 }
 
@@ -209,7 +213,7 @@ func TestProvisioningPermanentFailureRollsBack(t *testing.T) {
 	}
 	errJSON, _ := json.Marshal(map[string]string{"Error": "InvariantError", "Cause": cause})
 	arn := "arn:aws:states:eu-west-1:123456789012:execution:tenant-provisioning:" + tenantID
-	sameJSON(t, []byte(rollback[0]), `{"tenantId": "`+tenantID+`", "executionArn": "`+arn+`", "error": `+string(errJSON)+`}`)
+	sameJSON(t, []byte(rollback[0]), `{"tenantId": "`+tenantID+`", "requestId": "`+requestID+`", "executionArn": "`+arn+`", "error": `+string(errJSON)+`}`)
 	for _, step := range steps[4:] {
 		if n := len(p.calls[step].all()); n != 0 {
 			t.Errorf("%s ran after the failure", step)

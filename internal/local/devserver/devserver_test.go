@@ -198,6 +198,7 @@ func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 		t.Fatalf("POST = %d %v %v", code, hdr, created)
 	}
 	id, _ := created["tenantId"].(string)
+	createRequest := hdr.Get("X-Request-Id")
 	admin.waitFor(created["statusUrl"].(string), "ACTIVE")
 	admin.waitForExecution(created["statusUrl"].(string), "SUCCEEDED") // the welcome follows activation
 	// Read once the execution has ended: at ACTIVE the welcome e-mail's row may not be there yet.
@@ -254,6 +255,18 @@ func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 		t.Errorf("%d e-mails to the retried tenant's admin, want the failure notice and then the welcome", n)
 	}
 
+	// One id to follow: the create request's id is on its own record, on the reservation
+	// and on every transition its execution's steps made (the execution's input carries it).
+	var requests []string
+	rows, err := srv.Stack.Pool.Query(context.Background(), `SELECT DISTINCT coalesce(request_id, '') FROM audit_records
+		WHERE tenant_id = $1 AND action IN ('tenant.create', 'tenant.reserved', 'tenant.provisioning', 'tenant.activated')`, id)
+	if err == nil {
+		requests, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || createRequest == "" || !slices.Equal(requests, []string{createRequest}) {
+		t.Errorf("the onboarding's records name the requests %q (%v), want the create request's %q alone", requests, err, createRequest)
+	}
+
 	// The audit trail holds one record per transition, each with its actor (the admin who
 	// asked, with the request, or the function that made it), in order; and one per admin
 	// request, with its outcome, the refused retry of an ACTIVE tenant too. (A request's
@@ -270,7 +283,7 @@ func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 			{"tenant.create accepted " + adminActor, "tenant.retry accepted " + adminActor, "tenant.retry refused " + adminActor}},
 	} {
 		rows, err := srv.Stack.Pool.Query(context.Background(), `SELECT action, outcome, actor,
-			(actor LIKE 'admin:%') = (request_id IS NOT NULL AND source_ip IS NOT NULL)
+			(actor LIKE 'admin:%') = (source_ip IS NOT NULL) AND request_id IS NOT NULL
 			FROM audit_records WHERE tenant_id = $1 ORDER BY id`, tenantID)
 		if err != nil {
 			t.Fatal(err)
@@ -285,7 +298,7 @@ func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 				requests = append(requests, action+" "+outcome+" "+actor)
 			}
 			if !requestKnown {
-				t.Errorf("%s: %s by %s lacks its request, or a function's record has one", tenantID, action, actor)
+				t.Errorf("%s: %s by %s lacks its request, or a function's record has a source address", tenantID, action, actor)
 			}
 			return nil
 		}); err != nil {

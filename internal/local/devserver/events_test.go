@@ -110,10 +110,11 @@ func TestLifecycleEventsOverHTTP(t *testing.T) {
 	reqID := func(h http.Header) string { return h.Get("X-Request-Id") }
 	type ev struct{ typ, request string }
 	want := map[string][]ev{
-		id: {{outbox.TenantReserved, reqID(createHdr)}, {outbox.TenantProvisioningStarted, ""}, {outbox.TenantActivated, ""},
+		// The steps' transitions carry the request that started their execution.
+		id: {{outbox.TenantReserved, reqID(createHdr)}, {outbox.TenantProvisioningStarted, reqID(createHdr)}, {outbox.TenantActivated, reqID(createHdr)},
 			{outbox.AdminActivated, reqID(activateHdr)}, {outbox.TenantArchived, reqID(archiveHdr)}},
-		doomedID: {{outbox.TenantReserved, reqID(doomedHdr)}, {outbox.TenantProvisioningStarted, ""}, {outbox.TenantFailed, ""},
-			{outbox.TenantRetried, reqID(retryHdr)}, {outbox.TenantProvisioningStarted, ""}, {outbox.TenantActivated, ""}},
+		doomedID: {{outbox.TenantReserved, reqID(doomedHdr)}, {outbox.TenantProvisioningStarted, reqID(doomedHdr)}, {outbox.TenantFailed, reqID(doomedHdr)},
+			{outbox.TenantRetried, reqID(retryHdr)}, {outbox.TenantProvisioningStarted, reqID(retryHdr)}, {outbox.TenantActivated, reqID(retryHdr)}},
 		run["runId"].(string): {{outbox.UpgradeRunFinished, ""}}, // ended by its execution's last step
 	}
 	for subject, w := range want {

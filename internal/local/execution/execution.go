@@ -16,6 +16,7 @@ import (
 
 	"github.com/healthstack/tenant-provisioning/internal/local/asl"
 	"github.com/healthstack/tenant-provisioning/internal/local/handlers"
+	"github.com/healthstack/tenant-provisioning/internal/workflow"
 	"github.com/healthstack/tenant-provisioning/statemachine"
 )
 
@@ -121,8 +122,7 @@ func (r *Runner) Start(ctx context.Context, tenantID uuid.UUID) (run *asl.Runnin
 // (<tenantId>-r<N>) or the console's "New execution" with the tenant's input does. Names
 // are unique, as in Step Functions: a name already started returns that execution.
 func (r *Runner) StartNamed(ctx context.Context, name string, tenantID uuid.UUID) (run *asl.Running, started bool, err error) {
-	input, _ := json.Marshal(map[string]string{"tenantId": tenantID.String()})
-	return r.start(ctx, name, input)
+	return r.start(ctx, name, workflow.InputFor(ctx, tenantID))
 }
 
 // StartUpgrade begins the upgrade run's execution, named after the run with {"runId"} as
