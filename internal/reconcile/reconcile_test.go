@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/pipeline"
 	"github.com/healthstack/tenant-provisioning/internal/reconcile"
@@ -137,7 +138,9 @@ func TestReconcile(t *testing.T) {
 	fresh := w.reserve("Fresh Clinic") // reserved just now, no execution yet: the API is starting it
 	w.age(neverStarted.ID, waiting.ID, aborted.ID, running.ID)
 
-	rep, err := w.r.Run(w.ctx, reconcile.Input{})
+	// As its Lambda runs it: the reconciler's transitions are recorded as its own.
+	run := audit.As(catalog.Reconcile.LogicalID, w.r.Run)
+	rep, err := run(w.ctx, reconcile.Input{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,13 +177,27 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("running: schema %v role %v; both must stay", schema, role)
 	}
 
-	again, err := w.r.Run(w.ctx, reconcile.Input{})
+	again, err := run(w.ctx, reconcile.Input{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again.Checked != 2 || len(again.ReservationsFailed) != 0 || len(again.RolledBack) != 0 || again.StillRunning != 2 || len(again.Errors) != 0 {
 		b, _ := json.Marshal(again)
 		t.Errorf("second run: %s, want nothing more done", b)
+	}
+
+	// The audit trail: one record per transition the reconciler made, as its actor, and
+	// none for what it left alone or for the second run.
+	rows, err := w.pool.Query(w.ctx, `SELECT tenant_id::text || ' ' || action || ' ' || outcome FROM audit_records
+		WHERE actor = $1 ORDER BY tenant_id, id`, audit.System(catalog.Reconcile.LogicalID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	want := []string{neverStarted.ID.String() + " tenant.failed accepted", aborted.ID.String() + " tenant.failed accepted"}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("the reconciler's audit records %q (%v), want %q", got, err, want)
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/healthstack/tenant-provisioning/internal/api"
+	"github.com/healthstack/tenant-provisioning/internal/audit"
 	"github.com/healthstack/tenant-provisioning/internal/auditchain"
 	"github.com/healthstack/tenant-provisioning/internal/catalog"
 	"github.com/healthstack/tenant-provisioning/internal/config"
@@ -231,7 +232,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Log: cfg.Log, StaleAfter: cfg.ReconcileStaleAfter}
 	if cfg.ReconcileEvery > 0 {
 		// Its report is in its log line; a failed run is tried again next tick.
-		s.every(cfg.ReconcileEvery, func(ctx context.Context) { _, _ = s.Reconciler.Run(ctx, reconcile.Input{}) })
+		// As its Lambda runs it: what it changes is recorded as the reconciler's.
+		run := audit.As(catalog.Reconcile.LogicalID, s.Reconciler.Run)
+		s.every(cfg.ReconcileEvery, func(ctx context.Context) { _, _ = run(ctx, reconcile.Input{}) })
 	}
 	if s.Sealer != nil && cfg.SealEvery > 0 {
 		s.every(cfg.SealEvery, func(ctx context.Context) { _, _ = s.Sealer.Seal(ctx, auditchain.Input{}) })

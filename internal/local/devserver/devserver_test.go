@@ -372,6 +372,11 @@ func TestReconcilerRunsOnATimer(t *testing.T) {
 			if got.ProvisioningError != "provisioning was never started" {
 				t.Errorf("error %q", got.ProvisioningError)
 			}
+			var actor string
+			if err := srv.Stack.Pool.QueryRow(context.Background(), `SELECT actor FROM audit_records
+				WHERE tenant_id = $1 AND action = 'tenant.failed'`, tn.ID).Scan(&actor); err != nil || actor != "system:ReconcileFunction" {
+				t.Errorf("the failure's audit record: actor %q, %v; want the reconciler's", actor, err)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
