@@ -26,6 +26,13 @@ type Action struct {
 	Problem  string // a refusal's or failure's problem type (its last path segment)
 	TenantID *uuid.UUID
 	RunID    *uuid.UUID
+	// Echo marks the record of a request whose change is durable already, with a record of
+	// its own naming the same actor and request (a transition's, written in the change's
+	// transaction): this one adds the outcome, and commits without waiting for its WAL to
+	// reach the disk (synchronous_commit off). A PostgreSQL crash in the next few hundred
+	// milliseconds may lose it, never the change's record. Refusals and failures are never
+	// echoes: their record is their only trace.
+	Echo bool
 }
 
 // RecordAction appends a to the audit trail as ctx's actor's (audit.From), with the request
@@ -36,10 +43,15 @@ func (s *Store) RecordAction(ctx context.Context, a Action) error {
 	if !ok {
 		return &fault.InvariantError{Op: "record action", Msg: "no actor to record " + a.Action + " for"}
 	}
+	if a.Echo && a.Outcome != ActionAccepted {
+		return &fault.InvariantError{Op: "record action", Msg: "only an accepted request's record may be an echo"}
+	}
 	name, request, ip, agent := actorColumns(actor)
-	_, err := s.db.Exec(ctx, `INSERT INTO audit_records (actor, action, outcome, problem, tenant_id, run_id, request_id, source_ip, user_agent)
-		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, nullif($7, ''), nullif($8, '')::inet, nullif($9, ''))`,
-		name, a.Action, a.Outcome, a.Problem, a.TenantID, a.RunID, request, ip, agent)
+	// One statement, its own transaction: an echo's setting is that transaction's alone.
+	_, err := s.db.Exec(ctx, `WITH commit_mode AS (SELECT set_config('synchronous_commit', CASE WHEN $10 THEN 'off' ELSE current_setting('synchronous_commit') END, true))
+		INSERT INTO audit_records (actor, action, outcome, problem, tenant_id, run_id, request_id, source_ip, user_agent)
+		SELECT $1, $2, $3, nullif($4, ''), $5, $6, nullif($7, ''), nullif($8, '')::inet, nullif($9, '') FROM commit_mode`,
+		name, a.Action, a.Outcome, a.Problem, a.TenantID, a.RunID, request, ip, agent, a.Echo)
 	return fault.FromDB("record action", err)
 }
 

@@ -2,13 +2,20 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthstack/tenant-provisioning/internal/audit"
+	"github.com/healthstack/tenant-provisioning/internal/database"
+	"github.com/healthstack/tenant-provisioning/internal/fault"
 	"github.com/healthstack/tenant-provisioning/internal/store"
+	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
@@ -113,5 +120,76 @@ func TestTheAuditChainNamesTampering(t *testing.T) {
 				t.Errorf("verify: %+v, %v; want %q at link %d", f, err, c.fault, c.seq)
 			}
 		})
+	}
+}
+
+// The actor and request go with BEGIN as literals (beginAs), and a user agent is the
+// caller's to write: whatever it holds (quotes, backslashes, a statement, NUL, bytes that
+// are not UTF-8) is recorded as text and runs nothing.
+func TestTheActorIsRecordedAsGivenWhateverItHolds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	st := store.New(pool)
+	for i, c := range []struct{ agent, want string }{
+		{`curl/8.5.0`, `curl/8.5.0`},
+		{`x', true); DROP TABLE tenants; --`, `x', true); DROP TABLE tenants; --`},
+		{`back\slash \' \\' E'\x41'`, `back\slash \' \\' E'\x41'`},
+		{"nul\x00 and \xff\xfe", "nul and \uFFFD"},
+		{"üñí ☃ 漢字 $$ $tag$", "üñí ☃ 漢字 $$ $tag$"},
+	} {
+		actor := audit.Actor{Name: audit.Admin("https://issuer.example/'", "sub\\"+strconv.Itoa(i)), RequestID: "req'" + strconv.Itoa(i),
+			SourceIP: netip.MustParseAddr("203.0.113.9"), UserAgent: c.agent}
+		reg, err := tenant.Registration{Name: "Quoted Clinic " + strconv.Itoa(i), AdminEmail: "q@quoted.example", AdminFirstName: "Q", AdminLastName: "Q"}.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn, err := st.Reserve(audit.With(ctx, actor), reg)
+		if err != nil {
+			t.Fatalf("%q: %v", c.agent, err)
+		}
+		var name, request, agent string
+		if err := pool.QueryRow(ctx, `SELECT actor, request_id, user_agent FROM audit_records WHERE tenant_id = $1 AND action = 'tenant.reserved'`, tn.ID).
+			Scan(&name, &request, &agent); err != nil {
+			t.Fatal(err)
+		}
+		if name != actor.Name || request != actor.RequestID || agent != c.want {
+			t.Errorf("recorded %q %q %q, want %q %q %q", name, request, agent, actor.Name, actor.RequestID, c.want)
+		}
+	}
+	var tenants int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&tenants); err != nil || tenants != 5 {
+		t.Errorf("tenants: %d, %v", tenants, err)
+	}
+}
+
+// An accepted request's echo is recorded like any record, its commit not waited for; the
+// setting ends with its statement (the connection's next transaction waits again), and
+// only an accepted outcome may be an echo.
+func TestAnEchoIsRecordedAndLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, url := testdb.NewWithURL(t)
+	one, err := database.Open(ctx, database.Config{DSN: url, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	st := store.New(one)
+	actx := audit.With(ctx, audit.Actor{Name: audit.Admin("https://issuer.example", "a"), RequestID: "req-echo"})
+	if err := st.RecordAction(actx, store.Action{Action: "tenant.create", Outcome: store.ActionAccepted, Echo: true}); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	var n int
+	if err := one.QueryRow(ctx, `SELECT current_setting('synchronous_commit'), (SELECT count(*) FROM audit_records WHERE request_id = 'req-echo')`).Scan(&mode, &n); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "on" || n != 1 {
+		t.Errorf("after an echo: synchronous_commit %q on the connection, %d records; want on, 1", mode, n)
+	}
+	err = st.RecordAction(actx, store.Action{Action: "tenant.archive", Outcome: store.ActionRefused, Problem: "still-provisioning", Echo: true})
+	if _, ok := errors.AsType[*fault.InvariantError](err); !ok {
+		t.Errorf("a refusal as an echo: %v, want an InvariantError", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,35 +52,47 @@ type Tx struct {
 // out of fn: the transaction, its row locks and its connection are held until fn returns.
 // On a Tx, InTx runs fn in a savepoint.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if !s.inTx { // a nested InTx is a savepoint of a transaction that named its actor
-			if err := actIn(ctx, tx); err != nil {
-				return err
-			}
-		}
-		return fn(&Tx{Tx: tx, Store: &Store{db: tx, inTx: true}})
-	})
+	in := func(tx pgx.Tx) error { return fn(&Tx{Tx: tx, Store: &Store{db: tx, inTx: true}}) }
+	b, begins := s.db.(txBeginner)
+	if s.inTx || !begins { // a nested InTx is a savepoint of a transaction that named its actor
+		return pgx.BeginFunc(ctx, s.db, in)
+	}
+	return pgx.BeginTxFunc(ctx, b, pgx.TxOptions{BeginQuery: beginAs(ctx)}, in)
 }
 
-// actIn names, for the rest of tx, the actor and request ctx carries (audit.From): the
-// control plane's triggers write them into the audit record of every tenant transition tx
-// makes. set_config's third argument makes them the transaction's alone (behind RDS Proxy
-// the session is pinned for that transaction, no longer). Without an actor nothing is set,
-// and the triggers record the change as unattributed.
-func actIn(ctx context.Context, tx pgx.Tx) error {
+// txBeginner is a pool or a connection: what begins a transaction with options.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// beginAs is the statement that begins a transaction naming the actor and request ctx
+// carries (audit.From): the control plane's triggers write them into the audit record of
+// every tenant transition the transaction makes. set_config's third argument makes them
+// the transaction's alone (behind RDS Proxy the session is pinned for that transaction, no
+// longer). They go with BEGIN, in one simple-protocol round trip, rather than in a
+// statement of their own: the trail costs onboarding no round trip per transaction. Without
+// an actor it is a plain BEGIN, and the triggers record the change as unattributed.
+func beginAs(ctx context.Context) string {
 	a, ok := audit.From(ctx)
 	if !ok {
-		return nil
+		return "begin"
 	}
 	name, request, ip, agent := actorColumns(a)
-	_, err := tx.Exec(ctx, `SELECT set_config('tp.audit_actor', $1, true), set_config('tp.audit_request', $2, true),
-		set_config('tp.audit_source_ip', $3, true), set_config('tp.audit_user_agent', $4, true)`,
-		name, request, ip, agent)
-	return fault.FromDB("name the actor", err)
+	return "begin; select set_config('tp.audit_actor', " + literal(name) + ", true), set_config('tp.audit_request', " +
+		literal(request) + ", true), set_config('tp.audit_source_ip', " + literal(ip) + ", true), set_config('tp.audit_user_agent', " +
+		literal(agent) + ", true)"
 }
 
-// actorColumns are a's name, request id, source address and user agent as audit_records
-// holds them: bounded to the columns' lengths, "" for what is not known.
+// literal quotes s as an escape string constant (E'…'), which reads the same whatever
+// standard_conforming_strings says: backslashes and quotes doubled. A user agent is the
+// caller's to choose, so nothing of it may end the literal. NUL, which no text value can
+// hold, is dropped, and bytes that are not UTF-8 (which the server would refuse, and the
+// transaction with them) become U+FFFD.
+func literal(s string) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
+}
+
 func actorColumns(a audit.Actor) (name, request, ip, agent string) {
 	if a.SourceIP.IsValid() {
 		ip = a.SourceIP.String()
