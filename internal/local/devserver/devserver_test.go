@@ -30,6 +30,7 @@ import (
 	"github.com/healthstack/tenant-provisioning/internal/store"
 	"github.com/healthstack/tenant-provisioning/internal/tenant"
 	"github.com/healthstack/tenant-provisioning/internal/tenantdb"
+	"github.com/healthstack/tenant-provisioning/internal/testkit/awstest"
 	"github.com/healthstack/tenant-provisioning/internal/testkit/testdb"
 )
 
@@ -265,6 +266,13 @@ func driveOverHTTP(t *testing.T, srv *Server, fail *atomic.Bool) {
 	}
 	if err != nil || createRequest == "" || !slices.Equal(requests, []string{createRequest}) {
 		t.Errorf("the onboarding's records name the requests %q (%v), want the create request's %q alone", requests, err, createRequest)
+	}
+
+	// No record holds an admin's e-mail address or name, whatever its column.
+	var personal int
+	if err := srv.Stack.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_records a
+		WHERE lower(a::text) LIKE ANY (ARRAY['%ada@overhttp.example%', '%lovelace%', '%bob@doomed.example%', '%builder%'])`).Scan(&personal); err != nil || personal != 0 {
+		t.Errorf("%d audit records hold an admin's e-mail or name (%v)", personal, err)
 	}
 
 	// The audit trail holds one record per transition, each with its actor (the admin who
@@ -533,5 +541,45 @@ func upgradeOverHTTP(t *testing.T, srv *Server) {
 	if !strings.Contains(string(page), "Map run: UpgradeTenants") || strings.Count(string(page), child(25)) != 1 ||
 		strings.Count(string(page), child(5)) != 1 {
 		t.Errorf("the execution page does not show the fan-out's two child executions:\n%s", page)
+	}
+}
+
+// make dev shows the audit trail: /audit lists the records, which the sealer (on its timer,
+// against a signing key and bucket in the emulator) links and signs, and the newest
+// digests' verification; GET /admin/audit/verification answers the same.
+func TestTheAuditTrailIsShownAndSignedLocally(t *testing.T) {
+	t.Parallel()
+	trail := awstest.NewAuditChain(t)
+	srv := startLocal(t, func(c *Config) { c.Audit, c.SealEvery = &trail, 20*time.Millisecond })
+	admin := client{t: t, base: srv.APIURL, token: srv.AdminToken}
+	_, _, created := admin.do("POST", "/admin/tenants", `{"name":"Shown Clinic","adminEmail":"s@shown.example","adminFirstName":"S","adminLastName":"Hown"}`)
+	admin.waitForExecution(created["statusUrl"].(string), "SUCCEEDED")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, rep := admin.do("GET", "/admin/audit/verification", "")
+		if code != http.StatusOK || rep["verified"] != true {
+			t.Fatalf("verification: %d %v", code, rep)
+		}
+		if digests, _ := rep["digests"].(float64); digests > 0 && rep["unsignedLinks"] == float64(0) && rep["headSeq"].(float64) >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the trail is not signed to its head: %v", rep)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get(srv.APIURL + "/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"tenant.reserved", "tenant.activated", "system:ActivateTenantFunction", ">verified<"} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), want) {
+			t.Errorf("/audit (%d) lacks %q", resp.StatusCode, want)
+		}
+	}
+	if strings.Contains(string(page), "s@shown.example") {
+		t.Error("/audit shows an admin's e-mail address")
 	}
 }
