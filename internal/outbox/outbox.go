@@ -60,8 +60,9 @@ type Event struct {
 	Subject         string    `json:"subject"`
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype"`
-	// RequestID is the admin API request that made the transition (a CloudEvents
-	// extension attribute), absent for the steps', the reconciler's and upgrades'.
+	// RequestID is the admin API request that made the transition, or started the
+	// execution whose step made it (a CloudEvents extension attribute); absent for the
+	// reconciler's and upgrades'.
 	RequestID string          `json:"requestid,omitempty"`
 	Data      json.RawMessage `json:"data"`
 }

@@ -69,7 +69,9 @@ func measureStartup(ctx context.Context, cfg Config, dbURL string, runs int) ([]
 		"AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench",
 		"SES_FROM_ADDRESS=noreply@bench.localhost", "APP_BASE_URL=http://localhost",
 		"SOROBAN_RPC_URL=http://127.0.0.1:1", "SOROBAN_NETWORK=local", "SOROBAN_DEPLOYER_SEED="+keypair.MustRandom().Seed(),
-		"STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:bench")
+		"STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:bench",
+		"AUDIT_KEY_ID=arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+		"AUDIT_BUCKET=bench-audit-digests", "EVENT_BUS_NAME=bench-events")
 
 	var slowest time.Duration
 	var slowestName string
