@@ -34,21 +34,9 @@ func (h *Handler) VerifyAudit(ctx context.Context, req events.APIGatewayV2HTTPRe
 		if h.auditVerifier == nil {
 			return reply{}, &fault.ConfigError{Op: "verify audit trail", Msg: "no AuditVerifier configured"}
 		}
-		n := defaultVerifyDigests
-		for k, v := range req.QueryStringParameters {
-			var err error
-			switch {
-			case v == "":
-			case k != "digests":
-				err = &fault.ValidationError{Op: "parse verification query", Fields: []fault.FieldError{{Field: "query", Message: "only digests is accepted"}}}
-			default:
-				if n, err = strconv.Atoi(v); err != nil || n < 1 || n > maxVerifyDigests {
-					err = &fault.ValidationError{Op: "parse verification query", Fields: []fault.FieldError{{Field: "digests", Message: "must be an integer from 1 to " + strconv.Itoa(maxVerifyDigests)}}}
-				}
-			}
-			if err != nil {
-				return reply{}, err
-			}
+		n, err := verifyDigests(req.QueryStringParameters)
+		if err != nil {
+			return reply{}, err
 		}
 		rep, err := h.auditVerifier.Verify(ctx, n)
 		if err != nil {
@@ -56,4 +44,23 @@ func (h *Handler) VerifyAudit(ctx context.Context, req events.APIGatewayV2HTTPRe
 		}
 		return reply{status: http.StatusOK, body: rep}, nil
 	})
+}
+
+// verifyDigests reads ?digests=N: how many of the newest digests to check. An empty
+// parameter counts as absent; an unknown one is refused, as the list routes refuse theirs.
+func verifyDigests(params map[string]string) (int, error) {
+	n := defaultVerifyDigests
+	for k, v := range params {
+		if v == "" {
+			continue
+		}
+		if k != "digests" {
+			return 0, &fault.ValidationError{Op: "parse verification query", Fields: []fault.FieldError{{Field: "query", Message: "only digests is accepted"}}}
+		}
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > maxVerifyDigests {
+			return 0, &fault.ValidationError{Op: "parse verification query", Fields: []fault.FieldError{{Field: "digests", Message: "must be an integer from 1 to " + strconv.Itoa(maxVerifyDigests)}}}
+		}
+	}
+	return n, nil
 }

@@ -88,7 +88,7 @@ func (v *Verifier) Verify(ctx context.Context, last int) (Report, error) {
 		return rep, err
 	}
 	if replaced != "" {
-		return v.faulted(rep, &Fault{Fault: FaultReplaced, Digest: replaced}), nil
+		return faulted(rep, &Fault{Fault: FaultReplaced, Digest: replaced}), nil
 	}
 	key, err := v.publicKey(ctx)
 	if err != nil {
@@ -122,7 +122,7 @@ func (v *Verifier) Verify(ctx context.Context, last int) (Report, error) {
 			}
 		}
 		if f != nil {
-			return v.faulted(rep, f), nil
+			return faulted(rep, f), nil
 		}
 		if i == start && start > 0 {
 			// The links before it were checked by earlier verifications, and this digest
@@ -147,13 +147,14 @@ func (v *Verifier) Verify(ctx context.Context, last int) (Report, error) {
 		return rep, err
 	}
 	if cf != nil {
-		return v.faulted(rep, &Fault{Fault: cf.Fault, Seq: cf.Seq, RecordID: cf.RecordID}), nil
+		return faulted(rep, &Fault{Fault: cf.Fault, Seq: cf.Seq, RecordID: cf.RecordID}), nil
 	}
 	rep.Verified = true
 	return rep, nil
 }
 
-func (v *Verifier) faulted(rep Report, f *Fault) Report {
+// faulted is rep naming its first fault.
+func faulted(rep Report, f *Fault) Report {
 	rep.Fault = f
 	return rep
 }
